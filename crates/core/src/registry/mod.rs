@@ -1,0 +1,292 @@
+//! The skill registry: the skills of a skills root, loaded from `metadata/**/*.y{a,}ml`.
+//!
+//! Loading never fails because of one file: an invalid manifest is reported as an [`Issue`] with
+//! its path and reason, and every other skill is still served. The current [`Catalog`] is an
+//! immutable snapshot behind a lock that is held only to clone an `Arc`, so a reload (on a file
+//! change, see [`watch`]) never blocks requests.
+
+mod entrypoint;
+mod scaffold;
+mod watch;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+pub use scaffold::{Scaffolded, scaffold};
+pub use watch::Watcher;
+
+use crate::manifest::{self, Manifest, ProblemKind};
+use crate::skill_id::SkillId;
+
+/// Folder of the manifests inside a skills root.
+pub const METADATA_DIR: &str = "metadata";
+
+/// A skill as loaded from the root.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Skill {
+    pub manifest: Manifest,
+    /// Path of the manifest relative to the root, with `/` separators.
+    pub source_path: String,
+}
+
+impl Skill {
+    pub fn id(&self) -> &SkillId {
+        &self.manifest.id
+    }
+}
+
+/// One problem found in a skills root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issue {
+    /// Path relative to the root, with `/` separators.
+    pub path: String,
+    pub category: Category,
+    pub severity: Severity,
+    pub message: String,
+    pub skill_id: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Category {
+    Syntax,
+    Metadata,
+    DuplicateId,
+    Entrypoint,
+    Io,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Syntax => "syntax",
+            Self::Metadata => "metadata",
+            Self::DuplicateId => "duplicate_id",
+            Self::Entrypoint => "entrypoint",
+            Self::Io => "io",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// The file's skill is not served.
+    Error,
+    /// The skill is served.
+    Warning,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Warning => "warning",
+        }
+    }
+}
+
+/// An immutable snapshot of a skills root.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    skills: BTreeMap<SkillId, Arc<Skill>>,
+    issues: Vec<Issue>,
+}
+
+impl Catalog {
+    /// Loads every manifest under `<root>/metadata`. A missing metadata folder is an empty catalog.
+    pub fn load(root: &Path) -> Self {
+        let metadata_dir = root.join(METADATA_DIR);
+        let mut issues = Vec::new();
+        let mut files = Vec::new();
+        if metadata_dir.is_dir() {
+            collect_manifests(root, &metadata_dir, &mut files, &mut issues);
+        }
+        files.sort();
+
+        let mut skills: BTreeMap<SkillId, Arc<Skill>> = BTreeMap::new();
+        for path in files {
+            let relative = relative_path(root, &path);
+            let text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(error) => {
+                    issues.push(Issue::error(&relative, Category::Io, format!("cannot read: {error}"), None));
+                    continue;
+                }
+            };
+            let parsed = manifest::parse(&text);
+            for problem in &parsed.problems {
+                let (category, severity) = match problem.kind {
+                    ProblemKind::Syntax => (Category::Syntax, Severity::Error),
+                    ProblemKind::Field => (Category::Metadata, Severity::Error),
+                    ProblemKind::Warning => (Category::Metadata, Severity::Warning),
+                };
+                issues.push(Issue {
+                    path: relative.clone(),
+                    category,
+                    severity,
+                    message: problem.message.clone(),
+                    skill_id: parsed.declared_id.clone(),
+                });
+            }
+            let Some(manifest) = parsed.manifest else { continue };
+            if let Some(first) = skills.get(&manifest.id) {
+                let message = format!(
+                    "skill id {} is declared by both {} and {}; the first is served",
+                    manifest.id, first.source_path, relative
+                );
+                let skill_id = Some(manifest.id.to_string());
+                issues.push(Issue::error(&relative, Category::DuplicateId, message, skill_id));
+                continue;
+            }
+            let skill = Skill { manifest, source_path: relative };
+            skills.insert(skill.id().clone(), Arc::new(skill));
+        }
+        issues.sort_by(|a, b| (&a.path, a.category).cmp(&(&b.path, b.category)));
+        Self { skills, issues }
+    }
+
+    /// Loads the root and, when asked, checks every entrypoint against the Python files.
+    pub fn validate(root: &Path, check_entrypoints: bool) -> Self {
+        let mut catalog = Self::load(root);
+        if check_entrypoints {
+            let mut entrypoint_issues: Vec<Issue> = catalog
+                .skills
+                .values()
+                .filter_map(|skill| {
+                    entrypoint::check(root, &skill.manifest.entrypoint).err().map(|message| {
+                        Issue::error(
+                            &skill.source_path,
+                            Category::Entrypoint,
+                            message,
+                            Some(skill.id().to_string()),
+                        )
+                    })
+                })
+                .collect();
+            catalog.issues.append(&mut entrypoint_issues);
+            catalog.issues.sort_by(|a, b| (&a.path, a.category).cmp(&(&b.path, b.category)));
+        }
+        catalog
+    }
+
+    pub fn get(&self, id: &SkillId) -> Option<&Arc<Skill>> {
+        self.skills.get(id)
+    }
+
+    /// Skills ordered by id.
+    pub fn skills(&self) -> impl Iterator<Item = &Arc<Skill>> {
+        self.skills.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.skills.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.skills.is_empty()
+    }
+
+    pub fn issues(&self) -> &[Issue] {
+        &self.issues
+    }
+
+    /// True when no issue has severity error.
+    pub fn is_valid(&self) -> bool {
+        self.issues.iter().all(|issue| issue.severity != Severity::Error)
+    }
+}
+
+impl Issue {
+    fn error(path: &str, category: Category, message: String, skill_id: Option<String>) -> Self {
+        Self { path: path.to_owned(), category, severity: Severity::Error, message, skill_id }
+    }
+}
+
+/// The live registry of one skills root.
+#[derive(Debug)]
+pub struct Registry {
+    root: PathBuf,
+    current: RwLock<Arc<Catalog>>,
+}
+
+/// Why a registry cannot be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("skills root {0} does not exist or is not a directory")]
+    RootMissing(PathBuf),
+    #[error("cannot watch skills root {path}: {source}")]
+    Watch { path: PathBuf, source: notify_debouncer_mini::notify::Error },
+}
+
+impl Registry {
+    /// Opens a skills root and loads it.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Arc<Self>, Error> {
+        let root = root.into();
+        if !root.is_dir() {
+            return Err(Error::RootMissing(root));
+        }
+        let catalog = Catalog::load(&root);
+        log_catalog(&root, &catalog);
+        Ok(Arc::new(Self { root, current: RwLock::new(Arc::new(catalog)) }))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The current snapshot.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Reloads the root from disk and swaps the snapshot in.
+    pub fn reload(&self) -> Arc<Catalog> {
+        let catalog = Arc::new(Catalog::load(&self.root));
+        log_catalog(&self.root, &catalog);
+        *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = catalog.clone();
+        catalog
+    }
+}
+
+fn log_catalog(root: &Path, catalog: &Catalog) {
+    let errors = catalog.issues.iter().filter(|i| i.severity == Severity::Error).count();
+    tracing::info!(root = %root.display(), skills = catalog.len(), errors, "skills root loaded");
+    for issue in &catalog.issues {
+        match issue.severity {
+            Severity::Error => tracing::warn!(path = %issue.path, category = issue.category.as_str(), "{}", issue.message),
+            Severity::Warning => tracing::info!(path = %issue.path, category = issue.category.as_str(), "{}", issue.message),
+        }
+    }
+}
+
+fn collect_manifests(root: &Path, dir: &Path, files: &mut Vec<PathBuf>, issues: &mut Vec<Issue>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) => {
+            let path = relative_path(root, dir);
+            issues.push(Issue::error(&path, Category::Io, format!("cannot list: {error}"), None));
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(file_type) = entry.file_type() else { continue };
+        if file_type.is_dir() {
+            collect_manifests(root, &path, files, issues);
+        } else if is_manifest(&path) {
+            files.push(path);
+        }
+    }
+}
+
+pub(crate) fn is_manifest(path: &Path) -> bool {
+    path.extension().is_some_and(|ext| ext == "yaml" || ext == "yml")
+}
+
+fn relative_path(root: &Path, path: &Path) -> String {
+    let relative = path.strip_prefix(root).unwrap_or(path);
+    relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
+#[cfg(test)]
+mod tests;

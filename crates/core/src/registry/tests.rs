@@ -1,0 +1,101 @@
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::*;
+
+fn manifest(id: &str) -> String {
+    let (domain, name) = id.split_once('/').unwrap();
+    format!(
+        "id: {id}\nname: {name}\ndescription: test skill {id}\nversion: 1.0.0\n\
+         entrypoint: implementations.{domain}.{name}:run\ntags: [{domain}]\n"
+    )
+}
+
+fn write(root: &Path, relative: &str, text: &str) {
+    let path = root.join(relative);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn one_invalid_file_does_not_stop_the_others() {
+    let root = tempfile::tempdir().unwrap();
+    write(root.path(), "metadata/a/one.yaml", &manifest("a/one"));
+    write(root.path(), "metadata/b/two.yml", &manifest("b/two"));
+    write(root.path(), "metadata/b/broken.yaml", "id: b/broken\nname: [unclosed\n");
+    write(root.path(), "metadata/notes.txt", "not a manifest");
+
+    let catalog = Catalog::load(root.path());
+    let ids: Vec<String> = catalog.skills().map(|s| s.id().to_string()).collect();
+    assert_eq!(ids, ["a/one", "b/two"]);
+    assert!(!catalog.is_valid());
+    let issue = &catalog.issues()[0];
+    assert_eq!(issue.path, "metadata/b/broken.yaml");
+    assert_eq!(issue.category, Category::Syntax);
+    assert_eq!(issue.severity, Severity::Error);
+}
+
+#[test]
+fn duplicate_ids_name_both_files_and_keep_the_first() {
+    let root = tempfile::tempdir().unwrap();
+    write(root.path(), "metadata/a/one.yaml", &manifest("a/one"));
+    write(root.path(), "metadata/z/copy.yaml", &manifest("a/one").replace("test skill", "copy of"));
+
+    let catalog = Catalog::load(root.path());
+    assert_eq!(catalog.len(), 1);
+    let skill = catalog.get(&SkillId::parse("a/one").unwrap()).unwrap();
+    assert_eq!(skill.source_path, "metadata/a/one.yaml");
+    let issue = &catalog.issues()[0];
+    assert_eq!(issue.category, Category::DuplicateId);
+    assert!(issue.message.contains("metadata/a/one.yaml"), "{}", issue.message);
+    assert!(issue.message.contains("metadata/z/copy.yaml"), "{}", issue.message);
+    assert_eq!(issue.skill_id.as_deref(), Some("a/one"));
+}
+
+#[test]
+fn a_root_without_metadata_is_empty_and_a_missing_root_is_an_error() {
+    let root = tempfile::tempdir().unwrap();
+    let catalog = Catalog::load(root.path());
+    assert!(catalog.is_empty() && catalog.is_valid());
+    assert!(matches!(Registry::open(root.path().join("nope")), Err(Error::RootMissing(_))));
+}
+
+#[test]
+fn entrypoints_are_checked_only_when_asked() {
+    let root = tempfile::tempdir().unwrap();
+    write(root.path(), "metadata/a/one.yaml", &manifest("a/one"));
+    write(root.path(), "metadata/a/two.yaml", &manifest("a/two"));
+    write(root.path(), "implementations/a/one.py", "def run(payload, ctx=None):\n    return {}\n");
+    write(root.path(), "implementations/a/two.py", "def other(payload):\n    return {}\n");
+
+    assert!(Catalog::validate(root.path(), false).is_valid());
+    let catalog = Catalog::validate(root.path(), true);
+    let issues: Vec<_> = catalog.issues().iter().map(|i| (i.path.as_str(), i.category)).collect();
+    assert_eq!(issues, [("metadata/a/two.yaml", Category::Entrypoint)]);
+    assert!(catalog.issues()[0].message.contains("defines no top-level function run"));
+}
+
+#[test]
+fn watched_root_picks_up_changes() {
+    let root = tempfile::tempdir().unwrap();
+    write(root.path(), "metadata/a/one.yaml", &manifest("a/one"));
+    let registry = Registry::open(root.path()).unwrap();
+    let _watcher = registry.watch(Duration::from_millis(50)).unwrap();
+
+    write(root.path(), "metadata/a/two.yaml", &manifest("a/two"));
+    wait_until(|| registry.catalog().len() == 2);
+
+    write(root.path(), "metadata/a/two.yaml", "id: a/two\nversion: [\n");
+    wait_until(|| registry.catalog().len() == 1 && !registry.catalog().is_valid());
+
+    std::fs::remove_file(root.path().join("metadata/a/two.yaml")).unwrap();
+    wait_until(|| registry.catalog().len() == 1 && registry.catalog().is_valid());
+}
+
+fn wait_until(condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !condition() {
+        assert!(Instant::now() < deadline, "condition not met within 10 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,127 @@
+//! The storage boundary of SkillOS.
+//!
+//! One [`Store`] trait with two implementations over sqlx: [`SqliteStore`] (the embedded default,
+//! one WAL file under the data dir) and [`PgStore`] (PostgreSQL, for several replicas). Each has
+//! its own embedded migrations, applied by [`open`]. Every tenant-owned row carries `tenant_id`
+//! and every query filters on it, so a tenant can never read another tenant's rows.
+
+mod model;
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use model::{
+    AuditEvent, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, SkillState, TenantId, now,
+};
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// Which database a store talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// How to open a store.
+#[derive(Clone, Debug)]
+pub enum Options {
+    /// A SQLite file, created when missing.
+    Sqlite { path: PathBuf },
+    /// A PostgreSQL database; tables live in `schema`, which is created when missing.
+    Postgres { dsn: String, schema: String, max_connections: u32 },
+}
+
+/// Storage failures. Messages never contain row contents.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("invalid store option {key}: {message}")]
+    Options { key: &'static str, message: String },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Opens the store the options name and applies its migrations.
+pub async fn open(options: &Options) -> Result<Arc<dyn Store>> {
+    Ok(match options {
+        Options::Sqlite { path } => Arc::new(SqliteStore::open(path).await?),
+        Options::Postgres { dsn, schema, max_connections } => {
+            Arc::new(PgStore::open(dsn, schema, *max_connections).await?)
+        }
+    })
+}
+
+/// Everything SkillOS persists.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    fn backend(&self) -> Backend;
+
+    /// Round trip to the database, for readiness checks.
+    async fn ping(&self) -> Result<()>;
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    async fn close(&self);
+
+    /// Deprecation override of one skill, if one was set.
+    async fn skill_state(&self, tenant: &TenantId, skill_id: &str) -> Result<Option<SkillState>>;
+
+    /// All deprecation overrides of a tenant.
+    async fn skill_states(&self, tenant: &TenantId) -> Result<Vec<SkillState>>;
+
+    /// Sets a deprecation override and records the audit event in the same transaction.
+    async fn put_skill_state(
+        &self,
+        tenant: &TenantId,
+        state: &SkillState,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+
+    /// Stores a new execution record.
+    async fn insert_execution(&self, execution: &Execution) -> Result<()>;
+
+    /// Applies a status change; false when the tenant has no such execution.
+    async fn update_execution(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        update: &ExecutionUpdate,
+    ) -> Result<bool>;
+
+    async fn get_execution(&self, tenant: &TenantId, id: &str) -> Result<Option<Execution>>;
+
+    /// Newest first; `filter.before_id` continues a listing after its last id.
+    async fn list_executions(
+        &self,
+        tenant: &TenantId,
+        filter: &ExecutionFilter,
+        limit: u32,
+    ) -> Result<Vec<Execution>>;
+
+    async fn append_audit(&self, event: &AuditEvent) -> Result<()>;
+
+    /// Oldest first, after `after_id` when given.
+    async fn list_audit(
+        &self,
+        tenant: &TenantId,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>>;
+}

@@ -1,0 +1,239 @@
+//! Rows the store keeps.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde_json::Value as Json;
+
+/// The current time at the precision both databases keep (microseconds), so a value reads back
+/// exactly as it was written.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// The tenant that owns a row.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantId(String);
+
+impl TenantId {
+    /// The tenant of callers when no authentication is configured.
+    pub const DEFAULT: &'static str = "default";
+
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    pub fn default_tenant() -> Self {
+        Self(Self::DEFAULT.to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TenantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A deprecation override of a skill's manifest.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct SkillState {
+    pub skill_id: String,
+    pub deprecated: bool,
+    pub reason: Option<String>,
+    pub replacement_id: Option<String>,
+    pub updated_by: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Where an execution is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExecutionStatus {
+    Pending,
+    PendingApproval,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    TimedOut,
+}
+
+impl ExecutionStatus {
+    pub const ALL: [Self; 7] = [
+        Self::Pending,
+        Self::PendingApproval,
+        Self::Running,
+        Self::Succeeded,
+        Self::Failed,
+        Self::Cancelled,
+        Self::TimedOut,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::PendingApproval => "pending_approval",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::TimedOut => "timed_out",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == value)
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled | Self::TimedOut)
+    }
+}
+
+/// One run of a skill.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Execution {
+    /// UUIDv7, so ids sort by creation time.
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub skill_id: String,
+    pub skill_version: String,
+    pub status: ExecutionStatus,
+    /// Subject of the caller the run is done for.
+    pub principal: String,
+    pub payload: Json,
+    pub output: Option<Json>,
+    pub error: Option<Json>,
+    pub runner_id: Option<String>,
+    pub attempts: i32,
+    pub cost: f64,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A status change of an execution; `None` fields keep their stored value.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExecutionUpdate {
+    pub status: Option<ExecutionStatus>,
+    pub output: Option<Json>,
+    pub error: Option<Json>,
+    pub runner_id: Option<String>,
+    pub attempts: Option<i32>,
+    pub cost: Option<f64>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// Filters of an execution listing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecutionFilter {
+    pub skill_id: Option<String>,
+    pub status: Option<ExecutionStatus>,
+    /// Only executions older than this id (the last id of the previous page).
+    pub before_id: Option<String>,
+}
+
+/// One entry of the audit trail.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditEvent {
+    /// UUIDv7, so ids sort by time.
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub occurred_at: DateTime<Utc>,
+    /// Subject of whoever caused the event.
+    pub actor: String,
+    /// Dotted verb, e.g. `skill.deprecated`.
+    pub action: String,
+    /// What the event is about, e.g. a skill id.
+    pub target: String,
+    pub details: Json,
+}
+
+impl AuditEvent {
+    /// A new event stamped now with a fresh id.
+    pub fn now(tenant: &TenantId, actor: &str, action: &str, target: &str, details: Json) -> Self {
+        Self {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: tenant.clone(),
+            occurred_at: now(),
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            details,
+        }
+    }
+}
+
+/// Row shape shared by both backends; converted into [`Execution`] after decoding.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ExecutionRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub skill_id: String,
+    pub skill_version: String,
+    pub status: String,
+    pub principal: String,
+    pub payload: sqlx::types::Json<Json>,
+    pub output: Option<sqlx::types::Json<Json>>,
+    pub error: Option<sqlx::types::Json<Json>>,
+    pub runner_id: Option<String>,
+    pub attempts: i32,
+    pub cost: f64,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<ExecutionRow> for Execution {
+    type Error = crate::Error;
+
+    fn try_from(row: ExecutionRow) -> Result<Self, Self::Error> {
+        let status = ExecutionStatus::parse(&row.status).ok_or_else(|| {
+            crate::Error::Corrupt(format!("execution {} has unknown status {:?}", row.id, row.status))
+        })?;
+        Ok(Self {
+            id: row.id,
+            tenant_id: TenantId(row.tenant_id),
+            skill_id: row.skill_id,
+            skill_version: row.skill_version,
+            status,
+            principal: row.principal,
+            payload: row.payload.0,
+            output: row.output.map(|json| json.0),
+            error: row.error.map(|json| json.0),
+            runner_id: row.runner_id,
+            attempts: row.attempts,
+            cost: row.cost,
+            created_at: row.created_at,
+            started_at: row.started_at,
+            finished_at: row.finished_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuditRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub occurred_at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub details: sqlx::types::Json<Json>,
+}
+
+impl From<AuditRow> for AuditEvent {
+    fn from(row: AuditRow) -> Self {
+        Self {
+            id: row.id,
+            tenant_id: TenantId(row.tenant_id),
+            occurred_at: row.occurred_at,
+            actor: row.actor,
+            action: row.action,
+            target: row.target,
+            details: row.details.0,
+        }
+    }
+}

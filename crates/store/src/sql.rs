@@ -1,0 +1,226 @@
+//! The SQL both backends share. The statements are portable between SQLite and PostgreSQL
+//! (numbered `$N` parameters, `ON CONFLICT`, JSON through `sqlx::types::Json`); only the
+//! migrations and connection setup differ, so the `Store` implementation is written once here
+//! and instantiated for each pool type.
+
+macro_rules! impl_store {
+    ($store:ty, $backend:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::Store for $store {
+            fn backend(&self) -> $crate::Backend {
+                $backend
+            }
+
+            async fn ping(&self) -> $crate::Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn close(&self) {
+                self.pool.close().await;
+            }
+
+            async fn skill_state(
+                &self,
+                tenant: &$crate::TenantId,
+                skill_id: &str,
+            ) -> $crate::Result<Option<$crate::SkillState>> {
+                let state = sqlx::query_as(
+                    "SELECT skill_id, deprecated, reason, replacement_id, updated_by, updated_at \
+                     FROM skill_states WHERE tenant_id = $1 AND skill_id = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(skill_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(state)
+            }
+
+            async fn skill_states(
+                &self,
+                tenant: &$crate::TenantId,
+            ) -> $crate::Result<Vec<$crate::SkillState>> {
+                let states = sqlx::query_as(
+                    "SELECT skill_id, deprecated, reason, replacement_id, updated_by, updated_at \
+                     FROM skill_states WHERE tenant_id = $1 ORDER BY skill_id",
+                )
+                .bind(tenant.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(states)
+            }
+
+            async fn put_skill_state(
+                &self,
+                tenant: &$crate::TenantId,
+                state: &$crate::SkillState,
+                audit: &$crate::AuditEvent,
+            ) -> $crate::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO skill_states \
+                     (tenant_id, skill_id, deprecated, reason, replacement_id, updated_by, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (tenant_id, skill_id) DO UPDATE SET \
+                     deprecated = excluded.deprecated, reason = excluded.reason, \
+                     replacement_id = excluded.replacement_id, updated_by = excluded.updated_by, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(tenant.as_str())
+                .bind(&state.skill_id)
+                .bind(state.deprecated)
+                .bind(&state.reason)
+                .bind(&state.replacement_id)
+                .bind(&state.updated_by)
+                .bind(state.updated_at)
+                .execute(&mut *tx)
+                .await?;
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn insert_execution(&self, execution: &$crate::Execution) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO executions (id, tenant_id, skill_id, skill_version, status, \
+                     principal, payload, output, error, runner_id, attempts, cost, created_at, \
+                     started_at, finished_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                )
+                .bind(&execution.id)
+                .bind(execution.tenant_id.as_str())
+                .bind(&execution.skill_id)
+                .bind(&execution.skill_version)
+                .bind(execution.status.as_str())
+                .bind(&execution.principal)
+                .bind(sqlx::types::Json(&execution.payload))
+                .bind(execution.output.as_ref().map(sqlx::types::Json))
+                .bind(execution.error.as_ref().map(sqlx::types::Json))
+                .bind(&execution.runner_id)
+                .bind(execution.attempts)
+                .bind(execution.cost)
+                .bind(execution.created_at)
+                .bind(execution.started_at)
+                .bind(execution.finished_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn update_execution(
+                &self,
+                tenant: &$crate::TenantId,
+                id: &str,
+                update: &$crate::ExecutionUpdate,
+            ) -> $crate::Result<bool> {
+                let result = sqlx::query(
+                    "UPDATE executions SET status = COALESCE($3, status), \
+                     output = COALESCE($4, output), error = COALESCE($5, error), \
+                     runner_id = COALESCE($6, runner_id), attempts = COALESCE($7, attempts), \
+                     cost = COALESCE($8, cost), started_at = COALESCE($9, started_at), \
+                     finished_at = COALESCE($10, finished_at) \
+                     WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(id)
+                .bind(update.status.map(|status| status.as_str()))
+                .bind(update.output.as_ref().map(sqlx::types::Json))
+                .bind(update.error.as_ref().map(sqlx::types::Json))
+                .bind(&update.runner_id)
+                .bind(update.attempts)
+                .bind(update.cost)
+                .bind(update.started_at)
+                .bind(update.finished_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(result.rows_affected() > 0)
+            }
+
+            async fn get_execution(
+                &self,
+                tenant: &$crate::TenantId,
+                id: &str,
+            ) -> $crate::Result<Option<$crate::Execution>> {
+                let row: Option<$crate::model::ExecutionRow> = sqlx::query_as(
+                    "SELECT * FROM executions WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map($crate::Execution::try_from).transpose()
+            }
+
+            async fn list_executions(
+                &self,
+                tenant: &$crate::TenantId,
+                filter: &$crate::ExecutionFilter,
+                limit: u32,
+            ) -> $crate::Result<Vec<$crate::Execution>> {
+                let rows: Vec<$crate::model::ExecutionRow> = sqlx::query_as(
+                    "SELECT * FROM executions WHERE tenant_id = $1 \
+                     AND ($2 IS NULL OR skill_id = $2) AND ($3 IS NULL OR status = $3) \
+                     AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5",
+                )
+                .bind(tenant.as_str())
+                .bind(&filter.skill_id)
+                .bind(filter.status.map(|status| status.as_str()))
+                .bind(&filter.before_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map($crate::Execution::try_from).collect()
+            }
+
+            async fn append_audit(&self, event: &$crate::AuditEvent) -> $crate::Result<()> {
+                let mut conn = self.pool.acquire().await?;
+                insert_audit(&mut *conn, event).await
+            }
+
+            async fn list_audit(
+                &self,
+                tenant: &$crate::TenantId,
+                after_id: Option<&str>,
+                limit: u32,
+            ) -> $crate::Result<Vec<$crate::AuditEvent>> {
+                let rows: Vec<$crate::model::AuditRow> = sqlx::query_as(
+                    "SELECT * FROM audit_events WHERE tenant_id = $1 \
+                     AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
+                )
+                .bind(tenant.as_str())
+                .bind(after_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+        }
+
+        async fn insert_audit(
+            conn: &mut <$store as $crate::sql::PoolOf>::Connection,
+            event: &$crate::AuditEvent,
+        ) -> $crate::Result<()> {
+            sqlx::query(
+                "INSERT INTO audit_events (id, tenant_id, occurred_at, actor, action, target, details) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&event.id)
+            .bind(event.tenant_id.as_str())
+            .bind(event.occurred_at)
+            .bind(&event.actor)
+            .bind(&event.action)
+            .bind(&event.target)
+            .bind(sqlx::types::Json(&event.details))
+            .execute(conn)
+            .await?;
+            Ok(())
+        }
+    };
+}
+
+pub(crate) use impl_store;
+
+/// Names the connection type of a store's pool, for helpers used inside transactions.
+pub(crate) trait PoolOf {
+    type Connection;
+}
