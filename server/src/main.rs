@@ -1,1 +1,5 @@
-fn main() {}
+//! `skillos`: see [`skillos::cli`].
+
+fn main() -> std::process::ExitCode {
+    skillos::cli::main()
+}

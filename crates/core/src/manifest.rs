@@ -173,7 +173,10 @@ struct Fields {
 
 impl Fields {
     fn new(mapping: Mapping) -> Self {
-        Self { mapping, problems: Vec::new() }
+        Self {
+            mapping,
+            problems: Vec::new(),
+        }
     }
 
     fn into_parsed(mut self) -> Parsed {
@@ -184,7 +187,10 @@ impl Fields {
         let description = self.required_string("description");
         let version = self.version();
         let entrypoint = self.entrypoint();
-        let tags = self.string_list("tags").map(normalize_tags).unwrap_or_default();
+        let tags = self
+            .string_list("tags")
+            .map(normalize_tags)
+            .unwrap_or_default();
         self.execution_mode();
         let input_schema = self.schema("input_schema");
         let output_schema = self.schema("output_schema");
@@ -194,9 +200,15 @@ impl Fields {
         let timeout = self.timeout();
         let retryable = self.bool("retryable").unwrap_or(false);
         let deprecation = self.deprecation();
-        let eval = self.get("eval").filter(|value| !value.is_null()).map(yaml_to_json);
+        let eval = self
+            .get("eval")
+            .filter(|value| !value.is_null())
+            .map(yaml_to_json);
 
-        let fatal = self.problems.iter().any(|problem| problem.kind != ProblemKind::Warning);
+        let fatal = self
+            .problems
+            .iter()
+            .any(|problem| problem.kind != ProblemKind::Warning);
         let manifest = match (fatal, id, name, description, version, entrypoint) {
             (false, Some(id), Some(name), Some(description), Some(version), Some(entrypoint)) => {
                 Some(Manifest {
@@ -219,7 +231,11 @@ impl Fields {
             }
             _ => None,
         };
-        Parsed { manifest, declared_id, problems: self.problems }
+        Parsed {
+            manifest,
+            declared_id,
+            problems: self.problems,
+        }
     }
 
     fn get(&self, key: &str) -> Option<&Yaml> {
@@ -227,7 +243,10 @@ impl Fields {
     }
 
     fn problem(&mut self, key: &str, message: impl std::fmt::Display) {
-        self.problems.push(Problem { kind: ProblemKind::Field, message: format!("{key}: {message}") });
+        self.problems.push(Problem {
+            kind: ProblemKind::Field,
+            message: format!("{key}: {message}"),
+        });
     }
 
     fn warn_unknown_keys(&mut self) {
@@ -294,7 +313,10 @@ impl Fields {
         match semver::Version::parse(&raw) {
             Ok(version) => Some(version),
             Err(error) => {
-                self.problem("version", format_args!("{raw:?} is not SemVer 2.0 ({error})"));
+                self.problem(
+                    "version",
+                    format_args!("{raw:?} is not SemVer 2.0 ({error})"),
+                );
                 None
             }
         }
@@ -303,7 +325,10 @@ impl Fields {
     fn entrypoint(&mut self) -> Option<Entrypoint> {
         let raw = self.required_string("entrypoint")?;
         let Some((module, function)) = raw.split_once(':') else {
-            self.problem("entrypoint", format_args!("{raw:?} must be `module.path:function`"));
+            self.problem(
+                "entrypoint",
+                format_args!("{raw:?} must be `module.path:function`"),
+            );
             return None;
         };
         let module_ok = !module.is_empty() && module.split('.').all(is_python_identifier);
@@ -314,7 +339,10 @@ impl Fields {
             );
             return None;
         }
-        Some(Entrypoint { module: module.to_owned(), function: function.to_owned() })
+        Some(Entrypoint {
+            module: module.to_owned(),
+            function: function.to_owned(),
+        })
     }
 
     fn string_list(&mut self, key: &str) -> Option<Vec<String>> {
@@ -389,7 +417,10 @@ impl Fields {
             },
             Some(other) => {
                 let kind = yaml_kind(other);
-                self.problem(key, format_args!("must be a JSON Schema object, found {kind}"));
+                self.problem(
+                    key,
+                    format_args!("must be a JSON Schema object, found {kind}"),
+                );
                 None
             }
         }
@@ -399,7 +430,10 @@ impl Fields {
         match self.number("cost_estimate") {
             Some(cost) if cost.is_finite() && cost >= 0.0 => cost,
             Some(cost) => {
-                self.problem("cost_estimate", format_args!("must be a finite number >= 0, found {cost}"));
+                self.problem(
+                    "cost_estimate",
+                    format_args!("must be a finite number >= 0, found {cost}"),
+                );
                 0.0
             }
             None => 0.0,
@@ -410,7 +444,10 @@ impl Fields {
         let raw = self.optional_string("risk_tier")?;
         let tier = RiskTier::parse(raw.trim().to_ascii_lowercase().as_str());
         if tier.is_none() {
-            self.problem("risk_tier", format_args!("{raw:?} must be one of low, medium, high, critical"));
+            self.problem(
+                "risk_tier",
+                format_args!("{raw:?} must be one of low, medium, high, critical"),
+            );
         }
         tier
     }
@@ -418,7 +455,10 @@ impl Fields {
     fn timeout(&mut self) -> Option<Duration> {
         let seconds = self.number("timeout_seconds")?;
         if !(seconds > 0.0 && seconds <= MAX_TIMEOUT_SECONDS) {
-            self.problem("timeout_seconds", format_args!("must be > 0 and <= 86400, found {seconds}"));
+            self.problem(
+                "timeout_seconds",
+                format_args!("must be > 0 and <= 86400, found {seconds}"),
+            );
             return None;
         }
         Some(Duration::from_secs_f64(seconds))
@@ -426,9 +466,13 @@ impl Fields {
 
     fn deprecation(&mut self) -> Deprecation {
         let deprecated = self.bool("deprecated").unwrap_or(false);
-        let reason = self.optional_string("deprecation_reason").map(|r| r.trim().to_owned());
+        let reason = self
+            .optional_string("deprecation_reason")
+            .map(|r| r.trim().to_owned());
         let reason = reason.filter(|r| !r.is_empty());
-        let replacement = self.optional_string("replacement_id").map(|r| r.trim().to_owned());
+        let replacement = self
+            .optional_string("replacement_id")
+            .map(|r| r.trim().to_owned());
         let replacement_id = match replacement.as_deref() {
             None => None,
             Some("") => {
@@ -444,9 +488,16 @@ impl Fields {
             },
         };
         if deprecated && reason.is_none() && replacement.is_none() {
-            self.problem("deprecated", "a deprecated skill needs deprecation_reason or replacement_id");
+            self.problem(
+                "deprecated",
+                "a deprecated skill needs deprecation_reason or replacement_id",
+            );
         }
-        Deprecation { deprecated, reason, replacement_id }
+        Deprecation {
+            deprecated,
+            reason,
+            replacement_id,
+        }
     }
 }
 
@@ -490,7 +541,10 @@ pub(crate) fn yaml_to_json(value: &Yaml) -> Json {
             } else if let Some(uint) = number.as_u64() {
                 Json::from(uint)
             } else {
-                number.as_f64().and_then(serde_json::Number::from_f64).map_or(Json::Null, Json::Number)
+                number
+                    .as_f64()
+                    .and_then(serde_json::Number::from_f64)
+                    .map_or(Json::Null, Json::Number)
             }
         }
         Yaml::String(value) => Json::String(value.clone()),
@@ -501,7 +555,10 @@ pub(crate) fn yaml_to_json(value: &Yaml) -> Json {
                 .map(|(key, value)| {
                     let key = match key {
                         Yaml::String(key) => key.clone(),
-                        other => serde_norway::to_string(other).unwrap_or_default().trim().to_owned(),
+                        other => serde_norway::to_string(other)
+                            .unwrap_or_default()
+                            .trim()
+                            .to_owned(),
                     };
                     (key, yaml_to_json(value))
                 })
@@ -546,7 +603,10 @@ retryable: true
         assert_eq!(manifest.id.to_string(), "finance/convert_currency");
         assert_eq!(manifest.tags, ["finance", "convert"]);
         assert_eq!(manifest.version, semver::Version::new(0, 1, 0));
-        assert_eq!(manifest.entrypoint.to_string(), "implementations.finance.convert_currency:run");
+        assert_eq!(
+            manifest.entrypoint.to_string(),
+            "implementations.finance.convert_currency:run"
+        );
         assert_eq!(manifest.timeout, Some(Duration::from_secs(5)));
         assert_eq!(manifest.risk_tier, Some(RiskTier::Low));
         assert!(manifest.retryable);
@@ -559,11 +619,18 @@ retryable: true
         let parsed = parse("id: nodomain\nversion: 1.0\ntags: finance\nentrypoint: nocolon\n");
         assert!(parsed.manifest.is_none());
         let messages = messages(&parsed);
-        for expected in ["id: invalid skill id", "name: is required", "description: is required",
-            "version: must be a string, found a number", "entrypoint: \"nocolon\" must be",
-            "tags: must be a list of strings"]
-        {
-            assert!(messages.iter().any(|m| m.starts_with(expected)), "missing {expected:?} in {messages:?}");
+        for expected in [
+            "id: invalid skill id",
+            "name: is required",
+            "description: is required",
+            "version: must be a string, found a number",
+            "entrypoint: \"nocolon\" must be",
+            "tags: must be a list of strings",
+        ] {
+            assert!(
+                messages.iter().any(|m| m.starts_with(expected)),
+                "missing {expected:?} in {messages:?}"
+            );
         }
         assert_eq!(parsed.declared_id.as_deref(), Some("nodomain"));
     }
@@ -584,10 +651,14 @@ retryable: true
         let text = format!("{VALID}deprecated: true\n");
         let parsed = parse(&text);
         assert!(parsed.manifest.is_none());
-        let text = format!("{VALID}deprecated: true\nreplacement_id: finance/convert_currency_v2\n");
+        let text =
+            format!("{VALID}deprecated: true\nreplacement_id: finance/convert_currency_v2\n");
         let manifest = parse(&text).manifest.unwrap();
         assert!(manifest.deprecation.deprecated);
-        assert_eq!(manifest.deprecation.replacement_id.unwrap().to_string(), "finance/convert_currency_v2");
+        assert_eq!(
+            manifest.deprecation.replacement_id.unwrap().to_string(),
+            "finance/convert_currency_v2"
+        );
     }
 
     #[test]
@@ -614,8 +685,16 @@ retryable: true
         let parsed = parse(&text);
         assert!(parsed.manifest.is_none());
         let messages = messages(&parsed);
-        for field in ["execution_mode:", "risk_tier:", "timeout_seconds:", "cost_estimate:"] {
-            assert!(messages.iter().any(|m| m.starts_with(field)), "missing {field} in {messages:?}");
+        for field in [
+            "execution_mode:",
+            "risk_tier:",
+            "timeout_seconds:",
+            "cost_estimate:",
+        ] {
+            assert!(
+                messages.iter().any(|m| m.starts_with(field)),
+                "missing {field} in {messages:?}"
+            );
         }
     }
 }

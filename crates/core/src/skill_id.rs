@@ -26,15 +26,23 @@ pub struct InvalidSkillId {
 impl SkillId {
     /// Parses `domain/name` or the public form `domain.name`.
     pub fn parse(input: &str) -> Result<Self, InvalidSkillId> {
-        let invalid = |reason| InvalidSkillId { input: input.to_owned(), reason };
+        let invalid = |reason| InvalidSkillId {
+            input: input.to_owned(),
+            reason,
+        };
         let separator = if input.contains('/') { '/' } else { '.' };
         let mut parts = input.split(separator);
         let (Some(domain), Some(name), None) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(invalid("expected exactly one `/` (domain/name) or one `.` (domain.name)"));
+            return Err(invalid(
+                "expected exactly one `/` (domain/name) or one `.` (domain.name)",
+            ));
         };
         check_segment(domain).map_err(invalid)?;
         check_segment(name).map_err(invalid)?;
-        Ok(Self { domain: domain.to_owned(), name: name.to_owned() })
+        Ok(Self {
+            domain: domain.to_owned(),
+            name: name.to_owned(),
+        })
     }
 
     /// The part before the `/`.
@@ -63,7 +71,10 @@ fn check_segment(segment: &str) -> Result<(), &'static str> {
     if !segment.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         return Err("domain and name must start with a letter or digit");
     }
-    if !segment.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if !segment
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         return Err("domain and name may contain only ASCII letters, digits, `_` and `-`");
     }
     Ok(())

@@ -14,7 +14,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use model::{
-    AuditEvent, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, SkillState, TenantId, now,
+    AuditEvent, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, SkillState, TenantId,
+    now,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -41,7 +42,11 @@ pub enum Options {
     /// A SQLite file, created when missing.
     Sqlite { path: PathBuf },
     /// A PostgreSQL database; tables live in `schema`, which is created when missing.
-    Postgres { dsn: String, schema: String, max_connections: u32 },
+    Postgres {
+        dsn: String,
+        schema: String,
+        max_connections: u32,
+    },
 }
 
 /// Storage failures. Messages never contain row contents.
@@ -63,9 +68,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub async fn open(options: &Options) -> Result<Arc<dyn Store>> {
     Ok(match options {
         Options::Sqlite { path } => Arc::new(SqliteStore::open(path).await?),
-        Options::Postgres { dsn, schema, max_connections } => {
-            Arc::new(PgStore::open(dsn, schema, *max_connections).await?)
-        }
+        Options::Postgres {
+            dsn,
+            schema,
+            max_connections,
+        } => Arc::new(PgStore::open(dsn, schema, *max_connections).await?),
     })
 }
 

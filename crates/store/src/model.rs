@@ -83,11 +83,16 @@ impl ExecutionStatus {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_str() == value)
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == value)
     }
 
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled | Self::TimedOut)
+        matches!(
+            self,
+            Self::Succeeded | Self::Failed | Self::Cancelled | Self::TimedOut
+        )
     }
 }
 
@@ -191,7 +196,10 @@ impl TryFrom<ExecutionRow> for Execution {
 
     fn try_from(row: ExecutionRow) -> Result<Self, Self::Error> {
         let status = ExecutionStatus::parse(&row.status).ok_or_else(|| {
-            crate::Error::Corrupt(format!("execution {} has unknown status {:?}", row.id, row.status))
+            crate::Error::Corrupt(format!(
+                "execution {} has unknown status {:?}",
+                row.id, row.status
+            ))
         })?;
         Ok(Self {
             id: row.id,

@@ -31,7 +31,9 @@ impl PgStore {
         let mut conn = PgConnection::connect_with(&options).await?;
         // `schema` was checked against the identifier pattern above, so quoting it is safe.
         let create = format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(create)).execute(&mut conn).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(create))
+            .execute(&mut conn)
+            .await?;
         conn.close().await?;
 
         let options = options.options([("search_path", schema)]);
@@ -48,7 +50,9 @@ impl PgStore {
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     name.len() <= 63
-        && chars.next().is_some_and(|c| c == '_' || c.is_ascii_lowercase())
+        && chars
+            .next()
+            .is_some_and(|c| c == '_' || c.is_ascii_lowercase())
         && chars.all(|c| c == '_' || c.is_ascii_lowercase() || c.is_ascii_digit())
 }
 

@@ -23,15 +23,25 @@ struct Fixture {
 impl Fixture {
     async fn sqlite() -> Option<Self> {
         let dir = tempfile::tempdir().unwrap();
-        let options = skillos_store::Options::Sqlite { path: dir.path().join("skillos.db") };
-        let store = skillos_store::open(&options).await.expect("open sqlite store");
-        Some(Self { store, _dir: Some(dir), pg_schema: None })
+        let options = skillos_store::Options::Sqlite {
+            path: dir.path().join("skillos.db"),
+        };
+        let store = skillos_store::open(&options)
+            .await
+            .expect("open sqlite store");
+        Some(Self {
+            store,
+            _dir: Some(dir),
+            pg_schema: None,
+        })
     }
 
     async fn postgres() -> Option<Self> {
         let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
         if !ci && std::env::var("SKILLOS_TEST_POSTGRES").is_ok_and(|v| v == "off") {
-            eprintln!("SKILLOS_TEST_POSTGRES=off: PostgreSQL half of the conformance suite left out");
+            eprintln!(
+                "SKILLOS_TEST_POSTGRES=off: PostgreSQL half of the conformance suite left out"
+            );
             return None;
         }
         let dsn = std::env::var("SKILLOS_TEST_POSTGRES_DSN")
@@ -46,7 +56,11 @@ impl Fixture {
         let store = skillos_store::open(&options).await.unwrap_or_else(|error| {
             panic!("PostgreSQL at {dsn} is required for the conformance suite: {error}")
         });
-        Some(Self { store, _dir: None, pg_schema: Some((dsn, schema)) })
+        Some(Self {
+            store,
+            _dir: None,
+            pg_schema: Some((dsn, schema)),
+        })
     }
 
     async fn finish(self) {
@@ -55,7 +69,10 @@ impl Fixture {
             use sqlx::Connection;
             let mut conn = sqlx::PgConnection::connect(&dsn).await.unwrap();
             let drop = format!("DROP SCHEMA \"{schema}\" CASCADE");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(drop)).execute(&mut conn).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+                .execute(&mut conn)
+                .await
+                .unwrap();
         }
     }
 }
@@ -68,7 +85,12 @@ fn rand_u128() -> u128 {
     use std::hash::{BuildHasher, Hasher};
     let state = std::collections::hash_map::RandomState::new();
     let mut hasher = state.build_hasher();
-    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
     u128::from(hasher.finish()) << 64 | u128::from(std::process::id())
 }
 
@@ -148,46 +170,120 @@ mod cases {
 
     pub async fn skill_state_round_trip_and_upsert(store: &dyn Store) {
         let tenant = TenantId::default_tenant();
-        assert_eq!(store.skill_state(&tenant, "finance/convert").await.unwrap(), None);
+        assert_eq!(
+            store.skill_state(&tenant, "finance/convert").await.unwrap(),
+            None
+        );
 
         let deprecated = state("finance/convert", true);
-        let audit = AuditEvent::now(&tenant, "admin", "skill.deprecated", "finance/convert", json!({}));
-        store.put_skill_state(&tenant, &deprecated, &audit).await.unwrap();
-        assert_eq!(store.skill_state(&tenant, "finance/convert").await.unwrap(), Some(deprecated));
+        let audit = AuditEvent::now(
+            &tenant,
+            "admin",
+            "skill.deprecated",
+            "finance/convert",
+            json!({}),
+        );
+        store
+            .put_skill_state(&tenant, &deprecated, &audit)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.skill_state(&tenant, "finance/convert").await.unwrap(),
+            Some(deprecated)
+        );
 
         let cleared = state("finance/convert", false);
-        let audit = AuditEvent::now(&tenant, "admin", "skill.undeprecated", "finance/convert", json!({}));
-        store.put_skill_state(&tenant, &cleared, &audit).await.unwrap();
-        assert_eq!(store.skill_state(&tenant, "finance/convert").await.unwrap(), Some(cleared.clone()));
+        let audit = AuditEvent::now(
+            &tenant,
+            "admin",
+            "skill.undeprecated",
+            "finance/convert",
+            json!({}),
+        );
+        store
+            .put_skill_state(&tenant, &cleared, &audit)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.skill_state(&tenant, "finance/convert").await.unwrap(),
+            Some(cleared.clone())
+        );
 
         let other = state("travel/search", true);
-        let audit = AuditEvent::now(&tenant, "admin", "skill.deprecated", "travel/search", json!({}));
-        store.put_skill_state(&tenant, &other, &audit).await.unwrap();
-        assert_eq!(store.skill_states(&tenant).await.unwrap(), vec![cleared, other]);
+        let audit = AuditEvent::now(
+            &tenant,
+            "admin",
+            "skill.deprecated",
+            "travel/search",
+            json!({}),
+        );
+        store
+            .put_skill_state(&tenant, &other, &audit)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.skill_states(&tenant).await.unwrap(),
+            vec![cleared, other]
+        );
     }
 
     pub async fn skill_state_writes_its_audit_event(store: &dyn Store) {
         let tenant = TenantId::new("acme");
-        let audit = AuditEvent::now(&tenant, "bob", "skill.deprecated", "a/b", json!({"reason": "old"}));
-        store.put_skill_state(&tenant, &state("a/b", true), &audit).await.unwrap();
-        assert_eq!(store.list_audit(&tenant, None, 10).await.unwrap(), vec![audit]);
+        let audit = AuditEvent::now(
+            &tenant,
+            "bob",
+            "skill.deprecated",
+            "a/b",
+            json!({"reason": "old"}),
+        );
+        store
+            .put_skill_state(&tenant, &state("a/b", true), &audit)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.list_audit(&tenant, None, 10).await.unwrap(),
+            vec![audit]
+        );
     }
 
     pub async fn tenants_never_see_each_others_rows(store: &dyn Store) {
         let acme = TenantId::new("acme");
         let globex = TenantId::new("globex");
         let audit = AuditEvent::now(&acme, "a", "skill.deprecated", "a/b", json!({}));
-        store.put_skill_state(&acme, &state("a/b", true), &audit).await.unwrap();
-        store.insert_execution(&execution(&acme, "e1", "a/b", ExecutionStatus::Running)).await.unwrap();
+        store
+            .put_skill_state(&acme, &state("a/b", true), &audit)
+            .await
+            .unwrap();
+        store
+            .insert_execution(&execution(&acme, "e1", "a/b", ExecutionStatus::Running))
+            .await
+            .unwrap();
 
         assert_eq!(store.skill_state(&globex, "a/b").await.unwrap(), None);
         assert!(store.skill_states(&globex).await.unwrap().is_empty());
         assert_eq!(store.get_execution(&globex, "e1").await.unwrap(), None);
-        let listed = store.list_executions(&globex, &ExecutionFilter::default(), 10).await.unwrap();
+        let listed = store
+            .list_executions(&globex, &ExecutionFilter::default(), 10)
+            .await
+            .unwrap();
         assert!(listed.is_empty());
-        assert!(store.list_audit(&globex, None, 10).await.unwrap().is_empty());
-        let update = ExecutionUpdate { status: Some(ExecutionStatus::Cancelled), ..Default::default() };
-        assert!(!store.update_execution(&globex, "e1", &update).await.unwrap());
+        assert!(
+            store
+                .list_audit(&globex, None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let update = ExecutionUpdate {
+            status: Some(ExecutionStatus::Cancelled),
+            ..Default::default()
+        };
+        assert!(
+            !store
+                .update_execution(&globex, "e1", &update)
+                .await
+                .unwrap()
+        );
         let kept = store.get_execution(&acme, "e1").await.unwrap().unwrap();
         assert_eq!(kept.status, ExecutionStatus::Running);
     }
@@ -196,7 +292,10 @@ mod cases {
         let tenant = TenantId::default_tenant();
         let created = execution(&tenant, "0001", "finance/convert", ExecutionStatus::Pending);
         store.insert_execution(&created).await.unwrap();
-        assert_eq!(store.get_execution(&tenant, "0001").await.unwrap(), Some(created.clone()));
+        assert_eq!(
+            store.get_execution(&tenant, "0001").await.unwrap(),
+            Some(created.clone())
+        );
 
         let started = created.created_at + Duration::milliseconds(5);
         let running = ExecutionUpdate {
@@ -206,7 +305,12 @@ mod cases {
             started_at: Some(started),
             ..Default::default()
         };
-        assert!(store.update_execution(&tenant, "0001", &running).await.unwrap());
+        assert!(
+            store
+                .update_execution(&tenant, "0001", &running)
+                .await
+                .unwrap()
+        );
 
         let finished = started + Duration::milliseconds(40);
         let done = ExecutionUpdate {
@@ -216,7 +320,12 @@ mod cases {
             finished_at: Some(finished),
             ..Default::default()
         };
-        assert!(store.update_execution(&tenant, "0001", &done).await.unwrap());
+        assert!(
+            store
+                .update_execution(&tenant, "0001", &done)
+                .await
+                .unwrap()
+        );
 
         let stored = store.get_execution(&tenant, "0001").await.unwrap().unwrap();
         assert_eq!(stored.status, ExecutionStatus::Succeeded);
@@ -228,7 +337,12 @@ mod cases {
         assert_eq!(stored.payload, created.payload);
         assert_eq!(stored.started_at, Some(started));
         assert_eq!(stored.finished_at, Some(finished));
-        assert!(!store.update_execution(&tenant, "missing", &done).await.unwrap());
+        assert!(
+            !store
+                .update_execution(&tenant, "missing", &done)
+                .await
+                .unwrap()
+        );
     }
 
     pub async fn execution_listing_filters_and_pages(store: &dyn Store) {
@@ -241,34 +355,65 @@ mod cases {
             (5, "a/y", ExecutionStatus::Succeeded),
         ] {
             let id = format!("e{index:03}");
-            store.insert_execution(&execution(&tenant, &id, skill, status)).await.unwrap();
+            store
+                .insert_execution(&execution(&tenant, &id, skill, status))
+                .await
+                .unwrap();
         }
-        let ids = |executions: Vec<Execution>| executions.into_iter().map(|e| e.id).collect::<Vec<_>>();
+        let ids =
+            |executions: Vec<Execution>| executions.into_iter().map(|e| e.id).collect::<Vec<_>>();
 
-        let all = store.list_executions(&tenant, &ExecutionFilter::default(), 10).await.unwrap();
+        let all = store
+            .list_executions(&tenant, &ExecutionFilter::default(), 10)
+            .await
+            .unwrap();
         assert_eq!(ids(all), ["e005", "e004", "e003", "e002", "e001"]);
 
-        let filter = ExecutionFilter { skill_id: Some("a/x".to_owned()), ..Default::default() };
+        let filter = ExecutionFilter {
+            skill_id: Some("a/x".to_owned()),
+            ..Default::default()
+        };
         let first = store.list_executions(&tenant, &filter, 2).await.unwrap();
         assert_eq!(ids(first.clone()), ["e004", "e003"]);
-        let next = ExecutionFilter { before_id: Some(first[1].id.clone()), ..filter };
-        assert_eq!(ids(store.list_executions(&tenant, &next, 2).await.unwrap()), ["e001"]);
+        let next = ExecutionFilter {
+            before_id: Some(first[1].id.clone()),
+            ..filter
+        };
+        assert_eq!(
+            ids(store.list_executions(&tenant, &next, 2).await.unwrap()),
+            ["e001"]
+        );
 
-        let failed = ExecutionFilter { status: Some(ExecutionStatus::Failed), ..Default::default() };
-        assert_eq!(ids(store.list_executions(&tenant, &failed, 10).await.unwrap()), ["e003", "e002"]);
+        let failed = ExecutionFilter {
+            status: Some(ExecutionStatus::Failed),
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(store.list_executions(&tenant, &failed, 10).await.unwrap()),
+            ["e003", "e002"]
+        );
     }
 
     pub async fn audit_listing_pages_in_order(store: &dyn Store) {
         let tenant = TenantId::default_tenant();
         let mut written = Vec::new();
         for index in 0..5 {
-            let event = AuditEvent::now(&tenant, "svc", "test.event", &format!("t{index}"), json!({"i": index}));
+            let event = AuditEvent::now(
+                &tenant,
+                "svc",
+                "test.event",
+                &format!("t{index}"),
+                json!({"i": index}),
+            );
             store.append_audit(&event).await.unwrap();
             written.push(event);
         }
         let first = store.list_audit(&tenant, None, 3).await.unwrap();
         assert_eq!(first, written[..3]);
-        let rest = store.list_audit(&tenant, Some(&first[2].id), 10).await.unwrap();
+        let rest = store
+            .list_audit(&tenant, Some(&first[2].id), 10)
+            .await
+            .unwrap();
         assert_eq!(rest, written[3..]);
     }
 }

@@ -13,25 +13,46 @@ pub(super) fn check(root: &Path, entrypoint: &Entrypoint) -> Result<(), String> 
     let Some(file) = candidates.iter().find(|path| path.is_file()) else {
         let tried: Vec<String> = candidates
             .iter()
-            .map(|path| path.strip_prefix(root).unwrap_or(path).display().to_string())
+            .map(|path| {
+                path.strip_prefix(root)
+                    .unwrap_or(path)
+                    .display()
+                    .to_string()
+            })
             .collect();
-        return Err(format!("module {} not found (looked for {})", entrypoint.module, tried.join(", ")));
+        return Err(format!(
+            "module {} not found (looked for {})",
+            entrypoint.module,
+            tried.join(", ")
+        ));
     };
     let source = std::fs::read_to_string(file)
         .map_err(|error| format!("cannot read {}: {error}", file.display()))?;
     if defines(&source, &entrypoint.function) {
         Ok(())
     } else {
-        let relative = file.strip_prefix(root).unwrap_or(file).display().to_string();
-        Err(format!("{relative} defines no top-level function {}", entrypoint.function))
+        let relative = file
+            .strip_prefix(root)
+            .unwrap_or(file)
+            .display()
+            .to_string();
+        Err(format!(
+            "{relative} defines no top-level function {}",
+            entrypoint.function
+        ))
     }
 }
 
 fn module_files(root: &Path, module: &str) -> Vec<PathBuf> {
     let relative: PathBuf = module.split('.').collect();
-    let mut candidates =
-        vec![root.join(&relative).with_extension("py"), root.join(&relative).join("__init__.py")];
-    if !module.split('.').any(|segment| segment == "implementations") {
+    let mut candidates = vec![
+        root.join(&relative).with_extension("py"),
+        root.join(&relative).join("__init__.py"),
+    ];
+    if !module
+        .split('.')
+        .any(|segment| segment == "implementations")
+    {
         let nested = root.join("implementations").join(&relative);
         candidates.push(nested.with_extension("py"));
         candidates.push(nested.join("__init__.py"));
@@ -41,9 +62,13 @@ fn module_files(root: &Path, module: &str) -> Vec<PathBuf> {
 
 fn defines(source: &str, function: &str) -> bool {
     source.lines().any(|line| {
-        let rest = line.strip_prefix("async def ").or_else(|| line.strip_prefix("def "));
+        let rest = line
+            .strip_prefix("async def ")
+            .or_else(|| line.strip_prefix("def "));
         if let Some(rest) = rest {
-            return rest.strip_prefix(function).is_some_and(|after| after.trim_start().starts_with('('));
+            return rest
+                .strip_prefix(function)
+                .is_some_and(|after| after.trim_start().starts_with('('));
         }
         line.strip_prefix(function).is_some_and(|after| {
             let after = after.trim_start();

@@ -109,7 +109,12 @@ impl Catalog {
             let text = match std::fs::read_to_string(&path) {
                 Ok(text) => text,
                 Err(error) => {
-                    issues.push(Issue::error(&relative, Category::Io, format!("cannot read: {error}"), None));
+                    issues.push(Issue::error(
+                        &relative,
+                        Category::Io,
+                        format!("cannot read: {error}"),
+                        None,
+                    ));
                     continue;
                 }
             };
@@ -128,17 +133,27 @@ impl Catalog {
                     skill_id: parsed.declared_id.clone(),
                 });
             }
-            let Some(manifest) = parsed.manifest else { continue };
+            let Some(manifest) = parsed.manifest else {
+                continue;
+            };
             if let Some(first) = skills.get(&manifest.id) {
                 let message = format!(
                     "skill id {} is declared by both {} and {}; the first is served",
                     manifest.id, first.source_path, relative
                 );
                 let skill_id = Some(manifest.id.to_string());
-                issues.push(Issue::error(&relative, Category::DuplicateId, message, skill_id));
+                issues.push(Issue::error(
+                    &relative,
+                    Category::DuplicateId,
+                    message,
+                    skill_id,
+                ));
                 continue;
             }
-            let skill = Skill { manifest, source_path: relative };
+            let skill = Skill {
+                manifest,
+                source_path: relative,
+            };
             skills.insert(skill.id().clone(), Arc::new(skill));
         }
         issues.sort_by(|a, b| (&a.path, a.category).cmp(&(&b.path, b.category)));
@@ -153,18 +168,22 @@ impl Catalog {
                 .skills
                 .values()
                 .filter_map(|skill| {
-                    entrypoint::check(root, &skill.manifest.entrypoint).err().map(|message| {
-                        Issue::error(
-                            &skill.source_path,
-                            Category::Entrypoint,
-                            message,
-                            Some(skill.id().to_string()),
-                        )
-                    })
+                    entrypoint::check(root, &skill.manifest.entrypoint)
+                        .err()
+                        .map(|message| {
+                            Issue::error(
+                                &skill.source_path,
+                                Category::Entrypoint,
+                                message,
+                                Some(skill.id().to_string()),
+                            )
+                        })
                 })
                 .collect();
             catalog.issues.append(&mut entrypoint_issues);
-            catalog.issues.sort_by(|a, b| (&a.path, a.category).cmp(&(&b.path, b.category)));
+            catalog
+                .issues
+                .sort_by(|a, b| (&a.path, a.category).cmp(&(&b.path, b.category)));
         }
         catalog
     }
@@ -192,13 +211,21 @@ impl Catalog {
 
     /// True when no issue has severity error.
     pub fn is_valid(&self) -> bool {
-        self.issues.iter().all(|issue| issue.severity != Severity::Error)
+        self.issues
+            .iter()
+            .all(|issue| issue.severity != Severity::Error)
     }
 }
 
 impl Issue {
     fn error(path: &str, category: Category, message: String, skill_id: Option<String>) -> Self {
-        Self { path: path.to_owned(), category, severity: Severity::Error, message, skill_id }
+        Self {
+            path: path.to_owned(),
+            category,
+            severity: Severity::Error,
+            message,
+            skill_id,
+        }
     }
 }
 
@@ -215,7 +242,10 @@ pub enum Error {
     #[error("skills root {0} does not exist or is not a directory")]
     RootMissing(PathBuf),
     #[error("cannot watch skills root {path}: {source}")]
-    Watch { path: PathBuf, source: notify_debouncer_mini::notify::Error },
+    Watch {
+        path: PathBuf,
+        source: notify_debouncer_mini::notify::Error,
+    },
 }
 
 impl Registry {
@@ -227,7 +257,10 @@ impl Registry {
         }
         let catalog = Catalog::load(&root);
         log_catalog(&root, &catalog);
-        Ok(Arc::new(Self { root, current: RwLock::new(Arc::new(catalog)) }))
+        Ok(Arc::new(Self {
+            root,
+            current: RwLock::new(Arc::new(catalog)),
+        }))
     }
 
     pub fn root(&self) -> &Path {
@@ -236,25 +269,39 @@ impl Registry {
 
     /// The current snapshot.
     pub fn catalog(&self) -> Arc<Catalog> {
-        self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Reloads the root from disk and swaps the snapshot in.
     pub fn reload(&self) -> Arc<Catalog> {
         let catalog = Arc::new(Catalog::load(&self.root));
         log_catalog(&self.root, &catalog);
-        *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = catalog.clone();
+        *self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = catalog.clone();
         catalog
     }
 }
 
 fn log_catalog(root: &Path, catalog: &Catalog) {
-    let errors = catalog.issues.iter().filter(|i| i.severity == Severity::Error).count();
+    let errors = catalog
+        .issues
+        .iter()
+        .filter(|i| i.severity == Severity::Error)
+        .count();
     tracing::info!(root = %root.display(), skills = catalog.len(), errors, "skills root loaded");
     for issue in &catalog.issues {
         match issue.severity {
-            Severity::Error => tracing::warn!(path = %issue.path, category = issue.category.as_str(), "{}", issue.message),
-            Severity::Warning => tracing::info!(path = %issue.path, category = issue.category.as_str(), "{}", issue.message),
+            Severity::Error => {
+                tracing::warn!(path = %issue.path, category = issue.category.as_str(), "{}", issue.message)
+            }
+            Severity::Warning => {
+                tracing::info!(path = %issue.path, category = issue.category.as_str(), "{}", issue.message)
+            }
         }
     }
 }
@@ -264,13 +311,20 @@ fn collect_manifests(root: &Path, dir: &Path, files: &mut Vec<PathBuf>, issues: 
         Ok(entries) => entries,
         Err(error) => {
             let path = relative_path(root, dir);
-            issues.push(Issue::error(&path, Category::Io, format!("cannot list: {error}"), None));
+            issues.push(Issue::error(
+                &path,
+                Category::Io,
+                format!("cannot list: {error}"),
+                None,
+            ));
             return;
         }
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        let Ok(file_type) = entry.file_type() else { continue };
+        let Ok(file_type) = entry.file_type() else {
+            continue;
+        };
         if file_type.is_dir() {
             collect_manifests(root, &path, files, issues);
         } else if is_manifest(&path) {
@@ -280,12 +334,17 @@ fn collect_manifests(root: &Path, dir: &Path, files: &mut Vec<PathBuf>, issues: 
 }
 
 pub(crate) fn is_manifest(path: &Path) -> bool {
-    path.extension().is_some_and(|ext| ext == "yaml" || ext == "yml")
+    path.extension()
+        .is_some_and(|ext| ext == "yaml" || ext == "yml")
 }
 
 fn relative_path(root: &Path, path: &Path) -> String {
     let relative = path.strip_prefix(root).unwrap_or(path);
-    relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+    relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 #[cfg(test)]

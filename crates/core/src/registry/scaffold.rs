@@ -18,18 +18,27 @@ pub enum ScaffoldError {
     #[error("skill {id} already exists: {path}")]
     Exists { id: SkillId, path: PathBuf },
     #[error("cannot write {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Creates `metadata/<domain>/<name>.yaml` and `implementations/<domain>/<name>.py` (plus the
 /// package `__init__.py` files) under `root`. Nothing is overwritten.
 pub fn scaffold(root: &Path, id: &SkillId) -> Result<Scaffolded, ScaffoldError> {
-    let manifest = root.join(super::METADATA_DIR).join(id.domain()).join(format!("{}.yaml", id.name()));
+    let manifest = root
+        .join(super::METADATA_DIR)
+        .join(id.domain())
+        .join(format!("{}.yaml", id.name()));
     let implementation_dir = root.join("implementations").join(id.domain());
     let implementation = implementation_dir.join(format!("{}.py", id.name()));
     for path in [&manifest, &implementation] {
         if path.exists() {
-            return Err(ScaffoldError::Exists { id: id.clone(), path: path.clone() });
+            return Err(ScaffoldError::Exists {
+                id: id.clone(),
+                path: path.clone(),
+            });
         }
     }
 
@@ -40,19 +49,28 @@ pub fn scaffold(root: &Path, id: &SkillId) -> Result<Scaffolded, ScaffoldError> 
     for dir in [manifest.parent().unwrap_or(root), &implementation_dir] {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
     }
-    for init in [root.join("implementations/__init__.py"), implementation_dir.join("__init__.py")] {
+    for init in [
+        root.join("implementations/__init__.py"),
+        implementation_dir.join("__init__.py"),
+    ] {
         if !init.exists() {
             std::fs::write(&init, "").map_err(io(&init))?;
         }
     }
     write_new(&manifest, &manifest_text(id)).map_err(io(&manifest))?;
     write_new(&implementation, &implementation_text(id)).map_err(io(&implementation))?;
-    Ok(Scaffolded { manifest, implementation })
+    Ok(Scaffolded {
+        manifest,
+        implementation,
+    })
 }
 
 /// Writes a file that must not exist yet (`create_new`), so a race cannot overwrite one.
 fn write_new(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
     file.write_all(text.as_bytes())
 }
 
@@ -61,7 +79,10 @@ fn title(name: &str) -> String {
         .filter(|word| !word.is_empty())
         .map(|word| {
             let mut chars = word.chars();
-            chars.next().map(|c| c.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
+            chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -111,10 +132,22 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let id = SkillId::parse("travel/search_trains").unwrap();
         let created = scaffold(root.path(), &id).unwrap();
-        assert!(created.manifest.ends_with("metadata/travel/search_trains.yaml"));
-        assert!(created.implementation.ends_with("implementations/travel/search_trains.py"));
+        assert!(
+            created
+                .manifest
+                .ends_with("metadata/travel/search_trains.yaml")
+        );
+        assert!(
+            created
+                .implementation
+                .ends_with("implementations/travel/search_trains.py")
+        );
         assert!(root.path().join("implementations/__init__.py").is_file());
-        assert!(root.path().join("implementations/travel/__init__.py").is_file());
+        assert!(
+            root.path()
+                .join("implementations/travel/__init__.py")
+                .is_file()
+        );
 
         let catalog = Catalog::validate(root.path(), true);
         assert!(catalog.issues().is_empty(), "{:?}", catalog.issues());

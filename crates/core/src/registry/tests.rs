@@ -22,7 +22,11 @@ fn one_invalid_file_does_not_stop_the_others() {
     let root = tempfile::tempdir().unwrap();
     write(root.path(), "metadata/a/one.yaml", &manifest("a/one"));
     write(root.path(), "metadata/b/two.yml", &manifest("b/two"));
-    write(root.path(), "metadata/b/broken.yaml", "id: b/broken\nname: [unclosed\n");
+    write(
+        root.path(),
+        "metadata/b/broken.yaml",
+        "id: b/broken\nname: [unclosed\n",
+    );
     write(root.path(), "metadata/notes.txt", "not a manifest");
 
     let catalog = Catalog::load(root.path());
@@ -39,7 +43,11 @@ fn one_invalid_file_does_not_stop_the_others() {
 fn duplicate_ids_name_both_files_and_keep_the_first() {
     let root = tempfile::tempdir().unwrap();
     write(root.path(), "metadata/a/one.yaml", &manifest("a/one"));
-    write(root.path(), "metadata/z/copy.yaml", &manifest("a/one").replace("test skill", "copy of"));
+    write(
+        root.path(),
+        "metadata/z/copy.yaml",
+        &manifest("a/one").replace("test skill", "copy of"),
+    );
 
     let catalog = Catalog::load(root.path());
     assert_eq!(catalog.len(), 1);
@@ -47,8 +55,16 @@ fn duplicate_ids_name_both_files_and_keep_the_first() {
     assert_eq!(skill.source_path, "metadata/a/one.yaml");
     let issue = &catalog.issues()[0];
     assert_eq!(issue.category, Category::DuplicateId);
-    assert!(issue.message.contains("metadata/a/one.yaml"), "{}", issue.message);
-    assert!(issue.message.contains("metadata/z/copy.yaml"), "{}", issue.message);
+    assert!(
+        issue.message.contains("metadata/a/one.yaml"),
+        "{}",
+        issue.message
+    );
+    assert!(
+        issue.message.contains("metadata/z/copy.yaml"),
+        "{}",
+        issue.message
+    );
     assert_eq!(issue.skill_id.as_deref(), Some("a/one"));
 }
 
@@ -57,7 +73,10 @@ fn a_root_without_metadata_is_empty_and_a_missing_root_is_an_error() {
     let root = tempfile::tempdir().unwrap();
     let catalog = Catalog::load(root.path());
     assert!(catalog.is_empty() && catalog.is_valid());
-    assert!(matches!(Registry::open(root.path().join("nope")), Err(Error::RootMissing(_))));
+    assert!(matches!(
+        Registry::open(root.path().join("nope")),
+        Err(Error::RootMissing(_))
+    ));
 }
 
 #[test]
@@ -65,14 +84,30 @@ fn entrypoints_are_checked_only_when_asked() {
     let root = tempfile::tempdir().unwrap();
     write(root.path(), "metadata/a/one.yaml", &manifest("a/one"));
     write(root.path(), "metadata/a/two.yaml", &manifest("a/two"));
-    write(root.path(), "implementations/a/one.py", "def run(payload, ctx=None):\n    return {}\n");
-    write(root.path(), "implementations/a/two.py", "def other(payload):\n    return {}\n");
+    write(
+        root.path(),
+        "implementations/a/one.py",
+        "def run(payload, ctx=None):\n    return {}\n",
+    );
+    write(
+        root.path(),
+        "implementations/a/two.py",
+        "def other(payload):\n    return {}\n",
+    );
 
     assert!(Catalog::validate(root.path(), false).is_valid());
     let catalog = Catalog::validate(root.path(), true);
-    let issues: Vec<_> = catalog.issues().iter().map(|i| (i.path.as_str(), i.category)).collect();
+    let issues: Vec<_> = catalog
+        .issues()
+        .iter()
+        .map(|i| (i.path.as_str(), i.category))
+        .collect();
     assert_eq!(issues, [("metadata/a/two.yaml", Category::Entrypoint)]);
-    assert!(catalog.issues()[0].message.contains("defines no top-level function run"));
+    assert!(
+        catalog.issues()[0]
+            .message
+            .contains("defines no top-level function run")
+    );
 }
 
 #[test]
@@ -85,7 +120,11 @@ fn watched_root_picks_up_changes() {
     write(root.path(), "metadata/a/two.yaml", &manifest("a/two"));
     wait_until(|| registry.catalog().len() == 2);
 
-    write(root.path(), "metadata/a/two.yaml", "id: a/two\nversion: [\n");
+    write(
+        root.path(),
+        "metadata/a/two.yaml",
+        "id: a/two\nversion: [\n",
+    );
     wait_until(|| registry.catalog().len() == 1 && !registry.catalog().is_valid());
 
     std::fs::remove_file(root.path().join("metadata/a/two.yaml")).unwrap();

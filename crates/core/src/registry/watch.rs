@@ -26,7 +26,9 @@ impl Registry {
         let registry = Arc::downgrade(self);
         let metadata_dir = self.root.join(METADATA_DIR);
         let mut debouncer = new_debouncer(debounce, move |events: DebounceEventResult| {
-            let Some(registry) = registry.upgrade() else { return };
+            let Some(registry) = registry.upgrade() else {
+                return;
+            };
             match events {
                 Ok(events) => {
                     let relevant = events.iter().any(|event| {
@@ -40,11 +42,19 @@ impl Registry {
                 Err(error) => tracing::warn!(%error, "skills root watch error"),
             }
         })
-        .map_err(|source| Error::Watch { path: self.root.clone(), source })?;
+        .map_err(|source| Error::Watch {
+            path: self.root.clone(),
+            source,
+        })?;
         debouncer
             .watcher()
             .watch(&self.root, RecursiveMode::Recursive)
-            .map_err(|source| Error::Watch { path: self.root.clone(), source })?;
-        Ok(Watcher { _debouncer: debouncer })
+            .map_err(|source| Error::Watch {
+                path: self.root.clone(),
+                source,
+            })?;
+        Ok(Watcher {
+            _debouncer: debouncer,
+        })
     }
 }

@@ -1,0 +1,187 @@
+//! `make bench`: the SkillOS request path against a raw tonic server, side by side in one run.
+//!
+//! Baseline: a bare `tonic::transport::Server` with only `grpc.health.v1` (no axum router, no
+//! gRPC-web, CORS or metrics layers). Measured against it, on the full `skillos serve` stack
+//! (SQLite store, the example skills root): `Health/Check` (the cost of the stack itself),
+//! `SkillService/GetSkill` and `SkillService/ListSkills` (one store query plus the catalog).
+//! Each is driven at concurrency 1, 16 and 64 over one HTTP/2 connection for a fixed time.
+//! Client and servers share the machine, so only ratios within one run mean much.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use skillos::config::Config;
+use skillos_proto::v1::{
+    GetSkillRequest, ListSkillsRequest, skill_service_client::SkillServiceClient,
+};
+use tonic::transport::Channel;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+const CONCURRENCY: [usize; 3] = [1, 16, 64];
+
+fn duration() -> Duration {
+    let seconds = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3.0);
+    Duration::from_secs_f64(seconds)
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Call {
+    Health,
+    GetSkill,
+    ListSkills,
+}
+
+struct Figures {
+    requests_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let root = std::env::var("BENCH_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../skills"));
+    let raw = start_raw_tonic().await?;
+    let data = tempfile::tempdir()?;
+    let skillos = start_skillos(root, data.path().to_owned()).await?;
+
+    println!("| target | call | concurrency | requests/s | p50 ms | p99 ms | ratio to raw tonic |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    for concurrency in CONCURRENCY {
+        let baseline = drive(raw, Call::Health, concurrency).await?;
+        print_row("raw tonic", Call::Health, concurrency, &baseline, &baseline);
+        for call in [Call::Health, Call::GetSkill, Call::ListSkills] {
+            let figures = drive(skillos, call, concurrency).await?;
+            print_row("skillos", call, concurrency, &figures, &baseline);
+        }
+    }
+    Ok(())
+}
+
+fn print_row(target: &str, call: Call, concurrency: usize, figures: &Figures, baseline: &Figures) {
+    println!(
+        "| {target} | {call:?} | {concurrency} | {:.0} | {:.3} | {:.3} | {:.2} |",
+        figures.requests_per_second,
+        figures.p50_ms,
+        figures.p99_ms,
+        figures.requests_per_second / baseline.requests_per_second
+    );
+}
+
+async fn start_raw_tonic() -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+    tokio::spawn(async move {
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let _ = tonic::transport::Server::builder()
+            .add_service(health)
+            .serve_with_incoming(incoming)
+            .await;
+    });
+    Ok(addr)
+}
+
+async fn start_skillos(root: PathBuf, data_dir: PathBuf) -> anyhow::Result<SocketAddr> {
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".parse()?;
+    config.skills.root = Some(root);
+    config.storage.data_dir = data_dir;
+    config.log.level = "warn".to_owned();
+    config.validate()?;
+    skillos::telemetry::init(&config.log);
+    let listener = skillos::server::bind(config.server.listen).await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(skillos::server::run(
+        config,
+        listener,
+        std::future::pending(),
+    ));
+    let channel = connect(addr).await?;
+    let mut health = HealthClient::new(channel);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while health.check(HealthCheckRequest::default()).await.is_err() {
+        anyhow::ensure!(Instant::now() < deadline, "skillos did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(addr)
+}
+
+async fn connect(addr: SocketAddr) -> anyhow::Result<Channel> {
+    Ok(Channel::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await?)
+}
+
+async fn drive(addr: SocketAddr, call: Call, concurrency: usize) -> anyhow::Result<Figures> {
+    let channel = connect(addr).await?;
+    // Warm up the connection and caches.
+    run_for(
+        channel.clone(),
+        call,
+        concurrency,
+        Duration::from_millis(300),
+    )
+    .await?;
+    let started = Instant::now();
+    let mut latencies = run_for(channel, call, concurrency, duration()).await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let percentile = |p: f64| {
+        let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+        latencies[index].as_secs_f64() * 1e3
+    };
+    Ok(Figures {
+        requests_per_second: latencies.len() as f64 / elapsed,
+        p50_ms: percentile(0.50),
+        p99_ms: percentile(0.99),
+    })
+}
+
+async fn run_for(
+    channel: Channel,
+    call: Call,
+    concurrency: usize,
+    length: Duration,
+) -> anyhow::Result<Vec<Duration>> {
+    let deadline = Instant::now() + length;
+    let mut workers = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        let channel = channel.clone();
+        workers.push(tokio::spawn(async move {
+            let mut health = HealthClient::new(channel.clone());
+            let mut skills = SkillServiceClient::new(channel);
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let started = Instant::now();
+                match call {
+                    Call::Health => drop(health.check(HealthCheckRequest::default()).await?),
+                    Call::GetSkill => {
+                        let request = GetSkillRequest {
+                            skill_id: "finance/convert_currency".into(),
+                        };
+                        drop(skills.get_skill(request).await?)
+                    }
+                    Call::ListSkills => {
+                        drop(skills.list_skills(ListSkillsRequest::default()).await?)
+                    }
+                }
+                latencies.push(started.elapsed());
+            }
+            Ok::<_, tonic::Status>(latencies)
+        }));
+    }
+    let mut all = Vec::new();
+    for worker in workers {
+        all.extend(worker.await??);
+    }
+    Ok(all)
+}

@@ -1,0 +1,287 @@
+//! Commands that talk to a running server over gRPC.
+
+use skillos_proto::v1::{self, skill_service_client::SkillServiceClient};
+use tonic::transport::{Channel, Endpoint};
+use tonic_types::StatusExt;
+
+use super::output::{Failure, print_json, table};
+use super::{SkillsArgs, SkillsCommand};
+
+pub async fn skills(args: SkillsArgs, json: bool) -> Result<(), Failure> {
+    let mut client = SkillServiceClient::new(connect(&args.server).await?);
+    match args.command {
+        SkillsCommand::List {
+            tag,
+            domain,
+            include_deprecated,
+        } => {
+            let mut skills = Vec::new();
+            let mut page_token = String::new();
+            loop {
+                let request = v1::ListSkillsRequest {
+                    tag: tag.clone().unwrap_or_default(),
+                    domain: domain.clone().unwrap_or_default(),
+                    include_deprecated,
+                    page_size: 1000,
+                    page_token,
+                };
+                let page = client
+                    .list_skills(request)
+                    .await
+                    .map_err(status_failure)?
+                    .into_inner();
+                skills.extend(page.skills);
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                page_token = page.next_page_token;
+            }
+            if json {
+                print_json(
+                    &serde_json::json!({"skills": skills.iter().map(skill_json).collect::<Vec<_>>()}),
+                );
+            } else {
+                let rows = skills.iter().map(|skill| {
+                    [
+                        skill.id.clone(),
+                        skill.version.clone(),
+                        skill.tags.join(","),
+                        if deprecated(skill) {
+                            "deprecated".to_owned()
+                        } else {
+                            String::new()
+                        },
+                        skill.description.clone(),
+                    ]
+                });
+                println!(
+                    "{}",
+                    table(["id", "version", "tags", "state", "description"], rows)
+                );
+            }
+        }
+        SkillsCommand::Get { id } => {
+            let response = client
+                .get_skill(v1::GetSkillRequest { skill_id: id })
+                .await
+                .map_err(status_failure)?;
+            print_skill(response.into_inner().skill, json);
+        }
+        SkillsCommand::Deprecate {
+            id,
+            reason,
+            replacement,
+        } => {
+            let request = v1::DeprecateSkillRequest {
+                skill_id: id,
+                reason: reason.unwrap_or_default(),
+                replacement_id: replacement.unwrap_or_default(),
+            };
+            let response = client
+                .deprecate_skill(request)
+                .await
+                .map_err(status_failure)?;
+            print_skill(response.into_inner().skill, json);
+        }
+        SkillsCommand::Undeprecate { id } => {
+            let request = v1::UndeprecateSkillRequest { skill_id: id };
+            let response = client
+                .undeprecate_skill(request)
+                .await
+                .map_err(status_failure)?;
+            print_skill(response.into_inner().skill, json);
+        }
+        SkillsCommand::Validate { no_entrypoints } => {
+            let request = v1::ValidateSkillsRequest {
+                check_entrypoints: !no_entrypoints,
+            };
+            let report = client
+                .validate_skills(request)
+                .await
+                .map_err(status_failure)?
+                .into_inner();
+            if json {
+                print_json(&serde_json::json!({
+                    "valid": report.valid,
+                    "skill_count": report.skill_count,
+                    "issues": report.issues.iter().map(issue_json).collect::<Vec<_>>(),
+                }));
+            } else {
+                let rows = report.issues.iter().map(|issue| {
+                    [
+                        severity_name(issue.severity()).to_owned(),
+                        category_name(issue.category()).to_owned(),
+                        issue.path.clone(),
+                        issue.message.clone(),
+                    ]
+                });
+                if !report.issues.is_empty() {
+                    println!(
+                        "{}",
+                        table(["severity", "category", "path", "message"], rows)
+                    );
+                }
+                println!(
+                    "{}: {} skills",
+                    if report.valid { "valid" } else { "invalid" },
+                    report.skill_count
+                );
+            }
+            if !report.valid {
+                return Err(Failure::printed());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Connects to `server` (`host:port` or a URL).
+pub async fn connect(server: &str) -> Result<Channel, Failure> {
+    let url = if server.contains("://") {
+        server.to_owned()
+    } else {
+        format!("http://{server}")
+    };
+    let endpoint = Endpoint::from_shared(url.clone())
+        .map_err(|error| Failure::new(format!("invalid server address {server:?}: {error}")))?
+        .connect_timeout(std::time::Duration::from_secs(5));
+    endpoint.connect().await.map_err(|error| {
+        Failure::with_reason(
+            format!("cannot reach the server at {url}: {error}"),
+            "UNAVAILABLE",
+        )
+    })
+}
+
+/// A gRPC error as a CLI failure, keeping the server's stable reason.
+pub fn status_failure(status: tonic::Status) -> Failure {
+    let reason = status
+        .get_details_error_info()
+        .map(|info| info.reason)
+        .unwrap_or_else(|| format!("{:?}", status.code()));
+    Failure::with_reason(status.message().to_owned(), reason)
+}
+
+fn deprecated(skill: &v1::Skill) -> bool {
+    skill.deprecation.as_ref().is_some_and(|d| d.deprecated)
+}
+
+fn print_skill(skill: Option<v1::Skill>, json: bool) {
+    let Some(skill) = skill else { return };
+    if json {
+        print_json(&skill_json(&skill));
+        return;
+    }
+    let deprecation = skill.deprecation.clone().unwrap_or_default();
+    let mut rows = vec![
+        ["id".to_owned(), skill.id.clone()],
+        ["name".to_owned(), skill.name.clone()],
+        ["version".to_owned(), skill.version.clone()],
+        ["description".to_owned(), skill.description.clone()],
+        ["tags".to_owned(), skill.tags.join(", ")],
+        ["entrypoint".to_owned(), skill.entrypoint.clone()],
+        [
+            "risk tier".to_owned(),
+            risk_name(skill.risk_tier()).to_owned(),
+        ],
+        ["cost estimate".to_owned(), skill.cost_estimate.to_string()],
+        ["retryable".to_owned(), skill.retryable.to_string()],
+        ["source".to_owned(), skill.source_path.clone()],
+        ["deprecated".to_owned(), deprecation.deprecated.to_string()],
+    ];
+    if !deprecation.reason.is_empty() {
+        rows.push(["deprecation reason".to_owned(), deprecation.reason.clone()]);
+    }
+    if !deprecation.replacement_id.is_empty() {
+        rows.push(["replacement".to_owned(), deprecation.replacement_id.clone()]);
+    }
+    println!("{}", table(["field", "value"], rows));
+}
+
+fn skill_json(skill: &v1::Skill) -> serde_json::Value {
+    let deprecation = skill.deprecation.clone().unwrap_or_default();
+    serde_json::json!({
+        "id": skill.id,
+        "name": skill.name,
+        "description": skill.description,
+        "version": skill.version,
+        "tags": skill.tags,
+        "entrypoint": skill.entrypoint,
+        "input_schema": skill.input_schema.as_ref().map(struct_json),
+        "output_schema": skill.output_schema.as_ref().map(struct_json),
+        "cost_estimate": skill.cost_estimate,
+        "risk_tier": risk_name(skill.risk_tier()),
+        "required_permissions": skill.required_permissions,
+        "timeout_seconds": skill.timeout.map(|t| t.seconds as f64 + f64::from(t.nanos) / 1e9),
+        "retryable": skill.retryable,
+        "deprecated": deprecation.deprecated,
+        "deprecation_reason": Some(deprecation.reason).filter(|r| !r.is_empty()),
+        "replacement_id": Some(deprecation.replacement_id).filter(|r| !r.is_empty()),
+        "source_path": skill.source_path,
+    })
+}
+
+fn issue_json(issue: &v1::ValidationIssue) -> serde_json::Value {
+    serde_json::json!({
+        "path": issue.path,
+        "category": category_name(issue.category()),
+        "severity": severity_name(issue.severity()),
+        "message": issue.message,
+        "skill_id": Some(&issue.skill_id).filter(|id| !id.is_empty()),
+    })
+}
+
+fn struct_json(value: &prost_types::Struct) -> serde_json::Value {
+    serde_json::Value::Object(
+        value
+            .fields
+            .iter()
+            .map(|(k, v)| (k.clone(), value_json(v)))
+            .collect(),
+    )
+}
+
+fn value_json(value: &prost_types::Value) -> serde_json::Value {
+    use prost_types::value::Kind;
+    match &value.kind {
+        None | Some(Kind::NullValue(_)) => serde_json::Value::Null,
+        Some(Kind::BoolValue(b)) => serde_json::Value::Bool(*b),
+        Some(Kind::NumberValue(n)) => {
+            serde_json::Number::from_f64(*n).map_or(serde_json::Value::Null, Into::into)
+        }
+        Some(Kind::StringValue(s)) => serde_json::Value::String(s.clone()),
+        Some(Kind::ListValue(list)) => {
+            serde_json::Value::Array(list.values.iter().map(value_json).collect())
+        }
+        Some(Kind::StructValue(object)) => struct_json(object),
+    }
+}
+
+fn risk_name(tier: v1::RiskTier) -> &'static str {
+    match tier {
+        v1::RiskTier::Unspecified => "unspecified",
+        v1::RiskTier::Low => "low",
+        v1::RiskTier::Medium => "medium",
+        v1::RiskTier::High => "high",
+        v1::RiskTier::Critical => "critical",
+    }
+}
+
+fn category_name(category: v1::ValidationCategory) -> &'static str {
+    match category {
+        v1::ValidationCategory::Unspecified => "unspecified",
+        v1::ValidationCategory::Syntax => "syntax",
+        v1::ValidationCategory::Metadata => "metadata",
+        v1::ValidationCategory::DuplicateId => "duplicate_id",
+        v1::ValidationCategory::Entrypoint => "entrypoint",
+        v1::ValidationCategory::Io => "io",
+    }
+}
+
+fn severity_name(severity: v1::ValidationSeverity) -> &'static str {
+    match severity {
+        v1::ValidationSeverity::Unspecified => "unspecified",
+        v1::ValidationSeverity::Error => "error",
+        v1::ValidationSeverity::Warning => "warning",
+    }
+}

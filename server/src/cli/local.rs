@@ -1,0 +1,111 @@
+//! Commands that work on local files and need no server.
+
+use std::path::Path;
+
+use skillos_core::SkillId;
+use skillos_core::registry::{Catalog, Issue, Severity, scaffold};
+
+use super::ServeArgs;
+use super::output::{Failure, print_json, table};
+
+pub fn config_show(args: &ServeArgs, json: bool) -> Result<(), Failure> {
+    let config = args
+        .config()
+        .map_err(|error| Failure::new(error.to_string()))?;
+    if json {
+        print_json(&serde_json::to_value(config.redacted()).unwrap_or_default());
+    } else {
+        print!("{}", config.to_toml());
+    }
+    Ok(())
+}
+
+pub fn validate(root: &Path, check_entrypoints: bool, json: bool) -> Result<(), Failure> {
+    if !root.is_dir() {
+        return Err(Failure::new(format!(
+            "skills root {} is not a directory",
+            root.display()
+        )));
+    }
+    let catalog = Catalog::validate(root, check_entrypoints);
+    if json {
+        print_json(&serde_json::json!({
+            "valid": catalog.is_valid(),
+            "skill_count": catalog.len(),
+            "issues": catalog.issues().iter().map(issue_json).collect::<Vec<_>>(),
+        }));
+    } else {
+        print_issues(catalog.issues());
+        let errors = catalog
+            .issues()
+            .iter()
+            .filter(|i| i.severity == Severity::Error)
+            .count();
+        let warnings = catalog.issues().len() - errors;
+        println!(
+            "{}: {} skills, {errors} errors, {warnings} warnings",
+            if catalog.is_valid() {
+                "valid"
+            } else {
+                "invalid"
+            },
+            catalog.len()
+        );
+    }
+    if catalog.is_valid() {
+        Ok(())
+    } else {
+        Err(Failure::printed())
+    }
+}
+
+pub fn print_issues(issues: &[Issue]) {
+    if issues.is_empty() {
+        return;
+    }
+    let rows = issues.iter().map(|issue| {
+        [
+            issue.severity.as_str().to_owned(),
+            issue.category.as_str().to_owned(),
+            issue.path.clone(),
+            issue.message.clone(),
+        ]
+    });
+    println!(
+        "{}",
+        table(["severity", "category", "path", "message"], rows)
+    );
+}
+
+pub fn issue_json(issue: &Issue) -> serde_json::Value {
+    serde_json::json!({
+        "path": issue.path,
+        "category": issue.category.as_str(),
+        "severity": issue.severity.as_str(),
+        "message": issue.message,
+        "skill_id": issue.skill_id,
+    })
+}
+
+pub fn add_skill(id: &str, root: &Path, json: bool) -> Result<(), Failure> {
+    let id = SkillId::parse(id.trim())
+        .map_err(|error| Failure::with_reason(error.to_string(), "INVALID_SKILL_ID"))?;
+    if !root.is_dir() {
+        return Err(Failure::new(format!(
+            "skills root {} is not a directory",
+            root.display()
+        )));
+    }
+    let created = scaffold(root, &id).map_err(|error| Failure::new(error.to_string()))?;
+    if json {
+        print_json(&serde_json::json!({
+            "skill_id": id.to_string(),
+            "manifest": created.manifest,
+            "implementation": created.implementation,
+        }));
+    } else {
+        println!("created {}", created.manifest.display());
+        println!("created {}", created.implementation.display());
+    }
+    Ok(())
+}

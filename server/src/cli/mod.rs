@@ -1,0 +1,209 @@
+//! The `skillos` command line: the server (`serve`), local tools on a skills root (`validate`,
+//! `add-skill`) and a client of a running server (`skills ...`).
+//!
+//! Exit codes: 0 success, 1 failure or refusal, 2 usage error.
+
+mod client;
+mod local;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+
+pub use output::Failure;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "skillos",
+    version,
+    about = "SkillOS: self-hosted skill orchestration server"
+)]
+pub struct Cli {
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: gRPC, gRPC-web and HTTP on one port.
+    Serve(ServeArgs),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Validate a skills root on disk and report every issue.
+    Validate(ValidateArgs),
+    /// Create a new skill (manifest + Python implementation) in a skills root.
+    AddSkill(AddSkillArgs),
+    /// Query and manage the skills of a running server.
+    Skills(SkillsArgs),
+}
+
+/// Flags of `serve`, each with its environment variable and config key.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML config file (layered: defaults < file < environment < flags).
+    #[arg(long, env = "SKILLOS_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address of the one listener [env: SKILLOS_LISTEN] [default: 127.0.0.1:50051].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Skills root to serve [env: SKILLOS_ROOT].
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Directory of the server's own files [env: SKILLOS_DATA_DIR].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Do not reload the skills root when it changes on disk.
+    #[arg(long)]
+    no_watch: bool,
+}
+
+impl ServeArgs {
+    /// The effective configuration: defaults < file < environment < these flags.
+    pub fn config(&self) -> Result<Config, crate::config::Error> {
+        let mut config = Config::load(self.config.as_deref())?;
+        if let Some(listen) = &self.listen {
+            config.set("server.listen", listen, "--listen")?;
+        }
+        if let Some(root) = &self.root {
+            config.set("skills.root", &root.to_string_lossy(), "--root")?;
+        }
+        if let Some(data_dir) = &self.data_dir {
+            config.set(
+                "storage.data_dir",
+                &data_dir.to_string_lossy(),
+                "--data-dir",
+            )?;
+        }
+        if self.no_watch {
+            config.skills.watch = false;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration (secrets masked).
+    Show(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ValidateArgs {
+    /// Skills root to validate.
+    #[arg(long, env = "SKILLOS_ROOT", value_name = "DIR")]
+    root: PathBuf,
+    /// Skip the check that each entrypoint names a function in the root's Python files.
+    #[arg(long)]
+    no_entrypoints: bool,
+}
+
+#[derive(Debug, Args)]
+struct AddSkillArgs {
+    /// Skill id, `domain/name`.
+    id: String,
+    /// Skills root to create the skill in.
+    #[arg(long, env = "SKILLOS_ROOT", value_name = "DIR")]
+    root: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct SkillsArgs {
+    /// Server address.
+    #[arg(
+        long,
+        env = "SKILLOS_SERVER",
+        default_value = "http://127.0.0.1:50051",
+        global = true
+    )]
+    server: String,
+    #[command(subcommand)]
+    command: SkillsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum SkillsCommand {
+    /// List skills.
+    List {
+        /// Only skills with this tag.
+        #[arg(long)]
+        tag: Option<String>,
+        /// Only skills of this domain.
+        #[arg(long)]
+        domain: Option<String>,
+        /// Include deprecated skills.
+        #[arg(long)]
+        include_deprecated: bool,
+    },
+    /// Show one skill.
+    Get {
+        /// `domain/name` or `domain.name`.
+        id: String,
+    },
+    /// Deprecate a skill (kept in the server's store).
+    Deprecate {
+        id: String,
+        /// Why it is deprecated.
+        #[arg(long)]
+        reason: Option<String>,
+        /// The skill to use instead.
+        #[arg(long)]
+        replacement: Option<String>,
+    },
+    /// Clear a skill's deprecation.
+    Undeprecate { id: String },
+    /// Validate the server's skills root.
+    Validate {
+        /// Skip the entrypoint check.
+        #[arg(long)]
+        no_entrypoints: bool,
+    },
+}
+
+/// Runs the command line; the exit code follows the table in the module docs.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.json;
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Config(ConfigCommand::Show(args)) => local::config_show(&args, json),
+        Command::Validate(args) => local::validate(&args.root, !args.no_entrypoints, json),
+        Command::AddSkill(args) => local::add_skill(&args.id, &args.root, json),
+        Command::Skills(args) => runtime().and_then(|rt| rt.block_on(client::skills(args, json))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(json),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| Failure::new(format!("cannot start the async runtime: {error}")))
+}
+
+fn serve(args: ServeArgs) -> Result<(), Failure> {
+    let config = args
+        .config()
+        .map_err(|error| Failure::new(error.to_string()))?;
+    crate::telemetry::init(&config.log);
+    runtime()?.block_on(async {
+        let listener = crate::server::bind(config.server.listen)
+            .await
+            .map_err(Failure::from)?;
+        crate::server::run(config, listener, crate::server::shutdown_signal())
+            .await
+            .map_err(Failure::from)
+    })
+}

@@ -1,0 +1,500 @@
+//! One typed configuration tree, layered: defaults < TOML file < `SKILLOS_*` environment <
+//! command-line flags. Every layer goes through [`Config::set`] or serde, and [`Config::validate`]
+//! checks the result, so an invalid value fails at start with a message that names its key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Environment variables and the keys they set. Where two variables set one key, the first
+/// one present wins (`SKILLOS_POSTGRES_DSN` over `DATABASE_URL`).
+pub const ENVIRONMENT: &[(&str, &str)] = &[
+    ("SKILLOS_LISTEN", "server.listen"),
+    (
+        "SKILLOS_SHUTDOWN_GRACE_SECONDS",
+        "server.shutdown_grace_seconds",
+    ),
+    (
+        "SKILLOS_CORS_ALLOWED_ORIGINS",
+        "server.cors_allowed_origins",
+    ),
+    ("SKILLOS_ROOT", "skills.root"),
+    ("SKILLOS_SKILLS_WATCH", "skills.watch"),
+    (
+        "SKILLOS_SKILLS_RELOAD_DEBOUNCE_MS",
+        "skills.reload_debounce_ms",
+    ),
+    ("SKILLOS_DATA_DIR", "storage.data_dir"),
+    ("SKILLOS_STORAGE_BACKEND", "storage.backend"),
+    ("SKILLOS_POSTGRES_DSN", "storage.postgres_dsn"),
+    ("DATABASE_URL", "storage.postgres_dsn"),
+    ("SKILLOS_POSTGRES_SCHEMA", "storage.postgres_schema"),
+    (
+        "SKILLOS_POSTGRES_MAX_CONNECTIONS",
+        "storage.postgres_max_connections",
+    ),
+    ("SKILLOS_LOG_LEVEL", "log.level"),
+    ("SKILLOS_LOG_FORMAT", "log.format"),
+];
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub skills: SkillsConfig,
+    pub storage: StorageConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The one listener: gRPC, gRPC-web and HTTP.
+    pub listen: SocketAddr,
+    /// How long a shutdown waits for in-flight requests before closing connections.
+    pub shutdown_grace_seconds: u64,
+    /// Origins allowed to call gRPC-web from a browser; `*` allows any. Empty: same origin only.
+    pub cors_allowed_origins: Vec<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            shutdown_grace_seconds: 10,
+            cors_allowed_origins: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SkillsConfig {
+    /// The skills root (`metadata/`, `implementations/`, ...). Unset: no skills are served.
+    pub root: Option<PathBuf>,
+    /// Reload the root when its manifests change on disk.
+    pub watch: bool,
+    /// Quiet time after the last change before a reload.
+    pub reload_debounce_ms: u64,
+}
+
+impl Default for SkillsConfig {
+    fn default() -> Self {
+        Self {
+            root: None,
+            watch: true,
+            reload_debounce_ms: 250,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    #[default]
+    Sqlite,
+    Postgres,
+}
+
+impl StorageBackend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    pub backend: StorageBackend,
+    /// Where the server keeps its files (the SQLite database, among others).
+    pub data_dir: PathBuf,
+    pub postgres_dsn: Option<String>,
+    pub postgres_schema: String,
+    pub postgres_max_connections: u32,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            backend: StorageBackend::Sqlite,
+            data_dir: default_data_dir(),
+            postgres_dsn: None,
+            postgres_schema: "skillos".to_owned(),
+            postgres_max_connections: 16,
+        }
+    }
+}
+
+impl StorageConfig {
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("skillos.db")
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing filter: `info`, `debug`, `skillos=debug,info`, ...
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".to_owned(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// A configuration value that cannot be used; the message names the key and where it came from.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("invalid value for {key} (from {origin}): {message}")]
+    Value {
+        key: String,
+        origin: String,
+        message: String,
+    },
+    #[error("unknown config key {0}")]
+    UnknownKey(String),
+    #[error("invalid config: {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+/// `$XDG_DATA_HOME/skillos`, else `~/.local/share/skillos`, else `./.skillos`.
+fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|dir| !dir.is_empty()) {
+        return PathBuf::from(dir).join("skillos");
+    }
+    match std::env::var_os("HOME").filter(|home| !home.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".local/share/skillos"),
+        None => PathBuf::from(".skillos"),
+    }
+}
+
+impl Config {
+    /// Defaults, then the file (when given), then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, Error> {
+        let mut config = match file {
+            Some(path) => Self::from_file(path)?,
+            None => Self::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|error| Error::File {
+            path: path.to_owned(),
+            message: error.to_string().trim_end().to_owned(),
+        })
+    }
+
+    /// Applies the variables of [`ENVIRONMENT`] that `lookup` finds.
+    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<(), Error> {
+        let mut applied: Vec<&str> = Vec::new();
+        for (name, key) in ENVIRONMENT {
+            if applied.contains(key) {
+                continue;
+            }
+            if let Some(value) = lookup(name) {
+                self.set(key, &value, name)?;
+                applied.push(key);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets one key from its text form; `origin` (a variable or flag name) goes into errors.
+    pub fn set(&mut self, key: &str, value: &str, origin: &str) -> Result<(), Error> {
+        let invalid = |message: String| Error::Value {
+            key: key.to_owned(),
+            origin: origin.to_owned(),
+            message,
+        };
+        let parse_u64 = |value: &str| {
+            value
+                .trim()
+                .parse::<u64>()
+                .map_err(|e| invalid(e.to_string()))
+        };
+        match key {
+            "server.listen" => {
+                self.server.listen = value.trim().parse().map_err(|_| {
+                    invalid(format!("{value:?} is not an address like 127.0.0.1:50051"))
+                })?
+            }
+            "server.shutdown_grace_seconds" => {
+                self.server.shutdown_grace_seconds = parse_u64(value)?
+            }
+            "server.cors_allowed_origins" => {
+                self.server.cors_allowed_origins = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|origin| !origin.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }
+            "skills.root" => {
+                self.skills.root = Some(PathBuf::from(value)).filter(|p| !p.as_os_str().is_empty())
+            }
+            "skills.watch" => {
+                self.skills.watch = parse_bool(value).ok_or_else(|| {
+                    invalid(format!(
+                        "{value:?} is not a boolean (true/false, 1/0, yes/no, on/off)"
+                    ))
+                })?
+            }
+            "skills.reload_debounce_ms" => self.skills.reload_debounce_ms = parse_u64(value)?,
+            "storage.data_dir" => self.storage.data_dir = PathBuf::from(value),
+            "storage.backend" => {
+                self.storage.backend = match value.trim().to_ascii_lowercase().as_str() {
+                    "sqlite" => StorageBackend::Sqlite,
+                    "postgres" | "postgresql" => StorageBackend::Postgres,
+                    _ => return Err(invalid(format!("{value:?} must be sqlite or postgres"))),
+                }
+            }
+            "storage.postgres_dsn" => {
+                self.storage.postgres_dsn = Some(value.to_owned()).filter(|dsn| !dsn.is_empty())
+            }
+            "storage.postgres_schema" => self.storage.postgres_schema = value.trim().to_owned(),
+            "storage.postgres_max_connections" => {
+                self.storage.postgres_max_connections = value
+                    .trim()
+                    .parse()
+                    .map_err(|e: std::num::ParseIntError| invalid(e.to_string()))?
+            }
+            "log.level" => self.log.level = value.trim().to_owned(),
+            "log.format" => {
+                self.log.format = match value.trim().to_ascii_lowercase().as_str() {
+                    "text" => LogFormat::Text,
+                    "json" => LogFormat::Json,
+                    _ => return Err(invalid(format!("{value:?} must be text or json"))),
+                }
+            }
+            _ => return Err(Error::UnknownKey(key.to_owned())),
+        }
+        Ok(())
+    }
+
+    /// Checks what types alone cannot.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.storage.backend == StorageBackend::Postgres && self.storage.postgres_dsn.is_none() {
+            return Err(Error::Invalid {
+                key: "storage.postgres_dsn",
+                message: "required when storage.backend is postgres \
+                          (set SKILLOS_POSTGRES_DSN or DATABASE_URL)"
+                    .to_owned(),
+            });
+        }
+        if !(1..=1000).contains(&self.storage.postgres_max_connections) {
+            return Err(Error::Invalid {
+                key: "storage.postgres_max_connections",
+                message: "must be between 1 and 1000".to_owned(),
+            });
+        }
+        if self.storage.data_dir.as_os_str().is_empty() {
+            return Err(Error::Invalid {
+                key: "storage.data_dir",
+                message: "must not be empty".to_owned(),
+            });
+        }
+        if let Some(root) = &self.skills.root
+            && !root.is_dir()
+        {
+            return Err(Error::Invalid {
+                key: "skills.root",
+                message: format!("{} does not exist or is not a directory", root.display()),
+            });
+        }
+        if self.server.shutdown_grace_seconds > 3600 {
+            return Err(Error::Invalid {
+                key: "server.shutdown_grace_seconds",
+                message: "must be at most 3600".to_owned(),
+            });
+        }
+        if let Err(error) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            return Err(Error::Invalid {
+                key: "log.level",
+                message: error.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, with the password of the PostgreSQL DSN masked.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(&self.redacted()).unwrap_or_default()
+    }
+
+    /// A copy safe to print.
+    pub fn redacted(&self) -> Self {
+        let mut copy = self.clone();
+        copy.storage.postgres_dsn = copy.storage.postgres_dsn.as_deref().map(redact_dsn);
+        copy
+    }
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
+fn redact_dsn(dsn: &str) -> String {
+    let Some((scheme, rest)) = dsn.split_once("://") else {
+        return dsn.to_owned();
+    };
+    let Some((credentials, host)) = rest.rsplit_once('@') else {
+        return dsn.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        None => dsn.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("skillos.toml");
+        std::fs::write(
+            &file,
+            "[server]\nlisten = \"0.0.0.0:6000\"\nshutdown_grace_seconds = 3\n[log]\nlevel = \"debug\"\n",
+        )
+        .unwrap();
+        let mut config = Config::from_file(&file).unwrap();
+        assert_eq!(config.server.listen.port(), 6000);
+        assert_eq!(config.storage.postgres_schema, "skillos");
+
+        config
+            .apply_env(env(&[
+                ("SKILLOS_LISTEN", "127.0.0.1:7000"),
+                ("SKILLOS_LOG_FORMAT", "json"),
+            ]))
+            .unwrap();
+        assert_eq!(config.server.listen.port(), 7000);
+        assert_eq!(config.server.shutdown_grace_seconds, 3);
+        assert_eq!(config.log.format, LogFormat::Json);
+        assert_eq!(config.log.level, "debug");
+
+        config
+            .set("server.listen", "127.0.0.1:8000", "--listen")
+            .unwrap();
+        assert_eq!(config.server.listen.port(), 8000);
+    }
+
+    #[test]
+    fn the_first_of_two_variables_for_one_key_wins() {
+        let mut config = Config::default();
+        config
+            .apply_env(env(&[
+                ("DATABASE_URL", "postgres://b/db"),
+                ("SKILLOS_POSTGRES_DSN", "postgres://a/db"),
+            ]))
+            .unwrap();
+        assert_eq!(
+            config.storage.postgres_dsn.as_deref(),
+            Some("postgres://a/db")
+        );
+        let mut config = Config::default();
+        config
+            .apply_env(env(&[("DATABASE_URL", "postgres://b/db")]))
+            .unwrap();
+        assert_eq!(
+            config.storage.postgres_dsn.as_deref(),
+            Some("postgres://b/db")
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key_and_origin() {
+        let mut config = Config::default();
+        let error = config
+            .apply_env(env(&[("SKILLOS_LISTEN", "nope")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("server.listen") && error.contains("SKILLOS_LISTEN"),
+            "{error}"
+        );
+
+        let error = config
+            .set("storage.backend", "mysql", "--backend")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("storage.backend") && error.contains("sqlite or postgres"),
+            "{error}"
+        );
+
+        config.storage.backend = StorageBackend::Postgres;
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("storage.postgres_dsn"), "{error}");
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused_with_their_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "[server]\nlissten = \"x\"\n").unwrap();
+        let error = Config::from_file(&file).unwrap_err().to_string();
+        assert!(error.contains("lissten"), "{error}");
+        std::fs::write(&file, "[server]\nlisten = 5\n").unwrap();
+        let error = Config::from_file(&file).unwrap_err().to_string();
+        assert!(error.contains("listen"), "{error}");
+    }
+
+    #[test]
+    fn show_masks_the_database_password() {
+        let mut config = Config::default();
+        config.storage.postgres_dsn = Some("postgres://app:s3cret@db:5432/skillos".to_owned());
+        let shown = config.to_toml();
+        assert!(
+            shown.contains("postgres://app:***@db:5432/skillos"),
+            "{shown}"
+        );
+        assert!(!shown.contains("s3cret"));
+    }
+}

@@ -1,0 +1,157 @@
+//! The gRPC side of the port: SkillOS services, health and reflection, each reachable over gRPC
+//! and gRPC-web (with CORS for browsers), mounted on the same axum router as the HTTP routes.
+
+mod convert;
+mod skills;
+mod unimplemented;
+
+use std::convert::Infallible;
+
+use axum::Router;
+use http::{HeaderName, Method};
+use tonic::server::NamedService;
+use tower::{Service, ServiceBuilder, ServiceExt};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::skills::Service as SkillsService;
+
+pub use unimplemented::Unimplemented;
+
+/// Encoded descriptor sets served by reflection (and used for metric labels). `google.rpc` is
+/// there so that clients such as grpcurl can decode the `ErrorInfo` details of errors.
+pub fn descriptor_sets() -> [&'static [u8]; 5] {
+    [
+        skillos_proto::FILE_DESCRIPTOR_SET,
+        tonic_types::pb::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ]
+}
+
+/// Adds every gRPC service to `router`; `health` is tonic-health's service.
+pub fn mount<H>(
+    router: Router,
+    skills: SkillsService,
+    health: H,
+    cors_origins: &[String],
+) -> anyhow::Result<Router>
+where
+    H: GrpcService,
+    H::Future: Send + 'static,
+{
+    use skillos_proto::runner_v1::runner_service_server::RunnerServiceServer;
+    use skillos_proto::v1::{
+        approval_service_server::ApprovalServiceServer, budget_service_server::BudgetServiceServer,
+        job_service_server::JobServiceServer,
+        orchestrator_service_server::OrchestratorServiceServer,
+        schedule_service_server::ScheduleServiceServer, skill_service_server::SkillServiceServer,
+        webhook_service_server::WebhookServiceServer,
+    };
+
+    // Both reflection versions describe every service, themselves included.
+    let mut reflection =
+        tonic_reflection::server::Builder::configure().include_reflection_service(false);
+    let mut reflection_alpha =
+        tonic_reflection::server::Builder::configure().include_reflection_service(false);
+    for set in descriptor_sets() {
+        reflection = reflection.register_encoded_file_descriptor_set(set);
+        reflection_alpha = reflection_alpha.register_encoded_file_descriptor_set(set);
+    }
+    let cors = cors(cors_origins);
+    let mount = Mount { router, cors };
+    let router = mount
+        .add(SkillServiceServer::new(skills::Adapter::new(skills)))
+        .add(OrchestratorServiceServer::new(Unimplemented))
+        .add(ApprovalServiceServer::new(Unimplemented))
+        .add(WebhookServiceServer::new(Unimplemented))
+        .add(JobServiceServer::new(Unimplemented))
+        .add(ScheduleServiceServer::new(Unimplemented))
+        .add(BudgetServiceServer::new(Unimplemented))
+        .add(RunnerServiceServer::new(Unimplemented))
+        .add(health)
+        .add(reflection.build_v1()?)
+        .add(reflection_alpha.build_v1alpha()?)
+        .router;
+    Ok(router)
+}
+
+/// What tonic's generated servers are.
+pub trait GrpcService:
+    Service<
+        http::Request<tonic::body::Body>,
+        Response = http::Response<tonic::body::Body>,
+        Error = Infallible,
+    > + NamedService
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> GrpcService for S where
+    S: Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+        > + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+struct Mount {
+    router: Router,
+    cors: CorsLayer,
+}
+
+impl Mount {
+    /// Routes `/<package.Service>/*` to the service, behind gRPC-web and CORS, as tonic's own
+    /// `Routes::add_service` does for plain gRPC.
+    fn add<S>(self, service: S) -> Self
+    where
+        S: GrpcService,
+        S::Future: Send + 'static,
+    {
+        let service = ServiceBuilder::new()
+            .layer(self.cors.clone())
+            .layer(tonic_web::GrpcWebLayer::new())
+            .service(service)
+            .map_request(|request: http::Request<axum::body::Body>| {
+                request.map(tonic::body::Body::new)
+            });
+        let path = format!("/{}/{{*rest}}", S::NAME);
+        Self {
+            router: self.router.route_service(&path, service),
+            cors: self.cors,
+        }
+    }
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let allow_origin = if origins.iter().any(|origin| origin == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|origin| origin.parse().ok()))
+    };
+    let header = |name: &'static str| HeaderName::from_static(name);
+    CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_headers([
+            header("content-type"),
+            header("x-grpc-web"),
+            header("x-user-agent"),
+            header("grpc-timeout"),
+            header("authorization"),
+            header("idempotency-key"),
+        ])
+        .expose_headers([
+            header("grpc-status"),
+            header("grpc-message"),
+            header("grpc-status-details-bin"),
+        ])
+}

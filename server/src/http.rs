@@ -1,0 +1,96 @@
+//! Plain HTTP routes on the shared port: liveness, readiness and metrics.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use skillos_core::Registry;
+use skillos_core::registry::Severity;
+use skillos_store::Store;
+
+use crate::metrics::Metrics;
+
+/// HTTP routes, also the metric labels they get.
+pub const ROUTES: &[&str] = &["/healthz", "/readyz", "/metrics"];
+
+const STORE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Clone, Debug)]
+pub struct HttpState {
+    pub store: Arc<dyn Store>,
+    pub registry: Option<Arc<Registry>>,
+    pub metrics: Arc<Metrics>,
+    /// Cleared when shutdown starts.
+    pub serving: Arc<AtomicBool>,
+}
+
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Readiness: serving, and the store answers within a bound.
+async fn readyz(State(state): State<HttpState>) -> Response {
+    let serving = state.serving.load(Ordering::Acquire);
+    let store = match tokio::time::timeout(STORE_CHECK_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => "ok".to_owned(),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "readiness: store check failed");
+            "unavailable".to_owned()
+        }
+        Err(_) => "timeout".to_owned(),
+    };
+    let skills = state
+        .registry
+        .as_ref()
+        .map(|registry| registry.catalog().len())
+        .unwrap_or(0);
+    let ready = serving && store == "ok";
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "checks": {
+            "serving": if serving { "ok" } else { "shutting_down" },
+            "store": store,
+            "store_backend": state.store.backend().as_str(),
+        },
+        "skills": skills,
+    });
+    (status, Json(body)).into_response()
+}
+
+async fn metrics(State(state): State<HttpState>) -> Response {
+    if let Some(registry) = &state.registry {
+        let catalog = registry.catalog();
+        let errors = catalog
+            .issues()
+            .iter()
+            .filter(|i| i.severity == Severity::Error)
+            .count();
+        let warnings = catalog.issues().len() - errors;
+        state.metrics.set_skills(catalog.len(), errors, warnings);
+    }
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    (
+        [(header::CONTENT_TYPE, content_type)],
+        state.metrics.encode(),
+    )
+        .into_response()
+}

@@ -1,0 +1,12 @@
+//! SkillOS server and command-line client.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+mod grpc;
+mod http;
+mod metrics;
+pub mod server;
+pub mod skills;
+pub mod telemetry;

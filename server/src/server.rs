@@ -1,0 +1,192 @@
+//! `skillos serve`: startup reads top to bottom, shutdown is ordered and bounded.
+//!
+//! Startup: bind the listener (a busy port fails before anything else is touched), open the
+//! store and run its migrations, load and watch the skills root, build the services, mark
+//! health SERVING. Shutdown: health NOT_SERVING and readiness down, stop accepting, drain
+//! in-flight requests for at most `server.shutdown_grace_seconds`, close the store.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use skillos_core::Registry;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::config::{Config, StorageBackend};
+use crate::http::{self, HttpState};
+use crate::metrics::{self, Metrics};
+use crate::{grpc, skills};
+
+/// Binds the server's one listener, with a message that says what to do when the port is taken.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|error| {
+        let hint = if error.kind() == std::io::ErrorKind::AddrInUse {
+            " (is another server running there? choose another address with --listen or SKILLOS_LISTEN)"
+        } else {
+            ""
+        };
+        anyhow::anyhow!("cannot listen on {addr}: {error}{hint}")
+    })
+}
+
+/// Runs the server on `listener` until `shutdown` resolves, then drains and returns.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let local_addr = listener.local_addr()?;
+
+    let store = skillos_store::open(&store_options(&config))
+        .await
+        .with_context(|| format!("cannot open the {} store", config.storage.backend.as_str()))?;
+
+    let registry = match &config.skills.root {
+        Some(root) => Some(Registry::open(root)?),
+        None => {
+            tracing::warn!("no skills root configured (--root or SKILLOS_ROOT): serving no skills");
+            None
+        }
+    };
+    let _watcher = match (&registry, config.skills.watch) {
+        (Some(registry), true) => {
+            let debounce = Duration::from_millis(config.skills.reload_debounce_ms);
+            match registry.watch(debounce) {
+                Ok(watcher) => Some(watcher),
+                Err(error) => {
+                    tracing::warn!(%error, "skills root changes will not be picked up");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    let serving = Arc::new(AtomicBool::new(false));
+    let metrics = Metrics::new(&grpc::descriptor_sets(), http::ROUTES);
+    let http_state = HttpState {
+        store: store.clone(),
+        registry: registry.clone(),
+        metrics: metrics.clone(),
+        serving: serving.clone(),
+    };
+    let skills = skills::Service::new(registry.clone(), store.clone());
+    let router = grpc::mount(
+        http::router(http_state),
+        skills,
+        health_service,
+        &config.server.cors_allowed_origins,
+    )?
+    .layer(axum::middleware::from_fn_with_state(
+        metrics,
+        metrics::track,
+    ));
+
+    set_serving(&health_reporter, true).await;
+    serving.store(true, Ordering::Release);
+    tracing::info!(
+        listen = %local_addr,
+        store = config.storage.backend.as_str(),
+        skills = registry.as_ref().map(|r| r.catalog().len()).unwrap_or(0),
+        "skillos serving gRPC, gRPC-web and HTTP"
+    );
+
+    let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
+    let drain_started = Arc::new(tokio::sync::Notify::new());
+    {
+        let drain_started = drain_started.clone();
+        let serving = serving.clone();
+        let health_reporter = health_reporter.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: health NOT_SERVING, draining in-flight requests");
+            serving.store(false, Ordering::Release);
+            set_serving(&health_reporter, false).await;
+            drain_started.notify_one();
+            let _ = drain_tx.send(());
+        });
+    }
+
+    let server = tonic::transport::Server::builder()
+        .accept_http1(true)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .add_routes(tonic::service::Routes::from(router))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+            let _ = drain_rx.await;
+        });
+
+    let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
+    tokio::select! {
+        result = server => result.context("server failed")?,
+        () = async { drain_started.notified().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(grace_seconds = grace.as_secs(), "drain did not finish in time; closing connections");
+        }
+    }
+    store.close().await;
+    tracing::info!("shutdown complete");
+    Ok(())
+}
+
+async fn set_serving(reporter: &tonic_health::server::HealthReporter, serving: bool) {
+    use skillos_proto::v1::skill_service_server::SkillServiceServer;
+    let status = if serving {
+        tonic_health::ServingStatus::Serving
+    } else {
+        tonic_health::ServingStatus::NotServing
+    };
+    reporter.set_service_status("", status).await;
+    reporter
+        .set_service_status(
+            <SkillServiceServer<()> as tonic::server::NamedService>::NAME,
+            status,
+        )
+        .await;
+}
+
+fn store_options(config: &Config) -> skillos_store::Options {
+    let storage = &config.storage;
+    match storage.backend {
+        StorageBackend::Sqlite => skillos_store::Options::Sqlite {
+            path: storage.sqlite_path(),
+        },
+        StorageBackend::Postgres => skillos_store::Options::Postgres {
+            dsn: storage.postgres_dsn.clone().unwrap_or_default(),
+            schema: storage.postgres_schema.clone(),
+            max_connections: storage.postgres_max_connections,
+        },
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,467 @@
+//! The skill registry as the API serves it: the catalog of the skills root, merged with the
+//! deprecation state kept in the store for the caller's tenant.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use skillos_core::registry::Catalog;
+use skillos_core::skill_id::InvalidSkillId;
+use skillos_core::{Registry, Skill, SkillId};
+use skillos_store::{AuditEvent, SkillState, Store};
+
+use crate::auth::Principal;
+
+const DEFAULT_PAGE_SIZE: usize = 100;
+const MAX_PAGE_SIZE: usize = 1000;
+const PAGE_TOKEN_PREFIX: &str = "after:";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    InvalidId(#[from] InvalidSkillId),
+    #[error("skill {0} not found")]
+    NotFound(SkillId),
+    #[error("deprecating a skill needs a reason or a replacement_id")]
+    ReasonRequired,
+    #[error("invalid replacement_id: {0}")]
+    InvalidReplacement(String),
+    #[error("invalid page_token; pass the next_page_token of the previous response")]
+    InvalidPageToken,
+    #[error("page_size must be between 0 and {MAX_PAGE_SIZE}, got {0}")]
+    InvalidPageSize(i64),
+    #[error("the server has no skills root configured (--root or SKILLOS_ROOT)")]
+    NoRoot,
+    #[error(transparent)]
+    Store(#[from] skillos_store::Error),
+}
+
+/// A skill with its effective deprecation state.
+#[derive(Clone, Debug)]
+pub struct SkillView {
+    pub skill: Arc<Skill>,
+    pub deprecation: Deprecation,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Deprecation {
+    pub deprecated: bool,
+    pub reason: Option<String>,
+    pub replacement_id: Option<String>,
+    /// Set when the state comes from the API rather than the manifest.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl Deprecation {
+    fn of(skill: &Skill, state: Option<&SkillState>) -> Self {
+        match state {
+            Some(state) => Self {
+                deprecated: state.deprecated,
+                reason: state.reason.clone(),
+                replacement_id: state.replacement_id.clone(),
+                updated_at: Some(state.updated_at),
+            },
+            None => {
+                let manifest = &skill.manifest.deprecation;
+                Self {
+                    deprecated: manifest.deprecated,
+                    reason: manifest.reason.clone(),
+                    replacement_id: manifest.replacement_id.as_ref().map(ToString::to_string),
+                    updated_at: None,
+                }
+            }
+        }
+    }
+}
+
+/// Filters and paging of a listing.
+#[derive(Clone, Debug, Default)]
+pub struct ListQuery {
+    pub tag: Option<String>,
+    pub domain: Option<String>,
+    pub include_deprecated: bool,
+    pub page_size: i64,
+    pub page_token: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Page {
+    pub skills: Vec<SkillView>,
+    pub next_page_token: Option<String>,
+    pub total_size: usize,
+}
+
+/// Serves the registry; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Service {
+    registry: Option<Arc<Registry>>,
+    store: Arc<dyn Store>,
+}
+
+impl Service {
+    pub fn new(registry: Option<Arc<Registry>>, store: Arc<dyn Store>) -> Self {
+        Self { registry, store }
+    }
+
+    fn catalog(&self) -> Arc<Catalog> {
+        self.registry
+            .as_ref()
+            .map(|registry| registry.catalog())
+            .unwrap_or_default()
+    }
+
+    pub async fn list(&self, principal: &Principal, query: ListQuery) -> Result<Page, Error> {
+        let page_size = match query.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            size if size < 0 || size > MAX_PAGE_SIZE as i64 => {
+                return Err(Error::InvalidPageSize(size));
+            }
+            size => size as usize,
+        };
+        let after = query
+            .page_token
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .map(decode_page_token)
+            .transpose()?;
+        let tag = query
+            .tag
+            .map(|tag| tag.trim().to_lowercase())
+            .filter(|tag| !tag.is_empty());
+        let domain = query
+            .domain
+            .map(|d| d.trim().to_owned())
+            .filter(|d| !d.is_empty());
+
+        let catalog = self.catalog();
+        let states = self.states(principal).await?;
+        let matching: Vec<SkillView> = catalog
+            .skills()
+            .filter(|skill| {
+                tag.as_ref()
+                    .is_none_or(|tag| skill.manifest.tags.contains(tag))
+            })
+            .filter(|skill| {
+                domain
+                    .as_deref()
+                    .is_none_or(|domain| skill.id().domain() == domain)
+            })
+            .map(|skill| SkillView {
+                skill: skill.clone(),
+                deprecation: Deprecation::of(skill, states.get(&skill.id().to_string())),
+            })
+            .filter(|view| query.include_deprecated || !view.deprecation.deprecated)
+            .collect();
+
+        let total_size = matching.len();
+        let start = match &after {
+            Some(after) => matching.partition_point(|view| view.skill.id() <= after),
+            None => 0,
+        };
+        let skills: Vec<SkillView> = matching.into_iter().skip(start).take(page_size).collect();
+        let next_page_token = (start + skills.len() < total_size)
+            .then(|| skills.last().map(|view| encode_page_token(view.skill.id())))
+            .flatten();
+        Ok(Page {
+            skills,
+            next_page_token,
+            total_size,
+        })
+    }
+
+    pub async fn get(&self, principal: &Principal, id: &str) -> Result<SkillView, Error> {
+        let id = SkillId::parse(id.trim())?;
+        let skill = self
+            .catalog()
+            .get(&id)
+            .cloned()
+            .ok_or(Error::NotFound(id))?;
+        self.view(principal, skill).await
+    }
+
+    /// Validates the root as it is on disk now (not the served snapshot).
+    pub async fn validate(&self, check_entrypoints: bool) -> Result<Catalog, Error> {
+        let root: PathBuf = self
+            .registry
+            .as_ref()
+            .ok_or(Error::NoRoot)?
+            .root()
+            .to_owned();
+        let catalog =
+            tokio::task::spawn_blocking(move || Catalog::validate(&root, check_entrypoints))
+                .await
+                .map_err(|join| Error::Store(skillos_store::Error::Corrupt(join.to_string())))?;
+        Ok(catalog)
+    }
+
+    pub async fn deprecate(
+        &self,
+        principal: &Principal,
+        id: &str,
+        reason: &str,
+        replacement_id: &str,
+    ) -> Result<SkillView, Error> {
+        let id = SkillId::parse(id.trim())?;
+        let reason = Some(reason.trim().to_owned()).filter(|r| !r.is_empty());
+        let replacement = replacement_id.trim();
+        if reason.is_none() && replacement.is_empty() {
+            return Err(Error::ReasonRequired);
+        }
+        let catalog = self.catalog();
+        let skill = catalog
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(id.clone()))?;
+        let replacement_id = if replacement.is_empty() {
+            None
+        } else {
+            let replacement = SkillId::parse(replacement)
+                .map_err(|error| Error::InvalidReplacement(error.to_string()))?;
+            if replacement == id {
+                return Err(Error::InvalidReplacement(
+                    "a skill cannot replace itself".to_owned(),
+                ));
+            }
+            if catalog.get(&replacement).is_none() {
+                return Err(Error::InvalidReplacement(format!(
+                    "skill {replacement} not found"
+                )));
+            }
+            Some(replacement.to_string())
+        };
+        let state = SkillState {
+            skill_id: id.to_string(),
+            deprecated: true,
+            reason,
+            replacement_id,
+            updated_by: principal.subject.clone(),
+            updated_at: skillos_store::now(),
+        };
+        let details =
+            serde_json::json!({"reason": state.reason, "replacement_id": state.replacement_id});
+        let audit = AuditEvent::now(
+            &principal.tenant,
+            &principal.subject,
+            "skill.deprecated",
+            &state.skill_id,
+            details,
+        );
+        self.store
+            .put_skill_state(&principal.tenant, &state, &audit)
+            .await?;
+        tracing::info!(skill_id = %id, actor = %principal.subject, "skill deprecated");
+        self.view(principal, skill).await
+    }
+
+    pub async fn undeprecate(&self, principal: &Principal, id: &str) -> Result<SkillView, Error> {
+        let id = SkillId::parse(id.trim())?;
+        let skill = self
+            .catalog()
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(id.clone()))?;
+        let state = SkillState {
+            skill_id: id.to_string(),
+            deprecated: false,
+            reason: None,
+            replacement_id: None,
+            updated_by: principal.subject.clone(),
+            updated_at: skillos_store::now(),
+        };
+        let audit = AuditEvent::now(
+            &principal.tenant,
+            &principal.subject,
+            "skill.undeprecated",
+            &state.skill_id,
+            serde_json::json!({}),
+        );
+        self.store
+            .put_skill_state(&principal.tenant, &state, &audit)
+            .await?;
+        tracing::info!(skill_id = %id, actor = %principal.subject, "skill undeprecated");
+        self.view(principal, skill).await
+    }
+
+    async fn view(&self, principal: &Principal, skill: Arc<Skill>) -> Result<SkillView, Error> {
+        let state = self
+            .store
+            .skill_state(&principal.tenant, &skill.id().to_string())
+            .await?;
+        let deprecation = Deprecation::of(&skill, state.as_ref());
+        Ok(SkillView { skill, deprecation })
+    }
+
+    async fn states(&self, principal: &Principal) -> Result<HashMap<String, SkillState>, Error> {
+        let states = self.store.skill_states(&principal.tenant).await?;
+        Ok(states
+            .into_iter()
+            .map(|state| (state.skill_id.clone(), state))
+            .collect())
+    }
+}
+
+fn encode_page_token(last: &SkillId) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{PAGE_TOKEN_PREFIX}{last}"))
+}
+
+fn decode_page_token(token: &str) -> Result<SkillId, Error> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| Error::InvalidPageToken)?;
+    let text = String::from_utf8(bytes).map_err(|_| Error::InvalidPageToken)?;
+    let id = text
+        .strip_prefix(PAGE_TOKEN_PREFIX)
+        .ok_or(Error::InvalidPageToken)?;
+    SkillId::parse(id).map_err(|_| Error::InvalidPageToken)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn service(root: &std::path::Path) -> (Service, tempfile::TempDir) {
+        let data = tempfile::tempdir().unwrap();
+        let store = skillos_store::SqliteStore::open(&data.path().join("db"))
+            .await
+            .unwrap();
+        let registry = Registry::open(root).unwrap();
+        (Service::new(Some(registry), Arc::new(store)), data)
+    }
+
+    fn write_skill(root: &std::path::Path, id: &str, tags: &str) {
+        let (domain, name) = id.split_once('/').unwrap();
+        let path = root.join(format!("metadata/{domain}/{name}.yaml"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let text = format!(
+            "id: {id}\nname: {name}\ndescription: d\nversion: 1.0.0\nentrypoint: m:run\ntags: [{tags}]\n"
+        );
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[tokio::test]
+    async fn lists_filter_and_page_through_every_skill_once() {
+        let root = tempfile::tempdir().unwrap();
+        for index in 0..7 {
+            write_skill(
+                root.path(),
+                &format!("d{}/s{index}", index % 2),
+                if index % 3 == 0 { "x" } else { "y" },
+            );
+        }
+        let (service, _data) = service(root.path()).await;
+        let principal = Principal::anonymous();
+
+        let mut seen = Vec::new();
+        let mut token = None;
+        loop {
+            let query = ListQuery {
+                page_size: 3,
+                page_token: token.clone(),
+                ..Default::default()
+            };
+            let page = service.list(&principal, query).await.unwrap();
+            assert_eq!(page.total_size, 7);
+            seen.extend(page.skills.iter().map(|v| v.skill.id().to_string()));
+            token = page.next_page_token;
+            if token.is_none() {
+                break;
+            }
+        }
+        let mut sorted = seen.clone();
+        sorted.sort();
+        assert_eq!(seen, sorted);
+        assert_eq!(seen.len(), 7);
+
+        let query = ListQuery {
+            tag: Some("X".into()),
+            domain: Some("d0".into()),
+            ..Default::default()
+        };
+        let ids: Vec<String> = service
+            .list(&principal, query)
+            .await
+            .unwrap()
+            .skills
+            .iter()
+            .map(|v| v.skill.id().to_string())
+            .collect();
+        assert_eq!(ids, ["d0/s0", "d0/s6"]);
+
+        let bad = ListQuery {
+            page_token: Some("garbage!".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            service.list(&principal, bad).await,
+            Err(Error::InvalidPageToken)
+        ));
+        let bad = ListQuery {
+            page_size: -1,
+            ..Default::default()
+        };
+        assert!(matches!(
+            service.list(&principal, bad).await,
+            Err(Error::InvalidPageSize(-1))
+        ));
+    }
+
+    #[tokio::test]
+    async fn deprecation_is_persisted_checked_and_hides_the_skill_from_default_listings() {
+        let root = tempfile::tempdir().unwrap();
+        write_skill(root.path(), "a/old", "t");
+        write_skill(root.path(), "a/new", "t");
+        let (service, _data) = service(root.path()).await;
+        let principal = Principal::anonymous();
+
+        assert!(matches!(
+            service.deprecate(&principal, "a/old", " ", "").await,
+            Err(Error::ReasonRequired)
+        ));
+        assert!(matches!(
+            service.deprecate(&principal, "a/old", "", "a/old").await,
+            Err(Error::InvalidReplacement(_))
+        ));
+        assert!(matches!(
+            service.deprecate(&principal, "a/old", "", "a/none").await,
+            Err(Error::InvalidReplacement(_))
+        ));
+        assert!(matches!(
+            service.deprecate(&principal, "a/none", "x", "").await,
+            Err(Error::NotFound(_))
+        ));
+
+        let view = service
+            .deprecate(&principal, "a.old", "", "a/new")
+            .await
+            .unwrap();
+        assert!(view.deprecation.deprecated);
+        assert_eq!(view.deprecation.replacement_id.as_deref(), Some("a/new"));
+
+        let listed = service
+            .list(&principal, ListQuery::default())
+            .await
+            .unwrap();
+        assert_eq!(listed.skills.len(), 1);
+        let query = ListQuery {
+            include_deprecated: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            service.list(&principal, query).await.unwrap().skills.len(),
+            2
+        );
+
+        let view = service.undeprecate(&principal, "a/old").await.unwrap();
+        assert!(!view.deprecation.deprecated);
+        let audit = service
+            .store
+            .list_audit(&principal.tenant, None, 10)
+            .await
+            .unwrap();
+        let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["skill.deprecated", "skill.undeprecated"]);
+    }
+}
