@@ -81,7 +81,8 @@ async fn start_raw_tonic() -> anyhow::Result<SocketAddr> {
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
     tokio::spawn(async move {
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let _ = tonic::transport::Server::builder()
             .add_service(health)
             .serve_with_incoming(incoming)

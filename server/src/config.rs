@@ -56,6 +56,9 @@ pub struct ServerConfig {
     pub shutdown_grace_seconds: u64,
     /// Origins allowed to call gRPC-web from a browser; `*` allows any. Empty: same origin only.
     pub cors_allowed_origins: Vec<String>,
+    /// Serve on a non-loopback address although callers are not authenticated yet. Without
+    /// it, such an address is refused, so the administrative RPCs are not exposed by accident.
+    pub allow_unauthenticated_remote: bool,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +67,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             shutdown_grace_seconds: 10,
             cors_allowed_origins: Vec::new(),
+            allow_unauthenticated_remote: false,
         }
     }
 }
@@ -89,22 +93,8 @@ impl Default for SkillsConfig {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StorageBackend {
-    #[default]
-    Sqlite,
-    Postgres,
-}
-
-impl StorageBackend {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Sqlite => "sqlite",
-            Self::Postgres => "postgres",
-        }
-    }
-}
+/// The storage backends; one enum for the config and the store.
+pub use skillos_store::Backend as StorageBackend;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -243,6 +233,13 @@ impl Config {
                 .parse::<u64>()
                 .map_err(|e| invalid(e.to_string()))
         };
+        let parse_flag = |value: &str| {
+            parse_bool(value).ok_or_else(|| {
+                invalid(format!(
+                    "{value:?} is not a boolean (true/false, 1/0, yes/no, on/off)"
+                ))
+            })
+        };
         match key {
             "server.listen" => {
                 self.server.listen = value.trim().parse().map_err(|_| {
@@ -260,16 +257,13 @@ impl Config {
                     .map(str::to_owned)
                     .collect()
             }
+            "server.allow_unauthenticated_remote" => {
+                self.server.allow_unauthenticated_remote = parse_flag(value)?
+            }
             "skills.root" => {
                 self.skills.root = Some(PathBuf::from(value)).filter(|p| !p.as_os_str().is_empty())
             }
-            "skills.watch" => {
-                self.skills.watch = parse_bool(value).ok_or_else(|| {
-                    invalid(format!(
-                        "{value:?} is not a boolean (true/false, 1/0, yes/no, on/off)"
-                    ))
-                })?
-            }
+            "skills.watch" => self.skills.watch = parse_flag(value)?,
             "skills.reload_debounce_ms" => self.skills.reload_debounce_ms = parse_u64(value)?,
             "storage.data_dir" => self.storage.data_dir = PathBuf::from(value),
             "storage.backend" => {
@@ -304,6 +298,28 @@ impl Config {
 
     /// Checks what types alone cannot.
     pub fn validate(&self) -> Result<(), Error> {
+        if !self.server.listen.ip().is_loopback() && !self.server.allow_unauthenticated_remote {
+            return Err(Error::Invalid {
+                key: "server.listen",
+                message: format!(
+                    "{} is reachable from other machines, but this version does not authenticate \
+                     callers yet; listen on a loopback address, or set \
+                     server.allow_unauthenticated_remote (SKILLOS_ALLOW_UNAUTHENTICATED_REMOTE=1) \
+                     when a proxy in front authenticates them",
+                    self.server.listen
+                ),
+            });
+        }
+        for origin in &self.server.cors_allowed_origins {
+            if !is_origin(origin) {
+                return Err(Error::Invalid {
+                    key: "server.cors_allowed_origins",
+                    message: format!(
+                        "{origin:?} is not an origin like https://console.example.com or *"
+                    ),
+                });
+            }
+        }
         if self.storage.backend == StorageBackend::Postgres && self.storage.postgres_dsn.is_none() {
             return Err(Error::Invalid {
                 key: "storage.postgres_dsn",
@@ -360,6 +376,22 @@ impl Config {
     }
 }
 
+/// `*`, or `scheme://host[:port]` as browsers send it in `Origin`.
+fn is_origin(origin: &str) -> bool {
+    if origin == "*" {
+        return true;
+    }
+    let Some(host) = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    !host.is_empty()
+        && !host.contains(['/', ' ', '?', '#'])
+        && http::HeaderValue::from_str(origin).is_ok()
+}
+
 fn parse_bool(value: &str) -> Option<bool> {
     match value.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Some(true),
@@ -368,18 +400,45 @@ fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
-/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
+/// Masks the password of a PostgreSQL DSN in each form it can take: the URL's user info
+/// (`postgres://user:secret@host/db`), a `password=` query parameter, or a `password=` key of
+/// the keyword form (`host=db password=secret`).
 fn redact_dsn(dsn: &str) -> String {
-    let Some((scheme, rest)) = dsn.split_once("://") else {
-        return dsn.to_owned();
-    };
-    let Some((credentials, host)) = rest.rsplit_once('@') else {
-        return dsn.to_owned();
-    };
-    match credentials.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
-        None => dsn.to_owned(),
+    let mut redacted = dsn.to_owned();
+    if let Some((scheme, rest)) = dsn.split_once("://") {
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(authority_end);
+        if let Some((credentials, host)) = authority.rsplit_once('@')
+            && let Some((user, _password)) = credentials.split_once(':')
+        {
+            redacted = format!("{scheme}://{user}:***@{host}{tail}");
+        }
     }
+    mask_password_parameters(&redacted)
+}
+
+fn mask_password_parameters(text: &str) -> String {
+    const KEY: &str = "password=";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.to_ascii_lowercase().find(KEY) {
+        let boundary_ok = at == 0 || matches!(rest.as_bytes()[at - 1], b'?' | b'&' | b' ' | b'\t');
+        let value_start = at + KEY.len();
+        out.push_str(&rest[..value_start]);
+        rest = &rest[value_start..];
+        if !boundary_ok {
+            continue;
+        }
+        let value_end = if let Some(quoted) = rest.strip_prefix('\'') {
+            quoted.find('\'').map_or(rest.len(), |end| end + 2)
+        } else {
+            rest.find(['&', ' ', '\t']).unwrap_or(rest.len())
+        };
+        out.push_str("***");
+        rest = &rest[value_end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -484,6 +543,63 @@ mod tests {
         std::fs::write(&file, "[server]\nlisten = 5\n").unwrap();
         let error = Config::from_file(&file).unwrap_err().to_string();
         assert!(error.contains("listen"), "{error}");
+    }
+
+    #[test]
+    fn every_form_of_dsn_password_is_masked() {
+        for (dsn, shown) in [
+            (
+                "postgres://app:s3cret@db:5432/x",
+                "postgres://app:***@db:5432/x",
+            ),
+            (
+                "postgres://db/x?user=app&password=s3cret&sslmode=require",
+                "postgres://db/x?user=app&password=***&sslmode=require",
+            ),
+            (
+                "postgres://db/x?PASSWORD=s3cret",
+                "postgres://db/x?PASSWORD=***",
+            ),
+            (
+                "host=db user=app password=s3cret dbname=x",
+                "host=db user=app password=*** dbname=x",
+            ),
+            (
+                "host=db password='s3 cret' dbname=x",
+                "host=db password=*** dbname=x",
+            ),
+            ("postgres://app@db/x", "postgres://app@db/x"),
+        ] {
+            assert_eq!(redact_dsn(dsn), shown);
+        }
+    }
+
+    #[test]
+    fn non_loopback_listen_needs_an_explicit_opt_in() {
+        let mut config = Config::default();
+        config.server.listen = "0.0.0.0:50051".parse().unwrap();
+        let error = config.validate().unwrap_err().to_string();
+        assert!(
+            error.contains("server.listen")
+                && error.contains("SKILLOS_ALLOW_UNAUTHENTICATED_REMOTE"),
+            "{error}"
+        );
+        config.server.allow_unauthenticated_remote = true;
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn cors_origins_are_checked() {
+        let mut config = Config::default();
+        for good in ["*", "https://console.example.com", "http://localhost:5173"] {
+            config.server.cors_allowed_origins = vec![good.to_owned()];
+            config.validate().unwrap();
+        }
+        for bad in ["console.example.com", "https://x.com/path", "https://a b"] {
+            config.server.cors_allowed_origins = vec![bad.to_owned()];
+            let error = config.validate().unwrap_err().to_string();
+            assert!(error.contains("server.cors_allowed_origins"), "{error}");
+        }
     }
 
     #[test]

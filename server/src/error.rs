@@ -112,6 +112,7 @@ impl From<skills::Error> for ApiError {
             E::InvalidPageSize(_) => (Kind::InvalidArgument, "INVALID_PAGE_SIZE"),
             E::NoRoot => (Kind::FailedPrecondition, "NO_SKILLS_ROOT"),
             E::Store(store) => return Self::internal(store),
+            E::Internal(detail) => return Self::internal(detail),
         };
         Self::new(kind, reason, error.to_string())
     }

@@ -27,6 +27,8 @@ pub struct HttpState {
     pub metrics: Arc<Metrics>,
     /// Cleared when shutdown starts.
     pub serving: Arc<AtomicBool>,
+    /// Whether skills root changes are picked up: `on`, `off` or `failed`.
+    pub skills_watch: &'static str,
 }
 
 pub fn router(state: HttpState) -> Router {
@@ -70,6 +72,7 @@ async fn readyz(State(state): State<HttpState>) -> Response {
             "serving": if serving { "ok" } else { "shutting_down" },
             "store": store,
             "store_backend": state.store.backend().as_str(),
+            "skills_watch": state.skills_watch,
         },
         "skills": skills,
     });

@@ -14,12 +14,14 @@ use std::time::Duration;
 use anyhow::Context;
 use skillos_core::Registry;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 use crate::config::{Config, StorageBackend};
 use crate::http::{self, HttpState};
 use crate::metrics::{self, Metrics};
 use crate::{grpc, skills};
+
+const STORE_CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Binds the server's one listener, with a message that says what to do when the port is taken.
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
@@ -52,18 +54,18 @@ pub async fn run(
             None
         }
     };
-    let _watcher = match (&registry, config.skills.watch) {
+    let (_watcher, skills_watch) = match (&registry, config.skills.watch) {
         (Some(registry), true) => {
             let debounce = Duration::from_millis(config.skills.reload_debounce_ms);
             match registry.watch(debounce) {
-                Ok(watcher) => Some(watcher),
+                Ok(watcher) => (Some(watcher), "on"),
                 Err(error) => {
                     tracing::warn!(%error, "skills root changes will not be picked up");
-                    None
+                    (None, "failed")
                 }
             }
         }
-        _ => None,
+        _ => (None, "off"),
     };
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -74,6 +76,7 @@ pub async fn run(
         registry: registry.clone(),
         metrics: metrics.clone(),
         serving: serving.clone(),
+        skills_watch,
     };
     let skills = skills::Service::new(registry.clone(), store.clone());
     let router = grpc::mount(
@@ -117,9 +120,12 @@ pub async fn run(
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .add_routes(tonic::service::Routes::from(router))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-            let _ = drain_rx.await;
-        });
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            async {
+                let _ = drain_rx.await;
+            },
+        );
 
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
     tokio::select! {
@@ -128,7 +134,13 @@ pub async fn run(
             tracing::warn!(grace_seconds = grace.as_secs(), "drain did not finish in time; closing connections");
         }
     }
-    store.close().await;
+    // Connections still checked out (a query that outlived the grace) must not hold the exit.
+    if tokio::time::timeout(STORE_CLOSE_TIMEOUT, store.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!("store connections still busy; exiting without waiting for them");
+    }
     tracing::info!("shutdown complete");
     Ok(())
 }

@@ -29,7 +29,9 @@ pub enum Error {
     ReasonRequired,
     #[error("invalid replacement_id: {0}")]
     InvalidReplacement(String),
-    #[error("invalid page_token; pass the next_page_token of the previous response")]
+    #[error(
+        "invalid page_token; pass the next_page_token of the previous response, with the same filters"
+    )]
     InvalidPageToken,
     #[error("page_size must be between 0 and {MAX_PAGE_SIZE}, got {0}")]
     InvalidPageSize(i64),
@@ -37,6 +39,8 @@ pub enum Error {
     NoRoot,
     #[error(transparent)]
     Store(#[from] skillos_store::Error),
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// A skill with its effective deprecation state.
@@ -121,12 +125,6 @@ impl Service {
             }
             size => size as usize,
         };
-        let after = query
-            .page_token
-            .as_deref()
-            .filter(|t| !t.is_empty())
-            .map(decode_page_token)
-            .transpose()?;
         let tag = query
             .tag
             .map(|tag| tag.trim().to_lowercase())
@@ -135,6 +133,17 @@ impl Service {
             .domain
             .map(|d| d.trim().to_owned())
             .filter(|d| !d.is_empty());
+        let filters = filters_key(tag.as_deref(), domain.as_deref(), query.include_deprecated);
+        let after = match query.page_token.as_deref().filter(|t| !t.is_empty()) {
+            None => None,
+            Some(token) => {
+                let token = decode_page_token(token)?;
+                if token.filters != filters {
+                    return Err(Error::InvalidPageToken);
+                }
+                Some(token.after)
+            }
+        };
 
         let catalog = self.catalog();
         let states = self.states(principal).await?;
@@ -163,7 +172,11 @@ impl Service {
         };
         let skills: Vec<SkillView> = matching.into_iter().skip(start).take(page_size).collect();
         let next_page_token = (start + skills.len() < total_size)
-            .then(|| skills.last().map(|view| encode_page_token(view.skill.id())))
+            .then(|| {
+                skills
+                    .last()
+                    .map(|view| encode_page_token(&filters, view.skill.id()))
+            })
             .flatten();
         Ok(Page {
             skills,
@@ -193,7 +206,7 @@ impl Service {
         let catalog =
             tokio::task::spawn_blocking(move || Catalog::validate(&root, check_entrypoints))
                 .await
-                .map_err(|join| Error::Store(skillos_store::Error::Corrupt(join.to_string())))?;
+                .map_err(|join| Error::Internal(format!("validation task failed: {join}")))?;
         Ok(catalog)
     }
 
@@ -263,24 +276,32 @@ impl Service {
             .get(&id)
             .cloned()
             .ok_or_else(|| Error::NotFound(id.clone()))?;
-        let state = SkillState {
-            skill_id: id.to_string(),
-            deprecated: false,
-            reason: None,
-            replacement_id: None,
-            updated_by: principal.subject.clone(),
-            updated_at: skillos_store::now(),
-        };
         let audit = AuditEvent::now(
             &principal.tenant,
             &principal.subject,
             "skill.undeprecated",
-            &state.skill_id,
+            &id.to_string(),
             serde_json::json!({}),
         );
-        self.store
-            .put_skill_state(&principal.tenant, &state, &audit)
-            .await?;
+        if skill.manifest.deprecation.deprecated {
+            // The manifest itself says deprecated: keep an explicit override.
+            let state = SkillState {
+                skill_id: id.to_string(),
+                deprecated: false,
+                reason: None,
+                replacement_id: None,
+                updated_by: principal.subject.clone(),
+                updated_at: skillos_store::now(),
+            };
+            self.store
+                .put_skill_state(&principal.tenant, &state, &audit)
+                .await?;
+        } else {
+            // Drop the override, so a later change of the manifest counts again.
+            self.store
+                .clear_skill_state(&principal.tenant, &id.to_string(), &audit)
+                .await?;
+        }
         tracing::info!(skill_id = %id, actor = %principal.subject, "skill undeprecated");
         self.view(principal, skill).await
     }
@@ -303,19 +324,40 @@ impl Service {
     }
 }
 
-fn encode_page_token(last: &SkillId) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{PAGE_TOKEN_PREFIX}{last}"))
+/// What a page token carries: the filters of the listing that issued it and the last id
+/// served, so a token is refused when it is replayed with other filters.
+#[derive(Debug, PartialEq, Eq)]
+struct PageToken {
+    filters: String,
+    after: SkillId,
 }
 
-fn decode_page_token(token: &str) -> Result<SkillId, Error> {
+fn filters_key(tag: Option<&str>, domain: Option<&str>, include_deprecated: bool) -> String {
+    format!(
+        "{}\u{1f}{}\u{1f}{include_deprecated}",
+        tag.unwrap_or(""),
+        domain.unwrap_or("")
+    )
+}
+
+fn encode_page_token(filters: &str, last: &SkillId) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{PAGE_TOKEN_PREFIX}{filters}\u{1e}{last}"))
+}
+
+fn decode_page_token(token: &str) -> Result<PageToken, Error> {
     let bytes = URL_SAFE_NO_PAD
         .decode(token)
         .map_err(|_| Error::InvalidPageToken)?;
     let text = String::from_utf8(bytes).map_err(|_| Error::InvalidPageToken)?;
-    let id = text
+    let rest = text
         .strip_prefix(PAGE_TOKEN_PREFIX)
         .ok_or(Error::InvalidPageToken)?;
-    SkillId::parse(id).map_err(|_| Error::InvalidPageToken)
+    let (filters, after) = rest.rsplit_once('\u{1e}').ok_or(Error::InvalidPageToken)?;
+    let after = SkillId::parse(after).map_err(|_| Error::InvalidPageToken)?;
+    Ok(PageToken {
+        filters: filters.to_owned(),
+        after,
+    })
 }
 
 #[cfg(test)]
@@ -390,6 +432,26 @@ mod tests {
             .collect();
         assert_eq!(ids, ["d0/s0", "d0/s6"]);
 
+        let first = ListQuery {
+            page_size: 1,
+            tag: Some("x".into()),
+            ..Default::default()
+        };
+        let token = service
+            .list(&principal, first)
+            .await
+            .unwrap()
+            .next_page_token;
+        let other_filters = ListQuery {
+            page_token: token,
+            tag: Some("y".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            service.list(&principal, other_filters).await,
+            Err(Error::InvalidPageToken)
+        ));
+
         let bad = ListQuery {
             page_token: Some("garbage!".into()),
             ..Default::default()
@@ -463,5 +525,48 @@ mod tests {
             .unwrap();
         let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
         assert_eq!(actions, ["skill.deprecated", "skill.undeprecated"]);
+        // The manifest decides again: no override is left behind.
+        assert_eq!(
+            service
+                .store
+                .skill_state(&principal.tenant, "a/old")
+                .await
+                .unwrap(),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn undeprecating_a_skill_deprecated_by_its_manifest_keeps_an_override() {
+        let root = tempfile::tempdir().unwrap();
+        write_skill(root.path(), "a/old", "t");
+        let path = root.path().join("metadata/a/old.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            &path,
+            format!("{text}deprecated: true\ndeprecation_reason: old\n"),
+        )
+        .unwrap();
+        let (service, _data) = service(root.path()).await;
+        let principal = Principal::anonymous();
+
+        assert!(
+            service
+                .get(&principal, "a/old")
+                .await
+                .unwrap()
+                .deprecation
+                .deprecated
+        );
+        let view = service.undeprecate(&principal, "a/old").await.unwrap();
+        assert!(!view.deprecation.deprecated);
+        assert!(
+            !service
+                .get(&principal, "a/old")
+                .await
+                .unwrap()
+                .deprecation
+                .deprecated
+        );
     }
 }

@@ -198,3 +198,10 @@ def test_sigterm_drains_and_exits_cleanly(skills_root: Path, tmp_path: Path):
     assert time.monotonic() - started < 12
     log = (data / "server.log").read_text()
     assert "shutting down" in log and "shutdown complete" in log
+
+
+def test_a_non_loopback_listen_is_refused_until_callers_are_authenticated(skills_root: Path, tmp_path: Path):
+    result = run(SKILLOS, "serve", "--root", str(skills_root), "--data-dir", str(tmp_path),
+                 "--listen", f"0.0.0.0:{free_port()}", check=False, timeout=20)
+    assert result.returncode == 1
+    assert "server.listen" in result.stderr and "SKILLOS_ALLOW_UNAUTHENTICATED_REMOTE" in result.stderr

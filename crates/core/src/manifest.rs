@@ -49,7 +49,8 @@ pub struct Manifest {
     pub tags: Vec<String>,
     pub input_schema: Option<serde_json::Map<String, Json>>,
     pub output_schema: Option<serde_json::Map<String, Json>>,
-    pub cost_estimate: f64,
+    /// `None` when the manifest declares none (not the same as a skill that costs nothing).
+    pub cost_estimate: Option<f64>,
     pub risk_tier: Option<RiskTier>,
     pub required_permissions: Vec<String>,
     pub timeout: Option<Duration>,
@@ -331,11 +332,16 @@ impl Fields {
             );
             return None;
         };
-        let module_ok = !module.is_empty() && module.split('.').all(is_python_identifier);
+        // Modules are imported by path (importlib), so a segment may be any file name made of
+        // letters, digits, `_` and `-`, as skill ids are; the function must be an identifier.
+        let module_ok = !module.is_empty() && module.split('.').all(is_module_segment);
         if !module_ok || !is_python_identifier(function) {
             self.problem(
                 "entrypoint",
-                format_args!("{raw:?} must be `module.path:function` of Python identifiers"),
+                format_args!(
+                    "{raw:?} must be `module.path:function`: module segments of letters, digits, \
+                     `_` and `-`, and a Python identifier as the function"
+                ),
             );
             return None;
         }
@@ -426,18 +432,16 @@ impl Fields {
         }
     }
 
-    fn cost_estimate(&mut self) -> f64 {
-        match self.number("cost_estimate") {
-            Some(cost) if cost.is_finite() && cost >= 0.0 => cost,
-            Some(cost) => {
-                self.problem(
-                    "cost_estimate",
-                    format_args!("must be a finite number >= 0, found {cost}"),
-                );
-                0.0
-            }
-            None => 0.0,
+    fn cost_estimate(&mut self) -> Option<f64> {
+        let cost = self.number("cost_estimate")?;
+        if cost.is_finite() && cost >= 0.0 {
+            return Some(cost);
         }
+        self.problem(
+            "cost_estimate",
+            format_args!("must be a finite number >= 0, found {cost}"),
+        );
+        None
     }
 
     fn risk_tier(&mut self) -> Option<RiskTier> {
@@ -510,6 +514,13 @@ fn normalize_tags(tags: Vec<String>) -> Vec<String> {
         }
     }
     normalized
+}
+
+fn is_module_segment(segment: &str) -> bool {
+    !segment.is_empty()
+        && segment
+            .chars()
+            .all(|c| c == '_' || c == '-' || c.is_alphanumeric())
 }
 
 fn is_python_identifier(segment: &str) -> bool {

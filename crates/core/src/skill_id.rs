@@ -27,7 +27,7 @@ impl SkillId {
     /// Parses `domain/name` or the public form `domain.name`.
     pub fn parse(input: &str) -> Result<Self, InvalidSkillId> {
         let invalid = |reason| InvalidSkillId {
-            input: input.to_owned(),
+            input: echo(input),
             reason,
         };
         let separator = if input.contains('/') { '/' } else { '.' };
@@ -58,6 +58,16 @@ impl SkillId {
     /// The predecessor's dotted public form, `domain.name`.
     pub fn public(&self) -> String {
         format!("{}.{}", self.domain, self.name)
+    }
+}
+
+/// The input as an error may repeat it: at most 80 characters, so a huge id cannot blow up an
+/// error message (or the gRPC header that carries it).
+fn echo(input: &str) -> String {
+    const MAX_ECHO: usize = 80;
+    match input.char_indices().nth(MAX_ECHO) {
+        Some((cut, _)) => format!("{}...", &input[..cut]),
+        None => input.to_owned(),
     }
 }
 
@@ -137,6 +147,13 @@ mod tests {
             assert_eq!(SkillId::parse(&parsed.public()).unwrap(), parsed);
             assert_eq!(parsed.to_string(), id);
         }
+    }
+
+    #[test]
+    fn errors_echo_at_most_a_bounded_prefix_of_the_input() {
+        let huge = "x".repeat(1_000_000);
+        let message = SkillId::parse(&huge).unwrap_err().to_string();
+        assert!(message.len() < 300, "{} bytes", message.len());
     }
 
     #[test]

@@ -21,8 +21,11 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// Which database a store talks to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Backend {
+    /// The embedded default.
+    #[default]
     Sqlite,
     Postgres,
 }
@@ -101,10 +104,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         audit: &AuditEvent,
     ) -> Result<()>;
 
+    /// Removes the override of one skill (its manifest decides again) and records the audit
+    /// event in the same transaction.
+    async fn clear_skill_state(
+        &self,
+        tenant: &TenantId,
+        skill_id: &str,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+
     /// Stores a new execution record.
     async fn insert_execution(&self, execution: &Execution) -> Result<()>;
 
-    /// Applies a status change; false when the tenant has no such execution.
+    /// Applies a change; false when the tenant has no such execution, or it is not in
+    /// `update.expect_status` (a compare-and-set, so two writers cannot both move it on).
     async fn update_execution(
         &self,
         tenant: &TenantId,

@@ -57,10 +57,12 @@ pub enum ExecutionStatus {
     Failed,
     Cancelled,
     TimedOut,
+    /// Refused before it ran (policy, approval rejected, budget).
+    Rejected,
 }
 
 impl ExecutionStatus {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Pending,
         Self::PendingApproval,
         Self::Running,
@@ -68,6 +70,7 @@ impl ExecutionStatus {
         Self::Failed,
         Self::Cancelled,
         Self::TimedOut,
+        Self::Rejected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -79,6 +82,7 @@ impl ExecutionStatus {
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",
             Self::TimedOut => "timed_out",
+            Self::Rejected => "rejected",
         }
     }
 
@@ -91,7 +95,7 @@ impl ExecutionStatus {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            Self::Succeeded | Self::Failed | Self::Cancelled | Self::TimedOut
+            Self::Succeeded | Self::Failed | Self::Cancelled | Self::TimedOut | Self::Rejected
         )
     }
 }
@@ -129,6 +133,8 @@ pub struct ExecutionUpdate {
     pub cost: Option<f64>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Apply the change only when the execution is in this status.
+    pub expect_status: Option<ExecutionStatus>,
 }
 
 /// Filters of an execution listing.

@@ -80,6 +80,23 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn clear_skill_state(
+                &self,
+                tenant: &$crate::TenantId,
+                skill_id: &str,
+                audit: &$crate::AuditEvent,
+            ) -> $crate::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM skill_states WHERE tenant_id = $1 AND skill_id = $2")
+                    .bind(tenant.as_str())
+                    .bind(skill_id)
+                    .execute(&mut *tx)
+                    .await?;
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn insert_execution(&self, execution: &$crate::Execution) -> $crate::Result<()> {
                 sqlx::query(
                     "INSERT INTO executions (id, tenant_id, skill_id, skill_version, status, \
@@ -119,7 +136,7 @@ macro_rules! impl_store {
                      runner_id = COALESCE($6, runner_id), attempts = COALESCE($7, attempts), \
                      cost = COALESCE($8, cost), started_at = COALESCE($9, started_at), \
                      finished_at = COALESCE($10, finished_at) \
-                     WHERE tenant_id = $1 AND id = $2",
+                     WHERE tenant_id = $1 AND id = $2 AND ($11 IS NULL OR status = $11)",
                 )
                 .bind(tenant.as_str())
                 .bind(id)
@@ -131,6 +148,7 @@ macro_rules! impl_store {
                 .bind(update.cost)
                 .bind(update.started_at)
                 .bind(update.finished_at)
+                .bind(update.expect_status.map(|status| status.as_str()))
                 .execute(&self.pool)
                 .await?;
                 Ok(result.rows_affected() > 0)

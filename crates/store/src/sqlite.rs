@@ -23,7 +23,7 @@ impl SqliteStore {
             .filter(|parent| !parent.as_os_str().is_empty())
         {
             std::fs::create_dir_all(parent).map_err(|error| crate::Error::Options {
-                key: "data_dir",
+                key: "storage.data_dir",
                 message: format!("cannot create {}: {error}", parent.display()),
             })?;
         }

@@ -101,6 +101,7 @@ macro_rules! conformance {
                 #[tokio::test]
                 async fn $case() {
                     let fixture = super::Fixture::sqlite().await.unwrap();
+                    assert_eq!(fixture.store.backend(), skillos_store::Backend::Sqlite);
                     super::cases::$case(&*fixture.store).await;
                     fixture.finish().await;
                 }
@@ -111,6 +112,7 @@ macro_rules! conformance {
                 #[tokio::test]
                 async fn $case() {
                     let Some(fixture) = super::Fixture::postgres().await else { return };
+                    assert_eq!(fixture.store.backend(), skillos_store::Backend::Postgres);
                     super::cases::$case(&*fixture.store).await;
                     fixture.finish().await;
                 }
@@ -121,6 +123,8 @@ macro_rules! conformance {
 
 conformance!(
     ping_and_backend,
+    clearing_a_skill_state_removes_the_override_and_is_audited,
+    execution_updates_can_be_conditional,
     skill_state_round_trip_and_upsert,
     skill_state_writes_its_audit_event,
     tenants_never_see_each_others_rows,
@@ -165,7 +169,56 @@ mod cases {
 
     pub async fn ping_and_backend(store: &dyn Store) {
         store.ping().await.unwrap();
-        assert!(matches!(store.backend().as_str(), "sqlite" | "postgres"));
+    }
+
+    pub async fn clearing_a_skill_state_removes_the_override_and_is_audited(store: &dyn Store) {
+        let tenant = TenantId::default_tenant();
+        let set = AuditEvent::now(&tenant, "admin", "skill.deprecated", "a/b", json!({}));
+        store
+            .put_skill_state(&tenant, &state("a/b", true), &set)
+            .await
+            .unwrap();
+        let cleared = AuditEvent::now(&tenant, "admin", "skill.undeprecated", "a/b", json!({}));
+        store
+            .clear_skill_state(&tenant, "a/b", &cleared)
+            .await
+            .unwrap();
+        assert_eq!(store.skill_state(&tenant, "a/b").await.unwrap(), None);
+        let actions: Vec<String> = store
+            .list_audit(&tenant, None, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|event| event.action)
+            .collect();
+        assert_eq!(actions, ["skill.deprecated", "skill.undeprecated"]);
+    }
+
+    pub async fn execution_updates_can_be_conditional(store: &dyn Store) {
+        let tenant = TenantId::default_tenant();
+        store
+            .insert_execution(&execution(&tenant, "c1", "a/b", ExecutionStatus::Running))
+            .await
+            .unwrap();
+        let finish = |status| ExecutionUpdate {
+            status: Some(status),
+            expect_status: Some(ExecutionStatus::Running),
+            ..Default::default()
+        };
+        assert!(
+            store
+                .update_execution(&tenant, "c1", &finish(ExecutionStatus::Succeeded))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .update_execution(&tenant, "c1", &finish(ExecutionStatus::Cancelled))
+                .await
+                .unwrap()
+        );
+        let stored = store.get_execution(&tenant, "c1").await.unwrap().unwrap();
+        assert_eq!(stored.status, ExecutionStatus::Succeeded);
     }
 
     pub async fn skill_state_round_trip_and_upsert(store: &dyn Store) {

@@ -1,5 +1,6 @@
 //! Commands that talk to a running server over gRPC.
 
+use skillos_core::registry::{Category, Issue, Severity};
 use skillos_proto::v1::{self, skill_service_client::SkillServiceClient};
 use tonic::transport::{Channel, Endpoint};
 use tonic_types::StatusExt;
@@ -100,36 +101,9 @@ pub async fn skills(args: SkillsArgs, json: bool) -> Result<(), Failure> {
                 .await
                 .map_err(status_failure)?
                 .into_inner();
-            if json {
-                print_json(&serde_json::json!({
-                    "valid": report.valid,
-                    "skill_count": report.skill_count,
-                    "issues": report.issues.iter().map(issue_json).collect::<Vec<_>>(),
-                }));
-            } else {
-                let rows = report.issues.iter().map(|issue| {
-                    [
-                        severity_name(issue.severity()).to_owned(),
-                        category_name(issue.category()).to_owned(),
-                        issue.path.clone(),
-                        issue.message.clone(),
-                    ]
-                });
-                if !report.issues.is_empty() {
-                    println!(
-                        "{}",
-                        table(["severity", "category", "path", "message"], rows)
-                    );
-                }
-                println!(
-                    "{}: {} skills",
-                    if report.valid { "valid" } else { "invalid" },
-                    report.skill_count
-                );
-            }
-            if !report.valid {
-                return Err(Failure::printed());
-            }
+            let issues: Vec<Issue> = report.issues.iter().map(issue_from_proto).collect();
+            let skill_count = usize::try_from(report.skill_count).unwrap_or(0);
+            super::local::report_validation(skill_count, &issues, json)?;
         }
     }
     Ok(())
@@ -184,7 +158,12 @@ fn print_skill(skill: Option<v1::Skill>, json: bool) {
             "risk tier".to_owned(),
             risk_name(skill.risk_tier()).to_owned(),
         ],
-        ["cost estimate".to_owned(), skill.cost_estimate.to_string()],
+        [
+            "cost estimate".to_owned(),
+            skill
+                .cost_estimate
+                .map_or_else(|| "-".to_owned(), |cost| cost.to_string()),
+        ],
         ["retryable".to_owned(), skill.retryable.to_string()],
         ["source".to_owned(), skill.source_path.clone()],
         ["deprecated".to_owned(), deprecation.deprecated.to_string()],
@@ -218,16 +197,6 @@ fn skill_json(skill: &v1::Skill) -> serde_json::Value {
         "deprecation_reason": Some(deprecation.reason).filter(|r| !r.is_empty()),
         "replacement_id": Some(deprecation.replacement_id).filter(|r| !r.is_empty()),
         "source_path": skill.source_path,
-    })
-}
-
-fn issue_json(issue: &v1::ValidationIssue) -> serde_json::Value {
-    serde_json::json!({
-        "path": issue.path,
-        "category": category_name(issue.category()),
-        "severity": severity_name(issue.severity()),
-        "message": issue.message,
-        "skill_id": Some(&issue.skill_id).filter(|id| !id.is_empty()),
     })
 }
 
@@ -267,21 +236,26 @@ fn risk_name(tier: v1::RiskTier) -> &'static str {
     }
 }
 
-fn category_name(category: v1::ValidationCategory) -> &'static str {
-    match category {
-        v1::ValidationCategory::Unspecified => "unspecified",
-        v1::ValidationCategory::Syntax => "syntax",
-        v1::ValidationCategory::Metadata => "metadata",
-        v1::ValidationCategory::DuplicateId => "duplicate_id",
-        v1::ValidationCategory::Entrypoint => "entrypoint",
-        v1::ValidationCategory::Io => "io",
-    }
-}
-
-fn severity_name(severity: v1::ValidationSeverity) -> &'static str {
-    match severity {
-        v1::ValidationSeverity::Unspecified => "unspecified",
-        v1::ValidationSeverity::Error => "error",
-        v1::ValidationSeverity::Warning => "warning",
+/// A validation issue as the server sent it, in the form the local validator prints.
+fn issue_from_proto(issue: &v1::ValidationIssue) -> Issue {
+    let category = match issue.category() {
+        v1::ValidationCategory::Syntax => Category::Syntax,
+        v1::ValidationCategory::DuplicateId => Category::DuplicateId,
+        v1::ValidationCategory::Entrypoint => Category::Entrypoint,
+        v1::ValidationCategory::Io => Category::Io,
+        v1::ValidationCategory::Metadata | v1::ValidationCategory::Unspecified => {
+            Category::Metadata
+        }
+    };
+    let severity = match issue.severity() {
+        v1::ValidationSeverity::Warning => Severity::Warning,
+        v1::ValidationSeverity::Error | v1::ValidationSeverity::Unspecified => Severity::Error,
+    };
+    Issue {
+        path: issue.path.clone(),
+        category,
+        severity,
+        message: issue.message.clone(),
+        skill_id: Some(issue.skill_id.clone()).filter(|id| !id.is_empty()),
     }
 }

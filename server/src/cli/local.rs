@@ -28,56 +28,49 @@ pub fn validate(root: &Path, check_entrypoints: bool, json: bool) -> Result<(), 
         )));
     }
     let catalog = Catalog::validate(root, check_entrypoints);
+    report_validation(catalog.len(), catalog.issues(), json)
+}
+
+/// Prints a validation report (the same for a local root and a server's); exit 1 when invalid.
+pub fn report_validation(skill_count: usize, issues: &[Issue], json: bool) -> Result<(), Failure> {
+    let errors = issues
+        .iter()
+        .filter(|i| i.severity == Severity::Error)
+        .count();
+    let warnings = issues.len() - errors;
+    let valid = errors == 0;
     if json {
         print_json(&serde_json::json!({
-            "valid": catalog.is_valid(),
-            "skill_count": catalog.len(),
-            "issues": catalog.issues().iter().map(issue_json).collect::<Vec<_>>(),
+            "valid": valid,
+            "skill_count": skill_count,
+            "issues": issues.iter().map(issue_json).collect::<Vec<_>>(),
         }));
     } else {
-        print_issues(catalog.issues());
-        let errors = catalog
-            .issues()
-            .iter()
-            .filter(|i| i.severity == Severity::Error)
-            .count();
-        let warnings = catalog.issues().len() - errors;
-        println!(
-            "{}: {} skills, {errors} errors, {warnings} warnings",
-            if catalog.is_valid() {
-                "valid"
-            } else {
-                "invalid"
-            },
-            catalog.len()
-        );
+        if !issues.is_empty() {
+            let rows = issues.iter().map(|issue| {
+                [
+                    issue.severity.as_str().to_owned(),
+                    issue.category.as_str().to_owned(),
+                    issue.path.clone(),
+                    issue.message.clone(),
+                ]
+            });
+            println!(
+                "{}",
+                table(["severity", "category", "path", "message"], rows)
+            );
+        }
+        let verdict = if valid { "valid" } else { "invalid" };
+        println!("{verdict}: {skill_count} skills, {errors} errors, {warnings} warnings");
     }
-    if catalog.is_valid() {
+    if valid {
         Ok(())
     } else {
         Err(Failure::printed())
     }
 }
 
-pub fn print_issues(issues: &[Issue]) {
-    if issues.is_empty() {
-        return;
-    }
-    let rows = issues.iter().map(|issue| {
-        [
-            issue.severity.as_str().to_owned(),
-            issue.category.as_str().to_owned(),
-            issue.path.clone(),
-            issue.message.clone(),
-        ]
-    });
-    println!(
-        "{}",
-        table(["severity", "category", "path", "message"], rows)
-    );
-}
-
-pub fn issue_json(issue: &Issue) -> serde_json::Value {
+fn issue_json(issue: &Issue) -> serde_json::Value {
     serde_json::json!({
         "path": issue.path,
         "category": issue.category.as_str(),

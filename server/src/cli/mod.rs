@@ -198,12 +198,17 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         .config()
         .map_err(|error| Failure::new(error.to_string()))?;
     crate::telemetry::init(&config.log);
-    runtime()?.block_on(async {
+    let runtime = runtime()?;
+    let result = runtime.block_on(async {
         let listener = crate::server::bind(config.server.listen)
             .await
             .map_err(Failure::from)?;
         crate::server::run(config, listener, crate::server::shutdown_signal())
             .await
             .map_err(Failure::from)
-    })
+    });
+    // Tasks still running after the drain (connections past the grace, a blocking file scan)
+    // are abandoned rather than waited for, so the exit stays bounded.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }

@@ -135,6 +135,7 @@ fn cors(origins: &[String]) -> CorsLayer {
     let allow_origin = if origins.iter().any(|origin| origin == "*") {
         AllowOrigin::any()
     } else {
+        // Config::validate has checked every origin.
         AllowOrigin::list(origins.iter().filter_map(|origin| origin.parse().ok()))
     };
     let header = |name: &'static str| HeaderName::from_static(name);

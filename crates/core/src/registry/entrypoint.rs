@@ -26,16 +26,17 @@ pub(super) fn check(root: &Path, entrypoint: &Entrypoint) -> Result<(), String> 
             tried.join(", ")
         ));
     };
+    // Messages name files relative to the root: they reach API clients.
+    let relative = file
+        .strip_prefix(root)
+        .unwrap_or(file)
+        .display()
+        .to_string();
     let source = std::fs::read_to_string(file)
-        .map_err(|error| format!("cannot read {}: {error}", file.display()))?;
+        .map_err(|error| format!("cannot read {relative}: {}", error.kind()))?;
     if defines(&source, &entrypoint.function) {
         Ok(())
     } else {
-        let relative = file
-            .strip_prefix(root)
-            .unwrap_or(file)
-            .display()
-            .to_string();
         Err(format!(
             "{relative} defines no top-level function {}",
             entrypoint.function

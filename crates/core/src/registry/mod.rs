@@ -150,6 +150,23 @@ impl Catalog {
                 ));
                 continue;
             }
+            let expected = format!(
+                "{METADATA_DIR}/{}/{}.",
+                manifest.id.domain(),
+                manifest.id.name()
+            );
+            if !relative.starts_with(&expected) {
+                issues.push(Issue {
+                    path: relative.clone(),
+                    category: Category::Metadata,
+                    severity: Severity::Warning,
+                    message: format!(
+                        "skill {} is usually kept in {expected}yaml; the id, not the path, names it",
+                        manifest.id
+                    ),
+                    skill_id: Some(manifest.id.to_string()),
+                });
+            }
             let skill = Skill {
                 manifest,
                 source_path: relative,
@@ -255,6 +272,8 @@ impl Registry {
         if !root.is_dir() {
             return Err(Error::RootMissing(root));
         }
+        // Watch events carry absolute, resolved paths; compare them with a resolved root.
+        let root = root.canonicalize().unwrap_or(root);
         let catalog = Catalog::load(&root);
         log_catalog(&root, &catalog);
         Ok(Arc::new(Self {

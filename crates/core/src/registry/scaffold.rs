@@ -89,25 +89,32 @@ fn title(name: &str) -> String {
 }
 
 fn manifest_text(id: &SkillId) -> String {
-    format!(
-        r#"id: {id}
-name: {name}
-description: Describe what {id} does, what it needs and what it returns; routing reads this text.
-version: 0.1.0
-entrypoint: implementations.{domain}.{module}:run
-tags:
-- {domain}
-input_schema:
-  type: object
-  properties: {{}}
-  additionalProperties: true
-timeout_seconds: 10
-retryable: false
-"#,
-        name = title(id.name()),
-        domain = id.domain(),
-        module = id.name(),
-    )
+    use serde_norway::{Mapping, Value};
+    let text = |value: &str| Value::String(value.to_owned());
+    let mut schema = Mapping::new();
+    schema.insert(text("type"), text("object"));
+    schema.insert(text("properties"), Value::Mapping(Mapping::new()));
+    schema.insert(text("additionalProperties"), Value::Bool(true));
+    let description = format!(
+        "Describe what {id} does, what it needs and what it returns; routing reads this text."
+    );
+    let entrypoint = format!("implementations.{}.{}:run", id.domain(), id.name());
+    let mut manifest = Mapping::new();
+    manifest.insert(text("id"), text(&id.to_string()));
+    manifest.insert(text("name"), text(&title(id.name())));
+    manifest.insert(text("description"), text(&description));
+    manifest.insert(text("version"), text("0.1.0"));
+    manifest.insert(text("entrypoint"), text(&entrypoint));
+    manifest.insert(
+        text("tags"),
+        Value::Sequence(vec![text(&id.domain().to_lowercase())]),
+    );
+    manifest.insert(text("input_schema"), Value::Mapping(schema));
+    manifest.insert(text("timeout_seconds"), Value::Number(10.into()));
+    manifest.insert(text("retryable"), Value::Bool(false));
+    // Serialising (rather than formatting) quotes values YAML would read as other types
+    // (`true`, `null`, `123`).
+    serde_norway::to_string(&Value::Mapping(manifest)).unwrap_or_default()
 }
 
 fn implementation_text(id: &SkillId) -> String {
@@ -126,6 +133,30 @@ def run(payload: dict, ctx=None) -> dict:
 mod tests {
     use super::*;
     use crate::registry::Catalog;
+
+    #[test]
+    fn every_valid_id_scaffolds_a_skill_that_validates() {
+        let root = tempfile::tempdir().unwrap();
+        let ids = [
+            "x/true",
+            "x/null",
+            "123/456",
+            "my-dom/x-y",
+            "A/B",
+            "d/1e3",
+            "yes/no",
+            "a/b_",
+        ];
+        for raw in ids {
+            let id = SkillId::parse(raw).unwrap();
+            scaffold(root.path(), &id).unwrap();
+            let catalog = Catalog::validate(root.path(), true);
+            assert!(catalog.get(&id).is_some(), "{raw}: {:?}", catalog.issues());
+        }
+        let catalog = Catalog::validate(root.path(), true);
+        assert!(catalog.issues().is_empty(), "{:?}", catalog.issues());
+        assert_eq!(catalog.len(), ids.len());
+    }
 
     #[test]
     fn scaffolds_a_valid_skill_and_refuses_to_overwrite() {

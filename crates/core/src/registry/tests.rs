@@ -138,3 +138,22 @@ fn wait_until(condition: impl Fn() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn a_manifest_outside_its_domain_folder_is_served_with_a_warning() {
+    let root = tempfile::tempdir().unwrap();
+    write(root.path(), "metadata/misc/one.yaml", &manifest("a/one"));
+    let catalog = Catalog::load(root.path());
+    assert_eq!(catalog.len(), 1);
+    assert!(catalog.is_valid());
+    let issue = &catalog.issues()[0];
+    assert_eq!(
+        (issue.severity, issue.category),
+        (Severity::Warning, Category::Metadata)
+    );
+    assert!(
+        issue.message.contains("metadata/a/one.yaml"),
+        "{}",
+        issue.message
+    );
+}

@@ -21,10 +21,18 @@ impl std::fmt::Debug for Watcher {
 }
 
 impl Registry {
-    /// Watches the root and reloads after `debounce` of quiet once a manifest changed.
+    /// Watches the manifests and reloads after `debounce` of quiet once one changed. Only
+    /// `metadata/` is watched (a virtualenv or `node_modules` elsewhere in the root would use up
+    /// file watches for nothing); a root without `metadata/` yet is watched as a whole, so the
+    /// folder's creation is seen.
     pub fn watch(self: &Arc<Self>, debounce: Duration) -> Result<Watcher, Error> {
         let registry = Arc::downgrade(self);
         let metadata_dir = self.root.join(METADATA_DIR);
+        let watched = if metadata_dir.is_dir() {
+            metadata_dir.clone()
+        } else {
+            self.root.clone()
+        };
         let mut debouncer = new_debouncer(debounce, move |events: DebounceEventResult| {
             let Some(registry) = registry.upgrade() else {
                 return;
@@ -48,9 +56,9 @@ impl Registry {
         })?;
         debouncer
             .watcher()
-            .watch(&self.root, RecursiveMode::Recursive)
+            .watch(&watched, RecursiveMode::Recursive)
             .map_err(|source| Error::Watch {
-                path: self.root.clone(),
+                path: watched.clone(),
                 source,
             })?;
         Ok(Watcher {
