@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use skillos::config::Config;
 use skillos_proto::v1::{
-    GetSkillRequest, ListSkillsRequest, skill_service_client::SkillServiceClient,
+    GetSkillRequest, ListSkillsRequest, SkillView, skill_service_client::SkillServiceClient,
 };
 use tonic::transport::Channel;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
@@ -32,7 +32,10 @@ fn duration() -> Duration {
 enum Call {
     Health,
     GetSkill,
+    /// The 16 example skills, without schemas (the default view).
     ListSkills,
+    /// The 16 example skills with their schemas.
+    ListSkillsFull,
 }
 
 struct Figures {
@@ -55,7 +58,12 @@ async fn main() -> anyhow::Result<()> {
     for concurrency in CONCURRENCY {
         let baseline = drive(raw, Call::Health, concurrency).await?;
         print_row("raw tonic", Call::Health, concurrency, &baseline, &baseline);
-        for call in [Call::Health, Call::GetSkill, Call::ListSkills] {
+        for call in [
+            Call::Health,
+            Call::GetSkill,
+            Call::ListSkills,
+            Call::ListSkillsFull,
+        ] {
             let figures = drive(skillos, call, concurrency).await?;
             print_row("skillos", call, concurrency, &figures, &baseline);
         }
@@ -173,6 +181,13 @@ async fn run_for(
                     }
                     Call::ListSkills => {
                         drop(skills.list_skills(ListSkillsRequest::default()).await?)
+                    }
+                    Call::ListSkillsFull => {
+                        let request = ListSkillsRequest {
+                            view: SkillView::Full as i32,
+                            ..Default::default()
+                        };
+                        drop(skills.list_skills(request).await?)
                     }
                 }
                 latencies.push(started.elapsed());

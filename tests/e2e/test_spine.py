@@ -45,6 +45,26 @@ def test_list_skills_over_grpc(server):
     response = server.grpcurl("skillos.v1.SkillService/ListSkills", {"page_size": 100})
     assert [skill["id"] for skill in response["skills"]] == EXAMPLE_IDS
     assert response["totalSize"] == 16
+    assert all("inputSchema" not in skill for skill in response["skills"]), "BASIC is the default view"
+    full = server.grpcurl("skillos.v1.SkillService/ListSkills", {"view": "SKILL_VIEW_FULL"})
+    assert all("inputSchema" in skill for skill in full["skills"])
+    convert = next(skill for skill in full["skills"] if skill["id"] == "finance/convert_currency")
+    assert convert["inputSchema"]["required"] == ["amount", "from", "to"]
+
+
+def test_list_skills_pages_and_refuses_a_token_used_with_other_filters(server):
+    first = server.grpcurl("skillos.v1.SkillService/ListSkills", {"page_size": 5})
+    assert len(first["skills"]) == 5 and first["nextPageToken"]
+    seen = [skill["id"] for skill in first["skills"]]
+    token = first["nextPageToken"]
+    while token:
+        page = server.grpcurl("skillos.v1.SkillService/ListSkills", {"page_size": 5, "page_token": token})
+        seen += [skill["id"] for skill in page["skills"]]
+        token = page.get("nextPageToken")
+    assert seen == EXAMPLE_IDS
+    reused = run("grpcurl", "-plaintext", "-d", json.dumps({"page_token": first["nextPageToken"], "tag": "travel"}),
+                 server.addr, "skillos.v1.SkillService/ListSkills", check=False)
+    assert reused.returncode != 0 and "INVALID_PAGE_TOKEN" in reused.stderr
 
 
 def test_list_skills_over_grpc_web_and_grpc_with_buf_curl(server):

@@ -25,6 +25,12 @@ pub async fn skills(args: SkillsArgs, json: bool) -> Result<(), Failure> {
                     include_deprecated,
                     page_size: 1000,
                     page_token,
+                    // Scripts get every field; the table shows no schemas.
+                    view: if json {
+                        v1::SkillView::Full
+                    } else {
+                        v1::SkillView::Basic
+                    } as i32,
                 };
                 let page = client
                     .list_skills(request)

@@ -8,7 +8,8 @@ use skillos_proto::v1;
 
 use crate::skills::SkillView;
 
-pub fn skill(view: &SkillView) -> v1::Skill {
+/// `with_schemas` false leaves out the input and output schemas (the BASIC view).
+pub fn skill(view: &SkillView, with_schemas: bool) -> v1::Skill {
     let manifest = &view.skill.manifest;
     let deprecation = &view.deprecation;
     v1::Skill {
@@ -18,8 +19,16 @@ pub fn skill(view: &SkillView) -> v1::Skill {
         version: manifest.version.to_string(),
         tags: manifest.tags.clone(),
         entrypoint: manifest.entrypoint.to_string(),
-        input_schema: manifest.input_schema.as_ref().map(object),
-        output_schema: manifest.output_schema.as_ref().map(object),
+        input_schema: manifest
+            .input_schema
+            .as_ref()
+            .filter(|_| with_schemas)
+            .map(object),
+        output_schema: manifest
+            .output_schema
+            .as_ref()
+            .filter(|_| with_schemas)
+            .map(object),
         cost_estimate: manifest.cost_estimate,
         risk_tier: risk_tier(manifest.risk_tier) as i32,
         required_permissions: manifest.required_permissions.clone(),

@@ -26,6 +26,7 @@ impl SkillService for Adapter {
     ) -> Result<Response<v1::ListSkillsResponse>, Status> {
         let principal = auth::principal(&request);
         let request = request.into_inner();
+        let view = request.view();
         let query = ListQuery {
             tag: Some(request.tag),
             domain: Some(request.domain),
@@ -33,9 +34,14 @@ impl SkillService for Adapter {
             page_size: i64::from(request.page_size),
             page_token: Some(request.page_token),
         };
+        let full = view == v1::SkillView::Full;
         let page = self.service.list(&principal, query).await?;
         Ok(Response::new(v1::ListSkillsResponse {
-            skills: page.skills.iter().map(convert::skill).collect(),
+            skills: page
+                .skills
+                .iter()
+                .map(|skill| convert::skill(skill, full))
+                .collect(),
             next_page_token: page.next_page_token.unwrap_or_default(),
             total_size: i32::try_from(page.total_size).unwrap_or(i32::MAX),
         }))
@@ -51,7 +57,7 @@ impl SkillService for Adapter {
             .get(&principal, &request.get_ref().skill_id)
             .await?;
         Ok(Response::new(v1::GetSkillResponse {
-            skill: Some(convert::skill(&view)),
+            skill: Some(convert::skill(&view, true)),
         }))
     }
 
@@ -86,7 +92,7 @@ impl SkillService for Adapter {
             )
             .await?;
         Ok(Response::new(v1::DeprecateSkillResponse {
-            skill: Some(convert::skill(&view)),
+            skill: Some(convert::skill(&view, true)),
         }))
     }
 
@@ -100,7 +106,7 @@ impl SkillService for Adapter {
             .undeprecate(&principal, &request.get_ref().skill_id)
             .await?;
         Ok(Response::new(v1::UndeprecateSkillResponse {
-            skill: Some(convert::skill(&view)),
+            skill: Some(convert::skill(&view, true)),
         }))
     }
 }
