@@ -11,6 +11,7 @@ mod watch;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 pub use scaffold::{Scaffolded, scaffold};
@@ -251,6 +252,7 @@ impl Issue {
 pub struct Registry {
     root: PathBuf,
     current: RwLock<Arc<Catalog>>,
+    reloads: AtomicU64,
 }
 
 /// Why a registry cannot be opened.
@@ -261,7 +263,7 @@ pub enum Error {
     #[error("cannot watch skills root {path}: {source}")]
     Watch {
         path: PathBuf,
-        source: notify_debouncer_mini::notify::Error,
+        source: notify::Error,
     },
 }
 
@@ -279,6 +281,7 @@ impl Registry {
         Ok(Arc::new(Self {
             root,
             current: RwLock::new(Arc::new(catalog)),
+            reloads: AtomicU64::new(0),
         }))
     }
 
@@ -294,8 +297,14 @@ impl Registry {
             .clone()
     }
 
+    /// How many times the root was reloaded since it was opened.
+    pub fn reloads(&self) -> u64 {
+        self.reloads.load(Ordering::Relaxed)
+    }
+
     /// Reloads the root from disk and swaps the snapshot in.
     pub fn reload(&self) -> Arc<Catalog> {
+        self.reloads.fetch_add(1, Ordering::Relaxed);
         let catalog = Arc::new(Catalog::load(&self.root));
         log_catalog(&self.root, &catalog);
         *self

@@ -120,6 +120,16 @@ fn watched_root_picks_up_changes() {
     write(root.path(), "metadata/a/two.yaml", &manifest("a/two"));
     wait_until(|| registry.catalog().len() == 2);
 
+    // A reload reads every manifest; reading must not count as a change (no reload loop).
+    std::thread::sleep(Duration::from_millis(300));
+    let settled = registry.reloads();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        registry.reloads(),
+        settled,
+        "the registry kept reloading with nothing changed"
+    );
+
     write(
         root.path(),
         "metadata/a/two.yaml",
