@@ -8,7 +8,7 @@ pub fn init(config: &LogConfig) {
     let filter = std::env::var("RUST_LOG")
         .ok()
         .and_then(|filter| EnvFilter::try_new(filter).ok())
-        .unwrap_or_else(|| EnvFilter::new(&config.level));
+        .unwrap_or_else(|| EnvFilter::new(with_quiet_dependencies(&config.level)));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -18,4 +18,14 @@ pub fn init(config: &LogConfig) {
     };
     // A second init (tests starting several servers in one process) keeps the first subscriber.
     drop(result);
+}
+
+/// The file watcher logs routine events (a removed folder's watch) at info; keep it at warn
+/// unless the filter names it.
+fn with_quiet_dependencies(level: &str) -> String {
+    if level.contains("notify") {
+        level.to_owned()
+    } else {
+        format!("{level},notify=warn")
+    }
 }

@@ -52,13 +52,13 @@ pub async fn skills(args: SkillsArgs, json: bool) -> Result<(), Failure> {
                     [
                         skill.id.clone(),
                         skill.version.clone(),
-                        skill.tags.join(","),
+                        summary(&skill.tags.join(","), 40),
                         if deprecated(skill) {
                             "deprecated".to_owned()
                         } else {
                             String::new()
                         },
-                        skill.description.clone(),
+                        summary(&skill.description, 60),
                     ]
                 });
                 println!(
@@ -263,5 +263,13 @@ fn issue_from_proto(issue: &v1::ValidationIssue) -> Issue {
         severity,
         message: issue.message.clone(),
         skill_id: Some(issue.skill_id.clone()).filter(|id| !id.is_empty()),
+    }
+}
+
+/// The first `width` characters of a text for a table cell (`--json` has the whole text).
+fn summary(text: &str, width: usize) -> String {
+    match text.char_indices().nth(width) {
+        Some((cut, _)) => format!("{}...", text[..cut].trim_end()),
+        None => text.to_owned(),
     }
 }
