@@ -225,3 +225,20 @@ def test_a_non_loopback_listen_is_refused_until_callers_are_authenticated(skills
                  "--listen", f"0.0.0.0:{free_port()}", check=False, timeout=20)
     assert result.returncode == 1
     assert "server.listen" in result.stderr and "SKILLOS_ALLOW_UNAUTHENTICATED_REMOTE" in result.stderr
+
+
+def test_the_generated_python_client_talks_to_the_server(server):
+    import grpc
+    from skillos.v1 import skill_service_pb2, skill_service_pb2_grpc
+
+    with grpc.insecure_channel(server.addr) as channel:
+        skills = skill_service_pb2_grpc.SkillServiceStub(channel)
+        listed = skills.ListSkills(skill_service_pb2.ListSkillsRequest(domain="travel"), timeout=10)
+        assert [skill.id for skill in listed.skills] == [i for i in EXAMPLE_IDS if i.startswith("travel/")]
+        got = skills.GetSkill(skill_service_pb2.GetSkillRequest(skill_id="travel.search_flights"), timeout=10)
+        assert got.skill.input_schema.fields["required"].list_value.values[0].string_value
+        try:
+            skills.GetSkill(skill_service_pb2.GetSkillRequest(skill_id="travel/nope"), timeout=10)
+            raise AssertionError("GetSkill of an unknown skill succeeded")
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.NOT_FOUND
