@@ -94,6 +94,18 @@ impl ApiError {
     }
 }
 
+/// `{"error": {"reason", "message"}, "detail": message}` with the table's HTTP status; `detail`
+/// is the predecessor's field, kept for its clients.
+impl axum::response::IntoResponse for ApiError {
+    fn into_response(self) -> axum::response::Response {
+        let body = serde_json::json!({
+            "error": {"reason": self.reason, "message": self.message},
+            "detail": self.message,
+        });
+        (self.kind.http(), axum::Json(body)).into_response()
+    }
+}
+
 impl From<ApiError> for tonic::Status {
     fn from(error: ApiError) -> Self {
         error.into_status()

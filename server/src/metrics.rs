@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -100,14 +100,17 @@ impl Metrics {
         })
     }
 
-    fn label(&self, path: &str) -> String {
+    /// The RPC path when it is a known RPC, else the route template the router matched (for
+    /// HTTP routes such as `/skills/{*rest}`), else `other`.
+    fn label(&self, path: &str, route: Option<&str>) -> String {
         if self.known_methods.contains(path) {
-            path.to_owned()
-        } else {
-            "other".to_owned()
+            return path.to_owned();
+        }
+        match route {
+            Some(route) if self.known_methods.contains(route) => route.to_owned(),
+            _ => "other".to_owned(),
         }
     }
-
     pub fn set_skills(&self, skills: usize, errors: usize, warnings: usize) {
         self.skills.set(skills as i64);
         self.skill_issues
@@ -155,7 +158,11 @@ fn rpc_paths(encoded: &[u8]) -> Vec<String> {
 
 /// axum middleware recording every request.
 pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
-    let method = metrics.label(request.uri().path());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    let method = metrics.label(request.uri().path(), route);
     let started = Instant::now();
     let response = next.run(request).await;
     let elapsed = started.elapsed().as_secs_f64();
@@ -193,11 +200,14 @@ mod tests {
     fn labels_only_known_methods() {
         let metrics = Metrics::new(&[skillos_proto::FILE_DESCRIPTOR_SET], &["/healthz"]);
         assert_eq!(
-            metrics.label("/skillos.v1.SkillService/ListSkills"),
+            metrics.label("/skillos.v1.SkillService/ListSkills", None),
             "/skillos.v1.SkillService/ListSkills"
         );
-        assert_eq!(metrics.label("/healthz"), "/healthz");
-        assert_eq!(metrics.label("/skillos.v1.SkillService/Nope"), "other");
-        assert_eq!(metrics.label("/random/path"), "other");
+        assert_eq!(metrics.label("/healthz", None), "/healthz");
+        assert_eq!(
+            metrics.label("/skillos.v1.SkillService/Nope", None),
+            "other"
+        );
+        assert_eq!(metrics.label("/random/path", None), "other");
     }
 }

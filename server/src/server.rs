@@ -71,6 +71,7 @@ pub async fn run(
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     let serving = Arc::new(AtomicBool::new(false));
     let metrics = Metrics::new(&grpc::descriptor_sets(), http::ROUTES);
+    let skills = skills::Service::new(registry.clone(), store.clone());
     let http_state = HttpState {
         store: store.clone(),
         registry: registry.clone(),
@@ -78,9 +79,9 @@ pub async fn run(
         serving: serving.clone(),
         skills_watch,
     };
-    let skills = skills::Service::new(registry.clone(), store.clone());
+
     let router = grpc::mount(
-        http::router(http_state),
+        http::router(http_state, skills.clone()),
         skills,
         health_service,
         &config.server.cors_allowed_origins,

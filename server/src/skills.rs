@@ -81,6 +81,60 @@ impl Deprecation {
     }
 }
 
+/// A skill as JSON: the one shape of the HTTP API and the CLI's `--json` output.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct SkillDocument {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub version: String,
+    pub tags: Vec<String>,
+    pub entrypoint: String,
+    pub input_schema: Option<serde_json::Value>,
+    pub output_schema: Option<serde_json::Value>,
+    pub cost_estimate: Option<f64>,
+    pub risk_tier: Option<String>,
+    pub required_permissions: Vec<String>,
+    pub timeout_seconds: Option<f64>,
+    pub retryable: bool,
+    pub deprecated: bool,
+    pub deprecation_reason: Option<String>,
+    pub replacement_id: Option<String>,
+    pub source_path: String,
+}
+
+impl SkillDocument {
+    /// `with_schemas` false leaves the schemas out (the BASIC view of a listing).
+    pub fn new(view: &SkillView, with_schemas: bool) -> Self {
+        let manifest = &view.skill.manifest;
+        let schema = |schema: &Option<serde_json::Map<String, serde_json::Value>>| {
+            schema
+                .clone()
+                .filter(|_| with_schemas)
+                .map(serde_json::Value::Object)
+        };
+        Self {
+            id: manifest.id.to_string(),
+            name: manifest.name.clone(),
+            description: manifest.description.clone(),
+            version: manifest.version.to_string(),
+            tags: manifest.tags.clone(),
+            entrypoint: manifest.entrypoint.to_string(),
+            input_schema: schema(&manifest.input_schema),
+            output_schema: schema(&manifest.output_schema),
+            cost_estimate: manifest.cost_estimate,
+            risk_tier: manifest.risk_tier.map(|tier| tier.as_str().to_owned()),
+            required_permissions: manifest.required_permissions.clone(),
+            timeout_seconds: manifest.timeout.map(|timeout| timeout.as_secs_f64()),
+            retryable: manifest.retryable,
+            deprecated: view.deprecation.deprecated,
+            deprecation_reason: view.deprecation.reason.clone(),
+            replacement_id: view.deprecation.replacement_id.clone(),
+            source_path: view.skill.source_path.clone(),
+        }
+    }
+}
+
 /// Filters and paging of a listing.
 #[derive(Clone, Debug, Default)]
 pub struct ListQuery {

@@ -53,6 +53,17 @@ class Server:
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()
 
+    def http_json(self, method: str, path: str, body: bytes | dict | None = None) -> tuple[int, dict]:
+        """An HTTP request with an optional JSON body; status and parsed JSON answer."""
+        data = json.dumps(body).encode() if isinstance(body, dict) else body
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"content-type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
     def grpcurl(self, method: str, body: dict | None = None) -> dict:
         args = ["grpcurl", "-plaintext"]
         if body is not None:

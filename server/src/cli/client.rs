@@ -7,6 +7,7 @@ use tonic_types::StatusExt;
 
 use super::output::{Failure, print_json, table};
 use super::{SkillsArgs, SkillsCommand};
+use crate::skills::SkillDocument;
 
 pub async fn skills(args: SkillsArgs, json: bool) -> Result<(), Failure> {
     let mut client = SkillServiceClient::new(connect(&args.server).await?);
@@ -183,27 +184,33 @@ fn print_skill(skill: Option<v1::Skill>, json: bool) {
     println!("{}", table(["field", "value"], rows));
 }
 
+/// A skill from the server in the JSON shape the HTTP API uses too.
 fn skill_json(skill: &v1::Skill) -> serde_json::Value {
     let deprecation = skill.deprecation.clone().unwrap_or_default();
-    serde_json::json!({
-        "id": skill.id,
-        "name": skill.name,
-        "description": skill.description,
-        "version": skill.version,
-        "tags": skill.tags,
-        "entrypoint": skill.entrypoint,
-        "input_schema": skill.input_schema.as_ref().map(struct_json),
-        "output_schema": skill.output_schema.as_ref().map(struct_json),
-        "cost_estimate": skill.cost_estimate,
-        "risk_tier": risk_name(skill.risk_tier()),
-        "required_permissions": skill.required_permissions,
-        "timeout_seconds": skill.timeout.map(|t| t.seconds as f64 + f64::from(t.nanos) / 1e9),
-        "retryable": skill.retryable,
-        "deprecated": deprecation.deprecated,
-        "deprecation_reason": Some(deprecation.reason).filter(|r| !r.is_empty()),
-        "replacement_id": Some(deprecation.replacement_id).filter(|r| !r.is_empty()),
-        "source_path": skill.source_path,
-    })
+    let document = SkillDocument {
+        id: skill.id.clone(),
+        name: skill.name.clone(),
+        description: skill.description.clone(),
+        version: skill.version.clone(),
+        tags: skill.tags.clone(),
+        entrypoint: skill.entrypoint.clone(),
+        input_schema: skill.input_schema.as_ref().map(struct_json),
+        output_schema: skill.output_schema.as_ref().map(struct_json),
+        cost_estimate: skill.cost_estimate,
+        risk_tier: Some(risk_name(skill.risk_tier()))
+            .filter(|tier| *tier != "unspecified")
+            .map(str::to_owned),
+        required_permissions: skill.required_permissions.clone(),
+        timeout_seconds: skill
+            .timeout
+            .map(|t| t.seconds as f64 + f64::from(t.nanos) / 1e9),
+        retryable: skill.retryable,
+        deprecated: deprecation.deprecated,
+        deprecation_reason: Some(deprecation.reason).filter(|r| !r.is_empty()),
+        replacement_id: Some(deprecation.replacement_id).filter(|r| !r.is_empty()),
+        source_path: skill.source_path.clone(),
+    };
+    serde_json::to_value(document).unwrap_or_default()
 }
 
 fn struct_json(value: &prost_types::Struct) -> serde_json::Value {

@@ -1,4 +1,7 @@
-//! Plain HTTP routes on the shared port: liveness, readiness and metrics.
+//! Plain HTTP routes on the shared port: liveness, readiness, metrics, and the skill registry
+//! as JSON.
+
+mod skills;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,7 +10,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use skillos_core::Registry;
 use skillos_core::registry::Severity;
@@ -16,7 +19,14 @@ use skillos_store::Store;
 use crate::metrics::Metrics;
 
 /// HTTP routes, also the metric labels they get.
-pub const ROUTES: &[&str] = &["/healthz", "/readyz", "/metrics"];
+pub const ROUTES: &[&str] = &[
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/skills",
+    "/skills/{*rest}",
+    "/validate",
+];
 
 const STORE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -31,12 +41,18 @@ pub struct HttpState {
     pub skills_watch: &'static str,
 }
 
-pub fn router(state: HttpState) -> Router {
+pub fn router(state: HttpState, skills: crate::skills::Service) -> Router {
+    let skills_api = Router::new()
+        .route("/skills", get(skills::list))
+        .route("/skills/{*rest}", get(skills::skill).post(skills::skill))
+        .route("/validate", post(skills::validate))
+        .with_state(skills);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state)
+        .merge(skills_api)
 }
 
 /// Liveness: the process answers.
