@@ -100,6 +100,10 @@ bench: setup ## Benchmarks (release build); results and method in docs/benchmark
 	cargo build --release -p skillos --bins --examples
 	$(CARGO_TARGET_DIR)/release/examples/bench-skills
 
+.PHONY: fuzz
+fuzz: ## Fuzz the manifest parser for FUZZ_SECONDS (needs nightly Rust and cargo-fuzz)
+	cd fuzz && cargo +nightly fuzz run manifest -- -max_total_time=$${FUZZ_SECONDS:-60}
+
 .PHONY: clean
 clean: ## Remove build outputs and installed tools
 	rm -rf $(CARGO_TARGET_DIR) $(VENV) node_modules

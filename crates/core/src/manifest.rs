@@ -709,3 +709,88 @@ retryable: true
         }
     }
 }
+
+/// Mutation tests: thousands of damaged manifests never panic the parser, and a manifest is
+/// produced exactly when no problem is fatal. (A coverage-guided fuzz target of the same
+/// property lives in `fuzz/`.)
+#[cfg(test)]
+mod mutation_tests {
+    use super::*;
+
+    const SEED: &str = "id: finance/convert_currency\nname: Convert Currency\n\
+        description: Convert between currencies\nversion: 0.1.0\n\
+        entrypoint: implementations.finance.convert_currency:run\ntags: [finance, convert]\n\
+        input_schema:\n  type: object\n  required: [amount]\ncost_estimate: 0.5\nrisk_tier: low\n\
+        timeout_seconds: 5\nretryable: true\ndeprecated: false\nreplacement_id: finance/other\n";
+
+    /// xorshift64*: deterministic, so a failure reproduces.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    const PIECES: &[&str] = &[
+        ":", " ", "\n", "[", "]", "{", "}", "-", "'", "\"", "!!", "&a", "*a", "1.0", "~", "null",
+        "true", "é", "ф", "/", ".", "\t", "#", "|", ">", "0x1F", "-1", "1e999", ".nan", "?",
+    ];
+
+    fn mutate(rng: &mut Rng, text: &str) -> String {
+        let mut chars: Vec<char> = text.chars().collect();
+        for _ in 0..=rng.below(4) {
+            let at = rng.below(chars.len() + 1);
+            match rng.below(3) {
+                0 if at < chars.len() => {
+                    chars.remove(at);
+                }
+                1 => {
+                    let piece = PIECES[rng.below(PIECES.len())];
+                    for (offset, c) in piece.chars().enumerate() {
+                        chars.insert(at + offset, c);
+                    }
+                }
+                _ => {
+                    let end = (at + rng.below(12)).min(chars.len());
+                    chars.drain(at..end);
+                }
+            }
+        }
+        chars.into_iter().collect()
+    }
+
+    #[test]
+    fn damaged_manifests_never_panic_and_are_judged_consistently() {
+        let seed = parse(SEED);
+        assert!(seed.manifest.is_some() && seed.problems.is_empty(), "{:?}", seed.problems);
+        let mut rng = Rng(0x5eed_5eed_5eed_5eed);
+        for _ in 0..5_000 {
+            let text = mutate(&mut rng, SEED);
+            let parsed = parse(&text);
+            let fatal = parsed
+                .problems
+                .iter()
+                .any(|p| p.kind != ProblemKind::Warning);
+            assert_eq!(
+                parsed.manifest.is_some(),
+                !fatal,
+                "input:\n{text}\nproblems: {:?}",
+                parsed.problems
+            );
+            if let Some(manifest) = parsed.manifest {
+                assert_eq!(
+                    SkillId::parse(&manifest.id.to_string()).unwrap(),
+                    manifest.id
+                );
+            }
+        }
+    }
+}
