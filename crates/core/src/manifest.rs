@@ -770,7 +770,11 @@ mod mutation_tests {
     #[test]
     fn damaged_manifests_never_panic_and_are_judged_consistently() {
         let seed = parse(SEED);
-        assert!(seed.manifest.is_some() && seed.problems.is_empty(), "{:?}", seed.problems);
+        assert!(
+            seed.manifest.is_some() && seed.problems.is_empty(),
+            "{:?}",
+            seed.problems
+        );
         let mut rng = Rng(0x5eed_5eed_5eed_5eed);
         for _ in 0..5_000 {
             let text = mutate(&mut rng, SEED);
