@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod dispatch;
 pub mod error;
 mod grpc;
 mod http;

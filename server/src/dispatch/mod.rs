@@ -1,0 +1,529 @@
+//! Dispatch: runs one invocation on a runner that hosts its skill.
+//!
+//! Runners attach over a stream (the transport lives in the gRPC adapter); the dispatcher keeps
+//! what it needs to choose among them and to match results to invocations:
+//!
+//! - choice: the least-loaded runner of the invocation's tenant that hosts the skill, is not
+//!   draining and has a free slot (ties go to the runner that attached first); when every such
+//!   runner is full the invocation waits for a slot until its deadline;
+//! - attempts: every attempt of an execution has its own number; only the current attempt's
+//!   result is accepted, a late or superseded one is refused (fencing);
+//! - loss: a runner that goes away fails its in-flight attempts at once; a retryable skill is
+//!   tried again on another runner, any other ends with [`Error::RunnerLost`];
+//! - deadlines and cancellation: at the deadline, or when the caller stops waiting, the runner
+//!   is told to cancel the attempt and its slot is freed.
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value as Json;
+use skillos_store::TenantId;
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::time::Instant;
+
+/// What a runner declares when it attaches.
+#[derive(Clone, Debug)]
+pub struct Registration {
+    pub name: String,
+    pub version: String,
+    pub tenant: TenantId,
+    pub max_concurrency: usize,
+    pub skills: Vec<String>,
+}
+
+/// A runner as `ListRunners` shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunnerInfo {
+    pub id: String,
+    pub name: String,
+    pub version: String,
+    pub tenant: TenantId,
+    pub max_concurrency: usize,
+    pub in_flight: usize,
+    pub draining: bool,
+    pub skills: Vec<String>,
+    pub connected_at: SystemTime,
+}
+
+/// One execution to run.
+#[derive(Clone, Debug)]
+pub struct Invocation {
+    pub execution_id: String,
+    pub skill_id: String,
+    pub skill_version: String,
+    pub payload: Json,
+    pub tenant: TenantId,
+    pub principal: String,
+    pub deadline: Instant,
+    /// Whether a lost attempt may run again (the skill is idempotent).
+    pub retryable: bool,
+    /// Attempts at most, the first included.
+    pub max_attempts: u32,
+}
+
+/// A message for one runner's stream.
+#[derive(Clone, Debug)]
+pub enum ToRunner {
+    Invoke {
+        attempt: u32,
+        invocation: Arc<Invocation>,
+        deadline: SystemTime,
+    },
+    Cancel {
+        execution_id: String,
+        attempt: u32,
+        reason: CancelReason,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelReason {
+    Requested,
+    DeadlineExceeded,
+}
+
+/// What a runner reported for one attempt.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finished {
+    /// The skill's output, or its own error.
+    pub outcome: Result<Json, SkillError>,
+    pub usage: Usage,
+}
+
+/// An error the skill itself raised (not a failure to run it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SkillError {
+    pub retryable: bool,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Usage {
+    pub cost: f64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub duration: Duration,
+}
+
+/// A finished dispatch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dispatched {
+    pub finished: Finished,
+    pub runner_id: String,
+    pub attempts: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("no connected runner serves skill {0}")]
+    NoRunner(String),
+    #[error("the runner went away during attempt {attempts} and the skill is not retried")]
+    RunnerLost { attempts: u32 },
+    #[error("the result is {bytes} bytes, more than the limit of {limit}")]
+    ResultTooLarge { bytes: usize, limit: usize },
+    #[error("the execution's deadline passed")]
+    DeadlineExceeded,
+}
+
+/// Why a result was not accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("the attempt was superseded by a newer one")]
+    Superseded,
+    #[error("no such attempt is in flight on this runner")]
+    NotInFlight,
+}
+
+/// How an attempt ended, as the waiting dispatch learns it.
+#[derive(Debug)]
+enum AttemptEnd {
+    Finished(Finished),
+    RunnerLost,
+    TooLarge { bytes: usize, limit: usize },
+}
+
+struct Runner {
+    info: RunnerInfo,
+    hosted: HashSet<String>,
+    sender: mpsc::UnboundedSender<ToRunner>,
+}
+
+struct Pending {
+    attempt: u32,
+    runner_id: String,
+    reply: oneshot::Sender<AttemptEnd>,
+}
+
+#[derive(Default)]
+struct State {
+    /// By id; ids sort by attach order.
+    runners: BTreeMap<String, Runner>,
+    /// By execution id: the attempt in flight.
+    pending: HashMap<String, Pending>,
+    attached: u64,
+}
+
+/// The dispatcher; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Dispatcher {
+    state: Arc<Mutex<State>>,
+    slot_freed: Arc<Notify>,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher").finish_non_exhaustive()
+    }
+}
+
+enum Choice {
+    Sent(String, oneshot::Receiver<AttemptEnd>),
+    Full,
+    None,
+}
+
+impl Dispatcher {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Adds a runner; the receiver yields what to send down its stream.
+    pub fn attach(
+        &self,
+        registration: Registration,
+    ) -> (String, mpsc::UnboundedReceiver<ToRunner>) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let mut state = self.state();
+        state.attached += 1;
+        let id = format!("runner-{:06}", state.attached);
+        let info = RunnerInfo {
+            id: id.clone(),
+            name: registration.name,
+            version: registration.version,
+            tenant: registration.tenant,
+            max_concurrency: registration.max_concurrency.max(1),
+            in_flight: 0,
+            draining: false,
+            skills: registration.skills.clone(),
+            connected_at: SystemTime::now(),
+        };
+        let hosted = registration.skills.into_iter().collect();
+        state.runners.insert(
+            id.clone(),
+            Runner {
+                info,
+                hosted,
+                sender,
+            },
+        );
+        drop(state);
+        // A waiting invocation may be able to use the new runner.
+        self.slot_freed.notify_waiters();
+        (id, receiver)
+    }
+
+    /// Removes a runner (its stream ended or went silent); its attempts in flight end as lost.
+    pub fn detach(&self, runner_id: &str) {
+        let mut state = self.state();
+        if state.runners.remove(runner_id).is_none() {
+            return;
+        }
+        let lost: Vec<String> = state
+            .pending
+            .iter()
+            .filter(|(_, pending)| pending.runner_id == runner_id)
+            .map(|(execution_id, _)| execution_id.clone())
+            .collect();
+        for execution_id in lost {
+            if let Some(pending) = state.pending.remove(&execution_id) {
+                let _ = pending.reply.send(AttemptEnd::RunnerLost);
+            }
+        }
+        drop(state);
+        self.slot_freed.notify_waiters();
+    }
+
+    /// The runner asked for no new invocations.
+    pub fn drain(&self, runner_id: &str) {
+        if let Some(runner) = self.state().runners.get_mut(runner_id) {
+            runner.info.draining = true;
+        }
+    }
+
+    /// Whether some runner of `tenant` hosts `skill_id` (draining or not).
+    pub fn hosts(&self, tenant: &TenantId, skill_id: &str) -> bool {
+        self.state()
+            .runners
+            .values()
+            .any(|runner| &runner.info.tenant == tenant && runner.hosted.contains(skill_id))
+    }
+
+    /// The runners attached now, in attach order.
+    pub fn runners(&self) -> Vec<RunnerInfo> {
+        self.state()
+            .runners
+            .values()
+            .map(|runner| runner.info.clone())
+            .collect()
+    }
+
+    /// Delivers a runner's report of one attempt.
+    pub fn complete(
+        &self,
+        runner_id: &str,
+        execution_id: &str,
+        attempt: u32,
+        finished: Finished,
+    ) -> Result<(), Rejection> {
+        self.end_attempt(
+            runner_id,
+            execution_id,
+            attempt,
+            AttemptEnd::Finished(finished),
+        )
+    }
+
+    /// Fails one attempt whose result was larger than the server accepts; the stream stays up.
+    pub fn reject_too_large(
+        &self,
+        runner_id: &str,
+        execution_id: &str,
+        attempt: u32,
+        bytes: usize,
+        limit: usize,
+    ) -> Result<(), Rejection> {
+        self.end_attempt(
+            runner_id,
+            execution_id,
+            attempt,
+            AttemptEnd::TooLarge { bytes, limit },
+        )
+    }
+
+    fn end_attempt(
+        &self,
+        runner_id: &str,
+        execution_id: &str,
+        attempt: u32,
+        end: AttemptEnd,
+    ) -> Result<(), Rejection> {
+        let mut state = self.state();
+        let current = state
+            .pending
+            .get(execution_id)
+            .ok_or(Rejection::NotInFlight)?;
+        if current.attempt != attempt {
+            return Err(if attempt < current.attempt {
+                Rejection::Superseded
+            } else {
+                Rejection::NotInFlight
+            });
+        }
+        if current.runner_id != runner_id {
+            return Err(Rejection::NotInFlight);
+        }
+        let pending = state
+            .pending
+            .remove(execution_id)
+            .ok_or(Rejection::NotInFlight)?;
+        release_slot(&mut state, runner_id);
+        drop(state);
+        self.slot_freed.notify_waiters();
+        let _ = pending.reply.send(end);
+        Ok(())
+    }
+
+    /// Runs an invocation to its end: a result, a skill error, or a dispatch error.
+    /// Dropping the future cancels the attempt in flight on its runner.
+    pub async fn dispatch(&self, invocation: Invocation) -> Result<Dispatched, Error> {
+        let invocation = Arc::new(invocation);
+        let max_attempts = invocation.max_attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (runner_id, reply) = self.assign(&invocation, attempt).await?;
+            let guard = InFlight {
+                dispatcher: self,
+                execution_id: &invocation.execution_id,
+                attempt,
+                armed: true,
+            };
+            let ended = tokio::time::timeout_at(invocation.deadline, reply).await;
+            let mut guard = guard;
+            match ended {
+                Err(_elapsed) => {
+                    guard.cancel(CancelReason::DeadlineExceeded);
+                    return Err(Error::DeadlineExceeded);
+                }
+                Ok(Ok(AttemptEnd::Finished(finished))) => {
+                    guard.armed = false;
+                    return Ok(Dispatched {
+                        finished,
+                        runner_id,
+                        attempts: attempt,
+                    });
+                }
+                Ok(Ok(AttemptEnd::TooLarge { bytes, limit })) => {
+                    guard.armed = false;
+                    return Err(Error::ResultTooLarge { bytes, limit });
+                }
+                Ok(Ok(AttemptEnd::RunnerLost)) | Ok(Err(_)) => {
+                    guard.armed = false;
+                    let retry = invocation.retryable
+                        && attempt < max_attempts
+                        && Instant::now() < invocation.deadline;
+                    if !retry {
+                        return Err(Error::RunnerLost { attempts: attempt });
+                    }
+                    tracing::info!(execution_id = %invocation.execution_id, attempt, "runner lost; retrying on another runner");
+                }
+            }
+        }
+    }
+
+    /// Sends the attempt to the best runner, waiting for a free slot until the deadline.
+    async fn assign(
+        &self,
+        invocation: &Arc<Invocation>,
+        attempt: u32,
+    ) -> Result<(String, oneshot::Receiver<AttemptEnd>), Error> {
+        loop {
+            let freed = self.slot_freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            match self.try_assign(invocation, attempt) {
+                Choice::Sent(runner_id, reply) => return Ok((runner_id, reply)),
+                Choice::None => return Err(Error::NoRunner(invocation.skill_id.clone())),
+                Choice::Full => {
+                    if tokio::time::timeout_at(invocation.deadline, freed)
+                        .await
+                        .is_err()
+                    {
+                        return Err(Error::DeadlineExceeded);
+                    }
+                }
+            }
+        }
+    }
+
+    fn try_assign(&self, invocation: &Arc<Invocation>, attempt: u32) -> Choice {
+        let mut state = self.state();
+        loop {
+            let candidates: Vec<&Runner> = state
+                .runners
+                .values()
+                .filter(|runner| {
+                    runner.info.tenant == invocation.tenant
+                        && !runner.info.draining
+                        && runner.hosted.contains(&invocation.skill_id)
+                })
+                .collect();
+            if candidates.is_empty() {
+                return Choice::None;
+            }
+            let Some(best) = candidates
+                .iter()
+                .filter(|runner| runner.info.in_flight < runner.info.max_concurrency)
+                .min_by_key(|runner| runner.info.in_flight)
+            else {
+                return Choice::Full;
+            };
+            let runner_id = best.info.id.clone();
+            let deadline = SystemTime::now()
+                + invocation
+                    .deadline
+                    .saturating_duration_since(Instant::now());
+            let message = ToRunner::Invoke {
+                attempt,
+                invocation: invocation.clone(),
+                deadline,
+            };
+            if best.sender.send(message).is_err() {
+                // Its stream is gone and its detach has not run yet: forget it and choose again.
+                state.runners.remove(&runner_id);
+                continue;
+            }
+            let (reply, receiver) = oneshot::channel();
+            state.pending.insert(
+                invocation.execution_id.clone(),
+                Pending {
+                    attempt,
+                    runner_id: runner_id.clone(),
+                    reply,
+                },
+            );
+            if let Some(runner) = state.runners.get_mut(&runner_id) {
+                runner.info.in_flight += 1;
+            }
+            return Choice::Sent(runner_id, receiver);
+        }
+    }
+
+    /// Withdraws an attempt still in flight and tells its runner to stop it.
+    fn withdraw(&self, execution_id: &str, attempt: u32, reason: CancelReason) {
+        let mut state = self.state();
+        let in_flight = state
+            .pending
+            .get(execution_id)
+            .is_some_and(|pending| pending.attempt == attempt);
+        if !in_flight {
+            return;
+        }
+        let Some(pending) = state.pending.remove(execution_id) else {
+            return;
+        };
+        release_slot(&mut state, &pending.runner_id);
+        if let Some(runner) = state.runners.get(&pending.runner_id) {
+            let cancel = ToRunner::Cancel {
+                execution_id: execution_id.to_owned(),
+                attempt,
+                reason,
+            };
+            let _ = runner.sender.send(cancel);
+        }
+        drop(state);
+        self.slot_freed.notify_waiters();
+    }
+}
+
+fn release_slot(state: &mut State, runner_id: &str) {
+    if let Some(runner) = state.runners.get_mut(runner_id) {
+        runner.info.in_flight = runner.info.in_flight.saturating_sub(1);
+    }
+}
+
+/// Cancels the attempt on its runner when the dispatch stops waiting for it early.
+struct InFlight<'a> {
+    dispatcher: &'a Dispatcher,
+    execution_id: &'a str,
+    attempt: u32,
+    armed: bool,
+}
+
+impl InFlight<'_> {
+    fn cancel(&mut self, reason: CancelReason) {
+        self.armed = false;
+        self.dispatcher
+            .withdraw(self.execution_id, self.attempt, reason);
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.dispatcher
+                .withdraw(self.execution_id, self.attempt, CancelReason::Requested);
+        }
+    }
+}
