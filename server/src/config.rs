@@ -25,6 +25,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "SKILLOS_SKILLS_RELOAD_DEBOUNCE_MS",
         "skills.reload_debounce_ms",
     ),
+    ("SKILLOS_RUNNER_TOKEN", "runners.token"),
     ("SKILLOS_DATA_DIR", "storage.data_dir"),
     ("SKILLOS_STORAGE_BACKEND", "storage.backend"),
     ("SKILLOS_POSTGRES_DSN", "storage.postgres_dsn"),
@@ -43,8 +44,59 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
 pub struct Config {
     pub server: ServerConfig,
     pub skills: SkillsConfig,
+    pub runners: RunnersConfig,
     pub storage: StorageConfig,
     pub log: LogConfig,
+}
+
+/// Runner processes and the stream they attach with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunnersConfig {
+    /// Tokens runners attach with; each allows a tenant and a set of skill-id patterns.
+    pub tokens: Vec<RunnerTokenConfig>,
+    /// Largest encoded result a runner may return; a larger one fails only its invocation.
+    pub max_result_bytes: usize,
+    /// How often each side sends a heartbeat when it has nothing else to send.
+    pub heartbeat_interval_seconds: u64,
+    /// Silence after which a runner is removed and its in-flight attempts count as lost.
+    pub heartbeat_timeout_seconds: u64,
+    /// Deadline of a run when neither the request nor the skill sets one.
+    pub default_timeout_seconds: u64,
+}
+
+impl Default for RunnersConfig {
+    fn default() -> Self {
+        Self {
+            tokens: Vec::new(),
+            max_result_bytes: 4 * 1024 * 1024,
+            heartbeat_interval_seconds: 5,
+            heartbeat_timeout_seconds: 15,
+            default_timeout_seconds: 30,
+        }
+    }
+}
+
+/// One runner token.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerTokenConfig {
+    /// The secret runners present as `authorization: Bearer <token>`.
+    pub token: String,
+    /// Tenant whose invocations the runner serves.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+    /// Skill ids the runner may register: exact ids or patterns with `*` (`finance/*`, `*`).
+    #[serde(default = "all_skills")]
+    pub skills: Vec<String>,
+}
+
+fn default_tenant() -> String {
+    skillos_store::TenantId::DEFAULT.to_owned()
+}
+
+fn all_skills() -> Vec<String> {
+    vec!["*".to_owned()]
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -265,6 +317,12 @@ impl Config {
             }
             "skills.watch" => self.skills.watch = parse_flag(value)?,
             "skills.reload_debounce_ms" => self.skills.reload_debounce_ms = parse_u64(value)?,
+            // One token for every skill of the default tenant, for a single-node setup.
+            "runners.token" => self.runners.tokens.push(RunnerTokenConfig {
+                token: value.to_owned(),
+                tenant: default_tenant(),
+                skills: all_skills(),
+            }),
             "storage.data_dir" => self.storage.data_dir = PathBuf::from(value),
             "storage.backend" => {
                 self.storage.backend = match value.trim().to_ascii_lowercase().as_str() {
@@ -354,6 +412,28 @@ impl Config {
                 message: "must be at most 3600".to_owned(),
             });
         }
+        for token in &self.runners.tokens {
+            if token.token.len() < 16 {
+                return Err(Error::Invalid {
+                    key: "runners.tokens",
+                    message: "a runner token must be at least 16 characters".to_owned(),
+                });
+            }
+        }
+        if self.runners.heartbeat_interval_seconds == 0
+            || self.runners.heartbeat_timeout_seconds <= self.runners.heartbeat_interval_seconds
+        {
+            return Err(Error::Invalid {
+                key: "runners.heartbeat_timeout_seconds",
+                message: "must be greater than runners.heartbeat_interval_seconds (> 0)".to_owned(),
+            });
+        }
+        if self.runners.max_result_bytes == 0 || self.runners.max_result_bytes > 64 * 1024 * 1024 {
+            return Err(Error::Invalid {
+                key: "runners.max_result_bytes",
+                message: "must be between 1 and 67108864".to_owned(),
+            });
+        }
         if let Err(error) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return Err(Error::Invalid {
                 key: "log.level",
@@ -372,6 +452,9 @@ impl Config {
     pub fn redacted(&self) -> Self {
         let mut copy = self.clone();
         copy.storage.postgres_dsn = copy.storage.postgres_dsn.as_deref().map(redact_dsn);
+        for token in &mut copy.runners.tokens {
+            token.token = "***".to_owned();
+        }
         copy
     }
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::skills;
+use crate::{orchestrator, skills};
 
 /// `google.rpc.ErrorInfo.domain` of every SkillOS error.
 pub const ERROR_DOMAIN: &str = "skillos.dev";
@@ -17,8 +17,12 @@ pub const ERROR_DOMAIN: &str = "skillos.dev";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     InvalidArgument,
+    Unauthenticated,
+    PermissionDenied,
     NotFound,
     FailedPrecondition,
+    ResourceExhausted,
+    DeadlineExceeded,
     Unimplemented,
     Unavailable,
     Internal,
@@ -28,8 +32,12 @@ impl Kind {
     pub fn grpc(self) -> tonic::Code {
         match self {
             Self::InvalidArgument => tonic::Code::InvalidArgument,
+            Self::Unauthenticated => tonic::Code::Unauthenticated,
+            Self::PermissionDenied => tonic::Code::PermissionDenied,
             Self::NotFound => tonic::Code::NotFound,
             Self::FailedPrecondition => tonic::Code::FailedPrecondition,
+            Self::ResourceExhausted => tonic::Code::ResourceExhausted,
+            Self::DeadlineExceeded => tonic::Code::DeadlineExceeded,
             Self::Unimplemented => tonic::Code::Unimplemented,
             Self::Unavailable => tonic::Code::Unavailable,
             Self::Internal => tonic::Code::Internal,
@@ -39,8 +47,12 @@ impl Kind {
     pub fn http(self) -> http::StatusCode {
         match self {
             Self::InvalidArgument => http::StatusCode::BAD_REQUEST,
+            Self::Unauthenticated => http::StatusCode::UNAUTHORIZED,
+            Self::PermissionDenied => http::StatusCode::FORBIDDEN,
             Self::NotFound => http::StatusCode::NOT_FOUND,
             Self::FailedPrecondition => http::StatusCode::CONFLICT,
+            Self::ResourceExhausted => http::StatusCode::TOO_MANY_REQUESTS,
+            Self::DeadlineExceeded => http::StatusCode::GATEWAY_TIMEOUT,
             Self::Unimplemented => http::StatusCode::NOT_IMPLEMENTED,
             Self::Unavailable => http::StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => http::StatusCode::INTERNAL_SERVER_ERROR,
@@ -55,6 +67,8 @@ pub struct ApiError {
     /// Stable, UPPER_SNAKE_CASE.
     pub reason: &'static str,
     pub message: String,
+    /// `ErrorInfo.metadata`, e.g. the `execution_id` a failed run created.
+    pub metadata: Vec<(&'static str, String)>,
 }
 
 impl ApiError {
@@ -63,7 +77,13 @@ impl ApiError {
             kind,
             reason,
             message: message.into(),
+            metadata: Vec::new(),
         }
+    }
+
+    pub fn with(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.metadata.push((key, value.into()));
+        self
     }
 
     /// Logs the detail and hides it from the client.
@@ -85,11 +105,12 @@ impl ApiError {
     }
 
     pub fn into_status(self) -> tonic::Status {
-        let details = ErrorDetails::with_error_info(
-            self.reason,
-            ERROR_DOMAIN,
-            HashMap::<String, String>::new(),
-        );
+        let metadata: HashMap<String, String> = self
+            .metadata
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.clone()))
+            .collect();
+        let details = ErrorDetails::with_error_info(self.reason, ERROR_DOMAIN, metadata);
         tonic::Status::with_error_details(self.kind.grpc(), self.message, details)
     }
 }
@@ -127,6 +148,41 @@ impl From<skills::Error> for ApiError {
             E::Internal(detail) => return Self::internal(detail),
         };
         Self::new(kind, reason, error.to_string())
+    }
+}
+
+impl From<orchestrator::Error> for ApiError {
+    fn from(error: orchestrator::Error) -> Self {
+        use crate::dispatch::Error as D;
+        use orchestrator::Error as E;
+        let message = error.to_string();
+        match error {
+            E::Skills(skills) => Self::from(skills),
+            E::InvalidPayload(_) => Self::new(Kind::InvalidArgument, "INVALID_PAYLOAD", message),
+            E::NoRunner(_) => Self::new(Kind::Unavailable, "NO_RUNNER", message),
+            E::ExecutionNotFound(_) => Self::new(Kind::NotFound, "EXECUTION_NOT_FOUND", message),
+            E::InvalidPageToken => Self::new(Kind::InvalidArgument, "INVALID_PAGE_TOKEN", message),
+            E::InvalidPageSize => Self::new(Kind::InvalidArgument, "INVALID_PAGE_SIZE", message),
+            E::Store(store) => Self::internal(&store),
+            E::Dispatch {
+                execution_id,
+                source,
+            } => {
+                let (kind, reason) = match source {
+                    D::NoRunner(_) => (Kind::Unavailable, "NO_RUNNER"),
+                    D::RunnerLost { .. } => (Kind::Unavailable, "RUNNER_LOST"),
+                    D::ResultTooLarge { .. } => (Kind::ResourceExhausted, "RESULT_TOO_LARGE"),
+                    D::DeadlineExceeded => (Kind::DeadlineExceeded, "EXECUTION_TIMED_OUT"),
+                };
+                Self::new(kind, reason, message).with("execution_id", execution_id)
+            }
+        }
+    }
+}
+
+impl From<orchestrator::Error> for tonic::Status {
+    fn from(error: orchestrator::Error) -> Self {
+        ApiError::from(error).into_status()
     }
 }
 

@@ -8,6 +8,7 @@ pub mod error;
 mod grpc;
 mod http;
 mod metrics;
+pub mod orchestrator;
 pub mod server;
 pub mod skills;
 pub mod telemetry;

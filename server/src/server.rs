@@ -16,10 +16,12 @@ use skillos_core::Registry;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
+use crate::auth::RunnerTokens;
 use crate::config::{Config, StorageBackend};
+use crate::dispatch::Dispatcher;
 use crate::http::{self, HttpState};
 use crate::metrics::{self, Metrics};
-use crate::{grpc, skills};
+use crate::{grpc, orchestrator, skills};
 
 const STORE_CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -80,9 +82,34 @@ pub async fn run(
         skills_watch,
     };
 
+    let dispatcher = Dispatcher::new();
+    let runners = &config.runners;
+    let orchestrator = orchestrator::Service::new(
+        skills.clone(),
+        store.clone(),
+        dispatcher.clone(),
+        Duration::from_secs(runners.default_timeout_seconds),
+    );
+    let services = grpc::Services {
+        skills: skills.clone(),
+        orchestrator,
+        dispatcher: dispatcher.clone(),
+        runner_tokens: RunnerTokens::new(&runners.tokens),
+        runner_limits: grpc::runner::Limits {
+            max_result_bytes: runners.max_result_bytes,
+            max_message_bytes: runners.max_result_bytes * 2 + 1024 * 1024,
+            heartbeat_interval: Duration::from_secs(runners.heartbeat_interval_seconds),
+            heartbeat_timeout: Duration::from_secs(runners.heartbeat_timeout_seconds),
+        },
+    };
+    if runners.tokens.is_empty() {
+        tracing::warn!(
+            "no runner tokens configured (runners.tokens or SKILLOS_RUNNER_TOKEN): no runner can attach"
+        );
+    }
     let router = grpc::mount(
-        http::router(http_state, skills.clone()),
-        skills,
+        http::router(http_state, skills),
+        services,
         health_service,
         &config.server.cors_allowed_origins,
     )?
@@ -106,11 +133,14 @@ pub async fn run(
         let drain_started = drain_started.clone();
         let serving = serving.clone();
         let health_reporter = health_reporter.clone();
+        let dispatcher = dispatcher.clone();
         tokio::spawn(async move {
             shutdown.await;
             tracing::info!("shutting down: health NOT_SERVING, draining in-flight requests");
             serving.store(false, Ordering::Release);
             set_serving(&health_reporter, false).await;
+            // Runner streams end once their attempts in flight are done.
+            dispatcher.shut_down();
             drain_started.notify_one();
             let _ = drain_tx.send(());
         });

@@ -194,8 +194,14 @@ fn skill_json(skill: &v1::Skill) -> serde_json::Value {
         version: skill.version.clone(),
         tags: skill.tags.clone(),
         entrypoint: skill.entrypoint.clone(),
-        input_schema: skill.input_schema.as_ref().map(struct_json),
-        output_schema: skill.output_schema.as_ref().map(struct_json),
+        input_schema: skill
+            .input_schema
+            .as_ref()
+            .map(crate::grpc::convert::struct_json),
+        output_schema: skill
+            .output_schema
+            .as_ref()
+            .map(crate::grpc::convert::struct_json),
         cost_estimate: skill.cost_estimate,
         risk_tier: Some(risk_name(skill.risk_tier()))
             .filter(|tier| *tier != "unspecified")
@@ -211,32 +217,6 @@ fn skill_json(skill: &v1::Skill) -> serde_json::Value {
         source_path: skill.source_path.clone(),
     };
     serde_json::to_value(document).unwrap_or_default()
-}
-
-fn struct_json(value: &prost_types::Struct) -> serde_json::Value {
-    serde_json::Value::Object(
-        value
-            .fields
-            .iter()
-            .map(|(k, v)| (k.clone(), value_json(v)))
-            .collect(),
-    )
-}
-
-fn value_json(value: &prost_types::Value) -> serde_json::Value {
-    use prost_types::value::Kind;
-    match &value.kind {
-        None | Some(Kind::NullValue(_)) => serde_json::Value::Null,
-        Some(Kind::BoolValue(b)) => serde_json::Value::Bool(*b),
-        Some(Kind::NumberValue(n)) => {
-            serde_json::Number::from_f64(*n).map_or(serde_json::Value::Null, Into::into)
-        }
-        Some(Kind::StringValue(s)) => serde_json::Value::String(s.clone()),
-        Some(Kind::ListValue(list)) => {
-            serde_json::Value::Array(list.values.iter().map(value_json).collect())
-        }
-        Some(Kind::StructValue(object)) => struct_json(object),
-    }
 }
 
 fn risk_name(tier: v1::RiskTier) -> &'static str {

@@ -169,10 +169,21 @@ struct State {
 }
 
 /// The dispatcher; cheap to clone.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Dispatcher {
     state: Arc<Mutex<State>>,
     slot_freed: Arc<Notify>,
+    shutting_down: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Default for Dispatcher {
+    fn default() -> Self {
+        Self {
+            state: Arc::default(),
+            slot_freed: Arc::default(),
+            shutting_down: Arc::new(tokio::sync::watch::channel(false).0),
+        }
+    }
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -259,6 +270,28 @@ impl Dispatcher {
         if let Some(runner) = self.state().runners.get_mut(runner_id) {
             runner.info.draining = true;
         }
+    }
+
+    /// The server is shutting down: no runner gets new invocations, and sessions end once their
+    /// attempts in flight are done.
+    pub fn shut_down(&self) {
+        for runner in self.state().runners.values_mut() {
+            runner.info.draining = true;
+        }
+        self.shutting_down.send_replace(true);
+    }
+
+    /// Changes to true when the server starts shutting down.
+    pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shutting_down.subscribe()
+    }
+
+    /// Attempts in flight on one runner.
+    pub fn in_flight(&self, runner_id: &str) -> usize {
+        self.state()
+            .runners
+            .get(runner_id)
+            .map_or(0, |runner| runner.info.in_flight)
     }
 
     /// Whether some runner of `tenant` hosts `skill_id` (draining or not).

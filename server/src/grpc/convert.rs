@@ -107,6 +107,127 @@ pub fn value(json: &Json) -> prost_types::Value {
     prost_types::Value { kind: Some(kind) }
 }
 
+pub fn struct_json(value: &prost_types::Struct) -> serde_json::Value {
+    serde_json::Value::Object(
+        value
+            .fields
+            .iter()
+            .map(|(k, v)| (k.clone(), value_json(v)))
+            .collect(),
+    )
+}
+
+pub fn value_json(value: &prost_types::Value) -> serde_json::Value {
+    use prost_types::value::Kind;
+    match &value.kind {
+        None | Some(Kind::NullValue(_)) => serde_json::Value::Null,
+        Some(Kind::BoolValue(b)) => serde_json::Value::Bool(*b),
+        Some(Kind::NumberValue(n)) => {
+            serde_json::Number::from_f64(*n).map_or(serde_json::Value::Null, Into::into)
+        }
+        Some(Kind::StringValue(s)) => serde_json::Value::String(s.clone()),
+        Some(Kind::ListValue(list)) => {
+            serde_json::Value::Array(list.values.iter().map(value_json).collect())
+        }
+        Some(Kind::StructValue(object)) => struct_json(object),
+    }
+}
+
+pub fn execution_status(status: skillos_store::ExecutionStatus) -> v1::ExecutionStatus {
+    use skillos_store::ExecutionStatus as S;
+    match status {
+        S::Pending => v1::ExecutionStatus::Pending,
+        S::PendingApproval => v1::ExecutionStatus::PendingApproval,
+        S::Running => v1::ExecutionStatus::Running,
+        S::Succeeded => v1::ExecutionStatus::Succeeded,
+        S::Failed => v1::ExecutionStatus::Failed,
+        S::Cancelled => v1::ExecutionStatus::Cancelled,
+        S::TimedOut => v1::ExecutionStatus::TimedOut,
+        S::Rejected => v1::ExecutionStatus::Rejected,
+    }
+}
+
+pub fn execution(execution: &skillos_store::Execution) -> v1::Execution {
+    let error = execution.error.as_ref().map(|error| {
+        let text = |key: &str| {
+            error
+                .get(key)
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let class = match text("class").as_str() {
+            "retryable" => v1::ErrorClass::Retryable,
+            "permanent" => v1::ErrorClass::Permanent,
+            _ => v1::ErrorClass::Unspecified,
+        };
+        let origin = match text("origin").as_str() {
+            "skill" => v1::ErrorOrigin::Skill,
+            "runner" => v1::ErrorOrigin::Runner,
+            "server" => v1::ErrorOrigin::Server,
+            _ => v1::ErrorOrigin::Unspecified,
+        };
+        v1::ExecutionError {
+            error_class: class as i32,
+            origin: origin as i32,
+            code: text("code"),
+            message: text("message"),
+        }
+    });
+    let duration = execution
+        .started_at
+        .zip(execution.finished_at)
+        .and_then(|(start, end)| (end - start).to_std().ok())
+        .and_then(|elapsed| prost_types::Duration::try_from(elapsed).ok());
+    v1::Execution {
+        id: execution.id.clone(),
+        skill_id: execution.skill_id.clone(),
+        skill_version: execution.skill_version.clone(),
+        status: execution_status(execution.status) as i32,
+        payload: execution.payload.as_object().map(object),
+        output: execution.output.as_ref().map(value),
+        error,
+        attempts: execution.attempts,
+        runner_id: execution.runner_id.clone().unwrap_or_default(),
+        usage: Some(v1::Usage {
+            cost: execution.cost,
+            duration,
+            ..Default::default()
+        }),
+        create_time: Some(timestamp(execution.created_at)),
+        start_time: execution.started_at.map(timestamp),
+        finish_time: execution.finished_at.map(timestamp),
+        principal_subject: execution.principal.clone(),
+        ..Default::default()
+    }
+}
+
+pub fn runner(runner: &crate::dispatch::RunnerInfo) -> v1::Runner {
+    let state = if runner.draining {
+        v1::RunnerState::Draining
+    } else {
+        v1::RunnerState::Ready
+    };
+    v1::Runner {
+        id: runner.id.clone(),
+        name: runner.name.clone(),
+        version: runner.version.clone(),
+        skills: runner
+            .skills
+            .iter()
+            .map(|skill_id| v1::RunnerSkill {
+                skill_id: skill_id.clone(),
+                version: String::new(),
+            })
+            .collect(),
+        max_concurrency: i32::try_from(runner.max_concurrency).unwrap_or(i32::MAX),
+        in_flight: i32::try_from(runner.in_flight).unwrap_or(i32::MAX),
+        connect_time: Some(prost_types::Timestamp::from(runner.connected_at)),
+        state: state as i32,
+        ..Default::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

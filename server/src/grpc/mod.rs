@@ -1,7 +1,9 @@
 //! The gRPC side of the port: SkillOS services, health and reflection, each reachable over gRPC
 //! and gRPC-web (with CORS for browsers), mounted on the same axum router as the HTTP routes.
 
-mod convert;
+pub(crate) mod convert;
+mod orchestrator;
+pub(crate) mod runner;
 mod skills;
 mod unimplemented;
 
@@ -29,10 +31,19 @@ pub fn descriptor_sets() -> [&'static [u8]; 5] {
     ]
 }
 
+/// The domain services the gRPC adapters serve.
+pub struct Services {
+    pub skills: SkillsService,
+    pub orchestrator: crate::orchestrator::Service,
+    pub dispatcher: crate::dispatch::Dispatcher,
+    pub runner_tokens: crate::auth::RunnerTokens,
+    pub runner_limits: runner::Limits,
+}
+
 /// Adds every gRPC service to `router`; `health` is tonic-health's service.
 pub fn mount<H>(
     router: Router,
-    skills: SkillsService,
+    services: Services,
     health: H,
     cors_origins: &[String],
 ) -> anyhow::Result<Router>
@@ -58,17 +69,28 @@ where
         reflection = reflection.register_encoded_file_descriptor_set(set);
         reflection_alpha = reflection_alpha.register_encoded_file_descriptor_set(set);
     }
+    let limits = services.runner_limits;
+    let runner = runner::Adapter::new(services.dispatcher, services.runner_tokens, limits);
+    // Explicit limits on the runner stream: a message over tonic's default would end the whole
+    // stream; results between max_result_bytes and this limit fail only their invocation.
+    let runner_server = RunnerServiceServer::new(runner)
+        .max_decoding_message_size(limits.max_message_bytes)
+        .max_encoding_message_size(limits.max_message_bytes);
     let cors = cors(cors_origins);
     let mount = Mount { router, cors };
     let router = mount
-        .add(SkillServiceServer::new(skills::Adapter::new(skills)))
-        .add(OrchestratorServiceServer::new(Unimplemented))
+        .add(SkillServiceServer::new(skills::Adapter::new(
+            services.skills,
+        )))
+        .add(OrchestratorServiceServer::new(orchestrator::Adapter::new(
+            services.orchestrator,
+        )))
         .add(ApprovalServiceServer::new(Unimplemented))
         .add(WebhookServiceServer::new(Unimplemented))
         .add(JobServiceServer::new(Unimplemented))
         .add(ScheduleServiceServer::new(Unimplemented))
         .add(BudgetServiceServer::new(Unimplemented))
-        .add(RunnerServiceServer::new(Unimplemented))
+        .add(runner_server)
         .add(health)
         .add(reflection.build_v1()?)
         .add(reflection_alpha.build_v1alpha()?)

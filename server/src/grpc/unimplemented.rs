@@ -4,10 +4,9 @@
 
 use std::pin::Pin;
 
-use skillos_proto::runner_v1;
 use skillos_proto::v1;
 use tokio_stream::Stream;
-use tonic::{Request, Response, Status, Streaming};
+use tonic::{Request, Response, Status};
 
 use crate::error::ApiError;
 
@@ -15,7 +14,7 @@ use crate::error::ApiError;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Unimplemented;
 
-type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
 fn not_yet(rpc: &str) -> Status {
     ApiError::unimplemented(rpc).into_status()
@@ -84,21 +83,6 @@ unimplemented_service! {
 }
 
 unimplemented_service! {
-    v1::orchestrator_service_server::OrchestratorService, "skillos.v1.OrchestratorService" {
-        run(v1::RunRequest) -> v1::RunResponse = "Run";
-        route(v1::RouteRequest) -> v1::RouteResponse = "Route";
-        record_feedback(v1::RecordFeedbackRequest) -> v1::RecordFeedbackResponse = "RecordFeedback";
-        get_execution(v1::GetExecutionRequest) -> v1::GetExecutionResponse = "GetExecution";
-        list_executions(v1::ListExecutionsRequest) -> v1::ListExecutionsResponse = "ListExecutions";
-        cancel_execution(v1::CancelExecutionRequest) -> v1::CancelExecutionResponse = "CancelExecution";
-        list_runners(v1::ListRunnersRequest) -> v1::ListRunnersResponse = "ListRunners";
-    }
-    streams {
-        run_stream(v1::RunStreamRequest) -> RunStreamStream: v1::RunStreamResponse = "RunStream";
-    }
-}
-
-unimplemented_service! {
     v1::schedule_service_server::ScheduleService, "skillos.v1.ScheduleService" {
         create_schedule(v1::CreateScheduleRequest) -> v1::CreateScheduleResponse = "CreateSchedule";
         list_schedules(v1::ListSchedulesRequest) -> v1::ListSchedulesResponse = "ListSchedules";
@@ -118,16 +102,5 @@ unimplemented_service! {
         get_trigger(v1::GetTriggerRequest) -> v1::GetTriggerResponse = "GetTrigger";
         delete_trigger(v1::DeleteTriggerRequest) -> v1::DeleteTriggerResponse = "DeleteTrigger";
         rotate_secret(v1::RotateSecretRequest) -> v1::RotateSecretResponse = "RotateSecret";
-    }
-}
-#[tonic::async_trait]
-impl runner_v1::runner_service_server::RunnerService for Unimplemented {
-    type AttachStream = BoxStream<runner_v1::AttachResponse>;
-
-    async fn attach(
-        &self,
-        _request: Request<Streaming<runner_v1::AttachRequest>>,
-    ) -> Result<Response<Self::AttachStream>, Status> {
-        Err(not_yet("skillos.runner.v1.RunnerService/Attach"))
     }
 }

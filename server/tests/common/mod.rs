@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod runner;
+
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,10 +25,16 @@ pub struct TestServer {
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
+/// A runner token allowed every skill in the default test server.
+pub const ALL_SKILLS_TOKEN: &str = "test-runner-token-all-skills";
+
 pub struct Options {
     pub backend: StorageBackend,
     pub postgres_schema: Option<String>,
     pub skills: Vec<&'static str>,
+    /// (token, skill patterns) for the default tenant.
+    pub runner_tokens: Vec<(&'static str, Vec<&'static str>)>,
+    pub max_result_bytes: usize,
 }
 
 impl Default for Options {
@@ -35,6 +43,8 @@ impl Default for Options {
             backend: StorageBackend::Sqlite,
             postgres_schema: None,
             skills: vec!["a/one", "a/two", "b/three"],
+            runner_tokens: vec![(ALL_SKILLS_TOKEN, vec!["*"])],
+            max_result_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -86,6 +96,18 @@ impl TestServer {
             config.storage.postgres_dsn = Some(postgres_dsn());
             config.storage.postgres_schema = options.postgres_schema.clone().unwrap();
         }
+        config.runners.tokens = options
+            .runner_tokens
+            .iter()
+            .map(|(token, skills)| skillos::config::RunnerTokenConfig {
+                token: token.to_string(),
+                tenant: "default".to_owned(),
+                skills: skills.iter().map(|s| s.to_string()).collect(),
+            })
+            .collect();
+        config.runners.max_result_bytes = options.max_result_bytes;
+        config.runners.heartbeat_interval_seconds = 1;
+        config.runners.heartbeat_timeout_seconds = 3;
         config.validate().unwrap();
         Self::launch(config, root, data).await
     }

@@ -1,0 +1,264 @@
+//! Running skills: `OrchestratorService` as a domain service. A run by skill id checks the
+//! request, stores an execution record, dispatches it to a runner and records how it ended.
+//! (Routing by free text, policies, approvals and budgets join this path as they are built.)
+
+use std::time::Duration;
+
+use serde_json::{Value as Json, json};
+use skillos_store::{Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, Store};
+use std::sync::Arc;
+
+use crate::auth::Principal;
+use crate::dispatch::{self, Dispatcher, Invocation, RunnerInfo};
+use crate::skills;
+
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+const DEFAULT_PAGE_SIZE: u32 = 100;
+const MAX_PAGE_SIZE: u32 = 1000;
+/// Attempts of a retryable skill whose runner was lost.
+const MAX_ATTEMPTS: u32 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Skills(#[from] skills::Error),
+    #[error("invalid payload: {0}")]
+    InvalidPayload(String),
+    #[error("no connected runner serves skill {0}")]
+    NoRunner(String),
+    #[error("execution {execution_id}: {source}")]
+    Dispatch {
+        execution_id: String,
+        source: dispatch::Error,
+    },
+    #[error("execution {0} not found")]
+    ExecutionNotFound(String),
+    #[error("invalid page_token; pass the next_page_token of the previous response")]
+    InvalidPageToken,
+    #[error("page_size must be between 0 and {MAX_PAGE_SIZE}")]
+    InvalidPageSize,
+    #[error(transparent)]
+    Store(#[from] skillos_store::Error),
+}
+
+/// A run by skill id.
+#[derive(Clone, Debug)]
+pub struct RunRequest {
+    pub skill_id: String,
+    pub payload: Json,
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Service {
+    skills: skills::Service,
+    store: Arc<dyn Store>,
+    dispatcher: Dispatcher,
+    default_timeout: Duration,
+}
+
+impl Service {
+    pub fn new(
+        skills: skills::Service,
+        store: Arc<dyn Store>,
+        dispatcher: Dispatcher,
+        default_timeout: Duration,
+    ) -> Self {
+        Self {
+            skills,
+            store,
+            dispatcher,
+            default_timeout,
+        }
+    }
+
+    /// Runs a skill and waits for its end. A skill's own error is a FAILED execution, not an
+    /// error; an error means the run could not be done (and names the execution when one exists).
+    pub async fn run(
+        &self,
+        principal: &Principal,
+        request: RunRequest,
+    ) -> Result<Execution, Error> {
+        let view = self.skills.get(principal, &request.skill_id).await?;
+        let manifest = &view.skill.manifest;
+        let skill_id = manifest.id.to_string();
+        if !request.payload.is_object() {
+            return Err(Error::InvalidPayload(
+                "the payload must be a JSON object".to_owned(),
+            ));
+        }
+        if !self.dispatcher.hosts(&principal.tenant, &skill_id) {
+            return Err(Error::NoRunner(skill_id));
+        }
+        let timeout = request
+            .timeout
+            .or(manifest.timeout)
+            .unwrap_or(self.default_timeout)
+            .min(MAX_TIMEOUT);
+
+        let now = skillos_store::now();
+        let execution = Execution {
+            id: uuid_v7(),
+            tenant_id: principal.tenant.clone(),
+            skill_id: skill_id.clone(),
+            skill_version: manifest.version.to_string(),
+            status: ExecutionStatus::Running,
+            principal: principal.subject.clone(),
+            payload: request.payload.clone(),
+            output: None,
+            error: None,
+            runner_id: None,
+            attempts: 0,
+            cost: 0.0,
+            created_at: now,
+            started_at: Some(now),
+            finished_at: None,
+        };
+        self.store.insert_execution(&execution).await?;
+
+        let invocation = Invocation {
+            execution_id: execution.id.clone(),
+            skill_id,
+            skill_version: execution.skill_version.clone(),
+            payload: request.payload,
+            tenant: principal.tenant.clone(),
+            principal: principal.subject.clone(),
+            deadline: tokio::time::Instant::now() + timeout,
+            retryable: manifest.retryable,
+            max_attempts: MAX_ATTEMPTS,
+        };
+        let dispatched = self.dispatcher.dispatch(invocation).await;
+        let (update, failure) = finish(&dispatched);
+        self.store
+            .update_execution(&principal.tenant, &execution.id, &update)
+            .await?;
+        if let Some(source) = failure {
+            return Err(Error::Dispatch {
+                execution_id: execution.id,
+                source,
+            });
+        }
+        self.get_execution(principal, &execution.id).await
+    }
+
+    pub async fn get_execution(&self, principal: &Principal, id: &str) -> Result<Execution, Error> {
+        self.store
+            .get_execution(&principal.tenant, id)
+            .await?
+            .ok_or_else(|| Error::ExecutionNotFound(id.to_owned()))
+    }
+
+    /// Newest first; the page token is the last id of the previous page.
+    pub async fn list_executions(
+        &self,
+        principal: &Principal,
+        skill_id: Option<String>,
+        status: Option<ExecutionStatus>,
+        page_size: i32,
+        page_token: Option<String>,
+    ) -> Result<(Vec<Execution>, Option<String>), Error> {
+        let page_size = match u32::try_from(page_size) {
+            Ok(0) => DEFAULT_PAGE_SIZE,
+            Ok(size) if size <= MAX_PAGE_SIZE => size,
+            _ => return Err(Error::InvalidPageSize),
+        };
+        let before_id = page_token.filter(|token| !token.is_empty());
+        if before_id
+            .as_deref()
+            .is_some_and(|token| uuid::Uuid::parse_str(token).is_err())
+        {
+            return Err(Error::InvalidPageToken);
+        }
+        let skill_id = skill_id
+            .filter(|id| !id.is_empty())
+            .map(|id| skillos_core::SkillId::parse(&id).map(|id| id.to_string()));
+        let skill_id = skill_id.transpose().map_err(skills::Error::from)?;
+        let filter = ExecutionFilter {
+            skill_id,
+            status,
+            before_id,
+        };
+        // One more than asked tells whether another page exists.
+        let mut executions = self
+            .store
+            .list_executions(&principal.tenant, &filter, page_size + 1)
+            .await?;
+        let next = if executions.len() > page_size as usize {
+            executions.truncate(page_size as usize);
+            executions.last().map(|execution| execution.id.clone())
+        } else {
+            None
+        };
+        Ok((executions, next))
+    }
+
+    pub fn runners(&self, principal: &Principal) -> Vec<RunnerInfo> {
+        self.dispatcher
+            .runners()
+            .into_iter()
+            .filter(|runner| runner.tenant == principal.tenant)
+            .collect()
+    }
+}
+
+/// The record's final state for a dispatch outcome, and the error the caller gets, if any.
+fn finish(
+    dispatched: &Result<dispatch::Dispatched, dispatch::Error>,
+) -> (ExecutionUpdate, Option<dispatch::Error>) {
+    let mut update = ExecutionUpdate {
+        finished_at: Some(skillos_store::now()),
+        expect_status: Some(ExecutionStatus::Running),
+        ..Default::default()
+    };
+    match dispatched {
+        Ok(dispatched) => {
+            update.runner_id = Some(dispatched.runner_id.clone());
+            update.attempts = i32::try_from(dispatched.attempts).ok();
+            update.cost = Some(dispatched.finished.usage.cost);
+            match &dispatched.finished.outcome {
+                Ok(output) => {
+                    update.status = Some(ExecutionStatus::Succeeded);
+                    update.output = Some(output.clone());
+                }
+                Err(error) => {
+                    update.status = Some(ExecutionStatus::Failed);
+                    let class = if error.retryable {
+                        "retryable"
+                    } else {
+                        "permanent"
+                    };
+                    update.error = Some(
+                        json!({"class": class, "origin": "skill", "code": error.code, "message": error.message}),
+                    );
+                }
+            }
+            (update, None)
+        }
+        Err(error) => {
+            let (status, origin, code) = match error {
+                dispatch::Error::DeadlineExceeded => {
+                    (ExecutionStatus::TimedOut, "server", "EXECUTION_TIMED_OUT")
+                }
+                dispatch::Error::RunnerLost { .. } => {
+                    (ExecutionStatus::Failed, "runner", "RUNNER_LOST")
+                }
+                dispatch::Error::ResultTooLarge { .. } => {
+                    (ExecutionStatus::Failed, "runner", "RESULT_TOO_LARGE")
+                }
+                dispatch::Error::NoRunner(_) => (ExecutionStatus::Failed, "server", "NO_RUNNER"),
+            };
+            if let dispatch::Error::RunnerLost { attempts } = error {
+                update.attempts = i32::try_from(*attempts).ok();
+            }
+            update.status = Some(status);
+            update.error = Some(
+                json!({"class": "retryable", "origin": origin, "code": code, "message": error.to_string()}),
+            );
+            (update, Some(error.clone()))
+        }
+    }
+}
+
+fn uuid_v7() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

@@ -1,0 +1,149 @@
+//! A runner written in Rust that attaches over real gRPC, for tests: it registers skills and
+//! answers each invoke with what its handler returns.
+
+use std::sync::Arc;
+
+use skillos_proto::runner_v1::{
+    self, attach_request, attach_response, runner_service_client::RunnerServiceClient,
+};
+use skillos_proto::v1;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Channel;
+
+/// What a test runner answers to one invoke.
+pub enum Answer {
+    Output(prost_types::Value),
+    Error(&'static str),
+    /// Never answer (the runner hangs).
+    Silence,
+}
+
+pub type Handler = Arc<dyn Fn(&runner_v1::Invoke) -> Answer + Send + Sync>;
+
+pub struct TestRunner {
+    pub registered: runner_v1::Registered,
+    task: tokio::task::JoinHandle<()>,
+    pub events: mpsc::UnboundedReceiver<attach_response::Message>,
+}
+
+impl TestRunner {
+    /// Attaches with `token`, registering `skills`; the server's refusal is the error.
+    pub async fn attach(
+        channel: Channel,
+        token: &str,
+        name: &str,
+        skills: &[&str],
+        handler: Handler,
+    ) -> Result<Self, tonic::Status> {
+        let mut client = RunnerServiceClient::new(channel);
+        let (outbound, outbound_stream) = mpsc::channel::<runner_v1::AttachRequest>(64);
+        let register = runner_v1::Register {
+            name: name.to_owned(),
+            version: "test".to_owned(),
+            max_concurrency: 64,
+            protocol_version: 1,
+            skills: skills
+                .iter()
+                .map(|id| runner_v1::SkillManifest {
+                    id: id.to_string(),
+                    version: "1.0.0".into(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        outbound
+            .send(runner_v1::AttachRequest {
+                message: Some(attach_request::Message::Register(register)),
+            })
+            .await
+            .unwrap();
+        let mut request = tonic::Request::new(ReceiverStream::new(outbound_stream));
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let mut inbound = client.attach(request).await?.into_inner();
+        let registered = match inbound.message().await? {
+            Some(runner_v1::AttachResponse {
+                message: Some(attach_response::Message::Registered(registered)),
+            }) => registered,
+            other => panic!("expected registered, got {other:?}"),
+        };
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            while let Ok(Some(message)) = inbound.message().await {
+                let Some(message) = message.message else {
+                    continue;
+                };
+                if let attach_response::Message::Invoke(invoke) = &message {
+                    let outcome = match handler(invoke) {
+                        Answer::Output(value) => {
+                            Some(runner_v1::invoke_result::Outcome::Output(value))
+                        }
+                        Answer::Error(text) => Some(runner_v1::invoke_result::Outcome::Error(
+                            runner_v1::SkillError {
+                                error_class: v1::ErrorClass::Permanent as i32,
+                                code: "ValueError".into(),
+                                message: text.into(),
+                                runner_failure: false,
+                            },
+                        )),
+                        Answer::Silence => None,
+                    };
+                    if let Some(outcome) = outcome {
+                        let result = runner_v1::InvokeResult {
+                            execution_id: invoke.execution_id.clone(),
+                            attempt: invoke.attempt,
+                            outcome: Some(outcome),
+                            usage: Some(v1::Usage {
+                                cost: 0.25,
+                                ..Default::default()
+                            }),
+                        };
+                        let message = attach_request::Message::Result(result);
+                        if outbound
+                            .send(runner_v1::AttachRequest {
+                                message: Some(message),
+                            })
+                            .await
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                }
+                let _ = events_tx.send(message);
+            }
+        });
+        Ok(Self {
+            registered,
+            task,
+            events,
+        })
+    }
+
+    /// Ends the runner's stream at once, as a killed process would.
+    pub fn kill(&self) {
+        self.task.abort();
+    }
+}
+
+/// Answers `{"echo": payload}`.
+pub fn echo() -> Handler {
+    Arc::new(|invoke| {
+        let payload = invoke.payload.clone().unwrap_or_default();
+        let mut fields = std::collections::BTreeMap::new();
+        fields.insert(
+            "echo".to_owned(),
+            prost_types::Value {
+                kind: Some(prost_types::value::Kind::StructValue(payload)),
+            },
+        );
+        Answer::Output(prost_types::Value {
+            kind: Some(prost_types::value::Kind::StructValue(prost_types::Struct {
+                fields,
+            })),
+        })
+    })
+}

@@ -1,0 +1,386 @@
+//! Runners over real gRPC: registration, token scopes, Run by skill id, execution records,
+//! oversized results and lost runners.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::runner::{Answer, TestRunner, echo};
+use common::{ALL_SKILLS_TOKEN, Options, TestServer};
+use skillos_proto::v1::{self, orchestrator_service_client::OrchestratorServiceClient};
+use tonic::Code;
+use tonic_types::StatusExt;
+
+fn reason(status: &tonic::Status) -> String {
+    status
+        .get_details_error_info()
+        .map(|info| info.reason)
+        .unwrap_or_default()
+}
+
+fn run_request(skill_id: &str, payload: serde_json::Value) -> v1::RunRequest {
+    let payload = match payload {
+        serde_json::Value::Object(map) => Some(prost_types::Struct {
+            fields: map
+                .into_iter()
+                .map(|(k, v)| {
+                    let kind = match v {
+                        serde_json::Value::Number(n) => {
+                            prost_types::value::Kind::NumberValue(n.as_f64().unwrap())
+                        }
+                        serde_json::Value::String(s) => prost_types::value::Kind::StringValue(s),
+                        other => panic!("unsupported in test payloads: {other}"),
+                    };
+                    (k, prost_types::Value { kind: Some(kind) })
+                })
+                .collect(),
+        }),
+        _ => None,
+    };
+    v1::RunRequest {
+        target: Some(v1::run_request::Target::SkillId(skill_id.to_owned())),
+        payload,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_registered_runner_serves_run_and_the_execution_is_recorded() {
+    let server = TestServer::start().await;
+    let runner = TestRunner::attach(
+        server.channel().await,
+        ALL_SKILLS_TOKEN,
+        "echo",
+        &["a/one", "b/three"],
+        echo(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(runner.registered.accepted_skill_ids, ["a/one", "b/three"]);
+    assert!(runner.registered.rejected_skills.is_empty());
+
+    let mut orchestrator = OrchestratorServiceClient::new(server.channel().await);
+    let response = orchestrator
+        .run(run_request(
+            "a.one",
+            serde_json::json!({"amount": 100, "to": "EUR"}),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(response.outcome(), v1::RunOutcome::Executed);
+    let execution = response.execution.unwrap();
+    assert_eq!(execution.status(), v1::ExecutionStatus::Succeeded);
+    assert_eq!(execution.skill_id, "a/one");
+    assert_eq!(execution.attempts, 1);
+    assert_eq!(execution.runner_id, runner.registered.runner_id);
+    assert_eq!(execution.usage.unwrap().cost, 0.25);
+    let output = skillos_json(&execution.output.unwrap());
+    assert_eq!(
+        output,
+        serde_json::json!({"echo": {"amount": 100.0, "to": "EUR"}})
+    );
+
+    let fetched = orchestrator
+        .get_execution(v1::GetExecutionRequest {
+            execution_id: execution.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .execution
+        .unwrap();
+    assert_eq!(fetched.status(), v1::ExecutionStatus::Succeeded);
+    let listed = orchestrator
+        .list_executions(v1::ListExecutionsRequest {
+            skill_id: "a/one".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        listed
+            .executions
+            .iter()
+            .map(|e| e.id.as_str())
+            .collect::<Vec<_>>(),
+        [execution.id.as_str()]
+    );
+
+    let runners = orchestrator
+        .list_runners(v1::ListRunnersRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(runners.runners.len(), 1);
+    assert_eq!(runners.runners[0].name, "echo");
+    server.stop().await.unwrap();
+}
+
+fn skillos_json(value: &prost_types::Value) -> serde_json::Value {
+    use prost_types::value::Kind;
+    match &value.kind {
+        Some(Kind::StructValue(object)) => serde_json::Value::Object(
+            object
+                .fields
+                .iter()
+                .map(|(k, v)| (k.clone(), skillos_json(v)))
+                .collect(),
+        ),
+        Some(Kind::NumberValue(n)) => serde_json::json!(n),
+        Some(Kind::StringValue(s)) => serde_json::json!(s),
+        Some(Kind::BoolValue(b)) => serde_json::json!(b),
+        Some(Kind::ListValue(list)) => {
+            serde_json::Value::Array(list.values.iter().map(skillos_json).collect())
+        }
+        Some(Kind::NullValue(_)) | None => serde_json::Value::Null,
+    }
+}
+
+#[tokio::test]
+async fn tokens_decide_who_attaches_and_which_skills_they_may_serve() {
+    let options = Options {
+        runner_tokens: vec![("finance-only-runner-token", vec!["a/*"])],
+        ..Default::default()
+    };
+    let server = TestServer::start_with(options).await;
+
+    let unknown = TestRunner::attach(
+        server.channel().await,
+        "not-a-configured-token",
+        "x",
+        &["a/one"],
+        echo(),
+    )
+    .await;
+    let status = unknown.err().expect("unknown token accepted");
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(reason(&status), "RUNNER_TOKEN_INVALID");
+
+    let scoped = TestRunner::attach(
+        server.channel().await,
+        "finance-only-runner-token",
+        "x",
+        &["a/one", "b/three"],
+        echo(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(scoped.registered.accepted_skill_ids, ["a/one"]);
+    assert_eq!(scoped.registered.rejected_skills.len(), 1);
+    assert_eq!(scoped.registered.rejected_skills[0].skill_id, "b/three");
+
+    let nothing_allowed = TestRunner::attach(
+        server.channel().await,
+        "finance-only-runner-token",
+        "x",
+        &["b/three"],
+        echo(),
+    )
+    .await;
+    let status = nothing_allowed
+        .err()
+        .expect("a runner with no allowed skill was accepted");
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert_eq!(reason(&status), "NO_SKILL_ALLOWED");
+
+    let mut orchestrator = OrchestratorServiceClient::new(server.channel().await);
+    let status = orchestrator
+        .run(run_request("b/three", serde_json::json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert_eq!(reason(&status), "NO_RUNNER");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_skill_error_is_a_failed_execution_and_an_oversized_result_fails_only_its_call() {
+    let options = Options {
+        max_result_bytes: 64 * 1024,
+        ..Default::default()
+    };
+    let server = TestServer::start_with(options).await;
+    let handler: common::runner::Handler = Arc::new(|invoke| match invoke.skill_id.as_str() {
+        "a/two" => Answer::Error("amount: required"),
+        "b/three" => Answer::Output(prost_types::Value {
+            kind: Some(prost_types::value::Kind::StringValue(
+                "x".repeat(200 * 1024),
+            )),
+        }),
+        _ => Answer::Output(prost_types::Value {
+            kind: Some(prost_types::value::Kind::BoolValue(true)),
+        }),
+    });
+    let _runner = TestRunner::attach(
+        server.channel().await,
+        ALL_SKILLS_TOKEN,
+        "r",
+        &["a/one", "a/two", "b/three"],
+        handler,
+    )
+    .await
+    .unwrap();
+    let mut orchestrator = OrchestratorServiceClient::new(server.channel().await);
+
+    let failed = orchestrator
+        .run(run_request("a/two", serde_json::json!({})))
+        .await
+        .unwrap()
+        .into_inner();
+    let execution = failed.execution.unwrap();
+    assert_eq!(execution.status(), v1::ExecutionStatus::Failed);
+    let error = execution.error.unwrap();
+    assert_eq!(
+        (error.origin(), error.message.as_str()),
+        (v1::ErrorOrigin::Skill, "amount: required")
+    );
+
+    let too_large = orchestrator
+        .run(run_request("b/three", serde_json::json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(too_large.code(), Code::ResourceExhausted);
+    assert_eq!(reason(&too_large), "RESULT_TOO_LARGE");
+    let info = too_large.get_details_error_info().unwrap();
+    let execution_id = info
+        .metadata
+        .get("execution_id")
+        .expect("the failed run names its execution");
+
+    // The stream survived: the next call on the same runner succeeds.
+    let ok = orchestrator
+        .run(run_request("a/one", serde_json::json!({})))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        ok.execution.unwrap().status(),
+        v1::ExecutionStatus::Succeeded
+    );
+    let recorded = orchestrator
+        .get_execution(v1::GetExecutionRequest {
+            execution_id: execution_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .execution
+        .unwrap();
+    assert_eq!(recorded.status(), v1::ExecutionStatus::Failed);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_killed_runner_fails_its_calls_at_once_and_the_run_times_out_without_one() {
+    let server = TestServer::start().await;
+    let runner = TestRunner::attach(
+        server.channel().await,
+        ALL_SKILLS_TOKEN,
+        "hangs",
+        &["a/one"],
+        Arc::new(|_| Answer::Silence),
+    )
+    .await
+    .unwrap();
+    let mut orchestrator = OrchestratorServiceClient::new(server.channel().await);
+    let pending = tokio::spawn(async move {
+        orchestrator
+            .run(run_request("a/one", serde_json::json!({})))
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    runner.kill();
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), pending)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
+    // a/one is not retryable in this root: the loss is reported, not retried.
+    assert_eq!(status.code(), Code::Unavailable);
+    assert_eq!(reason(&status), "RUNNER_LOST");
+
+    let _silent = TestRunner::attach(
+        server.channel().await,
+        ALL_SKILLS_TOKEN,
+        "hangs",
+        &["a/one"],
+        Arc::new(|_| Answer::Silence),
+    )
+    .await
+    .unwrap();
+    let mut orchestrator = OrchestratorServiceClient::new(server.channel().await);
+    let mut request = run_request("a/one", serde_json::json!({}));
+    request.timeout = Some(prost_types::Duration {
+        seconds: 0,
+        nanos: 300_000_000,
+    });
+    let status = orchestrator.run(request).await.unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded);
+    assert_eq!(reason(&status), "EXECUTION_TIMED_OUT");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_silent_runner_is_removed_after_the_heartbeat_timeout() {
+    let server = TestServer::start().await;
+    // The test runner never sends heartbeats; the harness sets a 3 s timeout.
+    let _runner = TestRunner::attach(
+        server.channel().await,
+        ALL_SKILLS_TOKEN,
+        "silent",
+        &["a/one"],
+        echo(),
+    )
+    .await
+    .unwrap();
+    let mut orchestrator = OrchestratorServiceClient::new(server.channel().await);
+    let listed = orchestrator
+        .list_runners(v1::ListRunnersRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.runners.len(), 1);
+    common::eventually(|| {
+        let mut orchestrator = orchestrator.clone();
+        async move {
+            let listed = orchestrator
+                .list_runners(v1::ListRunnersRequest::default())
+                .await
+                .unwrap()
+                .into_inner();
+            listed.runners.is_empty()
+        }
+    })
+    .await;
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_drains_runners_and_ends_their_streams() {
+    let mut server = TestServer::start().await;
+    let mut runner = TestRunner::attach(
+        server.channel().await,
+        ALL_SKILLS_TOKEN,
+        "r",
+        &["a/one"],
+        echo(),
+    )
+    .await
+    .unwrap();
+    server.begin_shutdown();
+    let drained = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            match runner.events.recv().await {
+                Some(skillos_proto::runner_v1::attach_response::Message::Drain(_)) => return true,
+                Some(_) => continue,
+                None => return false,
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(drained, "the runner was not told to drain");
+    server.join().await.unwrap();
+}
