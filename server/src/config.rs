@@ -26,6 +26,8 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "skills.reload_debounce_ms",
     ),
     ("SKILLOS_RUNNER_TOKEN", "runners.token"),
+    ("SKILLOS_LOCAL_RUNNER", "runners.local"),
+    ("SKILLOS_LOCAL_RUNNER_COMMAND", "runners.local_command"),
     ("SKILLOS_DATA_DIR", "storage.data_dir"),
     ("SKILLOS_STORAGE_BACKEND", "storage.backend"),
     ("SKILLOS_POSTGRES_DSN", "storage.postgres_dsn"),
@@ -63,6 +65,10 @@ pub struct RunnersConfig {
     pub heartbeat_timeout_seconds: u64,
     /// Deadline of a run when neither the request nor the skill sets one.
     pub default_timeout_seconds: u64,
+    /// Start a runner for the skills root as a child process (development mode).
+    pub local: bool,
+    /// The command of that runner, looked up on PATH.
+    pub local_command: String,
 }
 
 impl Default for RunnersConfig {
@@ -73,6 +79,8 @@ impl Default for RunnersConfig {
             heartbeat_interval_seconds: 5,
             heartbeat_timeout_seconds: 15,
             default_timeout_seconds: 30,
+            local: true,
+            local_command: "skillos-runner".to_owned(),
         }
     }
 }
@@ -323,6 +331,8 @@ impl Config {
                 tenant: default_tenant(),
                 skills: all_skills(),
             }),
+            "runners.local" => self.runners.local = parse_flag(value)?,
+            "runners.local_command" => self.runners.local_command = value.trim().to_owned(),
             "storage.data_dir" => self.storage.data_dir = PathBuf::from(value),
             "storage.backend" => {
                 self.storage.backend = match value.trim().to_ascii_lowercase().as_str() {

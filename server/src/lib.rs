@@ -7,6 +7,7 @@ pub mod dispatch;
 pub mod error;
 mod grpc;
 mod http;
+mod local_runner;
 mod metrics;
 pub mod orchestrator;
 pub mod server;

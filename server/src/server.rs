@@ -17,9 +17,11 @@ use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
 use crate::auth::RunnerTokens;
+use crate::config::RunnerTokenConfig;
 use crate::config::{Config, StorageBackend};
 use crate::dispatch::Dispatcher;
 use crate::http::{self, HttpState};
+use crate::local_runner::{self, LocalRunner};
 use crate::metrics::{self, Metrics};
 use crate::{grpc, orchestrator, skills};
 
@@ -84,6 +86,24 @@ pub async fn run(
 
     let dispatcher = Dispatcher::new();
     let runners = &config.runners;
+    // Development mode: a runner for the root as a child process, with a token of its own.
+    let local_runner = match (&config.skills.root, runners.local) {
+        (Some(root), true) => Some(LocalRunner {
+            command: runners.local_command.clone(),
+            root: root.clone(),
+            server: loopback(local_addr),
+            token: local_runner::new_token(),
+        }),
+        _ => None,
+    };
+    let mut runner_tokens = runners.tokens.clone();
+    if let Some(local) = &local_runner {
+        runner_tokens.push(RunnerTokenConfig {
+            token: local.token.clone(),
+            tenant: skillos_store::TenantId::DEFAULT.to_owned(),
+            skills: vec!["*".to_owned()],
+        });
+    }
     let orchestrator = orchestrator::Service::new(
         skills.clone(),
         store.clone(),
@@ -94,7 +114,7 @@ pub async fn run(
         skills: skills.clone(),
         orchestrator,
         dispatcher: dispatcher.clone(),
-        runner_tokens: RunnerTokens::new(&runners.tokens),
+        runner_tokens: RunnerTokens::new(&runner_tokens),
         runner_limits: grpc::runner::Limits {
             max_result_bytes: runners.max_result_bytes,
             max_message_bytes: runners.max_result_bytes * 2 + 1024 * 1024,
@@ -102,7 +122,7 @@ pub async fn run(
             heartbeat_timeout: Duration::from_secs(runners.heartbeat_timeout_seconds),
         },
     };
-    if runners.tokens.is_empty() {
+    if runner_tokens.is_empty() {
         tracing::warn!(
             "no runner tokens configured (runners.tokens or SKILLOS_RUNNER_TOKEN): no runner can attach"
         );
@@ -120,6 +140,9 @@ pub async fn run(
 
     set_serving(&health_reporter, true).await;
     serving.store(true, Ordering::Release);
+    let (stop_local_runner, local_runner_stopped) = tokio::sync::watch::channel(false);
+    let local_runner_task =
+        local_runner.map(|local| tokio::spawn(local.supervise(local_runner_stopped)));
     tracing::info!(
         listen = %local_addr,
         store = config.storage.backend.as_str(),
@@ -141,6 +164,7 @@ pub async fn run(
             set_serving(&health_reporter, false).await;
             // Runner streams end once their attempts in flight are done.
             dispatcher.shut_down();
+            stop_local_runner.send_replace(true);
             drain_started.notify_one();
             let _ = drain_tx.send(());
         });
@@ -164,6 +188,9 @@ pub async fn run(
         () = async { drain_started.notified().await; tokio::time::sleep(grace).await } => {
             tracing::warn!(grace_seconds = grace.as_secs(), "drain did not finish in time; closing connections");
         }
+    }
+    if let Some(task) = local_runner_task {
+        let _ = tokio::time::timeout(Duration::from_secs(12), task).await;
     }
     // Connections still checked out (a query that outlived the grace) must not hold the exit.
     if tokio::time::timeout(STORE_CLOSE_TIMEOUT, store.close())
@@ -190,6 +217,15 @@ async fn set_serving(reporter: &tonic_health::server::HealthReporter, serving: b
             status,
         )
         .await;
+}
+
+/// Where a child process reaches this server.
+fn loopback(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    }
 }
 
 fn store_options(config: &Config) -> skillos_store::Options {

@@ -6,8 +6,12 @@ use tonic::transport::{Channel, Endpoint};
 use tonic_types::StatusExt;
 
 use super::output::{Failure, print_json, table};
-use super::{SkillsArgs, SkillsCommand};
+use super::{
+    ExecutionsArgs, ExecutionsCommand, RunArgs, RunnersArgs, RunnersCommand, SkillsArgs,
+    SkillsCommand,
+};
 use crate::skills::SkillDocument;
+use skillos_proto::v1::orchestrator_service_client::OrchestratorServiceClient;
 
 pub async fn skills(args: SkillsArgs, json: bool) -> Result<(), Failure> {
     let mut client = SkillServiceClient::new(connect(&args.server).await?);
@@ -259,4 +263,195 @@ fn summary(text: &str, width: usize) -> String {
         Some((cut, _)) => format!("{}...", text[..cut].trim_end()),
         None => text.to_owned(),
     }
+}
+
+pub async fn run(args: RunArgs, json: bool) -> Result<(), Failure> {
+    let payload: serde_json::Value = serde_json::from_str(&args.payload).map_err(|error| {
+        Failure::with_reason(format!("--payload is not JSON: {error}"), "INVALID_PAYLOAD")
+    })?;
+    let serde_json::Value::Object(payload) = payload else {
+        return Err(Failure::with_reason(
+            "--payload must be a JSON object",
+            "INVALID_PAYLOAD",
+        ));
+    };
+    let timeout = match args.timeout {
+        None => None,
+        Some(seconds) if seconds > 0.0 && seconds.is_finite() => {
+            prost_types::Duration::try_from(std::time::Duration::from_secs_f64(seconds)).ok()
+        }
+        Some(_) => {
+            return Err(Failure::new(
+                "--timeout must be a positive number of seconds",
+            ));
+        }
+    };
+    let mut client = OrchestratorServiceClient::new(connect(&args.server.server).await?);
+    let request = v1::RunRequest {
+        target: Some(v1::run_request::Target::SkillId(args.skill)),
+        payload: Some(crate::grpc::convert::object(&payload)),
+        timeout,
+        ..Default::default()
+    };
+    let response = client
+        .run(request)
+        .await
+        .map_err(status_failure)?
+        .into_inner();
+    let execution = response.execution.unwrap_or_default();
+    if json {
+        print_json(&execution_json(&execution));
+    } else if let Some(error) = &execution.error {
+        eprintln!(
+            "error: {} ({}, execution {})",
+            error.message, error.code, execution.id
+        );
+    } else {
+        let output = execution
+            .output
+            .as_ref()
+            .map(crate::grpc::convert::value_json)
+            .unwrap_or_default();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&output).unwrap_or_default()
+        );
+    }
+    if execution.status() == v1::ExecutionStatus::Succeeded {
+        Ok(())
+    } else {
+        Err(Failure::printed())
+    }
+}
+
+pub async fn executions(args: ExecutionsArgs, json: bool) -> Result<(), Failure> {
+    let mut client = OrchestratorServiceClient::new(connect(&args.server.server).await?);
+    match args.command {
+        ExecutionsCommand::List { skill, limit } => {
+            let request = v1::ListExecutionsRequest {
+                skill_id: skill.unwrap_or_default(),
+                page_size: limit,
+                ..Default::default()
+            };
+            let listed = client
+                .list_executions(request)
+                .await
+                .map_err(status_failure)?
+                .into_inner();
+            if json {
+                let executions: Vec<_> = listed.executions.iter().map(execution_json).collect();
+                print_json(&serde_json::json!({"executions": executions}));
+            } else {
+                let rows = listed.executions.iter().map(|execution| {
+                    [
+                        execution.id.clone(),
+                        execution.skill_id.clone(),
+                        status_name(execution.status()).to_owned(),
+                        execution.attempts.to_string(),
+                        execution
+                            .create_time
+                            .map(|t| time_text(&t))
+                            .unwrap_or_default(),
+                    ]
+                });
+                println!(
+                    "{}",
+                    table(["id", "skill", "status", "attempts", "created"], rows)
+                );
+            }
+        }
+        ExecutionsCommand::Get { id } => {
+            let request = v1::GetExecutionRequest { execution_id: id };
+            let execution = client
+                .get_execution(request)
+                .await
+                .map_err(status_failure)?
+                .into_inner()
+                .execution;
+            print_json(&execution_json(&execution.unwrap_or_default()));
+        }
+    }
+    Ok(())
+}
+
+pub async fn runners(args: RunnersArgs, json: bool) -> Result<(), Failure> {
+    let mut client = OrchestratorServiceClient::new(connect(&args.server.server).await?);
+    let RunnersCommand::List = args.command;
+    let listed = client
+        .list_runners(v1::ListRunnersRequest::default())
+        .await
+        .map_err(status_failure)?
+        .into_inner();
+    if json {
+        let runners: Vec<_> = listed
+            .runners
+            .iter()
+            .map(|runner| {
+                serde_json::json!({
+                    "id": runner.id,
+                    "name": runner.name,
+                    "version": runner.version,
+                    "skills": runner.skills.iter().map(|skill| &skill.skill_id).collect::<Vec<_>>(),
+                    "max_concurrency": runner.max_concurrency,
+                    "in_flight": runner.in_flight,
+                    "draining": runner.state() == v1::RunnerState::Draining,
+                })
+            })
+            .collect();
+        print_json(&serde_json::json!({"runners": runners}));
+    } else {
+        let rows = listed.runners.iter().map(|runner| {
+            [
+                runner.id.clone(),
+                runner.name.clone(),
+                runner.skills.len().to_string(),
+                format!("{}/{}", runner.in_flight, runner.max_concurrency),
+                if runner.state() == v1::RunnerState::Draining {
+                    "draining"
+                } else {
+                    "ready"
+                }
+                .to_owned(),
+            ]
+        });
+        println!("{}", table(["id", "name", "skills", "load", "state"], rows));
+    }
+    Ok(())
+}
+
+fn execution_json(execution: &v1::Execution) -> serde_json::Value {
+    use crate::grpc::convert::{struct_json, value_json};
+    serde_json::json!({
+        "id": execution.id,
+        "skill_id": execution.skill_id,
+        "skill_version": execution.skill_version,
+        "status": status_name(execution.status()),
+        "payload": execution.payload.as_ref().map(struct_json),
+        "output": execution.output.as_ref().map(value_json),
+        "error": execution.error.as_ref().map(|error| serde_json::json!({
+            "code": error.code,
+            "message": error.message,
+            "origin": match error.origin() {
+                v1::ErrorOrigin::Skill => "skill",
+                v1::ErrorOrigin::Runner => "runner",
+                v1::ErrorOrigin::Server => "server",
+                v1::ErrorOrigin::Unspecified => "unspecified",
+            },
+        })),
+        "attempts": execution.attempts,
+        "runner_id": Some(&execution.runner_id).filter(|id| !id.is_empty()),
+        "cost": execution.usage.as_ref().map(|usage| usage.cost),
+        "created": execution.create_time.map(|t| time_text(&t)),
+        "finished": execution.finish_time.map(|t| time_text(&t)),
+    })
+}
+
+fn status_name(status: v1::ExecutionStatus) -> &'static str {
+    crate::grpc::convert::store_status(status).map_or("unspecified", |status| status.as_str())
+}
+
+fn time_text(time: &prost_types::Timestamp) -> String {
+    chrono::DateTime::from_timestamp(time.seconds, u32::try_from(time.nanos).unwrap_or(0))
+        .map(|time| time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
 }

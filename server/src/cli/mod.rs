@@ -44,6 +44,77 @@ enum Command {
     AddSkill(AddSkillArgs),
     /// Query and manage the skills of a running server.
     Skills(SkillsArgs),
+    /// Run a skill on a running server and print its output.
+    Run(RunArgs),
+    /// Executions recorded by a running server.
+    Executions(ExecutionsArgs),
+    /// Runners attached to a running server.
+    Runners(RunnersArgs),
+}
+
+/// Where the server is, for the commands that talk to one.
+#[derive(Debug, Args)]
+struct ServerArg {
+    /// Server address.
+    #[arg(
+        long,
+        env = "SKILLOS_SERVER",
+        default_value = "http://127.0.0.1:50051",
+        global = true
+    )]
+    server: String,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    server: ServerArg,
+    /// Skill id, `domain/name` or `domain.name`.
+    #[arg(long)]
+    skill: String,
+    /// The payload, a JSON object.
+    #[arg(long, default_value = "{}")]
+    payload: String,
+    /// Deadline of the run in seconds (default: the skill's, else the server's).
+    #[arg(long)]
+    timeout: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+struct ExecutionsArgs {
+    #[command(flatten)]
+    server: ServerArg,
+    #[command(subcommand)]
+    command: ExecutionsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ExecutionsCommand {
+    /// List executions, newest first.
+    List {
+        /// Only executions of this skill.
+        #[arg(long)]
+        skill: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: i32,
+    },
+    /// Show one execution.
+    Get { id: String },
+}
+
+#[derive(Debug, Args)]
+struct RunnersArgs {
+    #[command(flatten)]
+    server: ServerArg,
+    #[command(subcommand)]
+    command: RunnersCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum RunnersCommand {
+    /// List the runners attached now.
+    List,
 }
 
 /// Flags of `serve`, each with its environment variable and config key.
@@ -64,6 +135,9 @@ pub struct ServeArgs {
     /// Do not reload the skills root when it changes on disk.
     #[arg(long)]
     no_watch: bool,
+    /// Do not start a runner for the skills root as a child process [env: SKILLOS_LOCAL_RUNNER=0].
+    #[arg(long)]
+    no_local_runner: bool,
 }
 
 impl ServeArgs {
@@ -85,6 +159,9 @@ impl ServeArgs {
         }
         if self.no_watch {
             config.skills.watch = false;
+        }
+        if self.no_local_runner {
+            config.runners.local = false;
         }
         config.validate()?;
         Ok(config)
@@ -179,6 +256,11 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => local::validate(&args.root, !args.no_entrypoints, json),
         Command::AddSkill(args) => local::add_skill(&args.id, &args.root, json),
         Command::Skills(args) => runtime().and_then(|rt| rt.block_on(client::skills(args, json))),
+        Command::Run(args) => runtime().and_then(|rt| rt.block_on(client::run(args, json))),
+        Command::Executions(args) => {
+            runtime().and_then(|rt| rt.block_on(client::executions(args, json)))
+        }
+        Command::Runners(args) => runtime().and_then(|rt| rt.block_on(client::runners(args, json))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

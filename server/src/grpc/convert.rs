@@ -147,6 +147,13 @@ pub fn execution_status(status: skillos_store::ExecutionStatus) -> v1::Execution
     }
 }
 
+/// The store's status for a protobuf one; `None` for UNSPECIFIED.
+pub fn store_status(status: v1::ExecutionStatus) -> Option<skillos_store::ExecutionStatus> {
+    skillos_store::ExecutionStatus::ALL
+        .into_iter()
+        .find(|candidate| execution_status(*candidate) == status)
+}
+
 pub fn execution(execution: &skillos_store::Execution) -> v1::Execution {
     let error = execution.error.as_ref().map(|error| {
         let text = |key: &str| {

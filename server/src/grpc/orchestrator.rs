@@ -132,9 +132,10 @@ impl OrchestratorService for Adapter {
         }
         let status = match request.statuses().collect::<Vec<_>>().as_slice() {
             [] => None,
-            [status] => {
-                Some(store_status(*status).ok_or_else(|| invalid("statuses: unknown status"))?)
-            }
+            [status] => Some(
+                convert::store_status(*status)
+                    .ok_or_else(|| invalid("statuses: unknown status"))?,
+            ),
             _ => {
                 return Err(invalid(
                     "statuses: filter by one status at a time in this version",
@@ -178,10 +179,4 @@ impl OrchestratorService for Adapter {
             next_page_token: String::new(),
         }))
     }
-}
-
-fn store_status(status: v1::ExecutionStatus) -> Option<skillos_store::ExecutionStatus> {
-    skillos_store::ExecutionStatus::ALL
-        .into_iter()
-        .find(|candidate| convert::execution_status(*candidate) == status)
 }

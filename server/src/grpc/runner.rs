@@ -105,6 +105,14 @@ impl Session {
         self.outbound.send(Ok(response)).await.is_ok()
     }
 
+    async fn send_drain(&self) -> bool {
+        let drain = runner_v1::Drain {
+            reason: "server shutting down".to_owned(),
+            deadline: None,
+        };
+        self.send(attach_response::Message::Drain(drain)).await
+    }
+
     async fn end(&self, status: Status) {
         let _ = self.outbound.send(Err(status)).await;
     }
@@ -227,7 +235,11 @@ impl Session {
         let mut heartbeat = tokio::time::interval(self.limits.heartbeat_interval);
         heartbeat.tick().await;
         let mut shutdown = self.dispatcher.shutdown_signal();
+        // The server may have started shutting down while this runner registered.
         let mut draining = *shutdown.borrow_and_update();
+        if draining && !self.send_drain().await {
+            return;
+        }
         loop {
             if draining && self.dispatcher.in_flight(runner_id) == 0 {
                 let message = "the server is shutting down";
@@ -238,11 +250,8 @@ impl Session {
             tokio::select! {
                 changed = shutdown.changed(), if !draining => {
                     draining = changed.is_err() || *shutdown.borrow_and_update();
-                    if draining {
-                        let drain = runner_v1::Drain { reason: "server shutting down".to_owned(), deadline: None };
-                        if !self.send(attach_response::Message::Drain(drain)).await {
-                            return;
-                        }
+                    if draining && !self.send_drain().await {
+                        return;
                     }
                 }
                 message = inbound.message() => match message {

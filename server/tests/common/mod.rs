@@ -106,6 +106,7 @@ impl TestServer {
             })
             .collect();
         config.runners.max_result_bytes = options.max_result_bytes;
+        config.runners.local = false;
         config.runners.heartbeat_interval_seconds = 1;
         config.runners.heartbeat_timeout_seconds = 3;
         config.validate().unwrap();
