@@ -159,6 +159,9 @@ impl From<orchestrator::Error> for ApiError {
         match error {
             E::Skills(skills) => Self::from(skills),
             E::InvalidPayload(_) => Self::new(Kind::InvalidArgument, "INVALID_PAYLOAD", message),
+            E::InvalidSchema(_) => {
+                Self::new(Kind::FailedPrecondition, "INVALID_SKILL_SCHEMA", message)
+            }
             E::NoRunner(_) => Self::new(Kind::Unavailable, "NO_RUNNER", message),
             E::ExecutionNotFound(_) => Self::new(Kind::NotFound, "EXECUTION_NOT_FOUND", message),
             E::InvalidPageToken => Self::new(Kind::InvalidArgument, "INVALID_PAGE_TOKEN", message),

@@ -2,6 +2,8 @@
 //! request, stores an execution record, dispatches it to a runner and records how it ended.
 //! (Routing by free text, policies, approvals and budgets join this path as they are built.)
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::{Value as Json, json};
@@ -24,6 +26,8 @@ pub enum Error {
     Skills(#[from] skills::Error),
     #[error("invalid payload: {0}")]
     InvalidPayload(String),
+    #[error("{0}")]
+    InvalidSchema(String),
     #[error("no connected runner serves skill {0}")]
     NoRunner(String),
     #[error("execution {execution_id}: {source}")]
@@ -49,13 +53,25 @@ pub struct RunRequest {
     pub timeout: Option<Duration>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Service {
     skills: skills::Service,
     store: Arc<dyn Store>,
     dispatcher: Dispatcher,
     default_timeout: Duration,
+    /// Compiled input schemas, by their JSON text (a changed schema is a new entry).
+    validators: Arc<Mutex<HashMap<String, Arc<jsonschema::Validator>>>>,
 }
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("orchestrator::Service")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Most schema violations one error message lists.
+const MAX_REPORTED_VIOLATIONS: usize = 5;
 
 impl Service {
     pub fn new(
@@ -69,6 +85,7 @@ impl Service {
             store,
             dispatcher,
             default_timeout,
+            validators: Arc::default(),
         }
     }
 
@@ -86,6 +103,9 @@ impl Service {
             return Err(Error::InvalidPayload(
                 "the payload must be a JSON object".to_owned(),
             ));
+        }
+        if let Some(schema) = &manifest.input_schema {
+            self.check_payload(&skill_id, schema, &request.payload)?;
         }
         if !self.dispatcher.hosts(&principal.tenant, &skill_id) {
             return Err(Error::NoRunner(skill_id));
@@ -139,6 +159,59 @@ impl Service {
             });
         }
         self.get_execution(principal, &execution.id).await
+    }
+
+    /// Checks a payload against the skill's input schema (compiled once per schema).
+    fn check_payload(
+        &self,
+        skill_id: &str,
+        schema: &serde_json::Map<String, Json>,
+        payload: &Json,
+    ) -> Result<(), Error> {
+        let schema = Json::Object(schema.clone());
+        let key = schema.to_string();
+        let cached = self
+            .validators
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
+        let validator = match cached {
+            Some(validator) => validator,
+            None => {
+                let validator = jsonschema::validator_for(&schema).map_err(|error| {
+                    Error::InvalidSchema(format!(
+                        "the input_schema of {skill_id} is not a valid JSON Schema: {error}"
+                    ))
+                })?;
+                let validator = Arc::new(validator);
+                self.validators
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key, validator.clone());
+                validator
+            }
+        };
+        let violations: Vec<String> = validator
+            .iter_errors(payload)
+            .take(MAX_REPORTED_VIOLATIONS)
+            .map(|error| {
+                let path = error.instance_path().to_string();
+                if path.is_empty() {
+                    error.to_string()
+                } else {
+                    format!("{path}: {error}")
+                }
+            })
+            .collect();
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvalidPayload(format!(
+                "does not match the input schema of {skill_id}: {}",
+                violations.join("; ")
+            )))
+        }
     }
 
     pub async fn get_execution(&self, principal: &Principal, id: &str) -> Result<Execution, Error> {

@@ -384,3 +384,72 @@ async fn shutdown_drains_runners_and_ends_their_streams() {
     assert!(drained, "the runner was not told to drain");
     server.join().await.unwrap();
 }
+
+#[tokio::test]
+async fn payloads_are_checked_against_the_input_schema_before_anything_runs() {
+    let server = TestServer::start().await;
+    let manifest = "id: c/typed\nname: typed\ndescription: d\nversion: 1.0.0\nentrypoint: m:run\n\
+                    input_schema:\n  type: object\n  required: [amount]\n  properties:\n    amount: {type: number, minimum: 0}\n  additionalProperties: false\n";
+    common::write(&server.root_path(), "metadata/c/typed.yaml", manifest);
+    let skills = server.skills().await;
+    common::eventually(|| {
+        let mut skills = skills.clone();
+        async move {
+            skills
+                .get_skill(v1::GetSkillRequest {
+                    skill_id: "c/typed".into(),
+                })
+                .await
+                .is_ok()
+        }
+    })
+    .await;
+    let _runner = TestRunner::attach(
+        server.channel().await,
+        ALL_SKILLS_TOKEN,
+        "r",
+        &["c/typed"],
+        echo(),
+    )
+    .await
+    .unwrap();
+    let mut orchestrator = OrchestratorServiceClient::new(server.channel().await);
+
+    for bad in [
+        serde_json::json!({}),
+        serde_json::json!({"amount": -1}),
+        serde_json::json!({"amount": 1, "x": "y"}),
+    ] {
+        let status = orchestrator
+            .run(run_request("c/typed", bad.clone()))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{bad}");
+        assert_eq!(
+            reason(&status),
+            "INVALID_PAYLOAD",
+            "{bad}: {}",
+            status.message()
+        );
+    }
+    let listed = orchestrator
+        .list_executions(v1::ListExecutionsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        listed.executions.is_empty(),
+        "a refused payload must not create an execution"
+    );
+
+    let ok = orchestrator
+        .run(run_request("c/typed", serde_json::json!({"amount": 5})))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        ok.execution.unwrap().status(),
+        v1::ExecutionStatus::Succeeded
+    );
+    server.stop().await.unwrap();
+}
