@@ -4,6 +4,8 @@
 //! gRPC-web, CORS or metrics layers). Measured against it, on the full `skillos serve` stack
 //! (SQLite store, the example skills root): `Health/Check` (the cost of the stack itself),
 //! `SkillService/GetSkill` and `SkillService/ListSkills` (one store query plus the catalog).
+//! `OrchestratorService/Run` goes through the dispatcher to a minimal echo runner written in
+//! Rust (the one the integration tests use), attached over a real gRPC stream.
 //! Each is driven at concurrency 1, 16 and 64 over one HTTP/2 connection for a fixed time.
 //! Client and servers share the machine, so only ratios within one run mean much.
 
@@ -13,12 +15,19 @@ use std::time::{Duration, Instant};
 
 use skillos::config::Config;
 use skillos_proto::v1::{
-    GetSkillRequest, ListSkillsRequest, SkillView, skill_service_client::SkillServiceClient,
+    GetSkillRequest, ListSkillsRequest, RunRequest, SkillView,
+    orchestrator_service_client::OrchestratorServiceClient, run_request,
+    skill_service_client::SkillServiceClient,
 };
 use tonic::transport::Channel;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
+#[path = "../tests/common/runner.rs"]
+#[allow(dead_code)]
+mod runner;
+
 const CONCURRENCY: [usize; 3] = [1, 16, 64];
+const RUNNER_TOKEN: &str = "bench-runner-token-0123456789";
 
 fn duration() -> Duration {
     let seconds = std::env::var("BENCH_SECONDS")
@@ -36,6 +45,8 @@ enum Call {
     ListSkills,
     /// The 16 example skills with their schemas.
     ListSkillsFull,
+    /// Run a skill through the dispatcher on the echo runner.
+    RunEcho,
 }
 
 struct Figures {
@@ -63,6 +74,7 @@ async fn main() -> anyhow::Result<()> {
             Call::GetSkill,
             Call::ListSkills,
             Call::ListSkillsFull,
+            Call::RunEcho,
         ] {
             let figures = drive(skillos, call, concurrency).await?;
             print_row("skillos", call, concurrency, &figures, &baseline);
@@ -105,6 +117,12 @@ async fn start_skillos(root: PathBuf, data_dir: PathBuf) -> anyhow::Result<Socke
     config.skills.root = Some(root);
     config.storage.data_dir = data_dir;
     config.log.level = "warn".to_owned();
+    config.runners.local = false;
+    config.runners.tokens = vec![skillos::config::RunnerTokenConfig {
+        token: RUNNER_TOKEN.to_owned(),
+        tenant: "default".to_owned(),
+        skills: vec!["*".to_owned()],
+    }];
     config.validate()?;
     skillos::telemetry::init(&config.log);
     let listener = skillos::server::bind(config.server.listen).await?;
@@ -121,8 +139,21 @@ async fn start_skillos(root: PathBuf, data_dir: PathBuf) -> anyhow::Result<Socke
         anyhow::ensure!(Instant::now() < deadline, "skillos did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let echo = runner::TestRunner::attach(
+        connect(addr).await?,
+        RUNNER_TOKEN,
+        "echo",
+        &[ECHO_SKILL],
+        runner::echo(),
+    )
+    .await?;
+    // Keep the runner attached for the whole run.
+    std::mem::forget(echo);
     Ok(addr)
 }
+
+/// Served by the echo runner; its manifest has no input schema.
+const ECHO_SKILL: &str = "office/coffee_break";
 
 async fn connect(addr: SocketAddr) -> anyhow::Result<Channel> {
     Ok(Channel::from_shared(format!("http://{addr}"))?
@@ -167,7 +198,8 @@ async fn run_for(
         let channel = channel.clone();
         workers.push(tokio::spawn(async move {
             let mut health = HealthClient::new(channel.clone());
-            let mut skills = SkillServiceClient::new(channel);
+            let mut skills = SkillServiceClient::new(channel.clone());
+            let mut orchestrator = OrchestratorServiceClient::new(channel);
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
                 let started = Instant::now();
@@ -181,6 +213,13 @@ async fn run_for(
                     }
                     Call::ListSkills => {
                         drop(skills.list_skills(ListSkillsRequest::default()).await?)
+                    }
+                    Call::RunEcho => {
+                        let request = RunRequest {
+                            target: Some(run_request::Target::SkillId(ECHO_SKILL.into())),
+                            ..Default::default()
+                        };
+                        drop(orchestrator.run(request).await?)
                     }
                     Call::ListSkillsFull => {
                         let request = ListSkillsRequest {
