@@ -326,7 +326,7 @@ async fn a_killed_runner_fails_its_calls_at_once_and_the_run_times_out_without_o
 async fn a_silent_runner_is_removed_after_the_heartbeat_timeout() {
     let server = TestServer::start().await;
     // The test runner never sends heartbeats; the harness sets a 3 s timeout.
-    let _runner = TestRunner::attach(
+    let _runner = TestRunner::attach_silent(
         server.channel().await,
         ALL_SKILLS_TOKEN,
         "silent",

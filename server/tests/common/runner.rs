@@ -24,17 +24,41 @@ pub type Handler = Arc<dyn Fn(&runner_v1::Invoke) -> Answer + Send + Sync>;
 pub struct TestRunner {
     pub registered: runner_v1::Registered,
     task: tokio::task::JoinHandle<()>,
+    heartbeat: Option<tokio::task::JoinHandle<()>>,
     pub events: mpsc::UnboundedReceiver<attach_response::Message>,
 }
 
 impl TestRunner {
-    /// Attaches with `token`, registering `skills`; the server's refusal is the error.
+    /// Attaches with `token`, registering `skills`, and sends heartbeats as a runner must; the
+    /// server's refusal is the error.
     pub async fn attach(
         channel: Channel,
         token: &str,
         name: &str,
         skills: &[&str],
         handler: Handler,
+    ) -> Result<Self, tonic::Status> {
+        Self::connect(channel, token, name, skills, handler, true).await
+    }
+
+    /// Like [`TestRunner::attach`], but never sends a heartbeat.
+    pub async fn attach_silent(
+        channel: Channel,
+        token: &str,
+        name: &str,
+        skills: &[&str],
+        handler: Handler,
+    ) -> Result<Self, tonic::Status> {
+        Self::connect(channel, token, name, skills, handler, false).await
+    }
+
+    async fn connect(
+        channel: Channel,
+        token: &str,
+        name: &str,
+        skills: &[&str],
+        handler: Handler,
+        heartbeats: bool,
     ) -> Result<Self, tonic::Status> {
         let mut client = RunnerServiceClient::new(channel);
         let (outbound, outbound_stream) = mpsc::channel::<runner_v1::AttachRequest>(64);
@@ -70,6 +94,30 @@ impl TestRunner {
             }) => registered,
             other => panic!("expected registered, got {other:?}"),
         };
+        let heartbeat = heartbeats.then(|| {
+            let interval = registered
+                .heartbeat_interval
+                .and_then(|interval| std::time::Duration::try_from(interval).ok())
+                .unwrap_or(std::time::Duration::from_secs(1));
+            let outbound = outbound.clone();
+            tokio::spawn(async move {
+                let mut ticker = tokio::time::interval(interval);
+                loop {
+                    ticker.tick().await;
+                    let beat = runner_v1::RunnerHeartbeat::default();
+                    let message = attach_request::Message::Heartbeat(beat);
+                    if outbound
+                        .send(runner_v1::AttachRequest {
+                            message: Some(message),
+                        })
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            })
+        });
         let (events_tx, events) = mpsc::unbounded_channel();
         let task = tokio::spawn(async move {
             while let Ok(Some(message)) = inbound.message().await {
@@ -119,6 +167,7 @@ impl TestRunner {
         Ok(Self {
             registered,
             task,
+            heartbeat,
             events,
         })
     }
@@ -126,6 +175,9 @@ impl TestRunner {
     /// Ends the runner's stream at once, as a killed process would.
     pub fn kill(&self) {
         self.task.abort();
+        if let Some(heartbeat) = &self.heartbeat {
+            heartbeat.abort();
+        }
     }
 }
 
