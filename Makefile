@@ -53,8 +53,9 @@ test-rust: ## Rust unit, integration and store conformance tests (SQLite and Pos
 	fi
 
 .PHONY: test-python
-test-python: setup ## Python tests of the example skills
+test-python: setup build ## Python tests: the example skills, and the runner (against the real server)
 	cd skills && $(PYTHON) -m pytest -q tests
+	cd skill-runner && SKILLOS_BIN=$(SKILLOS) $(PYTHON) -m pytest -q
 
 .PHONY: test-e2e
 test-e2e: setup build ## End-to-end: the real binary with grpcurl, buf curl (gRPC and gRPC-web) and the CLI

@@ -1,0 +1,436 @@
+"""The runner's side of ``RunnerService.Attach``: register, serve invocations, stay attached.
+
+One :class:`_Session` is one stream. Everything the runner sends goes through a single
+``asyncio.Queue`` that feeds the request iterator, so there is exactly one writer per stream
+however many invocations, heartbeats and skill threads produce messages. The :class:`Runner`
+opens sessions until it is stopped: a stream that ends for a transient reason (server restart,
+network, heartbeat timeout) is reopened with exponential backoff and jitter, and the runner
+registers again. A refusal that retrying cannot fix (bad token, no allowed skill, protocol
+mismatch) is a :class:`FatalError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+
+import grpc
+from skillos.runner.v1 import runner_service_pb2 as pb
+from skillos.runner.v1 import runner_service_pb2_grpc
+
+from .convert import duration_to_seconds, timestamp
+from .discovery import Catalog
+from .executor import Executor, skill_error
+
+log = logging.getLogger(__name__)
+
+#: Made once per process and kept across reconnections, so the server's logs and metrics can
+#: tell one runner process from another even though each attachment gets a new runner id.
+INSTANCE_ID = str(uuid.uuid4())
+PROTOCOL_VERSION = 1
+FIRST_BACKOFF = 0.5
+MAX_BACKOFF = 30.0
+#: How long a stopping runner waits for its in-flight invocations.
+DRAIN_TIMEOUT = 30.0
+#: How long to wait for the server to end the stream after the runner closed its side.
+CLOSE_TIMEOUT = 5.0
+#: How long to wait for ``registered`` after opening the stream.
+REGISTER_TIMEOUT = 30.0
+#: Used until the server announces its own values in ``registered``.
+DEFAULT_HEARTBEAT_INTERVAL = 5.0
+DEFAULT_HEARTBEAT_TIMEOUT = 15.0
+DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+#: Refusals that come back identically on every attempt: retrying them would only hide the
+#: problem (a wrong token, a token that allows none of the skills, a protocol mismatch).
+FATAL_CODES = frozenset(
+    {
+        grpc.StatusCode.UNAUTHENTICATED,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.UNIMPLEMENTED,
+    }
+)
+
+#: Keepalive pings find a dead connection (a NAT that dropped it, a crashed host) long before
+#: TCP would. Message sizes are not capped by gRPC: the protocol's own limit, announced in
+#: ``registered``, is enforced on every message instead, and a capped receive would let one large
+#: payload end the whole stream.
+CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.max_send_message_length", -1),
+    ("grpc.max_receive_message_length", -1),
+)
+
+AttemptKey = tuple[str, int]
+
+
+class FatalError(RuntimeError):
+    """The runner cannot serve and retrying will not help."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the runner needs to attach."""
+
+    server: str
+    token: str
+    name: str
+    version: str
+    concurrency: int
+    labels: Mapping[str, str] = field(default_factory=dict)
+    drain_timeout: float = DRAIN_TIMEOUT
+
+
+class Backoff:
+    """Exponential backoff with jitter: each delay is drawn from [d/2, d], d doubling to a cap.
+
+    The jitter keeps a fleet of runners from reconnecting in lockstep after a server restart.
+    """
+
+    def __init__(
+        self,
+        first: float = FIRST_BACKOFF,
+        maximum: float = MAX_BACKOFF,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self._first = first
+        self._maximum = maximum
+        self._rng = rng
+        self._current = first
+
+    def next(self) -> float:
+        delay = self._current
+        self._current = min(self._current * 2, self._maximum)
+        return delay * (0.5 + self._rng() / 2)
+
+    def reset(self) -> None:
+        self._current = self._first
+
+
+class Runner:
+    """Keeps the runner attached to the server until :meth:`stop`."""
+
+    def __init__(self, settings: Settings, catalog: Catalog, executor: Executor) -> None:
+        self.settings = settings
+        self.executor = executor
+        self.stopping = asyncio.Event()
+        self.forced = asyncio.Event()
+        self.stop_reason = ""
+        self._manifests = catalog.manifests()
+
+    def stop(self, reason: str) -> None:
+        """First call: drain and leave. Second call: stop waiting for in-flight invocations."""
+        if self.stopping.is_set():
+            log.warning("%s again: abandoning in-flight invocations", reason)
+            self.forced.set()
+            return
+        log.info("%s: draining", reason)
+        self.stop_reason = reason
+        self.stopping.set()
+
+    def register_message(self) -> pb.Register:
+        return pb.Register(
+            name=self.settings.name,
+            version=self.settings.version,
+            labels=dict(self.settings.labels),
+            max_concurrency=self.settings.concurrency,
+            skills=self._manifests,
+            instance_id=INSTANCE_ID,
+            protocol_version=PROTOCOL_VERSION,
+        )
+
+    async def run(self) -> None:
+        """Attaches, and reattaches after transient failures, until stopped.
+
+        Raises :class:`FatalError` when the server refuses the runner for good.
+        """
+        backoff = Backoff()
+        while not self.stopping.is_set():
+            session = _Session(self)
+            await session.run()
+            if self.stopping.is_set():
+                break
+            if session.registered is not None:
+                backoff.reset()
+            delay = backoff.next()
+            log.info("reconnecting to %s in %.1f s", self.settings.server, delay)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), delay)
+
+
+class _Session:
+    """One ``Attach`` stream, from ``register`` until the stream ends."""
+
+    def __init__(self, runner: Runner) -> None:
+        self._runner = runner
+        self._settings = runner.settings
+        self._loop = asyncio.get_running_loop()
+        self._outbox: asyncio.Queue[pb.AttachRequest | None] = asyncio.Queue()
+        self._inflight: dict[AttemptKey, asyncio.Task[None]] = {}
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._closed = False
+        self._server_draining = False
+        self.registered: pb.Registered | None = None
+        self._max_message_bytes = DEFAULT_MAX_MESSAGE_BYTES
+        self._max_result_bytes = 0
+
+    async def run(self) -> None:
+        metadata = (("authorization", f"Bearer {self._settings.token}"),)
+        async with grpc.aio.insecure_channel(
+            self._settings.server, options=CHANNEL_OPTIONS
+        ) as channel:
+            stub = runner_service_pb2_grpc.RunnerServiceStub(channel)
+            self._outbox.put_nowait(pb.AttachRequest(register=self._runner.register_message()))
+            call = stub.Attach(self._requests(), metadata=metadata)
+            reader = asyncio.create_task(self._read(call))
+            stopping = asyncio.create_task(self._runner.stopping.wait())
+            try:
+                await asyncio.wait((reader, stopping), return_when=asyncio.FIRST_COMPLETED)
+                if not reader.done():
+                    await self._leave(reader)
+                if reader.done() and not reader.cancelled():
+                    reader.result()
+            finally:
+                self._closed = True
+                for task in (stopping, reader, self._heartbeat, *self._inflight.values()):
+                    if task is not None:
+                        task.cancel()
+                call.cancel()
+
+    async def _requests(self) -> AsyncIterator[pb.AttachRequest]:
+        while True:
+            request = await self._outbox.get()
+            if request is None:
+                return
+            yield request
+
+    def _send(self, request: pb.AttachRequest) -> None:
+        """Queues a message, never one larger than the stream's limit (it would end the stream)."""
+        if self._closed:
+            return
+        size = request.ByteSize()
+        if size > self._max_message_bytes:
+            if request.HasField("result"):
+                limit = self._max_message_bytes
+                message = f"the result message is {size} bytes; the stream allows {limit}"
+                log.warning("execution %s: %s", request.result.execution_id, message)
+                request = pb.AttachRequest(
+                    result=pb.InvokeResult(
+                        execution_id=request.result.execution_id,
+                        attempt=request.result.attempt,
+                        error=skill_error("RESULT_TOO_LARGE", message),
+                        usage=request.result.usage,
+                    )
+                )
+            else:
+                log.warning(
+                    "dropping a %s message of %d bytes: over the stream's limit",
+                    request.WhichOneof("message"),
+                    size,
+                )
+                return
+        self._outbox.put_nowait(request)
+
+    async def _read(self, call: grpc.aio.StreamStreamCall) -> None:
+        """Handles the server's messages until the stream ends or the server falls silent."""
+        try:
+            while True:
+                silence = self._silence_limit()
+                try:
+                    response = await asyncio.wait_for(call.read(), silence)
+                except asyncio.TimeoutError:
+                    log.warning("no message from the server for %.0f s; reconnecting", silence)
+                    return
+                if response is grpc.aio.EOF:
+                    if not self._runner.stopping.is_set():
+                        log.warning("the server closed the stream")
+                    return
+                self._handle(response)
+        except grpc.aio.AioRpcError as error:
+            self._stream_failed(error)
+
+    def _silence_limit(self) -> float:
+        if self.registered is None:
+            return REGISTER_TIMEOUT
+        limit = duration_to_seconds(self.registered.heartbeat_timeout)
+        return limit if limit > 0 else DEFAULT_HEARTBEAT_TIMEOUT
+
+    def _stream_failed(self, error: grpc.aio.AioRpcError) -> None:
+        code, details = error.code(), error.details()
+        if code in FATAL_CODES:
+            raise FatalError(f"the server refused the runner: {code.name}: {details}")
+        if self._runner.stopping.is_set() and code is grpc.StatusCode.CANCELLED:
+            return
+        if self._server_draining and code is grpc.StatusCode.UNAVAILABLE:
+            log.info("the server shut down (%s)", details)
+        else:
+            log.warning("the stream ended: %s: %s", code.name, details)
+
+    def _handle(self, response: pb.AttachResponse) -> None:
+        kind = response.WhichOneof("message")
+        if kind == "registered":
+            self._on_registered(response.registered)
+        elif kind == "invoke":
+            self._on_invoke(response.invoke)
+        elif kind == "cancel":
+            self._on_cancel(response.cancel)
+        elif kind == "drain":
+            self._server_draining = True
+            log.info(
+                "the server is draining (%s): finishing %d in-flight invocation(s)",
+                response.drain.reason or "no reason given",
+                len(self._inflight),
+            )
+        elif kind == "result_rejected":
+            rejected = response.result_rejected
+            log.warning(
+                "the server rejected the result of execution %s attempt %d: %s %s",
+                rejected.execution_id,
+                rejected.attempt,
+                pb.ResultRejectionReason.Name(rejected.reason),
+                rejected.message,
+            )
+        elif kind == "embed":
+            refusal = pb.EmbedResult(
+                request_id=response.embed.request_id, error="this runner offers no embeddings"
+            )
+            self._send(pb.AttachRequest(embed_result=refusal))
+
+    def _on_registered(self, registered: pb.Registered) -> None:
+        if self.registered is not None:
+            log.warning("ignoring a second `registered` message")
+            return
+        self.registered = registered
+        if registered.max_message_bytes > 0:
+            self._max_message_bytes = registered.max_message_bytes
+        self._max_result_bytes = registered.max_result_bytes
+        accepted = len(registered.accepted_skill_ids)
+        log.info(
+            "registered with %s as runner %s (tenant %s): %d skill(s) accepted, %d rejected",
+            self._settings.server,
+            registered.runner_id,
+            registered.tenant_id,
+            accepted,
+            len(registered.rejected_skills),
+        )
+        for rejected in registered.rejected_skills:
+            log.warning(
+                "the server rejected skill %s: %s (%s)",
+                rejected.skill_id,
+                rejected.message,
+                pb.SkillRejectionReason.Name(rejected.reason),
+            )
+        interval = duration_to_seconds(registered.heartbeat_interval)
+        self._heartbeat = asyncio.create_task(
+            self._heartbeats(interval if interval > 0 else DEFAULT_HEARTBEAT_INTERVAL)
+        )
+
+    def _on_invoke(self, invoke: pb.Invoke) -> None:
+        key = (invoke.execution_id, invoke.attempt)
+        if key in self._inflight:
+            log.warning("ignoring a repeated invoke of execution %s attempt %d", *key)
+            return
+        self._inflight[key] = asyncio.create_task(self._invoke(invoke, key))
+
+    def _on_cancel(self, cancel: pb.Cancel) -> None:
+        task = self._inflight.pop((cancel.execution_id, cancel.attempt), None)
+        if task is not None:
+            log.info(
+                "cancelling execution %s attempt %d (%s)",
+                cancel.execution_id,
+                cancel.attempt,
+                pb.CancelReason.Name(cancel.reason),
+            )
+            task.cancel()
+
+    async def _invoke(self, invoke: pb.Invoke, key: AttemptKey) -> None:
+        try:
+            try:
+                result = await self._runner.executor.execute(
+                    invoke, self._sink_for(key), self._max_result_bytes
+                )
+            except asyncio.CancelledError:
+                return
+            except Exception:
+                log.exception("the runner failed to run %s", invoke.skill_id)
+                error = skill_error(
+                    "UNCAUGHT_EXCEPTION", "the runner failed to run the skill", runner_failure=True
+                )
+                result = pb.InvokeResult(
+                    execution_id=invoke.execution_id, attempt=invoke.attempt, error=error
+                )
+            if self._inflight.get(key) is asyncio.current_task():
+                self._send(pb.AttachRequest(result=result))
+        finally:
+            if self._inflight.get(key) is asyncio.current_task():
+                del self._inflight[key]
+
+    def _sink_for(self, key: AttemptKey) -> Callable[[pb.AttachRequest], None]:
+        """Where an attempt's progress and logs go; callable from skill threads."""
+
+        def forward(request: pb.AttachRequest) -> None:
+            if key in self._inflight:
+                self._send(request)
+
+        def sink(request: pb.AttachRequest) -> None:
+            # A closed loop means the runner is exiting and the stream is gone anyway.
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(forward, request)
+
+        return sink
+
+    async def _heartbeats(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            attempts = [
+                pb.AttemptRef(execution_id=execution, attempt=attempt)
+                for execution, attempt in self._inflight
+            ]
+            beat = pb.RunnerHeartbeat(
+                send_time=timestamp(), in_flight=len(attempts), attempts=attempts
+            )
+            self._send(pb.AttachRequest(heartbeat=beat))
+
+    async def _leave(self, reader: asyncio.Task[None]) -> None:
+        """Announces draining, lets in-flight invocations finish, then closes the stream.
+
+        Waiting ends early when the stream ends anyway or the runner is stopped a second time.
+        """
+        if self.registered is None:
+            return
+        self._send(pb.AttachRequest(draining=pb.Draining(reason=self._runner.stop_reason)))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.drain_timeout
+        forced = asyncio.create_task(self._runner.forced.wait())
+        try:
+            if self._inflight:
+                log.info("waiting for %d in-flight invocation(s)", len(self._inflight))
+            while self._inflight and not reader.done() and not forced.done():
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                waiters = {*self._inflight.values(), reader, forced}
+                await asyncio.wait(waiters, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            if self._inflight and not reader.done():
+                log.warning("abandoning %d in-flight invocation(s)", len(self._inflight))
+                for task in list(self._inflight.values()):
+                    task.cancel()
+            self._outbox.put_nowait(None)
+            if not reader.done() and not forced.done():
+                await asyncio.wait(
+                    {reader, forced}, timeout=CLOSE_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+                )
+                if not reader.done() and not forced.done():
+                    log.warning("the server did not close the stream within %.0f s", CLOSE_TIMEOUT)
+        finally:
+            forced.cancel()

@@ -1,0 +1,95 @@
+"""Conversions between Python values, JSON and the protobuf well-known types on the wire."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
+
+#: Integral numbers up to this magnitude are handed to skills as ``int``. Protobuf carries every
+#: JSON number as a double, so ``{"limit": 5}`` would otherwise arrive as ``5.0``; beyond 2**53
+#: a double no longer holds every integer, so larger values stay floats.
+_MAX_EXACT_INT = 2**53
+
+
+def yaml_to_json(value: Any, where: str) -> Any:
+    """Turn a YAML-loaded value into plain JSON data.
+
+    YAML reads unquoted dates as ``datetime.date`` and allows non-string keys, neither of which
+    JSON (and so ``google.protobuf.Struct``) can hold. Dates become ISO strings, the way a JSON
+    Schema ``format: date`` expects them; anything else that is not JSON raises ``ValueError``
+    naming the offending path.
+    """
+    if value is None or isinstance(value, (bool, str, int)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{where}: {value} is not a JSON number")
+        return value
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        result: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{where}: key {key!r} is not a string")
+            result[key] = yaml_to_json(item, f"{where}.{key}")
+        return result
+    if isinstance(value, (list, tuple)):
+        return [yaml_to_json(item, f"{where}[{index}]") for index, item in enumerate(value)]
+    raise ValueError(f"{where}: {type(value).__name__} is not a JSON value")
+
+
+def dict_to_struct(data: Mapping[str, Any]) -> struct_pb2.Struct:
+    """A JSON object as a ``google.protobuf.Struct``."""
+    struct = struct_pb2.Struct()
+    json_format.ParseDict(dict(data), struct)
+    return struct
+
+
+def _restore_ints(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) <= _MAX_EXACT_INT:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _restore_ints(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_restore_ints(item) for item in value]
+    return value
+
+
+def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
+    """The payload a skill receives: the Struct as a dict, integral numbers as ``int``."""
+    return _restore_ints(json_format.MessageToDict(struct))
+
+
+def to_value(result: Any) -> struct_pb2.Value:
+    """A skill's return value as a ``google.protobuf.Value``.
+
+    Going through ``json.dumps`` first applies exactly the JSON rules skill authors know (tuples
+    are arrays, NaN is refused, other types raise ``TypeError``), instead of protobuf's own.
+    """
+    text = json.dumps(result, allow_nan=False)
+    value = struct_pb2.Value()
+    json_format.Parse(text, value)
+    return value
+
+
+def seconds_to_duration(seconds: float) -> duration_pb2.Duration:
+    duration = duration_pb2.Duration()
+    duration.FromNanoseconds(round(seconds * 1e9))
+    return duration
+
+
+def duration_to_seconds(duration: duration_pb2.Duration) -> float:
+    return duration.seconds + duration.nanos / 1e9
+
+
+def timestamp(moment: _dt.datetime | None = None) -> timestamp_pb2.Timestamp:
+    """A protobuf Timestamp of ``moment`` (now when omitted)."""
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(moment or _dt.datetime.now(_dt.timezone.utc))
+    return stamp

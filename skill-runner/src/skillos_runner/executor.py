@@ -1,0 +1,248 @@
+"""Running one invocation: calling the skill within its deadline and turning the outcome into an
+``InvokeResult``.
+
+Synchronous skills run in a thread pool so that CPU-bound or blocking code never stalls the
+event loop that carries the stream (and with it heartbeats and other invocations); coroutine
+skills run on the loop itself. A thread cannot be interrupted, so when a synchronous skill
+outlives its deadline or is cancelled the runner stops waiting for it, sets ``ctx.cancelled``
+and drops whatever it produces later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf import struct_pb2
+from skillos.runner.v1 import runner_service_pb2
+from skillos.v1 import execution_pb2
+
+from .convert import duration_to_seconds, seconds_to_duration, struct_to_dict, to_value
+from .discovery import LoadedSkill
+from .sdk import Context, Sink, SkillError
+
+log = logging.getLogger(__name__)
+
+PERMANENT = execution_pb2.ERROR_CLASS_PERMANENT
+RETRYABLE = execution_pb2.ERROR_CLASS_RETRYABLE
+#: Exceptions that mean the payload itself is wrong, so a retry cannot succeed.
+INPUT_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, KeyError)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a skill produced: exactly one of an encoded output and an error."""
+
+    output: struct_pb2.Value | None = None
+    error: runner_service_pb2.SkillError | None = None
+
+
+def skill_error(
+    code: str, message: str, *, retryable: bool = False, runner_failure: bool = False
+) -> runner_service_pb2.SkillError:
+    return runner_service_pb2.SkillError(
+        error_class=RETRYABLE if retryable else PERMANENT,
+        code=code,
+        message=message,
+        runner_failure=runner_failure,
+    )
+
+
+def error_for_exception(error: BaseException, retryable: bool) -> runner_service_pb2.SkillError:
+    """Maps an exception raised by a skill to the error reported for it.
+
+    :class:`SkillError` says itself what it is. ``ValueError``, ``TypeError`` and ``KeyError``
+    mean bad input, which no retry fixes. Anything else may be transient (a network hiccup, a
+    busy database), but it is only worth retrying when the skill is idempotent, which is what
+    the manifest's ``retryable`` declares.
+    """
+    if isinstance(error, SkillError):
+        return skill_error(error.code, error.message, retryable=error.retryable)
+    message = str(error) or type(error).__name__
+    if isinstance(error, INPUT_ERRORS):
+        return skill_error(type(error).__name__, message)
+    return skill_error(type(error).__name__, message, retryable=retryable)
+
+
+def encode(result: Any) -> Outcome:
+    """The skill's return value as an Outcome; a value JSON cannot hold is the skill's error."""
+    try:
+        return Outcome(output=to_value(result))
+    except (TypeError, ValueError, RecursionError) as error:
+        message = f"the skill returned a value that is not JSON: {error}"
+        return Outcome(error=skill_error("INVALID_OUTPUT", message))
+
+
+def _failure(error: BaseException, retryable: bool, skill_id: str) -> Outcome:
+    if isinstance(error, (SkillError, *INPUT_ERRORS)):
+        log.info("%s failed: %s: %s", skill_id, type(error).__name__, error)
+    else:
+        log.warning("%s raised", skill_id, exc_info=error)
+    return Outcome(error=error_for_exception(error, retryable))
+
+
+def _time_left(invoke: runner_service_pb2.Invoke) -> float | None:
+    """Seconds the attempt may take, measured on this machine's clock.
+
+    ``timeout`` is relative and so immune to clock skew between runner and server; the absolute
+    ``deadline`` is the fallback for servers that do not send it.
+    """
+    if invoke.HasField("timeout"):
+        return max(0.0, duration_to_seconds(invoke.timeout))
+    if invoke.HasField("deadline"):
+        deadline = invoke.deadline.ToDatetime(_dt.timezone.utc)
+        return max(0.0, (deadline - _dt.datetime.now(_dt.timezone.utc)).total_seconds())
+    return None
+
+
+class Executor:
+    """Runs invocations of the discovered skills, at most ``concurrency`` at a time."""
+
+    def __init__(self, skills: Mapping[str, LoadedSkill], concurrency: int) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self._skills = skills
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="skill")
+        self._slots = asyncio.Semaphore(concurrency)
+        self._busy_threads = 0
+        self._busy_lock = threading.Lock()
+
+    @property
+    def busy_threads(self) -> int:
+        """Synchronous skills still running, including ones the runner stopped waiting for."""
+        with self._busy_lock:
+            return self._busy_threads
+
+    def close(self) -> None:
+        """Releases the pool without waiting: abandoned skill threads must not block exit."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def execute(
+        self,
+        invoke: runner_service_pb2.Invoke,
+        sink: Sink | None,
+        max_result_bytes: int,
+    ) -> runner_service_pb2.InvokeResult:
+        """Runs one attempt and returns its result; raises ``CancelledError`` when cancelled.
+
+        ``sink`` receives the attempt's progress and log messages (from any thread).
+        """
+        loop = asyncio.get_running_loop()
+        received = loop.time()
+        time_left = _time_left(invoke)
+        skill = self._skills.get(invoke.skill_id)
+        if skill is None:
+            message = f"this runner does not host {invoke.skill_id}"
+            error = skill_error("SKILL_NOT_FOUND", message, runner_failure=True)
+            return self._result(invoke, Outcome(error=error), 0.0, max_result_bytes)
+
+        deadline = None
+        if time_left is not None:
+            deadline = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=time_left)
+        principal = invoke.principal
+        ctx = Context(
+            execution_id=invoke.execution_id,
+            attempt=invoke.attempt,
+            skill_id=invoke.skill_id,
+            skill_version=invoke.skill_version,
+            principal=principal.subject,
+            tenant=invoke.tenant_id,
+            deadline=deadline,
+            roles=tuple(principal.roles),
+            attributes=dict(principal.attributes),
+            traceparent=invoke.traceparent,
+            tracestate=invoke.tracestate,
+            model_tier=invoke.model_tier,
+            job_id=invoke.job_id,
+            _sink=sink,
+        )
+        payload = struct_to_dict(invoke.payload)
+        retryable = skill.manifest.retryable
+
+        async with self._slots:
+            started = time.monotonic()
+            remaining = (
+                None if time_left is None else max(0.0, time_left - (loop.time() - received))
+            )
+            try:
+                outcome = await asyncio.wait_for(self._call(skill, payload, ctx), remaining)
+            except asyncio.TimeoutError:
+                ctx._cancel()
+                message = f"the skill did not finish within its deadline ({time_left:.3f} s)"
+                log.warning("%s (execution %s): %s", invoke.skill_id, invoke.execution_id, message)
+                outcome = Outcome(
+                    error=skill_error("DEADLINE_EXCEEDED", message, retryable=retryable)
+                )
+            except asyncio.CancelledError:
+                ctx._cancel()
+                raise
+            duration = time.monotonic() - started
+        return self._result(invoke, outcome, duration, max_result_bytes)
+
+    async def _call(self, skill: LoadedSkill, payload: dict[str, Any], ctx: Context) -> Outcome:
+        args, kwargs = skill.plan.arguments(payload, ctx)
+        retryable = skill.manifest.retryable
+        skill_id = skill.manifest.id
+        if skill.is_async:
+            # SystemExit must be caught here, inside the awaiting coroutine: asyncio re-raises it
+            # out of the event loop if it reaches a task boundary, which would stop the runner.
+            try:
+                result = await skill.function(*args, **kwargs)
+            except (Exception, SystemExit) as error:
+                return _failure(error, retryable, skill_id)
+            return encode(result)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._pool, self._call_in_thread, skill.function, args, kwargs, retryable, skill_id
+        )
+
+    def _call_in_thread(
+        self,
+        function: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        retryable: bool,
+        skill_id: str,
+    ) -> Outcome:
+        """Calls a sync skill and encodes its output off the loop (a large output takes a while)."""
+        with self._busy_lock:
+            self._busy_threads += 1
+        try:
+            try:
+                result = function(*args, **kwargs)
+            except (Exception, SystemExit) as error:
+                return _failure(error, retryable, skill_id)
+            return encode(result)
+        finally:
+            with self._busy_lock:
+                self._busy_threads -= 1
+
+    @staticmethod
+    def _result(
+        invoke: runner_service_pb2.Invoke, outcome: Outcome, duration: float, max_result_bytes: int
+    ) -> runner_service_pb2.InvokeResult:
+        result = runner_service_pb2.InvokeResult(
+            execution_id=invoke.execution_id,
+            attempt=invoke.attempt,
+            usage=execution_pb2.Usage(duration=seconds_to_duration(duration)),
+        )
+        if outcome.output is not None:
+            size = outcome.output.ByteSize()
+            if max_result_bytes > 0 and size > max_result_bytes:
+                message = (
+                    f"the output is {size} bytes; the server accepts at most {max_result_bytes}"
+                )
+                log.warning("%s (execution %s): %s", invoke.skill_id, invoke.execution_id, message)
+                result.error.CopyFrom(skill_error("RESULT_TOO_LARGE", message))
+            else:
+                result.output.CopyFrom(outcome.output)
+        else:
+            result.error.CopyFrom(outcome.error or skill_error("UNCAUGHT_EXCEPTION", "no outcome"))
+        return result
