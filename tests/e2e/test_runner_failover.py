@@ -1,0 +1,101 @@
+"""Losing a runner under load loses no call of a retryable skill."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import grpc
+from google.protobuf import struct_pb2
+from skillos.v1 import execution_pb2, orchestrator_service_pb2, orchestrator_service_pb2_grpc
+
+from conftest import start_server
+
+TOKEN = "failover-test-runner-token-0123"
+CALLS = 200
+
+SLOW_MANIFEST = """\
+id: slow/echo
+name: Slow Echo
+description: Echoes its payload after a pause; safe to retry.
+version: 1.0.0
+entrypoint: implementations.slow.echo:run
+retryable: true
+timeout_seconds: 60
+"""
+
+SLOW_IMPLEMENTATION = """\
+import time
+
+
+def run(payload, ctx=None):
+    time.sleep(0.05)
+    return {"n": payload.get("n"), "attempt": ctx.attempt if ctx else None}
+"""
+
+
+def write_root(root: Path) -> None:
+    (root / "metadata" / "slow").mkdir(parents=True)
+    (root / "metadata" / "slow" / "echo.yaml").write_text(SLOW_MANIFEST)
+    (root / "implementations" / "slow").mkdir(parents=True)
+    (root / "implementations" / "__init__.py").write_text("")
+    (root / "implementations" / "slow" / "__init__.py").write_text("")
+    (root / "implementations" / "slow" / "echo.py").write_text(SLOW_IMPLEMENTATION)
+
+
+def start_runner(addr: str, root: Path, name: str, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "SKILLOS_RUNNER_TOKEN": TOKEN}
+    return subprocess.Popen(
+        [sys.executable, "-m", "skillos_runner", "--server", addr, "--root", str(root), "--name", name,
+         "--concurrency", "16"],
+        env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115 - closed with the process
+    )
+
+
+def test_sigkill_of_one_runner_during_200_calls_loses_none(tmp_path: Path):
+    root = tmp_path / "root"
+    write_root(root)
+    data = tmp_path / "data"
+    data.mkdir()
+    server = start_server(root, data, extra_env={"SKILLOS_RUNNER_TOKEN": TOKEN})
+    runners = [start_runner(server.addr, root, f"r{i}", tmp_path / f"runner{i}.log") for i in range(2)]
+    channel = grpc.insecure_channel(server.addr)
+    try:
+        stub = orchestrator_service_pb2_grpc.OrchestratorServiceStub(channel)
+        deadline = time.monotonic() + 30
+        while len(stub.ListRunners(orchestrator_service_pb2.ListRunnersRequest()).runners) < 2:
+            assert time.monotonic() < deadline, "the runners did not attach"
+            time.sleep(0.1)
+        victim = next(r for r in stub.ListRunners(orchestrator_service_pb2.ListRunnersRequest()).runners
+                      if r.name == "r0")
+
+        def call(n: int):
+            payload = struct_pb2.Struct()
+            payload.update({"n": n})
+            request = orchestrator_service_pb2.RunRequest(skill_id="slow/echo", payload=payload)
+            return stub.Run(request, timeout=60)
+
+        with ThreadPoolExecutor(max_workers=64) as pool:
+            futures = [pool.submit(call, n) for n in range(CALLS)]
+            time.sleep(0.3)
+            runners[0].send_signal(signal.SIGKILL)
+            responses = [future.result() for future in futures]
+
+        executions = [response.execution for response in responses]
+        assert all(e.status == execution_pb2.EXECUTION_STATUS_SUCCEEDED for e in executions)
+        assert sorted(int(e.output.struct_value["n"]) for e in executions) == list(range(CALLS))
+        retried = [e for e in executions if e.attempts > 1]
+        assert retried, "the killed runner had no call in flight; the test proved nothing"
+        assert all(e.runner_id != victim.id for e in retried)
+    finally:
+        channel.close()
+        for runner in runners:
+            if runner.poll() is None:
+                runner.kill()
+            runner.wait(10)
+        assert server.stop() == 0
