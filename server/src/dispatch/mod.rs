@@ -124,8 +124,9 @@ pub enum Error {
     NoRunner(String),
     #[error("the runner went away during attempt {attempts} and the skill is not retried")]
     RunnerLost { attempts: u32 },
-    #[error("the result is {bytes} bytes, more than the limit of {limit}")]
-    ResultTooLarge { bytes: usize, limit: usize },
+    /// `bytes` is the size when the server measured it (the runner may refuse to send it).
+    #[error("the result is larger than the limit of {limit} bytes")]
+    ResultTooLarge { bytes: Option<usize>, limit: usize },
     #[error("the execution's deadline passed")]
     DeadlineExceeded,
 }
@@ -144,7 +145,7 @@ pub enum Rejection {
 enum AttemptEnd {
     Finished(Finished),
     RunnerLost,
-    TooLarge { bytes: usize, limit: usize },
+    TooLarge { bytes: Option<usize>, limit: usize },
 }
 
 struct Runner {
@@ -333,7 +334,7 @@ impl Dispatcher {
         runner_id: &str,
         execution_id: &str,
         attempt: u32,
-        bytes: usize,
+        bytes: Option<usize>,
         limit: usize,
     ) -> Result<(), Rejection> {
         self.end_attempt(

@@ -267,12 +267,12 @@ async fn an_oversized_result_fails_only_its_invocation() {
     });
     next_invoke(&mut stream).await;
     dispatcher
-        .reject_too_large(&runner, "big", 1, 5_000_000, 4_000_000)
+        .reject_too_large(&runner, "big", 1, Some(5_000_000), 4_000_000)
         .unwrap();
     assert_eq!(
         big.await.unwrap(),
         Err(Error::ResultTooLarge {
-            bytes: 5_000_000,
+            bytes: Some(5_000_000),
             limit: 4_000_000
         })
     );

@@ -26,6 +26,8 @@ use crate::error::{ApiError, Kind};
 /// The protocol version this server speaks.
 pub const PROTOCOL_VERSION: i32 = 1;
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The code of a runner's error result for an output it would not send because of its size.
+const RESULT_TOO_LARGE: &str = "RESULT_TOO_LARGE";
 
 /// Limits a runner session enforces and announces.
 #[derive(Clone, Copy, Debug)]
@@ -323,7 +325,13 @@ impl Session {
                 if bytes > self.limits.max_result_bytes {
                     let limit = self.limits.max_result_bytes;
                     self.dispatcher
-                        .reject_too_large(runner_id, &result.execution_id, attempt, bytes, limit)
+                        .reject_too_large(
+                            runner_id,
+                            &result.execution_id,
+                            attempt,
+                            Some(bytes),
+                            limit,
+                        )
                         .map(|()| Some(runner_v1::ResultRejectionReason::TooLarge))
                 } else {
                     let finished = Finished {
@@ -334,6 +342,15 @@ impl Session {
                         .complete(runner_id, &result.execution_id, attempt, finished)
                         .map(|()| None)
                 }
+            }
+            // A runner that measured its own result as too large reports it instead of sending it.
+            Some(runner_v1::invoke_result::Outcome::Error(error))
+                if error.runner_failure && error.code == RESULT_TOO_LARGE =>
+            {
+                let limit = self.limits.max_result_bytes;
+                self.dispatcher
+                    .reject_too_large(runner_id, &result.execution_id, attempt, None, limit)
+                    .map(|()| None)
             }
             Some(runner_v1::invoke_result::Outcome::Error(error)) => {
                 let outcome = Err(SkillError {

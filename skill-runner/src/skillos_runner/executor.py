@@ -240,7 +240,9 @@ class Executor:
                     f"the output is {size} bytes; the server accepts at most {max_result_bytes}"
                 )
                 log.warning("%s (execution %s): %s", invoke.skill_id, invoke.execution_id, message)
-                result.error.CopyFrom(skill_error("RESULT_TOO_LARGE", message))
+                # A runner failure, not the skill's: the server fails the call with
+                # RESOURCE_EXHAUSTED (RESULT_TOO_LARGE) rather than recording a skill error.
+                result.error.CopyFrom(skill_error("RESULT_TOO_LARGE", message, runner_failure=True))
             else:
                 result.output.CopyFrom(outcome.output)
         else:

@@ -1,4 +1,4 @@
-"""Losing a runner under load loses no call of a retryable skill."""
+"""Faults around real runner processes: a runner killed under load, an oversized result."""
 
 from __future__ import annotations
 
@@ -39,13 +39,31 @@ def run(payload, ctx=None):
 """
 
 
+BIG_MANIFEST = """\
+id: big/blob
+name: Big Blob
+description: Returns five megabytes of text.
+version: 1.0.0
+entrypoint: implementations.big.blob:run
+"""
+
+BIG_IMPLEMENTATION = """\
+def run(payload, ctx=None):
+    return {"blob": "x" * (5 * 1024 * 1024)}
+"""
+
+
 def write_root(root: Path) -> None:
-    (root / "metadata" / "slow").mkdir(parents=True)
-    (root / "metadata" / "slow" / "echo.yaml").write_text(SLOW_MANIFEST)
-    (root / "implementations" / "slow").mkdir(parents=True)
+    for domain, name, manifest, implementation in (
+        ("slow", "echo", SLOW_MANIFEST, SLOW_IMPLEMENTATION),
+        ("big", "blob", BIG_MANIFEST, BIG_IMPLEMENTATION),
+    ):
+        (root / "metadata" / domain).mkdir(parents=True)
+        (root / "metadata" / domain / f"{name}.yaml").write_text(manifest)
+        (root / "implementations" / domain).mkdir(parents=True)
+        (root / "implementations" / domain / "__init__.py").write_text("")
+        (root / "implementations" / domain / f"{name}.py").write_text(implementation)
     (root / "implementations" / "__init__.py").write_text("")
-    (root / "implementations" / "slow" / "__init__.py").write_text("")
-    (root / "implementations" / "slow" / "echo.py").write_text(SLOW_IMPLEMENTATION)
 
 
 def start_runner(addr: str, root: Path, name: str, log: Path) -> subprocess.Popen:
@@ -98,4 +116,37 @@ def test_sigkill_of_one_runner_during_200_calls_loses_none(tmp_path: Path):
             if runner.poll() is None:
                 runner.kill()
             runner.wait(10)
+        assert server.stop() == 0
+
+
+def test_a_5_mb_result_fails_only_its_call(tmp_path: Path):
+    root = tmp_path / "root"
+    write_root(root)
+    data = tmp_path / "data"
+    data.mkdir()
+    server = start_server(root, data, extra_env={"SKILLOS_RUNNER_TOKEN": TOKEN})
+    runner = start_runner(server.addr, root, "r", tmp_path / "runner.log")
+    channel = grpc.insecure_channel(server.addr, options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)])
+    try:
+        stub = orchestrator_service_pb2_grpc.OrchestratorServiceStub(channel)
+        deadline = time.monotonic() + 30
+        while not stub.ListRunners(orchestrator_service_pb2.ListRunnersRequest()).runners:
+            assert time.monotonic() < deadline, "the runner did not attach"
+            time.sleep(0.1)
+        try:
+            stub.Run(orchestrator_service_pb2.RunRequest(skill_id="big/blob"), timeout=30)
+            raise AssertionError("a 5 MB result was accepted")
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error
+            assert "larger than the limit" in error.details()
+        payload = struct_pb2.Struct()
+        payload.update({"n": 7})
+        for _ in range(3):
+            ok = stub.Run(orchestrator_service_pb2.RunRequest(skill_id="slow/echo", payload=payload), timeout=30)
+            assert ok.execution.status == execution_pb2.EXECUTION_STATUS_SUCCEEDED
+        assert len(stub.ListRunners(orchestrator_service_pb2.ListRunnersRequest()).runners) == 1
+    finally:
+        channel.close()
+        runner.kill()
+        runner.wait(10)
         assert server.stop() == 0
