@@ -150,3 +150,40 @@ def test_a_5_mb_result_fails_only_its_call(tmp_path: Path):
         runner.kill()
         runner.wait(10)
         assert server.stop() == 0
+
+
+def test_a_runner_token_for_finance_cannot_register_travel_skills(skills_root: Path, tmp_path: Path):
+    config = tmp_path / "skillos.toml"
+    config.write_text('[[runners.tokens]]\ntoken = "finance-only-token-0123456789"\nskills = ["finance/*"]\n')
+    data = tmp_path / "data"
+    data.mkdir()
+    server = start_server(skills_root, data, extra_args=("--config", str(config)))
+    env = {**os.environ, "SKILLOS_RUNNER_TOKEN": "finance-only-token-0123456789"}
+    log = tmp_path / "runner.log"
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "skillos_runner", "--server", server.addr, "--root", str(skills_root)],
+        env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115 - closed with the process
+    )
+    channel = grpc.insecure_channel(server.addr)
+    try:
+        stub = orchestrator_service_pb2_grpc.OrchestratorServiceStub(channel)
+        deadline = time.monotonic() + 30
+        while not (listed := stub.ListRunners(orchestrator_service_pb2.ListRunnersRequest()).runners):
+            assert time.monotonic() < deadline, "the runner did not attach"
+            time.sleep(0.1)
+        served = sorted(skill.skill_id for skill in listed[0].skills)
+        assert served == ["finance/convert_currency", "finance/get_exchange_rates", "finance/track_expenses"]
+        try:
+            flight = struct_pb2.Struct()
+            flight.update({"origin": "SVO", "destination": "AER", "date": "2026-12-18"})
+            stub.Run(orchestrator_service_pb2.RunRequest(skill_id="travel/search_flights", payload=flight), timeout=10)
+            raise AssertionError("a skill outside the token's patterns ran")
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.UNAVAILABLE
+            assert "no connected runner serves skill travel/search_flights" in error.details()
+        assert "travel/search_flights" in log.read_text(), "the runner should report the rejected skill"
+    finally:
+        channel.close()
+        runner.kill()
+        runner.wait(10)
+        assert server.stop() == 0
