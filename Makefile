@@ -99,7 +99,7 @@ gen-check: setup ## Fail when generated code drifts from proto/, or the protos b
 .PHONY: bench
 bench: setup ## Benchmarks (release build); results and method in docs/benchmarks.md
 	cargo build --release -p skillos --bins --examples
-	$(CARGO_TARGET_DIR)/release/examples/bench-skills
+	BENCH_PYTHON=$(PYTHON) $(CARGO_TARGET_DIR)/release/examples/bench-skills
 
 .PHONY: fuzz
 fuzz: ## Fuzz the manifest parser for FUZZ_SECONDS (needs nightly Rust and cargo-fuzz)

@@ -4,8 +4,10 @@
 //! gRPC-web, CORS or metrics layers). Measured against it, on the full `skillos serve` stack
 //! (SQLite store, the example skills root): `Health/Check` (the cost of the stack itself),
 //! `SkillService/GetSkill` and `SkillService/ListSkills` (one store query plus the catalog).
-//! `OrchestratorService/Run` goes through the dispatcher to a minimal echo runner written in
-//! Rust (the one the integration tests use), attached over a real gRPC stream.
+//! `OrchestratorService/Run` goes through the dispatcher to (a) a minimal echo runner written
+//! in Rust (the one the integration tests use) and (b) the Python runner (`skillos-runner`,
+//! one process, run with `BENCH_PYTHON`, default `.venv/bin/python`), each attached over a real
+//! gRPC stream.
 //! Each is driven at concurrency 1, 16 and 64 over one HTTP/2 connection for a fixed time.
 //! Client and servers share the machine, so only ratios within one run mean much.
 
@@ -15,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use skillos::config::Config;
 use skillos_proto::v1::{
-    GetSkillRequest, ListSkillsRequest, RunRequest, SkillView,
+    GetSkillRequest, ListRunnersRequest, ListSkillsRequest, RunRequest, SkillView,
     orchestrator_service_client::OrchestratorServiceClient, run_request,
     skill_service_client::SkillServiceClient,
 };
@@ -28,6 +30,9 @@ mod runner;
 
 const CONCURRENCY: [usize; 3] = [1, 16, 64];
 const RUNNER_TOKEN: &str = "bench-runner-token-0123456789";
+const PYTHON_RUNNER_TOKEN: &str = "bench-python-runner-token-0123456789";
+/// Served by the Python runner (its token allows `finance/*` only); an empty payload is valid.
+const PYTHON_SKILL: &str = "finance/get_exchange_rates";
 
 fn duration() -> Duration {
     let seconds = std::env::var("BENCH_SECONDS")
@@ -47,6 +52,8 @@ enum Call {
     ListSkillsFull,
     /// Run a skill through the dispatcher on the echo runner.
     RunEcho,
+    /// Run a skill through the dispatcher on the Python runner.
+    RunPython,
 }
 
 struct Figures {
@@ -62,7 +69,8 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../skills"));
     let raw = start_raw_tonic().await?;
     let data = tempfile::tempdir()?;
-    let skillos = start_skillos(root, data.path().to_owned()).await?;
+    let skillos = start_skillos(root.clone(), data.path().to_owned()).await?;
+    let _python_runner = start_python_runner(skillos, &root).await?;
 
     println!("| target | call | concurrency | requests/s | p50 ms | p99 ms | ratio to raw tonic |");
     println!("|---|---|---:|---:|---:|---:|---:|");
@@ -75,6 +83,7 @@ async fn main() -> anyhow::Result<()> {
             Call::ListSkills,
             Call::ListSkillsFull,
             Call::RunEcho,
+            Call::RunPython,
         ] {
             let figures = drive(skillos, call, concurrency).await?;
             print_row("skillos", call, concurrency, &figures, &baseline);
@@ -118,11 +127,15 @@ async fn start_skillos(root: PathBuf, data_dir: PathBuf) -> anyhow::Result<Socke
     config.storage.data_dir = data_dir;
     config.log.level = "warn".to_owned();
     config.runners.local = false;
-    config.runners.tokens = vec![skillos::config::RunnerTokenConfig {
-        token: RUNNER_TOKEN.to_owned(),
+    let token = |token: &str, pattern: &str| skillos::config::RunnerTokenConfig {
+        token: token.to_owned(),
         tenant: "default".to_owned(),
-        skills: vec!["*".to_owned()],
-    }];
+        skills: vec![pattern.to_owned()],
+    };
+    config.runners.tokens = vec![
+        token(RUNNER_TOKEN, ECHO_SKILL),
+        token(PYTHON_RUNNER_TOKEN, "finance/*"),
+    ];
     config.validate()?;
     skillos::telemetry::init(&config.log);
     let listener = skillos::server::bind(config.server.listen).await?;
@@ -152,7 +165,52 @@ async fn start_skillos(root: PathBuf, data_dir: PathBuf) -> anyhow::Result<Socke
     Ok(addr)
 }
 
-/// Served by the echo runner; its manifest has no input schema.
+/// Starts the Python runner for `root` and waits until it has attached.
+async fn start_python_runner(
+    addr: SocketAddr,
+    root: &std::path::Path,
+) -> anyhow::Result<tokio::process::Child> {
+    let python = std::env::var("BENCH_PYTHON")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python").to_owned());
+    let child = tokio::process::Command::new(&python)
+        .args([
+            "-m",
+            "skillos_runner",
+            "--server",
+            &addr.to_string(),
+            "--name",
+            "python",
+        ])
+        .args(["--concurrency", "64", "--root"])
+        .arg(root)
+        .env("SKILLOS_RUNNER_TOKEN", PYTHON_RUNNER_TOKEN)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "cannot start the Python runner with {python} (run make setup): {error}"
+            )
+        })?;
+    let mut orchestrator = OrchestratorServiceClient::new(connect(addr).await?);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let runners = orchestrator
+            .list_runners(ListRunnersRequest::default())
+            .await?
+            .into_inner()
+            .runners;
+        if runners.iter().any(|runner| runner.name == "python") {
+            return Ok(child);
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the Python runner did not attach"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Served by the echo runner.
 const ECHO_SKILL: &str = "office/coffee_break";
 
 async fn connect(addr: SocketAddr) -> anyhow::Result<Channel> {
@@ -214,9 +272,14 @@ async fn run_for(
                     Call::ListSkills => {
                         drop(skills.list_skills(ListSkillsRequest::default()).await?)
                     }
-                    Call::RunEcho => {
+                    Call::RunEcho | Call::RunPython => {
+                        let skill = if matches!(call, Call::RunEcho) {
+                            ECHO_SKILL
+                        } else {
+                            PYTHON_SKILL
+                        };
                         let request = RunRequest {
-                            target: Some(run_request::Target::SkillId(ECHO_SKILL.into())),
+                            target: Some(run_request::Target::SkillId(skill.into())),
                             ..Default::default()
                         };
                         drop(orchestrator.run(request).await?)
