@@ -96,6 +96,18 @@ impl Service {
         principal: &Principal,
         request: RunRequest,
     ) -> Result<Execution, Error> {
+        self.run_with_events(principal, request, None, None).await
+    }
+
+    /// [`Service::run`], reporting the new execution's id on `accepted` and what happens during
+    /// it on `events`.
+    pub async fn run_with_events(
+        &self,
+        principal: &Principal,
+        request: RunRequest,
+        accepted: Option<tokio::sync::oneshot::Sender<String>>,
+        events: Option<tokio::sync::mpsc::UnboundedSender<dispatch::Event>>,
+    ) -> Result<Execution, Error> {
         let view = self.skills.get(principal, &request.skill_id).await?;
         let manifest = &view.skill.manifest;
         let skill_id = manifest.id.to_string();
@@ -135,6 +147,15 @@ impl Service {
             finished_at: None,
         };
         self.store.insert_execution(&execution).await?;
+        if let Some(accepted) = accepted {
+            let _ = accepted.send(execution.id.clone());
+        }
+        // If the caller goes away before the run ends, the record must not stay RUNNING.
+        let mut abandoned = Abandoned {
+            store: Some(self.store.clone()),
+            tenant: principal.tenant.clone(),
+            execution_id: execution.id.clone(),
+        };
 
         let invocation = Invocation {
             execution_id: execution.id.clone(),
@@ -146,9 +167,11 @@ impl Service {
             deadline: tokio::time::Instant::now() + timeout,
             retryable: manifest.retryable,
             max_attempts: MAX_ATTEMPTS,
+            events: events.clone(),
         };
         let dispatched = self.dispatcher.dispatch(invocation).await;
         let (update, failure) = finish(&dispatched);
+        abandoned.store = None;
         self.store
             .update_execution(&principal.tenant, &execution.id, &update)
             .await?;
@@ -334,4 +357,42 @@ fn finish(
 
 fn uuid_v7() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+/// Marks an execution cancelled when the run future is dropped before it recorded an end (the
+/// caller disconnected); the dispatcher has already told the runner to stop.
+struct Abandoned {
+    store: Option<Arc<dyn Store>>,
+    tenant: skillos_store::TenantId,
+    execution_id: String,
+}
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        let Some(store) = self.store.take() else {
+            return;
+        };
+        let tenant = self.tenant.clone();
+        let execution_id = std::mem::take(&mut self.execution_id);
+        let update = ExecutionUpdate {
+            status: Some(ExecutionStatus::Cancelled),
+            error: Some(
+                json!({"class": "permanent", "origin": "server", "code": "EXECUTION_CANCELLED",
+                               "message": "the caller stopped waiting"}),
+            ),
+            finished_at: Some(skillos_store::now()),
+            expect_status: Some(ExecutionStatus::Running),
+            ..Default::default()
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(error) = store
+                    .update_execution(&tenant, &execution_id, &update)
+                    .await
+                {
+                    tracing::warn!(%error, execution_id, "cannot record a cancelled execution");
+                }
+            });
+        }
+    }
 }

@@ -453,3 +453,123 @@ async fn payloads_are_checked_against_the_input_schema_before_anything_runs() {
     );
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn run_stream_reports_acceptance_attempts_progress_and_the_result() {
+    use v1::run_stream_response::Event;
+    let server = TestServer::start().await;
+    let handler: common::runner::Handler = Arc::new(|_| {
+        Answer::ProgressThen(
+            "half way",
+            prost_types::Value {
+                kind: Some(prost_types::value::Kind::BoolValue(true)),
+            },
+        )
+    });
+    let runner = TestRunner::attach(
+        server.channel().await,
+        ALL_SKILLS_TOKEN,
+        "r",
+        &["a/one"],
+        handler,
+    )
+    .await
+    .unwrap();
+    let mut orchestrator = OrchestratorServiceClient::new(server.channel().await);
+    let request = v1::RunStreamRequest {
+        target: Some(v1::run_stream_request::Target::SkillId("a/one".into())),
+        ..Default::default()
+    };
+    let mut stream = orchestrator.run_stream(request).await.unwrap().into_inner();
+    let mut events = Vec::new();
+    while let Some(message) = stream.message().await.unwrap() {
+        events.push(message.event.unwrap());
+    }
+    let Event::Accepted(accepted) = &events[0] else {
+        panic!("first event: {:?}", events[0])
+    };
+    let Event::AttemptStarted(started) = &events[1] else {
+        panic!("second event: {:?}", events[1])
+    };
+    assert_eq!(
+        (started.attempt, started.runner_id.as_str()),
+        (1, runner.registered.runner_id.as_str())
+    );
+    let Event::Progress(progress) = &events[2] else {
+        panic!("third event: {:?}", events[2])
+    };
+    assert_eq!(
+        (progress.message.as_str(), progress.percent),
+        ("half way", Some(50.0))
+    );
+    assert_eq!(progress.execution_id, accepted.execution_id);
+    let Event::Completed(completed) = &events[3] else {
+        panic!("last event: {:?}", events[3])
+    };
+    let execution = completed.execution.as_ref().unwrap();
+    assert_eq!(
+        (execution.id.as_str(), execution.status()),
+        (
+            accepted.execution_id.as_str(),
+            v1::ExecutionStatus::Succeeded
+        )
+    );
+    assert_eq!(events.len(), 4);
+
+    let missing = v1::RunStreamRequest {
+        target: Some(v1::run_stream_request::Target::SkillId("b/three".into())),
+        ..Default::default()
+    };
+    let status = match orchestrator.run_stream(missing).await {
+        Err(status) => status,
+        Ok(response) => response.into_inner().message().await.unwrap_err(),
+    };
+    assert_eq!(reason(&status), "NO_RUNNER");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_caller_that_goes_away_leaves_a_cancelled_execution_not_a_running_one() {
+    let server = TestServer::start().await;
+    let _runner = TestRunner::attach(
+        server.channel().await,
+        ALL_SKILLS_TOKEN,
+        "hangs",
+        &["a/one"],
+        Arc::new(|_| Answer::Silence),
+    )
+    .await
+    .unwrap();
+    let mut caller = OrchestratorServiceClient::new(server.channel().await);
+    let pending = tokio::spawn(async move {
+        caller
+            .run(run_request("a/one", serde_json::json!({})))
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    pending.abort();
+    let mut orchestrator = OrchestratorServiceClient::new(server.channel().await);
+    common::eventually(|| {
+        let mut orchestrator = orchestrator.clone();
+        async move {
+            let listed = orchestrator
+                .list_executions(v1::ListExecutionsRequest::default())
+                .await
+                .unwrap()
+                .into_inner();
+            listed.executions.len() == 1
+                && listed.executions[0].status() == v1::ExecutionStatus::Cancelled
+        }
+    })
+    .await;
+    let listed = orchestrator
+        .list_executions(v1::ListExecutionsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        listed.executions[0].error.as_ref().unwrap().code,
+        "EXECUTION_CANCELLED"
+    );
+    server.stop().await.unwrap();
+}

@@ -63,6 +63,35 @@ pub struct Invocation {
     pub retryable: bool,
     /// Attempts at most, the first included.
     pub max_attempts: u32,
+    /// Where to report attempts, progress and logs as they happen (for streaming callers).
+    pub events: Option<mpsc::UnboundedSender<Event>>,
+}
+
+/// Something that happened during an invocation, for callers that stream it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    AttemptStarted {
+        attempt: u32,
+        runner_id: String,
+    },
+    Progress {
+        attempt: u32,
+        message: String,
+        percent: Option<f32>,
+    },
+    Log {
+        attempt: u32,
+        level: LogLevel,
+        message: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warning,
+    Error,
 }
 
 /// A message for one runner's stream.
@@ -158,6 +187,7 @@ struct Pending {
     attempt: u32,
     runner_id: String,
     reply: oneshot::Sender<AttemptEnd>,
+    events: Option<mpsc::UnboundedSender<Event>>,
 }
 
 #[derive(Default)]
@@ -328,6 +358,32 @@ impl Dispatcher {
         )
     }
 
+    /// Passes on progress or a log line of the attempt in flight; others are refused.
+    pub fn report(
+        &self,
+        runner_id: &str,
+        execution_id: &str,
+        attempt: u32,
+        event: Event,
+    ) -> Result<(), Rejection> {
+        let state = self.state();
+        let current = state
+            .pending
+            .get(execution_id)
+            .ok_or(Rejection::NotInFlight)?;
+        if current.attempt != attempt || current.runner_id != runner_id {
+            return Err(if attempt < current.attempt {
+                Rejection::Superseded
+            } else {
+                Rejection::NotInFlight
+            });
+        }
+        if let Some(events) = &current.events {
+            let _ = events.send(event);
+        }
+        Ok(())
+    }
+
     /// Fails one attempt whose result was larger than the server accepts; the stream stays up.
     pub fn reject_too_large(
         &self,
@@ -495,8 +551,15 @@ impl Dispatcher {
                     attempt,
                     runner_id: runner_id.clone(),
                     reply,
+                    events: invocation.events.clone(),
                 },
             );
+            if let Some(events) = &invocation.events {
+                let _ = events.send(Event::AttemptStarted {
+                    attempt,
+                    runner_id: runner_id.clone(),
+                });
+            }
             if let Some(runner) = state.runners.get_mut(&runner_id) {
                 runner.info.in_flight += 1;
             }

@@ -26,6 +26,7 @@ fn invocation(id: &str, skill: &str, retryable: bool) -> Invocation {
         deadline: Instant::now() + Duration::from_secs(5),
         retryable,
         max_attempts: 3,
+        events: None,
     }
 }
 
@@ -332,4 +333,49 @@ async fn a_skill_error_is_an_outcome_not_a_dispatch_error() {
         .complete(&runner, "e1", 1, failed.clone())
         .unwrap();
     assert_eq!(pending.await.unwrap().unwrap().finished, failed);
+}
+
+#[tokio::test]
+async fn streaming_callers_see_attempts_progress_and_logs_of_the_current_attempt_only() {
+    let dispatcher = Dispatcher::new();
+    let (runner, mut stream) = dispatcher.attach(registration("r", &["a/x"], 1));
+    let (events, mut received) = mpsc::unbounded_channel();
+    let mut streamed = invocation("e1", "a/x", false);
+    streamed.events = Some(events);
+    let pending = tokio::spawn({
+        let dispatcher = dispatcher.clone();
+        async move { dispatcher.dispatch(streamed).await }
+    });
+    next_invoke(&mut stream).await;
+    let progress = Event::Progress {
+        attempt: 1,
+        message: "half".into(),
+        percent: Some(50.0),
+    };
+    dispatcher
+        .report(&runner, "e1", 1, progress.clone())
+        .unwrap();
+    let stale = Event::Log {
+        attempt: 0,
+        level: LogLevel::Info,
+        message: "old".into(),
+    };
+    assert_eq!(
+        dispatcher.report(&runner, "e1", 0, stale),
+        Err(Rejection::Superseded)
+    );
+    dispatcher
+        .complete(&runner, "e1", 1, output(json!(1)))
+        .unwrap();
+    pending.await.unwrap().unwrap();
+
+    assert_eq!(
+        received.recv().await,
+        Some(Event::AttemptStarted {
+            attempt: 1,
+            runner_id: runner.clone()
+        })
+    );
+    assert_eq!(received.recv().await, Some(progress));
+    assert_eq!(received.try_recv().ok(), None);
 }

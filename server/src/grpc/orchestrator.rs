@@ -41,41 +41,14 @@ impl OrchestratorService for Adapter {
     ) -> Result<Response<v1::RunResponse>, Status> {
         let principal = auth::principal(&request);
         let request = request.into_inner();
-        let skill_id = match request.target {
-            Some(v1::run_request::Target::SkillId(skill_id)) => skill_id,
-            Some(v1::run_request::Target::Query(_)) => {
-                return Err(not_yet("Run with a query (routing)"));
-            }
-            None => return Err(invalid("skill_id or query is required")),
-        };
-        if request.dry_run || !request.idempotency_key.is_empty() {
-            return Err(not_yet("Run with dry_run or idempotency_key"));
-        }
-        let timeout = match request.timeout {
-            None => None,
-            Some(timeout) => Some(
-                Duration::try_from(timeout)
-                    .ok()
-                    .filter(|timeout| !timeout.is_zero())
-                    .ok_or_else(|| invalid("timeout must be positive"))?,
-            ),
-        };
-        let payload = request
-            .payload
-            .as_ref()
-            .map(convert::struct_json)
-            .unwrap_or_else(|| serde_json::json!({}));
-        let execution = self
-            .service
-            .run(
-                &principal,
-                RunRequest {
-                    skill_id,
-                    payload,
-                    timeout,
-                },
-            )
-            .await?;
+        let run = run_request(
+            request.target.map(Target::from),
+            request.payload,
+            request.timeout,
+            request.dry_run,
+            &request.idempotency_key,
+        )?;
+        let execution = self.service.run(&principal, run).await?;
         Ok(Response::new(v1::RunResponse {
             outcome: v1::RunOutcome::Executed as i32,
             execution: Some(convert::execution(&execution)),
@@ -85,9 +58,68 @@ impl OrchestratorService for Adapter {
 
     async fn run_stream(
         &self,
-        _: Request<v1::RunStreamRequest>,
+        request: Request<v1::RunStreamRequest>,
     ) -> Result<Response<Self::RunStreamStream>, Status> {
-        Err(not_yet("RunStream"))
+        let principal = auth::principal(&request);
+        let request = request.into_inner();
+        let run = run_request(
+            request.target.map(Target::from),
+            request.payload,
+            request.timeout,
+            request.dry_run,
+            &request.idempotency_key,
+        )?;
+        let service = self.service.clone();
+        let (out, stream) = tokio::sync::mpsc::channel::<Result<v1::RunStreamResponse, Status>>(64);
+        tokio::spawn(async move {
+            let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+            let (accepted_tx, mut accepted) = tokio::sync::oneshot::channel();
+            let running =
+                service.run_with_events(&principal, run, Some(accepted_tx), Some(events_tx));
+            tokio::pin!(running);
+            let mut accepted_sent = false;
+            let mut execution_id = String::new();
+            let result = loop {
+                tokio::select! {
+                    biased;
+                    id = &mut accepted, if !accepted_sent => {
+                        accepted_sent = true;
+                        if let Ok(id) = id {
+                            execution_id = id;
+                            if out.send(Ok(event(accepted_event(execution_id.clone())))).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Some(dispatched) = events.recv() => {
+                        // A closed stream drops `running`, which cancels the attempt on its runner.
+                        if out.send(Ok(event(dispatch_event(&execution_id, &dispatched)))).await.is_err() {
+                            return;
+                        }
+                    }
+                    result = &mut running => break result,
+                }
+            };
+            while let Ok(dispatched) = events.try_recv() {
+                let _ = out
+                    .send(Ok(event(dispatch_event(&execution_id, &dispatched))))
+                    .await;
+            }
+            let last = match result {
+                Ok(execution) => Ok(event(v1::run_stream_response::Event::Completed(
+                    v1::RunCompleted {
+                        outcome: v1::RunOutcome::Executed as i32,
+                        execution: Some(convert::execution(&execution)),
+                        ..Default::default()
+                    },
+                ))),
+                Err(error) => Err(Status::from(error)),
+            };
+            let _ = out.send(last).await;
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(stream),
+        )))
     }
 
     async fn route(
@@ -178,5 +210,124 @@ impl OrchestratorService for Adapter {
             runners,
             next_page_token: String::new(),
         }))
+    }
+}
+
+/// The target of Run and RunStream, which have the same fields in two messages.
+enum Target {
+    SkillId(String),
+    Query,
+}
+
+impl From<v1::run_request::Target> for Target {
+    fn from(target: v1::run_request::Target) -> Self {
+        match target {
+            v1::run_request::Target::SkillId(id) => Self::SkillId(id),
+            v1::run_request::Target::Query(_) => Self::Query,
+        }
+    }
+}
+
+impl From<v1::run_stream_request::Target> for Target {
+    fn from(target: v1::run_stream_request::Target) -> Self {
+        match target {
+            v1::run_stream_request::Target::SkillId(id) => Self::SkillId(id),
+            v1::run_stream_request::Target::Query(_) => Self::Query,
+        }
+    }
+}
+
+/// The checks Run and RunStream share, before anything runs.
+fn run_request(
+    target: Option<Target>,
+    payload: Option<prost_types::Struct>,
+    timeout: Option<prost_types::Duration>,
+    dry_run: bool,
+    idempotency_key: &str,
+) -> Result<RunRequest, Status> {
+    let skill_id = match target {
+        Some(Target::SkillId(skill_id)) => skill_id,
+        Some(Target::Query) => return Err(not_yet("Run with a query (routing)")),
+        None => return Err(invalid("skill_id or query is required")),
+    };
+    if dry_run || !idempotency_key.is_empty() {
+        return Err(not_yet("Run with dry_run or idempotency_key"));
+    }
+    let timeout = match timeout {
+        None => None,
+        Some(timeout) => Some(
+            Duration::try_from(timeout)
+                .ok()
+                .filter(|timeout| !timeout.is_zero())
+                .ok_or_else(|| invalid("timeout must be positive"))?,
+        ),
+    };
+    let payload = payload
+        .as_ref()
+        .map(convert::struct_json)
+        .unwrap_or_else(|| serde_json::json!({}));
+    Ok(RunRequest {
+        skill_id,
+        payload,
+        timeout,
+    })
+}
+
+fn event(event: v1::run_stream_response::Event) -> v1::RunStreamResponse {
+    v1::RunStreamResponse {
+        time: Some(convert::timestamp(chrono::Utc::now())),
+        event: Some(event),
+    }
+}
+
+fn accepted_event(execution_id: String) -> v1::run_stream_response::Event {
+    v1::run_stream_response::Event::Accepted(v1::RunAccepted {
+        execution_id,
+        status: v1::ExecutionStatus::Running as i32,
+        ..Default::default()
+    })
+}
+
+fn dispatch_event(
+    execution_id: &str,
+    event: &crate::dispatch::Event,
+) -> v1::run_stream_response::Event {
+    use crate::dispatch::{Event, LogLevel};
+    let now = || Some(convert::timestamp(chrono::Utc::now()));
+    match event {
+        Event::AttemptStarted { attempt, runner_id } => {
+            v1::run_stream_response::Event::AttemptStarted(v1::RunAttemptStarted {
+                execution_id: execution_id.to_owned(),
+                attempt: *attempt as i32,
+                runner_id: runner_id.clone(),
+            })
+        }
+        Event::Progress {
+            attempt,
+            message,
+            percent,
+        } => v1::run_stream_response::Event::Progress(v1::ExecutionProgress {
+            execution_id: execution_id.to_owned(),
+            attempt: *attempt as i32,
+            message: message.clone(),
+            percent: *percent,
+            time: now(),
+        }),
+        Event::Log {
+            attempt,
+            level,
+            message,
+        } => v1::run_stream_response::Event::Log(v1::ExecutionLogEntry {
+            attempt: *attempt as i32,
+            level: match level {
+                LogLevel::Debug => v1::LogLevel::Debug,
+                LogLevel::Info => v1::LogLevel::Info,
+                LogLevel::Warning => v1::LogLevel::Warning,
+                LogLevel::Error => v1::LogLevel::Error,
+            } as i32,
+            message: message.clone(),
+            time: now(),
+            execution_id: execution_id.to_owned(),
+        }),
     }
 }

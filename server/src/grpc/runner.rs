@@ -19,7 +19,8 @@ use tonic::{Request, Response, Status, Streaming};
 use super::convert;
 use crate::auth::{RunnerGrant, RunnerTokens};
 use crate::dispatch::{
-    CancelReason, Dispatcher, Finished, Registration, Rejection, SkillError, ToRunner, Usage,
+    CancelReason, Dispatcher, Event, Finished, LogLevel, Registration, Rejection, SkillError,
+    ToRunner, Usage,
 };
 use crate::error::{ApiError, Kind};
 
@@ -302,7 +303,38 @@ impl Session {
                 .await;
                 false
             }
-            // Liveness is counted by the caller; progress, logs and embeddings have no consumer yet.
+            Some(attach_request::Message::Progress(progress)) => {
+                let attempt = u32::try_from(progress.attempt).unwrap_or(0);
+                let event = Event::Progress {
+                    attempt,
+                    message: progress.message,
+                    percent: progress.percent,
+                };
+                // A report of an attempt that is no longer current is dropped silently.
+                let _ = self
+                    .dispatcher
+                    .report(runner_id, &progress.execution_id, attempt, event);
+                true
+            }
+            Some(attach_request::Message::Log(entry)) => {
+                let attempt = u32::try_from(entry.attempt).unwrap_or(0);
+                let level = match entry.level() {
+                    v1::LogLevel::Debug => LogLevel::Debug,
+                    v1::LogLevel::Warning => LogLevel::Warning,
+                    v1::LogLevel::Error => LogLevel::Error,
+                    v1::LogLevel::Info | v1::LogLevel::Unspecified => LogLevel::Info,
+                };
+                let event = Event::Log {
+                    attempt,
+                    level,
+                    message: entry.message,
+                };
+                let _ = self
+                    .dispatcher
+                    .report(runner_id, &entry.execution_id, attempt, event);
+                true
+            }
+            // Liveness is counted by the caller; embeddings have no consumer yet.
             Some(_) => true,
             None => {
                 self.end(refuse(

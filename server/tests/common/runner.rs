@@ -14,6 +14,8 @@ use tonic::transport::Channel;
 /// What a test runner answers to one invoke.
 pub enum Answer {
     Output(prost_types::Value),
+    /// A progress report, then the output.
+    ProgressThen(&'static str, prost_types::Value),
     Error(&'static str),
     /// Never answer (the runner hangs).
     Silence,
@@ -127,6 +129,21 @@ impl TestRunner {
                 if let attach_response::Message::Invoke(invoke) = &message {
                     let outcome = match handler(invoke) {
                         Answer::Output(value) => {
+                            Some(runner_v1::invoke_result::Outcome::Output(value))
+                        }
+                        Answer::ProgressThen(text, value) => {
+                            let progress = runner_v1::Progress {
+                                execution_id: invoke.execution_id.clone(),
+                                attempt: invoke.attempt,
+                                message: text.to_owned(),
+                                percent: Some(50.0),
+                            };
+                            let message = attach_request::Message::Progress(progress);
+                            let _ = outbound
+                                .send(runner_v1::AttachRequest {
+                                    message: Some(message),
+                                })
+                                .await;
                             Some(runner_v1::invoke_result::Outcome::Output(value))
                         }
                         Answer::Error(text) => Some(runner_v1::invoke_result::Outcome::Error(
