@@ -75,7 +75,8 @@ pub async fn run(
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     let serving = Arc::new(AtomicBool::new(false));
     let metrics = Metrics::new(&grpc::descriptor_sets(), http::ROUTES);
-    let skills = skills::Service::new(registry.clone(), store.clone());
+    let dispatcher = Dispatcher::new();
+    let skills = skills::Service::new(registry.clone(), store.clone(), dispatcher.clone());
     let http_state = HttpState {
         store: store.clone(),
         registry: registry.clone(),
@@ -84,7 +85,6 @@ pub async fn run(
         skills_watch,
     };
 
-    let dispatcher = Dispatcher::new();
     let runners = &config.runners;
     // Development mode: a runner for the root as a child process, with a token of its own.
     let local_runner = match (&config.skills.root, runners.local) {

@@ -14,6 +14,7 @@ use skillos_core::{Registry, Skill, SkillId};
 use skillos_store::{AuditEvent, SkillState, Store};
 
 use crate::auth::Principal;
+use crate::dispatch::Dispatcher;
 
 const DEFAULT_PAGE_SIZE: usize = 100;
 const MAX_PAGE_SIZE: usize = 1000;
@@ -43,11 +44,13 @@ pub enum Error {
     Internal(String),
 }
 
-/// A skill with its effective deprecation state.
+/// A skill with its effective deprecation state and whether a runner serves it now.
 #[derive(Clone, Debug)]
 pub struct SkillView {
     pub skill: Arc<Skill>,
     pub deprecation: Deprecation,
+    /// A runner of the caller's tenant that serves the skill is attached now.
+    pub available: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -101,6 +104,7 @@ pub struct SkillDocument {
     pub deprecation_reason: Option<String>,
     pub replacement_id: Option<String>,
     pub source_path: String,
+    pub available: bool,
 }
 
 impl SkillDocument {
@@ -131,6 +135,7 @@ impl SkillDocument {
             deprecation_reason: view.deprecation.reason.clone(),
             replacement_id: view.deprecation.replacement_id.clone(),
             source_path: view.skill.source_path.clone(),
+            available: view.available,
         }
     }
 }
@@ -157,11 +162,20 @@ pub struct Page {
 pub struct Service {
     registry: Option<Arc<Registry>>,
     store: Arc<dyn Store>,
+    dispatcher: Dispatcher,
 }
 
 impl Service {
-    pub fn new(registry: Option<Arc<Registry>>, store: Arc<dyn Store>) -> Self {
-        Self { registry, store }
+    pub fn new(
+        registry: Option<Arc<Registry>>,
+        store: Arc<dyn Store>,
+        dispatcher: Dispatcher,
+    ) -> Self {
+        Self {
+            registry,
+            store,
+            dispatcher,
+        }
     }
 
     fn catalog(&self) -> Arc<Catalog> {
@@ -215,6 +229,9 @@ impl Service {
             .map(|skill| SkillView {
                 skill: skill.clone(),
                 deprecation: Deprecation::of(skill, states.get(&skill.id().to_string())),
+                available: self
+                    .dispatcher
+                    .hosts(&principal.tenant, &skill.id().to_string()),
             })
             .filter(|view| query.include_deprecated || !view.deprecation.deprecated)
             .collect();
@@ -366,7 +383,14 @@ impl Service {
             .skill_state(&principal.tenant, &skill.id().to_string())
             .await?;
         let deprecation = Deprecation::of(&skill, state.as_ref());
-        Ok(SkillView { skill, deprecation })
+        let available = self
+            .dispatcher
+            .hosts(&principal.tenant, &skill.id().to_string());
+        Ok(SkillView {
+            skill,
+            deprecation,
+            available,
+        })
     }
 
     async fn states(&self, principal: &Principal) -> Result<HashMap<String, SkillState>, Error> {
@@ -424,7 +448,10 @@ mod tests {
             .await
             .unwrap();
         let registry = Registry::open(root).unwrap();
-        (Service::new(Some(registry), Arc::new(store)), data)
+        (
+            Service::new(Some(registry), Arc::new(store), Dispatcher::new()),
+            data,
+        )
     }
 
     fn write_skill(root: &std::path::Path, id: &str, tags: &str) {

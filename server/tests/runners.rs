@@ -47,6 +47,16 @@ fn run_request(skill_id: &str, payload: serde_json::Value) -> v1::RunRequest {
 #[tokio::test]
 async fn a_registered_runner_serves_run_and_the_execution_is_recorded() {
     let server = TestServer::start().await;
+    let mut skills = server.skills().await;
+    let listed = skills
+        .list_skills(v1::ListSkillsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        listed.skills.iter().all(|skill| !skill.available),
+        "no runner is attached yet"
+    );
     let runner = TestRunner::attach(
         server.channel().await,
         ALL_SKILLS_TOKEN,
@@ -57,6 +67,18 @@ async fn a_registered_runner_serves_run_and_the_execution_is_recorded() {
     .await
     .unwrap();
     assert_eq!(runner.registered.accepted_skill_ids, ["a/one", "b/three"]);
+    let listed = skills
+        .list_skills(v1::ListSkillsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let available: Vec<&str> = listed
+        .skills
+        .iter()
+        .filter(|skill| skill.available)
+        .map(|skill| skill.id.as_str())
+        .collect();
+    assert_eq!(available, ["a/one", "b/three"]);
     assert!(runner.registered.rejected_skills.is_empty());
 
     let mut orchestrator = OrchestratorServiceClient::new(server.channel().await);

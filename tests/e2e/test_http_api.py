@@ -21,6 +21,7 @@ def test_lists_and_gets_skills_in_both_id_forms(server):
         status, skill = server.http_json("GET", path)
         assert status == 200 and skill["id"] == "finance/convert_currency"
         assert skill["risk_tier"] == "low" and skill["retryable"] is True
+        assert skill["available"] is False, "no runner is attached in this test"
 
     status, error = server.http_json("GET", "/skills/finance/nope")
     assert status == 404 and error["error"]["reason"] == "SKILL_NOT_FOUND"

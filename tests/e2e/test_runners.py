@@ -26,6 +26,8 @@ def test_serve_starts_a_local_runner_and_run_executes_a_skill(skills_root: Path,
     try:
         runner = wait_for_runner(server.addr)
         assert runner["name"] == "local" and len(runner["skills"]) == 16
+        skills = json.loads(run(SKILLOS, "skills", "list", "--json", "--server", server.addr).stdout)["skills"]
+        assert all(skill["available"] for skill in skills)
 
         payload = json.dumps({"amount": 100, "from": "USD", "to": "EUR"})
         printed = run(SKILLOS, "run", "--skill", "finance/convert_currency", "--payload", payload, "--server", server.addr)

@@ -58,11 +58,7 @@ pub async fn skills(args: SkillsArgs, json: bool) -> Result<(), Failure> {
                         skill.id.clone(),
                         skill.version.clone(),
                         summary(&skill.tags.join(","), 40),
-                        if deprecated(skill) {
-                            "deprecated".to_owned()
-                        } else {
-                            String::new()
-                        },
+                        state(skill),
                         summary(&skill.description, 60),
                     ]
                 });
@@ -147,8 +143,16 @@ pub fn status_failure(status: tonic::Status) -> Failure {
     Failure::with_reason(status.message().to_owned(), reason)
 }
 
-fn deprecated(skill: &v1::Skill) -> bool {
-    skill.deprecation.as_ref().is_some_and(|d| d.deprecated)
+/// `deprecated`, `no runner`, both, or nothing.
+fn state(skill: &v1::Skill) -> String {
+    let mut words = Vec::new();
+    if skill.deprecation.as_ref().is_some_and(|d| d.deprecated) {
+        words.push("deprecated");
+    }
+    if !skill.available {
+        words.push("no runner");
+    }
+    words.join(", ")
 }
 
 fn print_skill(skill: Option<v1::Skill>, json: bool) {
@@ -177,6 +181,7 @@ fn print_skill(skill: Option<v1::Skill>, json: bool) {
         ],
         ["retryable".to_owned(), skill.retryable.to_string()],
         ["source".to_owned(), skill.source_path.clone()],
+        ["available".to_owned(), skill.available.to_string()],
         ["deprecated".to_owned(), deprecation.deprecated.to_string()],
     ];
     if !deprecation.reason.is_empty() {
@@ -219,6 +224,7 @@ fn skill_json(skill: &v1::Skill) -> serde_json::Value {
         deprecation_reason: Some(deprecation.reason).filter(|r| !r.is_empty()),
         replacement_id: Some(deprecation.replacement_id).filter(|r| !r.is_empty()),
         source_path: skill.source_path.clone(),
+        available: skill.available,
     };
     serde_json::to_value(document).unwrap_or_default()
 }

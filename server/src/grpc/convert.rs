@@ -43,6 +43,7 @@ pub fn skill(view: &SkillView, with_schemas: bool) -> v1::Skill {
             update_time: deprecation.updated_at.map(timestamp),
         }),
         source_path: view.skill.source_path.clone(),
+        available: view.available,
     }
 }
 

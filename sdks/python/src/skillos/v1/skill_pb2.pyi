@@ -50,7 +50,7 @@ VALIDATION_SEVERITY_ERROR: ValidationSeverity
 VALIDATION_SEVERITY_WARNING: ValidationSeverity
 
 class Skill(_message.Message):
-    __slots__ = ("id", "name", "description", "version", "tags", "entrypoint", "input_schema", "output_schema", "cost_estimate", "risk_tier", "required_permissions", "timeout", "retryable", "deprecation", "source_path")
+    __slots__ = ("id", "name", "description", "version", "tags", "entrypoint", "input_schema", "output_schema", "cost_estimate", "risk_tier", "required_permissions", "timeout", "retryable", "deprecation", "source_path", "available")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -66,6 +66,7 @@ class Skill(_message.Message):
     RETRYABLE_FIELD_NUMBER: _ClassVar[int]
     DEPRECATION_FIELD_NUMBER: _ClassVar[int]
     SOURCE_PATH_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     description: str
@@ -81,7 +82,8 @@ class Skill(_message.Message):
     retryable: bool
     deprecation: Deprecation
     source_path: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., version: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., entrypoint: _Optional[str] = ..., input_schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., output_schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., cost_estimate: _Optional[float] = ..., risk_tier: _Optional[_Union[RiskTier, str]] = ..., required_permissions: _Optional[_Iterable[str]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retryable: _Optional[bool] = ..., deprecation: _Optional[_Union[Deprecation, _Mapping]] = ..., source_path: _Optional[str] = ...) -> None: ...
+    available: bool
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., version: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., entrypoint: _Optional[str] = ..., input_schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., output_schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., cost_estimate: _Optional[float] = ..., risk_tier: _Optional[_Union[RiskTier, str]] = ..., required_permissions: _Optional[_Iterable[str]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retryable: _Optional[bool] = ..., deprecation: _Optional[_Union[Deprecation, _Mapping]] = ..., source_path: _Optional[str] = ..., available: _Optional[bool] = ...) -> None: ...
 
 class Deprecation(_message.Message):
     __slots__ = ("deprecated", "reason", "replacement_id", "update_time")
