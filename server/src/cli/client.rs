@@ -14,7 +14,7 @@ use crate::skills::SkillDocument;
 use skillos_proto::v1::orchestrator_service_client::OrchestratorServiceClient;
 
 pub async fn skills(args: SkillsArgs, json: bool) -> Result<(), Failure> {
-    let mut client = SkillServiceClient::new(connect(&args.server).await?);
+    let mut client = SkillServiceClient::new(connect(&args.server.server).await?);
     match args.command {
         SkillsCommand::List {
             tag,

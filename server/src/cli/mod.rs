@@ -195,14 +195,8 @@ struct AddSkillArgs {
 
 #[derive(Debug, Args)]
 struct SkillsArgs {
-    /// Server address.
-    #[arg(
-        long,
-        env = "SKILLOS_SERVER",
-        default_value = "http://127.0.0.1:50051",
-        global = true
-    )]
-    server: String,
+    #[command(flatten)]
+    server: ServerArg,
     #[command(subcommand)]
     command: SkillsCommand,
 }
