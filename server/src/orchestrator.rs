@@ -51,6 +51,8 @@ pub struct RunRequest {
     pub skill_id: String,
     pub payload: Json,
     pub timeout: Option<Duration>,
+    /// The caller's W3C `traceparent`; a new trace is started when it is missing or malformed.
+    pub traceparent: Option<String>,
 }
 
 #[derive(Clone)]
@@ -168,6 +170,10 @@ impl Service {
             retryable: manifest.retryable,
             max_attempts: MAX_ATTEMPTS,
             events: events.clone(),
+            traceparent: request
+                .traceparent
+                .filter(|traceparent| is_traceparent(traceparent))
+                .unwrap_or_else(new_traceparent),
         };
         let dispatched = self.dispatcher.dispatch(invocation).await;
         let (update, failure) = finish(&dispatched);
@@ -394,5 +400,43 @@ impl Drop for Abandoned {
                 }
             });
         }
+    }
+}
+
+/// `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`, the W3C trace context version 00.
+fn is_traceparent(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    let hex =
+        |part: &str, len: usize| part.len() == len && part.bytes().all(|b| b.is_ascii_hexdigit());
+    matches!(parts.as_slice(), [version, trace, parent, flags]
+        if *version == "00" && hex(trace, 32) && hex(parent, 16) && hex(flags, 2)
+            && trace.bytes().any(|b| b != b'0') && parent.bytes().any(|b| b != b'0'))
+}
+
+fn new_traceparent() -> String {
+    let trace = uuid::Uuid::new_v4().simple().to_string();
+    let parent = &uuid::Uuid::new_v4().simple().to_string()[..16];
+    format!("00-{trace}-{parent}-01")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_context_is_checked_and_made_when_missing() {
+        assert!(is_traceparent(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        ));
+        for bad in [
+            "",
+            "00-0000-00f067aa0ba902b7-01",
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+        ] {
+            assert!(!is_traceparent(bad), "{bad:?}");
+        }
+        assert!(is_traceparent(&new_traceparent()));
     }
 }

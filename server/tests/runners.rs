@@ -595,3 +595,45 @@ async fn a_caller_that_goes_away_leaves_a_cancelled_execution_not_a_running_one(
     );
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_callers_trace_context_reaches_the_runner() {
+    let server = TestServer::start().await;
+    let mut runner = TestRunner::attach(
+        server.channel().await,
+        ALL_SKILLS_TOKEN,
+        "r",
+        &["a/one"],
+        echo(),
+    )
+    .await
+    .unwrap();
+    let mut orchestrator = OrchestratorServiceClient::new(server.channel().await);
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let mut request = tonic::Request::new(run_request("a/one", serde_json::json!({})));
+    request
+        .metadata_mut()
+        .insert("traceparent", traceparent.parse().unwrap());
+    orchestrator.run(request).await.unwrap();
+    orchestrator
+        .run(run_request("a/one", serde_json::json!({})))
+        .await
+        .unwrap();
+
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        if let Some(skillos_proto::runner_v1::attach_response::Message::Invoke(invoke)) =
+            runner.events.recv().await
+        {
+            seen.push(invoke.traceparent);
+        }
+    }
+    assert_eq!(seen[0], traceparent);
+    assert_ne!(seen[1], traceparent);
+    assert!(
+        seen[1].starts_with("00-") && seen[1].len() == 55,
+        "a new trace is started: {}",
+        seen[1]
+    );
+    server.stop().await.unwrap();
+}

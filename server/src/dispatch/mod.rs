@@ -65,6 +65,8 @@ pub struct Invocation {
     pub max_attempts: u32,
     /// Where to report attempts, progress and logs as they happen (for streaming callers).
     pub events: Option<mpsc::UnboundedSender<Event>>,
+    /// W3C trace context passed to the runner, so the skill's spans join the caller's trace.
+    pub traceparent: String,
 }
 
 /// Something that happened during an invocation, for callers that stream it.

@@ -27,6 +27,7 @@ fn invocation(id: &str, skill: &str, retryable: bool) -> Invocation {
         retryable,
         max_attempts: 3,
         events: None,
+        traceparent: String::new(),
     }
 }
 

@@ -40,14 +40,16 @@ impl OrchestratorService for Adapter {
         request: Request<v1::RunRequest>,
     ) -> Result<Response<v1::RunResponse>, Status> {
         let principal = auth::principal(&request);
+        let traceparent = traceparent(&request);
         let request = request.into_inner();
-        let run = run_request(
+        let mut run = run_request(
             request.target.map(Target::from),
             request.payload,
             request.timeout,
             request.dry_run,
             &request.idempotency_key,
         )?;
+        run.traceparent = traceparent;
         let execution = self.service.run(&principal, run).await?;
         Ok(Response::new(v1::RunResponse {
             outcome: v1::RunOutcome::Executed as i32,
@@ -61,14 +63,16 @@ impl OrchestratorService for Adapter {
         request: Request<v1::RunStreamRequest>,
     ) -> Result<Response<Self::RunStreamStream>, Status> {
         let principal = auth::principal(&request);
+        let traceparent = traceparent(&request);
         let request = request.into_inner();
-        let run = run_request(
+        let mut run = run_request(
             request.target.map(Target::from),
             request.payload,
             request.timeout,
             request.dry_run,
             &request.idempotency_key,
         )?;
+        run.traceparent = traceparent;
         let service = self.service.clone();
         let (out, stream) = tokio::sync::mpsc::channel::<Result<v1::RunStreamResponse, Status>>(64);
         tokio::spawn(async move {
@@ -270,6 +274,7 @@ fn run_request(
         skill_id,
         payload,
         timeout,
+        traceparent: None,
     })
 }
 
@@ -330,4 +335,13 @@ fn dispatch_event(
             execution_id: execution_id.to_owned(),
         }),
     }
+}
+
+/// The caller's W3C trace context, from the `traceparent` request header.
+fn traceparent<T>(request: &Request<T>) -> Option<String> {
+    request
+        .metadata()
+        .get("traceparent")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
 }

@@ -460,6 +460,7 @@ fn to_proto(message: ToRunner) -> attach_response::Message {
                     ..Default::default()
                 }),
                 tenant_id: invocation.tenant.to_string(),
+                traceparent: invocation.traceparent.clone(),
                 ..Default::default()
             })
         }
