@@ -140,6 +140,42 @@ async fn a_registered_runner_serves_run_and_the_execution_is_recorded() {
     server.stop().await.unwrap();
 }
 
+type PendingRun = tokio::task::JoinHandle<Result<tonic::Response<v1::RunResponse>, tonic::Status>>;
+
+/// A runner that never answers, and a Run of `a/one` waiting on it (already dispatched).
+async fn hanging_call(server: &TestServer) -> (TestRunner, PendingRun) {
+    let silent: common::runner::Handler = Arc::new(|_| Answer::Silence);
+    let runner = TestRunner::attach(
+        server.channel().await,
+        ALL_SKILLS_TOKEN,
+        "hangs",
+        &["a/one"],
+        silent,
+    )
+    .await
+    .unwrap();
+    let mut caller = OrchestratorServiceClient::new(server.channel().await);
+    let pending = tokio::spawn(async move {
+        caller
+            .run(run_request("a/one", serde_json::json!({})))
+            .await
+    });
+    let orchestrator = OrchestratorServiceClient::new(server.channel().await);
+    common::eventually(|| {
+        let mut orchestrator = orchestrator.clone();
+        async move {
+            let runners = orchestrator
+                .list_runners(v1::ListRunnersRequest::default())
+                .await
+                .unwrap()
+                .into_inner();
+            runners.runners.iter().any(|runner| runner.in_flight == 1)
+        }
+    })
+    .await;
+    (runner, pending)
+}
+
 fn skillos_json(value: &prost_types::Value) -> serde_json::Value {
     use prost_types::value::Kind;
     match &value.kind {
@@ -297,22 +333,7 @@ async fn a_skill_error_is_a_failed_execution_and_an_oversized_result_fails_only_
 #[tokio::test]
 async fn a_killed_runner_fails_its_calls_at_once_and_the_run_times_out_without_one() {
     let server = TestServer::start().await;
-    let runner = TestRunner::attach(
-        server.channel().await,
-        ALL_SKILLS_TOKEN,
-        "hangs",
-        &["a/one"],
-        Arc::new(|_| Answer::Silence),
-    )
-    .await
-    .unwrap();
-    let mut orchestrator = OrchestratorServiceClient::new(server.channel().await);
-    let pending = tokio::spawn(async move {
-        orchestrator
-            .run(run_request("a/one", serde_json::json!({})))
-            .await
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (runner, pending) = hanging_call(&server).await;
     runner.kill();
     let status = tokio::time::timeout(std::time::Duration::from_secs(10), pending)
         .await
@@ -553,22 +574,7 @@ async fn run_stream_reports_acceptance_attempts_progress_and_the_result() {
 #[tokio::test]
 async fn a_caller_that_goes_away_leaves_a_cancelled_execution_not_a_running_one() {
     let server = TestServer::start().await;
-    let _runner = TestRunner::attach(
-        server.channel().await,
-        ALL_SKILLS_TOKEN,
-        "hangs",
-        &["a/one"],
-        Arc::new(|_| Answer::Silence),
-    )
-    .await
-    .unwrap();
-    let mut caller = OrchestratorServiceClient::new(server.channel().await);
-    let pending = tokio::spawn(async move {
-        caller
-            .run(run_request("a/one", serde_json::json!({})))
-            .await
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (_runner, pending) = hanging_call(&server).await;
     pending.abort();
     let mut orchestrator = OrchestratorServiceClient::new(server.channel().await);
     common::eventually(|| {
