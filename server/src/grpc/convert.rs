@@ -108,6 +108,17 @@ pub fn value(json: &Json) -> prost_types::Value {
     prost_types::Value { kind: Some(kind) }
 }
 
+/// protobuf numbers are doubles; whole ones within the exactly representable range come back as
+/// JSON integers (`100`, not `100.0`), as they were most likely sent.
+fn number_json(n: f64) -> serde_json::Value {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if n.fract() == 0.0 && n.abs() <= EXACT {
+        serde_json::Value::from(n as i64)
+    } else {
+        serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, Into::into)
+    }
+}
+
 pub fn struct_json(value: &prost_types::Struct) -> serde_json::Value {
     serde_json::Value::Object(
         value
@@ -123,9 +134,7 @@ pub fn value_json(value: &prost_types::Value) -> serde_json::Value {
     match &value.kind {
         None | Some(Kind::NullValue(_)) => serde_json::Value::Null,
         Some(Kind::BoolValue(b)) => serde_json::Value::Bool(*b),
-        Some(Kind::NumberValue(n)) => {
-            serde_json::Number::from_f64(*n).map_or(serde_json::Value::Null, Into::into)
-        }
+        Some(Kind::NumberValue(n)) => number_json(*n),
         Some(Kind::StringValue(s)) => serde_json::Value::String(s.clone()),
         Some(Kind::ListValue(list)) => {
             serde_json::Value::Array(list.values.iter().map(value_json).collect())
@@ -239,6 +248,18 @@ pub fn runner(runner: &crate::dispatch::RunnerInfo) -> v1::Runner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_numbers_come_back_as_integers() {
+        let value = |n: f64| prost_types::Value {
+            kind: Some(ValueKind::NumberValue(n)),
+        };
+        assert_eq!(value_json(&value(100.0)), serde_json::json!(100));
+        assert_eq!(value_json(&value(-3.0)), serde_json::json!(-3));
+        assert_eq!(value_json(&value(92.5)), serde_json::json!(92.5));
+        assert_eq!(value_json(&value(1e300)), serde_json::json!(1e300));
+        assert_eq!(value_json(&value(f64::NAN)), serde_json::Value::Null);
+    }
 
     #[test]
     fn json_converts_to_protobuf_struct() {
