@@ -14,8 +14,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use model::{
-    AuditEvent, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, SkillState, TenantId,
-    now,
+    AuditEvent, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, RoutingFeedback,
+    SkillState, SkillVector, TenantId, now,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -136,6 +136,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<Execution>>;
 
     async fn append_audit(&self, event: &AuditEvent) -> Result<()>;
+
+    /// Stored vectors of `model` for the given text hashes (those found).
+    async fn skill_vectors(&self, model: &str, text_hashes: &[String]) -> Result<Vec<SkillVector>>;
+
+    /// Stores vectors of `model`; an existing (model, hash) keeps its first vector.
+    async fn put_skill_vectors(&self, model: &str, vectors: &[SkillVector]) -> Result<()>;
+
+    /// Records routing feedback.
+    async fn insert_feedback(&self, feedback: &RoutingFeedback) -> Result<()>;
+
+    /// All routing feedback, oldest first, of every tenant (to rebuild the in-memory books).
+    async fn all_feedback(&self) -> Result<Vec<RoutingFeedback>>;
 
     /// Oldest first, after `after_id` when given.
     async fn list_audit(

@@ -30,6 +30,12 @@ impl TenantId {
     }
 }
 
+impl From<String> for TenantId {
+    fn from(id: String) -> Self {
+        Self(id)
+    }
+}
+
 impl std::fmt::Display for TenantId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
@@ -250,4 +256,43 @@ impl From<AuditRow> for AuditEvent {
             details: row.details.0,
         }
     }
+}
+
+/// A skill embedding kept in the store, keyed by model and the hash of the embedded text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SkillVector {
+    pub text_hash: String,
+    pub vector: Vec<f32>,
+}
+
+/// One routing correction or confirmation.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct RoutingFeedback {
+    /// UUIDv7.
+    pub id: String,
+    #[sqlx(try_from = "String")]
+    pub tenant_id: TenantId,
+    pub query: String,
+    /// The query's normalised terms, sorted (how routing files feedback).
+    pub query_key: String,
+    pub routed_skill_id: Option<String>,
+    pub expected_skill_id: Option<String>,
+    pub source: String,
+    pub comment: String,
+    pub execution_id: Option<String>,
+    /// Subject of whoever gave the feedback.
+    pub principal: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Little-endian `f32`s, the storage form of a vector.
+pub(crate) fn vector_to_bytes(vector: &[f32]) -> Vec<u8> {
+    vector.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+pub(crate) fn vector_from_bytes(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }

@@ -195,6 +195,93 @@ macro_rules! impl_store {
                 insert_audit(&mut *conn, event).await
             }
 
+            async fn skill_vectors(
+                &self,
+                model: &str,
+                text_hashes: &[String],
+            ) -> $crate::Result<Vec<$crate::SkillVector>> {
+                let mut found = Vec::with_capacity(text_hashes.len());
+                // Chunks keep the parameter count under SQLite's limit.
+                for chunk in text_hashes.chunks(500) {
+                    let placeholders: Vec<String> =
+                        (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+                    // Only numbered placeholders are formatted in; the values are bound.
+                    let sql = format!(
+                        "SELECT text_hash, vector FROM skill_vectors \
+                         WHERE model = $1 AND text_hash IN ({})",
+                        placeholders.join(", ")
+                    );
+                    let mut query = sqlx::query_as::<_, (String, Vec<u8>)>(sqlx::AssertSqlSafe(sql)).bind(model);
+                    for hash in chunk {
+                        query = query.bind(hash);
+                    }
+                    for (text_hash, bytes) in query.fetch_all(&self.pool).await? {
+                        found.push($crate::SkillVector {
+                            text_hash,
+                            vector: $crate::model::vector_from_bytes(&bytes),
+                        });
+                    }
+                }
+                Ok(found)
+            }
+
+            async fn put_skill_vectors(
+                &self,
+                model: &str,
+                vectors: &[$crate::SkillVector],
+            ) -> $crate::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                let now = $crate::model::now();
+                for vector in vectors {
+                    sqlx::query(
+                        "INSERT INTO skill_vectors (model, text_hash, dimension, vector, created_at) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (model, text_hash) DO NOTHING",
+                    )
+                    .bind(model)
+                    .bind(&vector.text_hash)
+                    .bind(vector.vector.len() as i64)
+                    .bind($crate::model::vector_to_bytes(&vector.vector))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn insert_feedback(
+                &self,
+                feedback: &$crate::RoutingFeedback,
+            ) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO routing_feedback (id, tenant_id, query, query_key, \
+                     routed_skill_id, expected_skill_id, source, comment, execution_id, \
+                     principal, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(&feedback.id)
+                .bind(feedback.tenant_id.as_str())
+                .bind(&feedback.query)
+                .bind(&feedback.query_key)
+                .bind(&feedback.routed_skill_id)
+                .bind(&feedback.expected_skill_id)
+                .bind(&feedback.source)
+                .bind(&feedback.comment)
+                .bind(&feedback.execution_id)
+                .bind(&feedback.principal)
+                .bind(feedback.created_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn all_feedback(&self) -> $crate::Result<Vec<$crate::RoutingFeedback>> {
+                let rows = sqlx::query_as("SELECT * FROM routing_feedback ORDER BY id")
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows)
+            }
+
             async fn list_audit(
                 &self,
                 tenant: &$crate::TenantId,

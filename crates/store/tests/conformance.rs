@@ -131,6 +131,8 @@ conformance!(
     execution_lifecycle,
     execution_listing_filters_and_pages,
     audit_listing_pages_in_order,
+    skill_vectors_are_cached_per_model_and_text,
+    routing_feedback_round_trip,
 );
 
 fn execution(tenant: &TenantId, id: &str, skill: &str, status: ExecutionStatus) -> Execution {
@@ -468,5 +470,59 @@ mod cases {
             .await
             .unwrap();
         assert_eq!(rest, written[3..]);
+    }
+
+    pub async fn skill_vectors_are_cached_per_model_and_text(store: &dyn Store) {
+        let vector = |text_hash: &str, values: &[f32]| skillos_store::SkillVector {
+            text_hash: text_hash.to_owned(),
+            vector: values.to_vec(),
+        };
+        store
+            .put_skill_vectors(
+                "m1",
+                &[vector("a", &[0.5, -1.25, 3.0e-7]), vector("b", &[1.0])],
+            )
+            .await
+            .unwrap();
+        // A second write of the same (model, text) keeps the first vector.
+        store
+            .put_skill_vectors("m1", &[vector("a", &[9.0])])
+            .await
+            .unwrap();
+        store
+            .put_skill_vectors("m2", &[vector("a", &[2.0, 2.0])])
+            .await
+            .unwrap();
+        let hashes = vec!["a".to_owned(), "b".to_owned(), "missing".to_owned()];
+        let mut found = store.skill_vectors("m1", &hashes).await.unwrap();
+        found.sort_by(|x, y| x.text_hash.cmp(&y.text_hash));
+        assert_eq!(
+            found,
+            [vector("a", &[0.5, -1.25, 3.0e-7]), vector("b", &[1.0])]
+        );
+        let other = store.skill_vectors("m2", &hashes).await.unwrap();
+        assert_eq!(other, [vector("a", &[2.0, 2.0])]);
+        let many: Vec<String> = (0..1200).map(|i| format!("h{i}")).collect();
+        assert!(store.skill_vectors("m1", &many).await.unwrap().is_empty());
+    }
+
+    pub async fn routing_feedback_round_trip(store: &dyn Store) {
+        let feedback = |id: &str, tenant: &str| skillos_store::RoutingFeedback {
+            id: id.to_owned(),
+            tenant_id: TenantId::new(tenant),
+            query: "Переведи 100 долларов".to_owned(),
+            query_key: "доллар перевед".to_owned(),
+            routed_skill_id: Some("finance/get_exchange_rates".to_owned()),
+            expected_skill_id: Some("finance/convert_currency".to_owned()),
+            source: "cli".to_owned(),
+            comment: String::new(),
+            execution_id: None,
+            principal: "alice".to_owned(),
+            created_at: Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap(),
+        };
+        store.insert_feedback(&feedback("01", "t1")).await.unwrap();
+        store.insert_feedback(&feedback("02", "t2")).await.unwrap();
+        let all = store.all_feedback().await.unwrap();
+        assert_eq!(all, [feedback("01", "t1"), feedback("02", "t2")]);
     }
 }
