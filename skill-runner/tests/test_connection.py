@@ -1,15 +1,17 @@
 """The stream protocol against an in-process fake server: register, invoke, cancel, heartbeats,
-limits, drain, reconnect and fatal refusals."""
+limits, drain, reconnect, fatal refusals and embeddings."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
+import numpy as np
 import pytest
-from conftest import catalog_of
+from conftest import FakeEmbedder, catalog_of, real_embedder
 from google.protobuf import json_format
 from skillos.runner.v1 import runner_service_pb2 as pb
 from skillos.runner.v1 import runner_service_pb2_grpc
@@ -17,6 +19,7 @@ from skillos.runner.v1 import runner_service_pb2_grpc
 from skillos_runner import skill
 from skillos_runner.connection import INSTANCE_ID, Backoff, FatalError, Runner, Settings
 from skillos_runner.convert import dict_to_struct, seconds_to_duration
+from skillos_runner.embedding import Embedder
 from skillos_runner.executor import Executor
 
 TOKEN = "unit-test-token-0123456789"
@@ -127,7 +130,12 @@ Scenario = Callable[[FakeServer, Runner, "asyncio.Task[None]"], Awaitable[None]]
 
 
 def run_scenario(
-    scenario: Scenario, *, port: int | None = None, drain_timeout: float = 5.0
+    scenario: Scenario,
+    *,
+    port: int | None = None,
+    drain_timeout: float = 5.0,
+    embedder: Embedder | None = None,
+    skills: Sequence[Callable[..., Any]] = (echo, wait, big),
 ) -> None:
     async def main() -> None:
         server = grpc.aio.server()
@@ -135,7 +143,7 @@ def run_scenario(
         runner_service_pb2_grpc.add_RunnerServiceServicer_to_server(fake, server)
         bound = server.add_insecure_port(f"127.0.0.1:{port or 0}")
         await server.start()
-        catalog = catalog_of(echo, wait, big)
+        catalog = catalog_of(*skills)
         executor = Executor(catalog.skills, concurrency=2)
         settings = Settings(
             server=f"127.0.0.1:{bound}",
@@ -145,7 +153,7 @@ def run_scenario(
             concurrency=2,
             drain_timeout=drain_timeout,
         )
-        runner = Runner(settings, catalog, executor)
+        runner = Runner(settings, catalog, executor, embedder)
         task = asyncio.create_task(runner.run())
         try:
             await scenario(fake, runner, task)
@@ -247,13 +255,125 @@ def test_an_oversized_result_becomes_an_error() -> None:
 def test_embed_requests_are_refused() -> None:
     async def scenario(fake: FakeServer, runner: Runner, task: asyncio.Task[None]) -> None:
         session = await fake.session()
-        await session.next("register")
+        register = (await session.next("register")).register
+        assert not register.HasField("embedding")
         session.register()
         session.say(embed=pb.Embed(request_id="e1", texts=["hello"]))
         answer = (await session.next("embed_result")).embed_result
-        assert answer.request_id == "e1" and answer.error
+        assert answer.request_id == "e1" and answer.error == "this runner offers no embeddings"
 
     run_scenario(scenario)
+
+
+def test_an_embedding_provider_is_registered_and_serves_embed(
+    fake_embedder: FakeEmbedder,
+) -> None:
+    async def scenario(fake: FakeServer, runner: Runner, task: asyncio.Task[None]) -> None:
+        session = await fake.session()
+        register = (await session.next("register")).register
+        assert register.embedding == pb.EmbeddingProvider(
+            model="fake-embedder", dimension=4, max_batch_size=8
+        )
+        session.register()
+        session.say(
+            embed=pb.Embed(
+                request_id="e1", texts=["ab", "abc"], kind=pb.EMBED_INPUT_KIND_DOCUMENT
+            )
+        )
+        answer = (await session.next("embed_result")).embed_result
+        assert answer.request_id == "e1" and answer.WhichOneof("outcome") == "embeddings"
+        assert [list(e.values) for e in answer.embeddings.embeddings] == [
+            [0, 0, 1, 0],
+            [0, 0, 0, 1],
+        ]
+        for request_id, kind in [("e2", pb.EMBED_INPUT_KIND_QUERY), ("e3", None)]:
+            session.say(embed=pb.Embed(request_id=request_id, texts=["a"], kind=kind))
+            assert (await session.next("embed_result")).embed_result.request_id == request_id
+        session.say(embed=pb.Embed(request_id="e4"))
+        empty = (await session.next("embed_result")).embed_result
+        assert empty.HasField("embeddings") and not empty.embeddings.embeddings
+
+        calls = fake_embedder.calls
+        assert [kind for _, kind, _ in calls] == ["document", "query", "query"]
+        assert all(thread.startswith("skillos-embed") for _, _, thread in calls)
+
+    run_scenario(scenario, embedder=fake_embedder)
+
+
+def test_embedding_runs_off_the_event_loop(fake_embedder: FakeEmbedder) -> None:
+    fake_embedder.gate = threading.Event()
+
+    async def scenario(fake: FakeServer, runner: Runner, task: asyncio.Task[None]) -> None:
+        session = await fake.session()
+        await session.next("register")
+        session.register(heartbeat=0.1)
+        session.say(embed=pb.Embed(request_id="slow", texts=["a"]))
+        session.say(embed=pb.Embed(request_id="queued", texts=["ab"]))
+        session.say(invoke=invoke_message("local/echo", {"n": 1}))
+        # The invocation and the heartbeats go on while the model is busy.
+        assert (await session.next("result")).result.execution_id == "exec-1"
+        await session.next("heartbeat")
+        assert len(fake_embedder.calls) == 1  # one model call at a time
+        fake_embedder.gate.set()
+        first = (await session.next("embed_result")).embed_result
+        second = (await session.next("embed_result")).embed_result
+        assert (first.request_id, second.request_id) == ("slow", "queued")
+
+    try:
+        run_scenario(scenario, embedder=fake_embedder)
+    finally:
+        fake_embedder.gate.set()
+
+
+def test_a_failing_model_answers_embed_with_an_error(fake_embedder: FakeEmbedder) -> None:
+    fake_embedder.fail = RuntimeError("model exploded")
+
+    async def scenario(fake: FakeServer, runner: Runner, task: asyncio.Task[None]) -> None:
+        session = await fake.session()
+        await session.next("register")
+        session.register()
+        session.say(embed=pb.Embed(request_id="e1", texts=["a"]))
+        answer = (await session.next("embed_result")).embed_result
+        assert answer.request_id == "e1"
+        assert answer.error == "RuntimeError: model exploded"
+
+    run_scenario(scenario, embedder=fake_embedder)
+
+
+def test_an_oversized_embed_result_becomes_an_error(fake_embedder: FakeEmbedder) -> None:
+    async def scenario(fake: FakeServer, runner: Runner, task: asyncio.Task[None]) -> None:
+        session = await fake.session()
+        await session.next("register")
+        session.register(max_result_bytes=100)  # max_message_bytes 1224
+        session.say(embed=pb.Embed(request_id="e1", texts=["a"] * 100))
+        answer = (await session.next("embed_result")).embed_result
+        assert answer.request_id == "e1" and "the stream allows 1224" in answer.error
+
+    run_scenario(scenario, embedder=fake_embedder)
+
+
+def test_a_runner_without_skills_offers_its_embeddings() -> None:
+    embedder = real_embedder("e5")
+    texts = ["Переведи 100 долларов в евро", "Convert 100 dollars to euros"]
+
+    async def scenario(fake: FakeServer, runner: Runner, task: asyncio.Task[None]) -> None:
+        session = await fake.session()
+        register = (await session.next("register")).register
+        assert not register.skills
+        assert register.embedding == pb.EmbeddingProvider(
+            model="multilingual-e5-small", dimension=384, max_batch_size=64
+        )
+        session.register()
+        session.say(
+            embed=pb.Embed(request_id="q1", texts=texts, kind=pb.EMBED_INPUT_KIND_QUERY)
+        )
+        answer = (await session.next("embed_result")).embed_result
+        vectors = np.array([list(e.values) for e in answer.embeddings.embeddings])
+        assert vectors.shape == (2, 384)
+        np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+        np.testing.assert_allclose(vectors, np.array(embedder.embed(texts)), atol=1e-6)
+
+    run_scenario(scenario, embedder=embedder, skills=())
 
 
 def test_stop_drains_in_flight_invocations_then_closes() -> None:

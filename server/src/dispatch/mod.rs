@@ -33,6 +33,37 @@ pub struct Registration {
     pub tenant: TenantId,
     pub max_concurrency: usize,
     pub skills: Vec<String>,
+    /// The embedding model the runner offers to routing, if any.
+    pub embedding: Option<EmbeddingOffer>,
+}
+
+/// An embedding model a runner offers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmbeddingOffer {
+    pub model: String,
+    pub dimension: usize,
+    /// Most texts per request; 0: no limit.
+    pub max_batch_size: usize,
+}
+
+/// Whether texts to embed are queries or skill documents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmbedKind {
+    Query,
+    Document,
+}
+
+/// Why an embedding request through a runner failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EmbedError {
+    #[error("no connected runner offers embeddings")]
+    NoProvider,
+    #[error("the embedding runner did not answer in time")]
+    Timeout,
+    #[error("the embedding runner went away")]
+    RunnerLost,
+    #[error("the embedding runner failed: {0}")]
+    Failed(String),
 }
 
 /// A runner as `ListRunners` shows it.
@@ -46,6 +77,7 @@ pub struct RunnerInfo {
     pub in_flight: usize,
     pub draining: bool,
     pub skills: Vec<String>,
+    pub embedding: Option<EmbeddingOffer>,
     pub connected_at: SystemTime,
 }
 
@@ -108,6 +140,12 @@ pub enum ToRunner {
         execution_id: String,
         attempt: u32,
         reason: CancelReason,
+    },
+    Embed {
+        request_id: String,
+        texts: Vec<String>,
+        kind: EmbedKind,
+        deadline: SystemTime,
     },
 }
 
@@ -182,7 +220,16 @@ enum AttemptEnd {
 struct Runner {
     info: RunnerInfo,
     hosted: HashSet<String>,
+    embedding: Option<EmbeddingOffer>,
+    embeds_in_flight: usize,
     sender: mpsc::UnboundedSender<ToRunner>,
+}
+
+type EmbedReply = oneshot::Sender<Result<Vec<Vec<f32>>, EmbedError>>;
+
+struct PendingEmbed {
+    runner_id: String,
+    reply: EmbedReply,
 }
 
 struct Pending {
@@ -198,7 +245,10 @@ struct State {
     runners: BTreeMap<String, Runner>,
     /// By execution id: the attempt in flight.
     pending: HashMap<String, Pending>,
+    /// By request id: embedding requests in flight.
+    embeds: HashMap<String, PendingEmbed>,
     attached: u64,
+    embed_requests: u64,
 }
 
 /// The dispatcher; cheap to clone.
@@ -260,6 +310,7 @@ impl Dispatcher {
             in_flight: 0,
             draining: false,
             skills: registration.skills.clone(),
+            embedding: registration.embedding.clone(),
             connected_at: SystemTime::now(),
         };
         let hosted = registration.skills.into_iter().collect();
@@ -268,6 +319,8 @@ impl Dispatcher {
             Runner {
                 info,
                 hosted,
+                embedding: registration.embedding,
+                embeds_in_flight: 0,
                 sender,
             },
         );
@@ -292,6 +345,17 @@ impl Dispatcher {
         for execution_id in lost {
             if let Some(pending) = state.pending.remove(&execution_id) {
                 let _ = pending.reply.send(AttemptEnd::RunnerLost);
+            }
+        }
+        let lost_embeds: Vec<String> = state
+            .embeds
+            .iter()
+            .filter(|(_, pending)| pending.runner_id == runner_id)
+            .map(|(request_id, _)| request_id.clone())
+            .collect();
+        for request_id in lost_embeds {
+            if let Some(pending) = state.embeds.remove(&request_id) {
+                let _ = pending.reply.send(Err(EmbedError::RunnerLost));
             }
         }
         drop(state);
@@ -333,6 +397,119 @@ impl Dispatcher {
             .runners
             .values()
             .any(|runner| &runner.info.tenant == tenant && runner.hosted.contains(skill_id))
+    }
+
+    /// The embedding models offered by runners that are not draining (of `tenant` when given),
+    /// in attach order, without duplicates.
+    pub fn embedding_models(&self, tenant: Option<&TenantId>) -> Vec<EmbeddingOffer> {
+        let mut offers: Vec<EmbeddingOffer> = Vec::new();
+        for runner in self.state().runners.values() {
+            if runner.info.draining || tenant.is_some_and(|t| &runner.info.tenant != t) {
+                continue;
+            }
+            if let Some(offer) = &runner.embedding
+                && !offers.iter().any(|o| o.model == offer.model)
+            {
+                offers.push(offer.clone());
+            }
+        }
+        offers
+    }
+
+    /// Embeds `texts` with `model` on the least busy runner offering it (of `tenant` when
+    /// given: a query is the tenant's data and goes only to the tenant's runners). Gives up at
+    /// `deadline`.
+    pub async fn embed(
+        &self,
+        tenant: Option<&TenantId>,
+        model: &str,
+        texts: Vec<String>,
+        kind: EmbedKind,
+        deadline: SystemTime,
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let count = texts.len();
+        let (request_id, receiver) = {
+            let mut state = self.state();
+            let chosen = state
+                .runners
+                .iter()
+                .filter(|(_, r)| !r.info.draining)
+                .filter(|(_, r)| tenant.is_none_or(|t| &r.info.tenant == t))
+                .filter(|(_, r)| r.embedding.as_ref().is_some_and(|e| e.model == model))
+                .min_by_key(|(_, r)| r.embeds_in_flight)
+                .map(|(id, _)| id.clone());
+            let Some(runner_id) = chosen else {
+                return Err(EmbedError::NoProvider);
+            };
+            state.embed_requests += 1;
+            let request_id = format!("embed-{}", state.embed_requests);
+            let (reply, receiver) = oneshot::channel();
+            let runner = state.runners.get_mut(&runner_id).expect("chosen above");
+            runner.embeds_in_flight += 1;
+            let sent = runner.sender.send(ToRunner::Embed {
+                request_id: request_id.clone(),
+                texts,
+                kind,
+                deadline,
+            });
+            if sent.is_err() {
+                runner.embeds_in_flight -= 1;
+                return Err(EmbedError::RunnerLost);
+            }
+            state
+                .embeds
+                .insert(request_id.clone(), PendingEmbed { runner_id, reply });
+            (request_id, receiver)
+        };
+        let wait = deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        let outcome = match tokio::time::timeout(wait, receiver).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => Err(EmbedError::RunnerLost),
+            Err(_) => Err(EmbedError::Timeout),
+        };
+        self.finish_embed(&request_id);
+        let vectors = outcome?;
+        if vectors.len() != count {
+            return Err(EmbedError::Failed(format!(
+                "{} vectors for {count} texts",
+                vectors.len()
+            )));
+        }
+        Ok(vectors)
+    }
+
+    /// Delivers a runner's answer to an embedding request; unknown ids (late answers) are
+    /// dropped.
+    pub fn embed_result(
+        &self,
+        runner_id: &str,
+        request_id: &str,
+        result: Result<Vec<Vec<f32>>, String>,
+    ) {
+        let mut state = self.state();
+        let matches = state
+            .embeds
+            .get(request_id)
+            .is_some_and(|pending| pending.runner_id == runner_id);
+        if !matches {
+            return;
+        }
+        let pending = state.embeds.remove(request_id).expect("checked above");
+        if let Some(runner) = state.runners.get_mut(runner_id) {
+            runner.embeds_in_flight = runner.embeds_in_flight.saturating_sub(1);
+        }
+        let _ = pending.reply.send(result.map_err(EmbedError::Failed));
+    }
+
+    fn finish_embed(&self, request_id: &str) {
+        let mut state = self.state();
+        if let Some(pending) = state.embeds.remove(request_id)
+            && let Some(runner) = state.runners.get_mut(&pending.runner_id)
+        {
+            runner.embeds_in_flight = runner.embeds_in_flight.saturating_sub(1);
+        }
     }
 
     /// The runners attached now, in attach order.

@@ -12,6 +12,7 @@ fn registration(name: &str, skills: &[&str], capacity: usize) -> Registration {
         tenant: TenantId::default_tenant(),
         max_concurrency: capacity,
         skills: skills.iter().map(|s| s.to_string()).collect(),
+        embedding: None,
     }
 }
 
@@ -379,4 +380,105 @@ async fn streaming_callers_see_attempts_progress_and_logs_of_the_current_attempt
     );
     assert_eq!(received.recv().await, Some(progress));
     assert_eq!(received.try_recv().ok(), None);
+}
+
+fn embedder(name: &str, model: &str) -> Registration {
+    Registration {
+        embedding: Some(EmbeddingOffer {
+            model: model.to_owned(),
+            dimension: 2,
+            max_batch_size: 0,
+        }),
+        ..registration(name, &[], 1)
+    }
+}
+
+#[tokio::test]
+async fn embeddings_go_to_a_runner_offering_the_model_and_come_back() {
+    let dispatcher = Dispatcher::new();
+    let (_plain, _plain_rx) = dispatcher.attach(registration("plain", &["a/x"], 1));
+    let (runner, mut rx) = dispatcher.attach(embedder("emb", "m1"));
+    assert_eq!(dispatcher.embedding_models(None).len(), 1);
+    let deadline = SystemTime::now() + Duration::from_secs(5);
+    let call = {
+        let dispatcher = dispatcher.clone();
+        tokio::spawn(async move {
+            dispatcher
+                .embed(
+                    None,
+                    "m1",
+                    vec!["hello".into(), "world".into()],
+                    EmbedKind::Query,
+                    deadline,
+                )
+                .await
+        })
+    };
+    let Some(ToRunner::Embed {
+        request_id,
+        texts,
+        kind,
+        ..
+    }) = rx.recv().await
+    else {
+        panic!("expected an embed message");
+    };
+    assert_eq!(texts, ["hello", "world"]);
+    assert_eq!(kind, EmbedKind::Query);
+    // An answer from another runner is ignored.
+    dispatcher.embed_result("runner-000001", &request_id, Ok(vec![]));
+    dispatcher.embed_result(
+        &runner,
+        &request_id,
+        Ok(vec![vec![1.0, 0.0], vec![0.0, 1.0]]),
+    );
+    assert_eq!(call.await.unwrap().unwrap().len(), 2);
+
+    let missing = dispatcher
+        .embed(
+            None,
+            "other-model",
+            vec!["x".into()],
+            EmbedKind::Query,
+            deadline,
+        )
+        .await;
+    assert_eq!(missing, Err(EmbedError::NoProvider));
+}
+
+#[tokio::test]
+async fn an_embedding_request_fails_when_its_runner_leaves_or_is_too_slow() {
+    let dispatcher = Dispatcher::new();
+    let (runner, mut rx) = dispatcher.attach(embedder("emb", "m1"));
+    let deadline = SystemTime::now() + Duration::from_secs(5);
+    let call = {
+        let dispatcher = dispatcher.clone();
+        tokio::spawn(async move {
+            dispatcher
+                .embed(None, "m1", vec!["x".into()], EmbedKind::Document, deadline)
+                .await
+        })
+    };
+    assert!(matches!(rx.recv().await, Some(ToRunner::Embed { .. })));
+    dispatcher.detach(&runner);
+    assert_eq!(call.await.unwrap(), Err(EmbedError::RunnerLost));
+
+    let (_runner, _rx) = dispatcher.attach(embedder("slow", "m1"));
+    let soon = SystemTime::now() + Duration::from_millis(50);
+    let slow = dispatcher
+        .embed(None, "m1", vec!["x".into()], EmbedKind::Query, soon)
+        .await;
+    assert_eq!(slow, Err(EmbedError::Timeout));
+    // A query of one tenant never goes to another tenant's runner.
+    let other = TenantId::new("other");
+    let refused = dispatcher
+        .embed(
+            Some(&other),
+            "m1",
+            vec!["x".into()],
+            EmbedKind::Query,
+            deadline,
+        )
+        .await;
+    assert_eq!(refused, Err(EmbedError::NoProvider));
 }

@@ -19,8 +19,8 @@ use tonic::{Request, Response, Status, Streaming};
 use super::convert;
 use crate::auth::{RunnerGrant, RunnerTokens};
 use crate::dispatch::{
-    CancelReason, Dispatcher, Event, Finished, LogLevel, Registration, Rejection, SkillError,
-    ToRunner, Usage,
+    CancelReason, Dispatcher, EmbedKind, EmbeddingOffer, Event, Finished, LogLevel, Registration,
+    Rejection, SkillError, ToRunner, Usage,
 };
 use crate::error::{ApiError, Kind};
 
@@ -148,7 +148,16 @@ impl Session {
         }
 
         let (accepted, rejected) = self.sort_skills(&register.skills);
-        if accepted.is_empty() {
+        let embedding = register
+            .embedding
+            .as_ref()
+            .filter(|offer| !offer.model.is_empty() && offer.dimension > 0)
+            .map(|offer| EmbeddingOffer {
+                model: offer.model.clone(),
+                dimension: usize::try_from(offer.dimension).unwrap_or(0),
+                max_batch_size: usize::try_from(offer.max_batch_size).unwrap_or(0),
+            });
+        if accepted.is_empty() && embedding.is_none() {
             let ids: Vec<&str> = rejected.iter().map(|r| r.skill_id.as_str()).collect();
             let message = format!(
                 "the runner token allows none of the registered skills ({})",
@@ -166,9 +175,17 @@ impl Session {
                 .unwrap_or(1)
                 .max(1),
             skills: accepted.clone(),
+            embedding: embedding.clone(),
         };
         let (runner_id, mut to_runner) = self.dispatcher.attach(registration);
-        tracing::info!(runner_id, name = %register.name, skills = accepted.len(), rejected = rejected.len(), "runner attached");
+        tracing::info!(
+            runner_id,
+            name = %register.name,
+            skills = accepted.len(),
+            rejected = rejected.len(),
+            embedding_model = embedding.as_ref().map(|e| e.model.as_str()),
+            "runner attached"
+        );
 
         let registered = runner_v1::Registered {
             runner_id: runner_id.clone(),
@@ -334,8 +351,20 @@ impl Session {
                     .report(runner_id, &entry.execution_id, attempt, event);
                 true
             }
-            // Liveness is counted by the caller; embeddings have no consumer yet.
-            Some(_) => true,
+            Some(attach_request::Message::EmbedResult(result)) => {
+                let outcome = match result.outcome {
+                    Some(runner_v1::embed_result::Outcome::Embeddings(batch)) => {
+                        Ok(batch.embeddings.into_iter().map(|e| e.values).collect())
+                    }
+                    Some(runner_v1::embed_result::Outcome::Error(error)) => Err(error),
+                    None => Err("empty embed result".to_owned()),
+                };
+                self.dispatcher
+                    .embed_result(runner_id, &result.request_id, outcome);
+                true
+            }
+            // Liveness is counted by the caller.
+            Some(attach_request::Message::Heartbeat(_)) => true,
             None => {
                 self.end(refuse(
                     Kind::InvalidArgument,
@@ -476,6 +505,20 @@ fn to_proto(message: ToRunner) -> attach_response::Message {
                 CancelReason::DeadlineExceeded => runner_v1::CancelReason::DeadlineExceeded,
             } as i32,
             message: String::new(),
+        }),
+        ToRunner::Embed {
+            request_id,
+            texts,
+            kind,
+            deadline,
+        } => attach_response::Message::Embed(runner_v1::Embed {
+            request_id,
+            texts,
+            kind: match kind {
+                EmbedKind::Query => runner_v1::EmbedInputKind::Query,
+                EmbedKind::Document => runner_v1::EmbedInputKind::Document,
+            } as i32,
+            deadline: Some(prost_types::Timestamp::from(deadline)),
         }),
     }
 }

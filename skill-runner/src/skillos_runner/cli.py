@@ -1,7 +1,10 @@
 """``skillos-runner``: command line, logging, signals and exit codes.
 
 Exit codes: 0 after a clean stop (SIGTERM/SIGINT), 1 when the runner cannot serve (no skill
-found, token refused), 2 for bad usage.
+found and no embeddings offered, embedding model missing, token refused), 2 for bad usage.
+
+``skillos-runner embed ...`` is a separate command: the offline embedding server on stdin and
+stdout (see :mod:`skillos_runner.embed_stdio`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from . import __version__
 from .connection import FatalError, Runner, Settings
 from .discovery import LOCAL_SKILLS_DIR, Catalog, discover
+from .embedding import PROVIDERS, Embedder, EmbeddingUnavailable, load_embedder
 from .executor import Executor
 
 log = logging.getLogger("skillos_runner")
@@ -28,6 +32,8 @@ log = logging.getLogger("skillos_runner")
 DEFAULT_SERVER = "127.0.0.1:50051"
 DEFAULT_CONCURRENCY = 8
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+NO_EMBEDDINGS = "none"
+EMBEDDINGS = (*sorted(PROVIDERS), NO_EMBEDDINGS)
 _HOST_PORT = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(\d{1,5})")
 _GRPC_SCHEMES = ("dns:", "ipv4:", "ipv6:", "unix:", "unix-abstract:")
 
@@ -58,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="skillos-runner",
         description="Host the skills of a skills root and serve them to a SkillOS server.",
         epilog="Every option can also come from the environment variable named in its help. "
-        "Prefer SKILLOS_RUNNER_TOKEN to --token: other local users can read the process list.",
+        "Prefer SKILLOS_RUNNER_TOKEN to --token: other local users can read the process list. "
+        "`skillos-runner embed --model {e5,use}` serves embeddings over stdin/stdout instead "
+        "(see `skillos-runner embed --help`).",
     )
     parser.add_argument(
         "--server",
@@ -103,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
         f"{os.pathsep!r})",
     )
     parser.add_argument(
+        "--embeddings",
+        type=str.lower,
+        choices=EMBEDDINGS,
+        default=env.get("SKILLOS_RUNNER_EMBEDDINGS", NO_EMBEDDINGS).lower(),
+        help="offer an embedding model to the server's routing: "
+        + ", ".join(f"{name} ({cls.model})" for name, cls in sorted(PROVIDERS.items()))
+        + f", or {NO_EMBEDDINGS} (SKILLOS_RUNNER_EMBEDDINGS; default {NO_EMBEDDINGS})",
+    )
+    parser.add_argument(
         "--log-level",
         type=str.upper,
         choices=LOG_LEVELS,
@@ -119,6 +136,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.log_level not in LOG_LEVELS:
         parser.error(f"SKILLOS_RUNNER_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+    if args.embeddings not in EMBEDDINGS:
+        parser.error(f"SKILLOS_RUNNER_EMBEDDINGS must be one of {', '.join(EMBEDDINGS)}")
     if args.root is None:
         parser.error("the skills root is required: --root DIR or SKILLOS_ROOT")
     if not args.root.is_dir():
@@ -152,9 +171,11 @@ def report(catalog: Catalog) -> None:
         )
 
 
-async def serve(settings: Settings, catalog: Catalog, executor: Executor) -> int:
+async def serve(
+    settings: Settings, catalog: Catalog, executor: Executor, embedder: Embedder | None = None
+) -> int:
     """Runs until SIGTERM/SIGINT (0) or a fatal refusal (1)."""
-    runner = Runner(settings, catalog, executor)
+    runner = Runner(settings, catalog, executor, embedder)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         # Not possible outside the main thread or on Windows; the default handlers stay then.
@@ -170,13 +191,27 @@ async def serve(settings: Settings, catalog: Catalog, executor: Executor) -> int
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["embed"]:
+        from .embed_stdio import main as embed_main
+
+        return embed_main(argv[1:])
     args = parse_args(argv)
     configure_logging(args.log_level)
     catalog = discover(args.root, args.module)
     report(catalog)
-    if not catalog.skills:
+    if not catalog.skills and args.embeddings == NO_EMBEDDINGS:
         log.error("no skill to serve in %s", catalog.root)
         return 1
+    embedder = None
+    if args.embeddings != NO_EMBEDDINGS:
+        try:
+            embedder = load_embedder(args.embeddings)
+        except EmbeddingUnavailable as error:
+            log.error("%s", error)
+            return 1
+        if not catalog.skills:
+            log.info("no skill in %s: offering only embeddings", catalog.root)
     settings = Settings(
         server=args.server,
         token=args.token,
@@ -186,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     executor = Executor(catalog.skills, args.concurrency)
     try:
-        code = asyncio.run(serve(settings, catalog, executor))
+        code = asyncio.run(serve(settings, catalog, executor, embedder))
     finally:
         executor.close()
     if executor.busy_threads:

@@ -7,6 +7,10 @@ opens sessions until it is stopped: a stream that ends for a transient reason (s
 network, heartbeat timeout) is reopened with exponential backoff and jitter, and the runner
 registers again. A refusal that retrying cannot fix (bad token, no allowed skill, protocol
 mismatch) is a :class:`FatalError`.
+
+A runner with an :class:`~skillos_runner.embedding.Embedder` announces it in ``register`` and
+answers the server's ``embed`` messages. The model runs in one thread of its own, one call at a
+time, so the event loop (and with it heartbeats and invocations) never waits for it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import logging
 import random
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import grpc
@@ -25,6 +30,7 @@ from skillos.runner.v1 import runner_service_pb2_grpc
 
 from .convert import duration_to_seconds, timestamp
 from .discovery import Catalog
+from .embedding import Embedder, Kind
 from .executor import Executor, skill_error
 
 log = logging.getLogger(__name__)
@@ -120,9 +126,17 @@ class Backoff:
 class Runner:
     """Keeps the runner attached to the server until :meth:`stop`."""
 
-    def __init__(self, settings: Settings, catalog: Catalog, executor: Executor) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        executor: Executor,
+        embedder: Embedder | None = None,
+    ) -> None:
         self.settings = settings
         self.executor = executor
+        self.embedder = embedder
+        self.embed_pool: ThreadPoolExecutor | None = None
         self.stopping = asyncio.Event()
         self.forced = asyncio.Event()
         self.stop_reason = ""
@@ -139,12 +153,20 @@ class Runner:
         self.stopping.set()
 
     def register_message(self) -> pb.Register:
+        embedding = None
+        if self.embedder is not None:
+            embedding = pb.EmbeddingProvider(
+                model=self.embedder.model,
+                dimension=self.embedder.dimension,
+                max_batch_size=self.embedder.max_batch_size,
+            )
         return pb.Register(
             name=self.settings.name,
             version=self.settings.version,
             labels=dict(self.settings.labels),
             max_concurrency=self.settings.concurrency,
             skills=self._manifests,
+            embedding=embedding,
             instance_id=INSTANCE_ID,
             protocol_version=PROTOCOL_VERSION,
         )
@@ -155,17 +177,24 @@ class Runner:
         Raises :class:`FatalError` when the server refuses the runner for good.
         """
         backoff = Backoff()
-        while not self.stopping.is_set():
-            session = _Session(self)
-            await session.run()
-            if self.stopping.is_set():
-                break
-            if session.registered is not None:
-                backoff.reset()
-            delay = backoff.next()
-            log.info("reconnecting to %s in %.1f s", self.settings.server, delay)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), delay)
+        if self.embedder is not None:
+            self.embed_pool = ThreadPoolExecutor(1, thread_name_prefix="skillos-embed")
+        try:
+            while not self.stopping.is_set():
+                session = _Session(self)
+                await session.run()
+                if self.stopping.is_set():
+                    break
+                if session.registered is not None:
+                    backoff.reset()
+                delay = backoff.next()
+                log.info("reconnecting to %s in %.1f s", self.settings.server, delay)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), delay)
+        finally:
+            if self.embed_pool is not None:
+                self.embed_pool.shutdown(wait=False, cancel_futures=True)
+                self.embed_pool = None
 
 
 class _Session:
@@ -177,6 +206,7 @@ class _Session:
         self._loop = asyncio.get_running_loop()
         self._outbox: asyncio.Queue[pb.AttachRequest | None] = asyncio.Queue()
         self._inflight: dict[AttemptKey, asyncio.Task[None]] = {}
+        self._embeds: set[asyncio.Task[None]] = set()
         self._heartbeat: asyncio.Task[None] | None = None
         self._closed = False
         self._server_draining = False
@@ -202,7 +232,8 @@ class _Session:
                     reader.result()
             finally:
                 self._closed = True
-                for task in (stopping, reader, self._heartbeat, *self._inflight.values()):
+                tasks = (stopping, reader, self._heartbeat, *self._inflight.values(), *self._embeds)
+                for task in tasks:
                     if task is not None:
                         task.cancel()
                 call.cancel()
@@ -220,7 +251,16 @@ class _Session:
             return
         size = request.ByteSize()
         if size > self._max_message_bytes:
-            if request.HasField("result"):
+            if request.HasField("embed_result"):
+                limit = self._max_message_bytes
+                message = f"the embeddings message is {size} bytes; the stream allows {limit}"
+                log.warning("embed %s: %s", request.embed_result.request_id, message)
+                request = pb.AttachRequest(
+                    embed_result=pb.EmbedResult(
+                        request_id=request.embed_result.request_id, error=message
+                    )
+                )
+            elif request.HasField("result"):
                 limit = self._max_message_bytes
                 message = f"the result message is {size} bytes; the stream allows {limit}"
                 log.warning("execution %s: %s", request.result.execution_id, message)
@@ -301,10 +341,7 @@ class _Session:
                 rejected.message,
             )
         elif kind == "embed":
-            refusal = pb.EmbedResult(
-                request_id=response.embed.request_id, error="this runner offers no embeddings"
-            )
-            self._send(pb.AttachRequest(embed_result=refusal))
+            self._on_embed(response.embed)
 
     def _on_registered(self, registered: pb.Registered) -> None:
         if self.registered is not None:
@@ -352,6 +389,37 @@ class _Session:
                 pb.CancelReason.Name(cancel.reason),
             )
             task.cancel()
+
+    def _on_embed(self, embed: pb.Embed) -> None:
+        if self._runner.embedder is None or self._runner.embed_pool is None:
+            refusal = pb.EmbedResult(
+                request_id=embed.request_id, error="this runner offers no embeddings"
+            )
+            self._send(pb.AttachRequest(embed_result=refusal))
+            return
+        task = asyncio.create_task(self._embed(embed))
+        self._embeds.add(task)
+        task.add_done_callback(self._embeds.discard)
+
+    async def _embed(self, embed: pb.Embed) -> None:
+        """Computes the vectors in the embedding thread and sends them, or why there are none."""
+        embedder, pool = self._runner.embedder, self._runner.embed_pool
+        assert embedder is not None and pool is not None
+        kind: Kind = "document" if embed.kind == pb.EMBED_INPUT_KIND_DOCUMENT else "query"
+        texts = list(embed.texts)
+        try:
+            vectors = await self._loop.run_in_executor(pool, embedder.embed, texts, kind)
+        except asyncio.CancelledError:
+            return
+        except Exception as error:
+            log.exception("embedding %d text(s) of request %s failed", len(texts), embed.request_id)
+            result = pb.EmbedResult(
+                request_id=embed.request_id, error=f"{type(error).__name__}: {error}"
+            )
+        else:
+            batch = pb.EmbeddingBatch(embeddings=[pb.Embedding(values=v) for v in vectors])
+            result = pb.EmbedResult(request_id=embed.request_id, embeddings=batch)
+        self._send(pb.AttachRequest(embed_result=result))
 
     async def _invoke(self, invoke: pb.Invoke, key: AttemptKey) -> None:
         try:
