@@ -37,6 +37,23 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "SKILLOS_POSTGRES_MAX_CONNECTIONS",
         "storage.postgres_max_connections",
     ),
+    ("SKILLOS_ROUTING_MODE", "routing.mode"),
+    ("SKILLOS_ROUTING_EMBEDDER", "routing.embedder"),
+    ("SKILLOS_ROUTING_KEYWORD_WEIGHT", "routing.keyword_weight"),
+    ("SKILLOS_ROUTING_VECTOR_WEIGHT", "routing.vector_weight"),
+    (
+        "SKILLOS_ROUTING_SELECT_THRESHOLD",
+        "routing.select_threshold",
+    ),
+    ("SKILLOS_ROUTING_MIN_SCORE", "routing.min_score"),
+    (
+        "SKILLOS_ROUTING_EMBED_TIMEOUT_MS",
+        "routing.embed_timeout_ms",
+    ),
+    ("SKILLOS_ROUTING_LOCAL_MODEL", "routing.local_model"),
+    ("SKILLOS_EMBEDDINGS_URL", "routing.openai_url"),
+    ("SKILLOS_EMBEDDINGS_MODEL", "routing.openai_model"),
+    ("SKILLOS_EMBEDDINGS_API_KEY", "routing.openai_api_key"),
     ("SKILLOS_LOG_LEVEL", "log.level"),
     ("SKILLOS_LOG_FORMAT", "log.format"),
 ];
@@ -48,7 +65,132 @@ pub struct Config {
     pub skills: SkillsConfig,
     pub runners: RunnersConfig,
     pub storage: StorageConfig,
+    pub routing: RoutingConfig,
     pub log: LogConfig,
+}
+
+/// Where query and skill embeddings come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbedderKind {
+    /// A connected runner that offers embeddings (the local runner does in development mode).
+    Runner,
+    /// An OpenAI-compatible `/v1/embeddings` endpoint (`routing.openai_*`).
+    Openai,
+    /// No embeddings: keyword routing only.
+    None,
+}
+
+/// Natural-language routing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoutingConfig {
+    /// Default mode: keyword, vector or hybrid. Unset: hybrid when an embedder is configured,
+    /// else keyword.
+    pub mode: Option<skillos_routing::Mode>,
+    /// Where embeddings come from.
+    pub embedder: EmbedderKind,
+    /// Weight of the keyword score in hybrid mode.
+    pub keyword_weight: f32,
+    /// Weight of the vector score in hybrid mode.
+    pub vector_weight: f32,
+    /// Confidence at or above which a query selects its top skill (0-1, the same in every
+    /// mode).
+    pub select_threshold: f32,
+    /// Fused score under which the top candidate is not a match at all (no skill).
+    pub min_score: f32,
+    /// Longest routing waits for a query embedding before it falls back to keyword ranking.
+    pub embed_timeout_ms: u64,
+    /// Model the local runner (and `skillos route` without a server) embeds with: `e5`
+    /// (multilingual-e5-small) or `use` (multilingual Universal Sentence Encoder).
+    pub local_model: String,
+    /// Base URL of an OpenAI-compatible embeddings API (`.../v1`), for `embedder = "openai"`.
+    pub openai_url: Option<String>,
+    /// Model name sent to that API.
+    pub openai_model: String,
+    /// Bearer key of that API.
+    pub openai_api_key: Option<String>,
+    /// Platt calibration per mode, `[bias, score weight, margin weight, similarity weight]`.
+    pub calibration: CalibrationConfig,
+}
+
+/// Calibration coefficients of each mode; see docs/routing.md.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CalibrationConfig {
+    pub keyword: [f32; 4],
+    pub vector: [f32; 4],
+    pub hybrid: [f32; 4],
+}
+
+impl Default for CalibrationConfig {
+    fn default() -> Self {
+        let params = skillos_routing::RouterParams::default();
+        let get = |mode| {
+            let c = params.calibration[&mode];
+            [c.bias, c.top, c.margin, c.similarity]
+        };
+        Self {
+            keyword: get(skillos_routing::Mode::Keyword),
+            vector: get(skillos_routing::Mode::Vector),
+            hybrid: get(skillos_routing::Mode::Hybrid),
+        }
+    }
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        let params = skillos_routing::RouterParams::default();
+        Self {
+            mode: None,
+            embedder: EmbedderKind::Runner,
+            keyword_weight: params.keyword_weight,
+            vector_weight: params.vector_weight,
+            select_threshold: params.select_threshold,
+            min_score: params.min_score,
+            embed_timeout_ms: 1000,
+            local_model: "e5".to_owned(),
+            openai_url: None,
+            openai_model: "text-embedding-3-small".to_owned(),
+            openai_api_key: None,
+            calibration: CalibrationConfig::default(),
+        }
+    }
+}
+
+impl RoutingConfig {
+    /// The mode used when a request names none.
+    pub fn default_mode(&self) -> skillos_routing::Mode {
+        self.mode.unwrap_or(if self.embedder == EmbedderKind::None {
+            skillos_routing::Mode::Keyword
+        } else {
+            skillos_routing::Mode::Hybrid
+        })
+    }
+
+    /// The router's parameters.
+    pub fn router_params(&self) -> skillos_routing::RouterParams {
+        use skillos_routing::{Calibration, Mode};
+        let calibration = |[bias, top, margin, similarity]: [f32; 4]| Calibration {
+            bias,
+            top,
+            margin,
+            similarity,
+        };
+        skillos_routing::RouterParams {
+            keyword_weight: self.keyword_weight,
+            vector_weight: self.vector_weight,
+            select_threshold: self.select_threshold,
+            min_score: self.min_score,
+            calibration: [
+                (Mode::Keyword, calibration(self.calibration.keyword)),
+                (Mode::Vector, calibration(self.calibration.vector)),
+                (Mode::Hybrid, calibration(self.calibration.hybrid)),
+            ]
+            .into(),
+            ..skillos_routing::RouterParams::default()
+        }
+    }
 }
 
 /// Runner processes and the stream they attach with.
@@ -293,6 +435,14 @@ impl Config {
                 .parse::<u64>()
                 .map_err(|e| invalid(e.to_string()))
         };
+        let parse_f32 = |value: &str| {
+            value
+                .trim()
+                .parse::<f32>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| invalid(format!("{value:?} is not a number")))
+        };
         let parse_flag = |value: &str| {
             parse_bool(value).ok_or_else(|| {
                 invalid(format!(
@@ -350,6 +500,33 @@ impl Config {
                     .trim()
                     .parse()
                     .map_err(|e: std::num::ParseIntError| invalid(e.to_string()))?
+            }
+            "routing.mode" => {
+                self.routing.mode = match value.trim() {
+                    "" => None,
+                    mode => Some(mode.parse().map_err(invalid)?),
+                }
+            }
+            "routing.embedder" => {
+                self.routing.embedder = match value.trim().to_ascii_lowercase().as_str() {
+                    "runner" => EmbedderKind::Runner,
+                    "openai" => EmbedderKind::Openai,
+                    "none" | "" => EmbedderKind::None,
+                    _ => return Err(invalid(format!("{value:?} must be runner, openai or none"))),
+                }
+            }
+            "routing.keyword_weight" => self.routing.keyword_weight = parse_f32(value)?,
+            "routing.vector_weight" => self.routing.vector_weight = parse_f32(value)?,
+            "routing.select_threshold" => self.routing.select_threshold = parse_f32(value)?,
+            "routing.min_score" => self.routing.min_score = parse_f32(value)?,
+            "routing.embed_timeout_ms" => self.routing.embed_timeout_ms = parse_u64(value)?,
+            "routing.local_model" => self.routing.local_model = value.trim().to_owned(),
+            "routing.openai_url" => {
+                self.routing.openai_url = Some(value.trim().to_owned()).filter(|v| !v.is_empty())
+            }
+            "routing.openai_model" => self.routing.openai_model = value.trim().to_owned(),
+            "routing.openai_api_key" => {
+                self.routing.openai_api_key = Some(value.to_owned()).filter(|v| !v.is_empty())
             }
             "log.level" => self.log.level = value.trim().to_owned(),
             "log.format" => {
@@ -444,6 +621,55 @@ impl Config {
                 message: "must be between 1 and 67108864".to_owned(),
             });
         }
+        let routing = &self.routing;
+        if routing.keyword_weight < 0.0
+            || routing.vector_weight < 0.0
+            || routing.keyword_weight + routing.vector_weight <= 0.0
+        {
+            return Err(Error::Invalid {
+                key: "routing.keyword_weight",
+                message: "the routing weights must be >= 0 and not both 0".to_owned(),
+            });
+        }
+        if !(0.0..=1.0).contains(&routing.select_threshold) {
+            return Err(Error::Invalid {
+                key: "routing.select_threshold",
+                message: "must be between 0 and 1".to_owned(),
+            });
+        }
+        if !(0.0..=1.0).contains(&routing.min_score) {
+            return Err(Error::Invalid {
+                key: "routing.min_score",
+                message: "must be between 0 and 1".to_owned(),
+            });
+        }
+        if !(1..=60_000).contains(&routing.embed_timeout_ms) {
+            return Err(Error::Invalid {
+                key: "routing.embed_timeout_ms",
+                message: "must be between 1 and 60000".to_owned(),
+            });
+        }
+        if !matches!(routing.local_model.as_str(), "e5" | "use") {
+            return Err(Error::Invalid {
+                key: "routing.local_model",
+                message: "must be e5 or use".to_owned(),
+            });
+        }
+        if routing.embedder == EmbedderKind::Openai && routing.openai_url.is_none() {
+            return Err(Error::Invalid {
+                key: "routing.openai_url",
+                message: "required when routing.embedder is openai (SKILLOS_EMBEDDINGS_URL)"
+                    .to_owned(),
+            });
+        }
+        if routing.embedder == EmbedderKind::None
+            && routing.mode.is_some_and(|mode| mode.uses_vectors())
+        {
+            return Err(Error::Invalid {
+                key: "routing.mode",
+                message: "vector and hybrid routing need an embedder (routing.embedder)".to_owned(),
+            });
+        }
         if let Err(error) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return Err(Error::Invalid {
                 key: "log.level",
@@ -462,6 +688,9 @@ impl Config {
     pub fn redacted(&self) -> Self {
         let mut copy = self.clone();
         copy.storage.postgres_dsn = copy.storage.postgres_dsn.as_deref().map(redact_dsn);
+        if copy.routing.openai_api_key.is_some() {
+            copy.routing.openai_api_key = Some("***".to_owned());
+        }
         for token in &mut copy.runners.tokens {
             token.token = "***".to_owned();
         }

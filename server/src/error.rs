@@ -166,6 +166,7 @@ impl From<orchestrator::Error> for ApiError {
             E::ExecutionNotFound(_) => Self::new(Kind::NotFound, "EXECUTION_NOT_FOUND", message),
             E::InvalidPageToken => Self::new(Kind::InvalidArgument, "INVALID_PAGE_TOKEN", message),
             E::InvalidPageSize => Self::new(Kind::InvalidArgument, "INVALID_PAGE_SIZE", message),
+            E::Routing(routing) => Self::from(routing),
             E::Store(store) => Self::internal(&store),
             E::Dispatch {
                 execution_id,
@@ -179,6 +180,18 @@ impl From<orchestrator::Error> for ApiError {
                 };
                 Self::new(kind, reason, message).with("execution_id", execution_id)
             }
+        }
+    }
+}
+
+impl From<crate::routing::Error> for ApiError {
+    fn from(error: crate::routing::Error) -> Self {
+        use crate::routing::Error as E;
+        let message = error.to_string();
+        match error {
+            E::InvalidRequest(_) => Self::new(Kind::InvalidArgument, "INVALID_REQUEST", message),
+            E::SkillNotFound(_) => Self::new(Kind::NotFound, "SKILL_NOT_FOUND", message),
+            E::Store(store) => Self::internal(&store),
         }
     }
 }

@@ -10,6 +10,7 @@ mod http;
 mod local_runner;
 mod metrics;
 pub mod orchestrator;
+pub mod routing;
 pub mod server;
 pub mod skills;
 pub mod telemetry;

@@ -23,6 +23,8 @@ pub struct LocalRunner {
     pub root: PathBuf,
     pub server: SocketAddr,
     pub token: String,
+    /// Embedding model the runner offers to routing (`e5`, `use`); `None`: none.
+    pub embeddings: Option<String>,
 }
 
 /// A fresh random token for the local runner.
@@ -77,7 +79,11 @@ impl LocalRunner {
     }
 
     fn spawn(&self) -> std::io::Result<tokio::process::Child> {
-        Command::new(&self.command)
+        let mut command = Command::new(&self.command);
+        if let Some(model) = &self.embeddings {
+            command.arg("--embeddings").arg(model);
+        }
+        command
             .arg("--server")
             .arg(self.server.to_string())
             .arg("--root")

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::auth::Principal;
 use crate::dispatch::{self, Dispatcher, Invocation, RunnerInfo};
+use crate::routing::{self, RouteRequest, Routed, Routing};
 use crate::skills;
 
 const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
@@ -42,7 +43,20 @@ pub enum Error {
     #[error("page_size must be between 0 and {MAX_PAGE_SIZE}")]
     InvalidPageSize,
     #[error(transparent)]
+    Routing(#[from] routing::Error),
+    #[error(transparent)]
     Store(#[from] skillos_store::Error),
+}
+
+/// Feedback on one routing, as a caller gives it.
+#[derive(Clone, Debug, Default)]
+pub struct FeedbackRequest {
+    pub query: String,
+    pub routed_skill_id: Option<String>,
+    pub expected_skill_id: Option<String>,
+    pub source: String,
+    pub comment: String,
+    pub execution_id: Option<String>,
 }
 
 /// A run by skill id.
@@ -60,6 +74,7 @@ pub struct Service {
     skills: skills::Service,
     store: Arc<dyn Store>,
     dispatcher: Dispatcher,
+    routing: Arc<Routing>,
     default_timeout: Duration,
     /// Compiled input schemas, by their JSON text (a changed schema is a new entry).
     validators: Arc<Mutex<HashMap<String, Arc<jsonschema::Validator>>>>,
@@ -80,15 +95,74 @@ impl Service {
         skills: skills::Service,
         store: Arc<dyn Store>,
         dispatcher: Dispatcher,
+        routing: Arc<Routing>,
         default_timeout: Duration,
     ) -> Self {
         Self {
             skills,
             store,
             dispatcher,
+            routing,
             default_timeout,
             validators: Arc::default(),
         }
+    }
+
+    /// Routes a natural-language request to a skill of the caller's tenant; runs nothing.
+    pub async fn route(
+        &self,
+        principal: &Principal,
+        request: &RouteRequest,
+    ) -> Result<Routed, Error> {
+        Ok(self.routing.route(&principal.tenant, request, None).await?)
+    }
+
+    /// Records a routing correction or confirmation; it adjusts the tenant's ranking.
+    pub async fn record_feedback(
+        &self,
+        principal: &Principal,
+        request: FeedbackRequest,
+    ) -> Result<skillos_store::RoutingFeedback, Error> {
+        let canonical = |id: Option<String>| -> Result<Option<String>, Error> {
+            id.map(|id| {
+                skillos_core::SkillId::parse(&id)
+                    .map(|id| id.to_string())
+                    .map_err(|error| Error::Skills(skills::Error::InvalidId(error)))
+            })
+            .transpose()
+        };
+        let routed = canonical(request.routed_skill_id)?;
+        let expected = canonical(request.expected_skill_id)?;
+        if request.query.trim().is_empty() || (routed.is_none() && expected.is_none()) {
+            return Err(routing::Error::InvalidRequest(
+                "a query and at least one of routed_skill_id and expected_skill_id are required"
+                    .into(),
+            )
+            .into());
+        }
+        if request.source.chars().count() > 64 || request.comment.chars().count() > 1024 {
+            return Err(routing::Error::InvalidRequest(
+                "source is limited to 64 characters and comment to 1024".into(),
+            )
+            .into());
+        }
+        if let Some(execution_id) = &request.execution_id {
+            self.get_execution(principal, execution_id).await?;
+        }
+        let feedback = skillos_store::RoutingFeedback {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: principal.tenant.clone(),
+            query: request.query,
+            query_key: String::new(),
+            routed_skill_id: routed,
+            expected_skill_id: expected,
+            source: request.source,
+            comment: request.comment,
+            execution_id: request.execution_id,
+            principal: principal.subject.clone(),
+            created_at: skillos_store::now(),
+        };
+        Ok(self.routing.record_feedback(feedback).await?)
     }
 
     /// Runs a skill and waits for its end. A skill's own error is a FAILED execution, not an

@@ -23,9 +23,12 @@ use crate::dispatch::Dispatcher;
 use crate::http::{self, HttpState};
 use crate::local_runner::{self, LocalRunner};
 use crate::metrics::{self, Metrics};
+use crate::routing::{EmbedderSource, Routing};
 use crate::{grpc, orchestrator, skills};
 
 const STORE_CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often routing checks for a reloaded root and for missing skill vectors.
+const ROUTING_TICK: Duration = Duration::from_millis(500);
 
 /// Binds the server's one listener, with a message that says what to do when the port is taken.
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
@@ -93,6 +96,8 @@ pub async fn run(
             root: root.clone(),
             server: loopback(local_addr),
             token: local_runner::new_token(),
+            embeddings: (config.routing.embedder == crate::config::EmbedderKind::Runner)
+                .then(|| config.routing.local_model.clone()),
         }),
         _ => None,
     };
@@ -104,10 +109,29 @@ pub async fn run(
             skills: vec!["*".to_owned()],
         });
     }
+    let routing = Arc::new(Routing::new(
+        config.routing.clone(),
+        EmbedderSource::from_config(&config.routing, &dispatcher),
+        Some(store.clone()),
+    ));
+    if let Some(registry) = &registry {
+        routing.sync(&registry.catalog());
+    }
+    match routing.load_feedback().await {
+        Ok(count) if count > 0 => tracing::info!(count, "routing feedback loaded"),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "cannot load routing feedback"),
+    }
+    let routing_task = tokio::spawn(maintain_routing(
+        routing.clone(),
+        registry.clone(),
+        dispatcher.shutdown_signal(),
+    ));
     let orchestrator = orchestrator::Service::new(
         skills.clone(),
         store.clone(),
         dispatcher.clone(),
+        routing.clone(),
         Duration::from_secs(runners.default_timeout_seconds),
     );
     let services = grpc::Services {
@@ -189,6 +213,7 @@ pub async fn run(
             tracing::warn!(grace_seconds = grace.as_secs(), "drain did not finish in time; closing connections");
         }
     }
+    routing_task.abort();
     if let Some(task) = local_runner_task {
         let _ = tokio::time::timeout(Duration::from_secs(12), task).await;
     }
@@ -201,6 +226,49 @@ pub async fn run(
     }
     tracing::info!("shutdown complete");
     Ok(())
+}
+
+/// Keeps routing in step: re-indexes skills after a reload of the root, and fills skill vectors
+/// whenever an embedder is available and some are missing (a new model, changed skills).
+async fn maintain_routing(
+    routing: Arc<Routing>,
+    registry: Option<Arc<Registry>>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut seen_reloads = registry.as_ref().map(|r| r.reloads());
+    let mut failures = 0u32;
+    let mut retry_at = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(ROUTING_TICK) => {}
+            _ = shutdown.changed() => return,
+        }
+        if let Some(registry) = &registry {
+            let reloads = registry.reloads();
+            if Some(reloads) != seen_reloads {
+                seen_reloads = Some(reloads);
+                let changed = routing.sync(&registry.catalog());
+                tracing::info!(changed, "routing index updated");
+            }
+        }
+        if tokio::time::Instant::now() < retry_at {
+            continue;
+        }
+        match routing.index_vectors().await {
+            Ok(0) => failures = 0,
+            Ok(computed) => {
+                failures = 0;
+                tracing::info!(computed, "skill vectors computed");
+            }
+            Err(crate::routing::EmbedError::Unavailable) => {}
+            Err(error) => {
+                failures += 1;
+                let backoff = ROUTING_TICK * 2u32.saturating_pow(failures.min(6));
+                retry_at = tokio::time::Instant::now() + backoff;
+                tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "cannot compute skill vectors");
+            }
+        }
+    }
 }
 
 async fn set_serving(reporter: &tonic_health::server::HealthReporter, serving: bool) {
@@ -228,7 +296,7 @@ fn loopback(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-fn store_options(config: &Config) -> skillos_store::Options {
+pub(crate) fn store_options(config: &Config) -> skillos_store::Options {
     let storage = &config.storage;
     match storage.backend {
         StorageBackend::Sqlite => skillos_store::Options::Sqlite {

@@ -7,8 +7,8 @@ use tonic_types::StatusExt;
 
 use super::output::{Failure, print_json, table};
 use super::{
-    ExecutionsArgs, ExecutionsCommand, RunArgs, RunnersArgs, RunnersCommand, SkillsArgs,
-    SkillsCommand,
+    ExecutionsArgs, ExecutionsCommand, FeedbackArgs, RunArgs, RunnersArgs, RunnersCommand,
+    SkillsArgs, SkillsCommand,
 };
 use crate::skills::SkillDocument;
 use skillos_proto::v1::orchestrator_service_client::OrchestratorServiceClient;
@@ -293,8 +293,13 @@ pub async fn run(args: RunArgs, json: bool) -> Result<(), Failure> {
         }
     };
     let mut client = OrchestratorServiceClient::new(connect(&args.server.server).await?);
+    let target = match (args.skill, args.query) {
+        (Some(skill), _) => v1::run_request::Target::SkillId(skill),
+        (None, Some(query)) => v1::run_request::Target::Query(query),
+        (None, None) => return Err(Failure::usage("give --skill or --query")),
+    };
     let request = v1::RunRequest {
-        target: Some(v1::run_request::Target::SkillId(args.skill)),
+        target: Some(target),
         payload: Some(crate::grpc::convert::object(&payload)),
         timeout,
         ..Default::default()
@@ -304,6 +309,56 @@ pub async fn run(args: RunArgs, json: bool) -> Result<(), Failure> {
         .await
         .map_err(status_failure)?
         .into_inner();
+    if response.outcome == v1::RunOutcome::NotRouted as i32 {
+        let decision = response.routing.unwrap_or_default();
+        let status = v1::RoutingStatus::try_from(decision.status)
+            .unwrap_or_default()
+            .as_str_name()
+            .trim_start_matches("ROUTING_STATUS_")
+            .to_ascii_lowercase();
+        if json {
+            print_json(&serde_json::json!({
+                "outcome": "not_routed",
+                "status": status,
+                "skill_id": decision.skill_id,
+                "confidence": decision.confidence,
+                "explanation": decision.explanation,
+                "candidates": decision.candidates.iter().map(|c| serde_json::json!({
+                    "skill_id": c.skill_id, "confidence": c.confidence, "score": c.score,
+                })).collect::<Vec<_>>(),
+            }));
+            return Err(Failure::printed());
+        }
+        let candidates: Vec<String> = decision
+            .candidates
+            .iter()
+            .map(|c| format!("{} ({:.2})", c.skill_id, c.confidence))
+            .collect();
+        return Err(Failure::with_reason(
+            format!(
+                "nothing ran: routing is not confident ({}); candidates: {}",
+                decision.explanation,
+                if candidates.is_empty() {
+                    "none".to_owned()
+                } else {
+                    candidates.join(", ")
+                }
+            ),
+            if status == "no_skill" {
+                "NO_SKILL"
+            } else {
+                "LOW_CONFIDENCE"
+            },
+        ));
+    }
+    if let Some(routing) = &response.routing
+        && !json
+    {
+        eprintln!(
+            "routed to {} (confidence {:.2})",
+            routing.skill_id, routing.confidence
+        );
+    }
     let execution = response.execution.unwrap_or_default();
     if json {
         print_json(&execution_json(&execution));
@@ -460,4 +515,35 @@ fn time_text(time: &prost_types::Timestamp) -> String {
     chrono::DateTime::from_timestamp(time.seconds, u32::try_from(time.nanos).unwrap_or(0))
         .map(|time| time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .unwrap_or_default()
+}
+
+pub async fn feedback(args: FeedbackArgs, json: bool) -> Result<(), Failure> {
+    let mut client = OrchestratorServiceClient::new(connect(&args.server.server).await?);
+    let request = v1::RecordFeedbackRequest {
+        query: args.query,
+        routed_skill_id: args.routed.unwrap_or_default(),
+        expected_skill_id: args.expected.unwrap_or_default(),
+        source: "cli".to_owned(),
+        comment: args.comment,
+        execution_id: args.execution.unwrap_or_default(),
+    };
+    let feedback = client
+        .record_feedback(request)
+        .await
+        .map_err(status_failure)?
+        .into_inner()
+        .feedback
+        .unwrap_or_default();
+    if json {
+        print_json(&serde_json::json!({
+            "id": feedback.id,
+            "query": feedback.query,
+            "routed_skill_id": feedback.routed_skill_id,
+            "expected_skill_id": feedback.expected_skill_id,
+            "source": feedback.source,
+        }));
+    } else {
+        println!("feedback {} recorded", feedback.id);
+    }
+    Ok(())
 }

@@ -6,6 +6,7 @@
 mod client;
 mod local;
 mod output;
+mod route;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,31 @@ enum Command {
     Executions(ExecutionsArgs),
     /// Runners attached to a running server.
     Runners(RunnersArgs),
+    /// Route natural-language requests to skills of a root on disk (no server needed).
+    Route(route::RouteArgs),
+    /// Tell a running server which skill a routed query should have gone to.
+    Feedback(FeedbackArgs),
+}
+
+#[derive(Debug, Args)]
+struct FeedbackArgs {
+    #[command(flatten)]
+    server: ServerArg,
+    /// The query that was routed.
+    #[arg(long)]
+    query: String,
+    /// The skill routing chose (omit when it chose none).
+    #[arg(long)]
+    routed: Option<String>,
+    /// The skill it should have chosen (omit when no skill fits); equal to --routed to confirm.
+    #[arg(long)]
+    expected: Option<String>,
+    /// Optional comment.
+    #[arg(long, default_value = "")]
+    comment: String,
+    /// The execution the feedback is about.
+    #[arg(long)]
+    execution: Option<String>,
 }
 
 /// Where the server is, for the commands that talk to one.
@@ -70,8 +96,12 @@ struct RunArgs {
     #[command(flatten)]
     server: ServerArg,
     /// Skill id, `domain/name` or `domain.name`.
+    #[arg(long, required_unless_present = "query", conflicts_with = "query")]
+    skill: Option<String>,
+    /// A natural-language request instead of a skill id: the server routes it and runs the
+    /// selected skill (nothing runs when routing is not confident).
     #[arg(long)]
-    skill: String,
+    query: Option<String>,
     /// The payload, a JSON object.
     #[arg(long, default_value = "{}")]
     payload: String,
@@ -255,6 +285,10 @@ pub fn main() -> ExitCode {
             runtime().and_then(|rt| rt.block_on(client::executions(args, json)))
         }
         Command::Runners(args) => runtime().and_then(|rt| rt.block_on(client::runners(args, json))),
+        Command::Route(args) => runtime().and_then(|rt| rt.block_on(route::route(args, json))),
+        Command::Feedback(args) => {
+            runtime().and_then(|rt| rt.block_on(client::feedback(args, json)))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

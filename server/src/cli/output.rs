@@ -12,6 +12,8 @@ pub struct Failure {
     reason: Option<String>,
     /// Already printed (a validation report, say): only the exit code remains.
     printed: bool,
+    /// 1, or 2 for a usage error.
+    code: u8,
 }
 
 impl Failure {
@@ -20,6 +22,15 @@ impl Failure {
             message: message.into(),
             reason: None,
             printed: false,
+            code: 1,
+        }
+    }
+
+    /// The command line itself is wrong (exit code 2, like clap's own errors).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            ..Self::new(message)
         }
     }
 
@@ -28,6 +39,7 @@ impl Failure {
             message: message.into(),
             reason: Some(reason.into()),
             printed: false,
+            code: 1,
         }
     }
 
@@ -37,6 +49,7 @@ impl Failure {
             message: String::new(),
             reason: None,
             printed: true,
+            code: 1,
         }
     }
 
@@ -53,7 +66,7 @@ impl Failure {
                 }
             }
         }
-        ExitCode::from(1)
+        ExitCode::from(self.code)
     }
 }
 

@@ -241,7 +241,110 @@ pub fn runner(runner: &crate::dispatch::RunnerInfo) -> v1::Runner {
         in_flight: i32::try_from(runner.in_flight).unwrap_or(i32::MAX),
         connect_time: Some(prost_types::Timestamp::from(runner.connected_at)),
         state: state as i32,
+        embedding: runner.embedding.as_ref().map(|offer| v1::RunnerEmbedding {
+            model: offer.model.clone(),
+            dimension: i32::try_from(offer.dimension).unwrap_or(i32::MAX),
+        }),
         ..Default::default()
+    }
+}
+
+/// A routing request's mode; UNSPECIFIED (or an unknown value) means the server's default.
+pub fn routing_mode(mode: i32) -> Option<skillos_routing::Mode> {
+    use skillos_routing::Mode;
+    match v1::RoutingMode::try_from(mode).unwrap_or_default() {
+        v1::RoutingMode::Keyword => Some(Mode::Keyword),
+        v1::RoutingMode::Vector => Some(Mode::Vector),
+        v1::RoutingMode::Hybrid => Some(Mode::Hybrid),
+        v1::RoutingMode::Unspecified => None,
+    }
+}
+
+fn routing_mode_proto(mode: skillos_routing::Mode) -> v1::RoutingMode {
+    use skillos_routing::Mode;
+    match mode {
+        Mode::Keyword => v1::RoutingMode::Keyword,
+        Mode::Vector => v1::RoutingMode::Vector,
+        Mode::Hybrid => v1::RoutingMode::Hybrid,
+    }
+}
+
+pub fn route_filter(filter: Option<v1::RouteFilter>) -> skillos_routing::Filter {
+    let filter = filter.unwrap_or_default();
+    skillos_routing::Filter {
+        tags: filter.tags,
+        domain: filter.domain,
+        include_deprecated: filter.include_deprecated,
+    }
+}
+
+/// A routing outcome as the API shows it.
+pub fn routing_decision(routed: &crate::routing::Routed) -> v1::RoutingDecision {
+    use crate::routing::Fallback;
+    use skillos_routing::Status;
+    let decision = &routed.decision;
+    let fallback_reason = match &routed.fallback {
+        None => v1::RoutingFallbackReason::Unspecified,
+        Some(Fallback::NoEmbedder) => v1::RoutingFallbackReason::NoEmbedder,
+        Some(Fallback::EmbedderTimeout) => v1::RoutingFallbackReason::EmbedderTimeout,
+        Some(Fallback::EmbedderError(_)) => v1::RoutingFallbackReason::EmbedderError,
+        Some(Fallback::IndexNotReady) => v1::RoutingFallbackReason::IndexNotReady,
+    };
+    let mut explanation = decision.explanation.clone();
+    if let Some(fallback) = &routed.fallback {
+        explanation.push_str(&format!(
+            "; {} ranking was asked for but keyword ranking was used ({})",
+            routed.requested_mode.as_str(),
+            match fallback {
+                Fallback::EmbedderError(message) => format!("embedder error: {message}"),
+                other => other.as_str().replace('_', " "),
+            }
+        ));
+    }
+    v1::RoutingDecision {
+        status: match decision.status {
+            Status::Selected => v1::RoutingStatus::Selected,
+            Status::LowConfidence => v1::RoutingStatus::LowConfidence,
+            Status::NoSkill => v1::RoutingStatus::NoSkill,
+        } as i32,
+        skill_id: decision.skill_id.clone().unwrap_or_default(),
+        confidence: decision.confidence,
+        candidates: decision
+            .candidates
+            .iter()
+            .map(|c| v1::RouteCandidate {
+                skill_id: c.skill_id.clone(),
+                name: c.name.clone(),
+                rank: c.rank as i32,
+                score: c.score,
+                confidence: c.confidence,
+                keyword_score: c.keyword_score,
+                vector_score: c.vector_score,
+                feedback_factor: c.feedback_factor,
+                matched_terms: c.matched_terms.clone(),
+                deprecated: c.deprecated,
+            })
+            .collect(),
+        mode: routing_mode_proto(decision.mode) as i32,
+        requested_mode: routing_mode_proto(routed.requested_mode) as i32,
+        fallback: routed.fallback.is_some(),
+        fallback_reason: fallback_reason as i32,
+        explanation,
+        embedding_model: routed.embedding_model.clone().unwrap_or_default(),
+    }
+}
+
+pub fn feedback(feedback: &skillos_store::RoutingFeedback) -> v1::Feedback {
+    v1::Feedback {
+        id: feedback.id.clone(),
+        query: feedback.query.clone(),
+        routed_skill_id: feedback.routed_skill_id.clone().unwrap_or_default(),
+        expected_skill_id: feedback.expected_skill_id.clone().unwrap_or_default(),
+        source: feedback.source.clone(),
+        comment: feedback.comment.clone(),
+        execution_id: feedback.execution_id.clone().unwrap_or_default(),
+        principal_subject: feedback.principal.clone(),
+        create_time: Some(timestamp(feedback.created_at)),
     }
 }
 

@@ -1,6 +1,5 @@
 //! gRPC adapter of `skillos.v1.OrchestratorService`; the logic lives in [`crate::orchestrator`].
-//! Runs by natural-language query, streaming, feedback and cancellation answer UNIMPLEMENTED
-//! until they are built.
+//! Cancellation, dry runs and idempotency keys answer UNIMPLEMENTED until they are built.
 
 use std::time::Duration;
 
@@ -10,7 +9,8 @@ use tonic::{Request, Response, Status};
 use super::convert;
 use crate::auth;
 use crate::error::{ApiError, Kind};
-use crate::orchestrator::{RunRequest, Service};
+use crate::orchestrator::{FeedbackRequest, RunRequest, Service};
+use crate::routing::{RouteRequest, Routed};
 
 #[derive(Clone, Debug)]
 pub struct Adapter {
@@ -42,8 +42,26 @@ impl OrchestratorService for Adapter {
         let principal = auth::principal(&request);
         let traceparent = traceparent(&request);
         let request = request.into_inner();
+        let (skill_id, routed) = match self
+            .resolve(
+                &principal,
+                request.target.map(Target::from),
+                request.filter,
+                request.routing_mode,
+            )
+            .await?
+        {
+            Resolved::Skill(skill_id, routed) => (skill_id, routed),
+            Resolved::NotRouted(routed) => {
+                return Ok(Response::new(v1::RunResponse {
+                    outcome: v1::RunOutcome::NotRouted as i32,
+                    routing: Some(convert::routing_decision(&routed)),
+                    ..Default::default()
+                }));
+            }
+        };
         let mut run = run_request(
-            request.target.map(Target::from),
+            skill_id,
             request.payload,
             request.timeout,
             request.dry_run,
@@ -54,6 +72,7 @@ impl OrchestratorService for Adapter {
         Ok(Response::new(v1::RunResponse {
             outcome: v1::RunOutcome::Executed as i32,
             execution: Some(convert::execution(&execution)),
+            routing: routed.as_ref().map(convert::routing_decision),
             ..Default::default()
         }))
     }
@@ -65,8 +84,40 @@ impl OrchestratorService for Adapter {
         let principal = auth::principal(&request);
         let traceparent = traceparent(&request);
         let request = request.into_inner();
+        let resolved = self
+            .resolve(
+                &principal,
+                request.target.map(Target::from),
+                request.filter,
+                request.routing_mode,
+            )
+            .await?;
+        let (out, stream) = tokio::sync::mpsc::channel::<Result<v1::RunStreamResponse, Status>>(64);
+        let (skill_id, routed) = match resolved {
+            Resolved::Skill(skill_id, routed) => (skill_id, routed),
+            Resolved::NotRouted(routed) => {
+                let decision = convert::routing_decision(&routed);
+                let _ = out
+                    .send(Ok(event(v1::run_stream_response::Event::Routed(
+                        decision.clone(),
+                    ))))
+                    .await;
+                let _ = out
+                    .send(Ok(event(v1::run_stream_response::Event::Completed(
+                        v1::RunCompleted {
+                            outcome: v1::RunOutcome::NotRouted as i32,
+                            routing: Some(decision),
+                            ..Default::default()
+                        },
+                    ))))
+                    .await;
+                return Ok(Response::new(Box::pin(
+                    tokio_stream::wrappers::ReceiverStream::new(stream),
+                )));
+            }
+        };
         let mut run = run_request(
-            request.target.map(Target::from),
+            skill_id,
             request.payload,
             request.timeout,
             request.dry_run,
@@ -74,7 +125,13 @@ impl OrchestratorService for Adapter {
         )?;
         run.traceparent = traceparent;
         let service = self.service.clone();
-        let (out, stream) = tokio::sync::mpsc::channel::<Result<v1::RunStreamResponse, Status>>(64);
+        if let Some(routed) = &routed {
+            let _ = out
+                .send(Ok(event(v1::run_stream_response::Event::Routed(
+                    convert::routing_decision(routed),
+                ))))
+                .await;
+        }
         tokio::spawn(async move {
             let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
             let (accepted_tx, mut accepted) = tokio::sync::oneshot::channel();
@@ -128,16 +185,53 @@ impl OrchestratorService for Adapter {
 
     async fn route(
         &self,
-        _: Request<v1::RouteRequest>,
+        request: Request<v1::RouteRequest>,
     ) -> Result<Response<v1::RouteResponse>, Status> {
-        Err(not_yet("Route"))
+        let principal = auth::principal(&request);
+        let request = request.into_inner();
+        let max_candidates = usize::try_from(request.max_candidates)
+            .map_err(|_| invalid("max_candidates must be between 1 and 50 (0: 5)"))?;
+        let routed = self
+            .service
+            .route(
+                &principal,
+                &RouteRequest {
+                    query: request.query,
+                    mode: convert::routing_mode(request.mode),
+                    filter: convert::route_filter(request.filter),
+                    max_candidates,
+                },
+            )
+            .await?;
+        Ok(Response::new(v1::RouteResponse {
+            decision: Some(convert::routing_decision(&routed)),
+        }))
     }
 
     async fn record_feedback(
         &self,
-        _: Request<v1::RecordFeedbackRequest>,
+        request: Request<v1::RecordFeedbackRequest>,
     ) -> Result<Response<v1::RecordFeedbackResponse>, Status> {
-        Err(not_yet("RecordFeedback"))
+        let principal = auth::principal(&request);
+        let request = request.into_inner();
+        let some = |text: String| Some(text).filter(|text| !text.trim().is_empty());
+        let feedback = self
+            .service
+            .record_feedback(
+                &principal,
+                FeedbackRequest {
+                    query: request.query,
+                    routed_skill_id: some(request.routed_skill_id),
+                    expected_skill_id: some(request.expected_skill_id),
+                    source: request.source,
+                    comment: request.comment,
+                    execution_id: some(request.execution_id),
+                },
+            )
+            .await?;
+        Ok(Response::new(v1::RecordFeedbackResponse {
+            feedback: Some(convert::feedback(&feedback)),
+        }))
     }
 
     async fn get_execution(
@@ -220,14 +314,55 @@ impl OrchestratorService for Adapter {
 /// The target of Run and RunStream, which have the same fields in two messages.
 enum Target {
     SkillId(String),
-    Query,
+    Query(String),
+}
+
+/// What a Run's target came to.
+enum Resolved {
+    /// Run this skill; the routing decision when it was chosen by a query.
+    Skill(String, Option<Routed>),
+    /// A query routing did not select a skill for: nothing runs.
+    NotRouted(Routed),
+}
+
+impl Adapter {
+    /// The skill a Run names, or the one routing selects for its query.
+    async fn resolve(
+        &self,
+        principal: &auth::Principal,
+        target: Option<Target>,
+        filter: Option<v1::RouteFilter>,
+        mode: i32,
+    ) -> Result<Resolved, Status> {
+        match target {
+            Some(Target::SkillId(skill_id)) => Ok(Resolved::Skill(skill_id, None)),
+            Some(Target::Query(query)) => {
+                let request = RouteRequest {
+                    query,
+                    mode: convert::routing_mode(mode),
+                    filter: convert::route_filter(filter),
+                    max_candidates: 0,
+                };
+                let routed = self.service.route(principal, &request).await?;
+                match &routed.decision.skill_id {
+                    Some(skill_id)
+                        if routed.decision.status == skillos_routing::Status::Selected =>
+                    {
+                        Ok(Resolved::Skill(skill_id.clone(), Some(routed)))
+                    }
+                    _ => Ok(Resolved::NotRouted(routed)),
+                }
+            }
+            None => Err(invalid("skill_id or query is required")),
+        }
+    }
 }
 
 impl From<v1::run_request::Target> for Target {
     fn from(target: v1::run_request::Target) -> Self {
         match target {
             v1::run_request::Target::SkillId(id) => Self::SkillId(id),
-            v1::run_request::Target::Query(_) => Self::Query,
+            v1::run_request::Target::Query(query) => Self::Query(query),
         }
     }
 }
@@ -236,24 +371,19 @@ impl From<v1::run_stream_request::Target> for Target {
     fn from(target: v1::run_stream_request::Target) -> Self {
         match target {
             v1::run_stream_request::Target::SkillId(id) => Self::SkillId(id),
-            v1::run_stream_request::Target::Query(_) => Self::Query,
+            v1::run_stream_request::Target::Query(query) => Self::Query(query),
         }
     }
 }
 
 /// The checks Run and RunStream share, before anything runs.
 fn run_request(
-    target: Option<Target>,
+    skill_id: String,
     payload: Option<prost_types::Struct>,
     timeout: Option<prost_types::Duration>,
     dry_run: bool,
     idempotency_key: &str,
 ) -> Result<RunRequest, Status> {
-    let skill_id = match target {
-        Some(Target::SkillId(skill_id)) => skill_id,
-        Some(Target::Query) => return Err(not_yet("Run with a query (routing)")),
-        None => return Err(invalid("skill_id or query is required")),
-    };
     if dry_run || !idempotency_key.is_empty() {
         return Err(not_yet("Run with dry_run or idempotency_key"));
     }

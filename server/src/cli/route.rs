@@ -1,0 +1,272 @@
+//! `skillos route`: routes queries over a skills root on disk, without a server. Vector and
+//! hybrid modes start the local embedding process (`skillos-runner embed`) and cache skill
+//! vectors in the data dir's store, so later runs embed only the query.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use skillos_core::registry::Catalog;
+use skillos_routing::{Filter, Mode};
+use skillos_store::TenantId;
+
+use super::output::{Failure, table};
+use crate::config::{Config, EmbedderKind};
+use crate::routing::embed::StdioEmbedder;
+use crate::routing::{EmbedderSource, RouteRequest, Routed, Routing};
+
+/// How long the local embedder may take to load its model.
+const EMBEDDER_STARTUP: Duration = Duration::from_secs(120);
+
+#[derive(Debug, clap::Args)]
+pub struct RouteArgs {
+    /// The request to route; omit it with --queries.
+    query: Option<String>,
+    /// Skills root to route over.
+    #[arg(long, env = "SKILLOS_ROOT", value_name = "DIR")]
+    root: PathBuf,
+    /// keyword, vector or hybrid [default: routing.mode, else hybrid].
+    #[arg(long, value_name = "MODE")]
+    mode: Option<Mode>,
+    /// A file with one query per line (blank lines and lines starting with `#` are skipped).
+    #[arg(long, value_name = "FILE")]
+    queries: Option<PathBuf>,
+    /// Most candidates to show.
+    #[arg(long, default_value_t = 5)]
+    max_candidates: usize,
+    /// Only skills with this tag (repeatable).
+    #[arg(long)]
+    tag: Vec<String>,
+    /// Only skills of this domain.
+    #[arg(long)]
+    domain: Option<String>,
+    /// Consider deprecated skills too.
+    #[arg(long)]
+    include_deprecated: bool,
+    /// TOML config file (routing settings, data dir).
+    #[arg(long, env = "SKILLOS_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Do not cache skill vectors in the data dir.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+pub async fn route(args: RouteArgs, json: bool) -> Result<(), Failure> {
+    let config = Config::load(args.config.as_deref()).map_err(|e| Failure::new(e.to_string()))?;
+    let mode = args.mode.unwrap_or(config.routing.default_mode());
+    let queries = read_queries(&args)?;
+    if !args.root.is_dir() {
+        return Err(Failure::new(format!(
+            "skills root {} is not a directory",
+            args.root.display()
+        )));
+    }
+    let catalog = Catalog::load(&args.root);
+    let errors = catalog
+        .issues()
+        .iter()
+        .filter(|i| i.severity == skillos_core::registry::Severity::Error)
+        .count();
+    if errors > 0 {
+        eprintln!(
+            "warning: {errors} invalid manifests in {} are not routed to (see `skillos validate`)",
+            args.root.display()
+        );
+    }
+
+    let mut source = EmbedderSource::None;
+    if mode.uses_vectors() {
+        source = EmbedderSource::Fixed(start_embedder(&config).await?);
+    }
+    let store = if mode.uses_vectors() && !args.no_cache {
+        let options = crate::server::store_options(&config);
+        match skillos_store::open(&options).await {
+            Ok(store) => Some(store),
+            Err(error) => {
+                eprintln!("warning: not caching skill vectors: {error}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    // The local model's first query is slow (it warms up); offline, waiting longer is fine.
+    let mut routing_config = config.routing.clone();
+    routing_config.embed_timeout_ms = routing_config.embed_timeout_ms.max(30_000);
+    let routing = Routing::new(routing_config, source, store.clone());
+    routing.sync(&catalog);
+    if mode.uses_vectors() {
+        if !json {
+            eprintln!("indexing {} skills ...", routing.len());
+        }
+        let computed = routing
+            .index_vectors()
+            .await
+            .map_err(|e| Failure::new(format!("cannot embed the skills: {e}")))?;
+        if !json && computed > 0 {
+            eprintln!("embedded {computed} skills (cached for the next run)");
+        }
+    }
+
+    let filter = Filter {
+        tags: args.tag.clone(),
+        domain: args.domain.clone().unwrap_or_default(),
+        include_deprecated: args.include_deprecated,
+    };
+    let tenant = TenantId::default_tenant();
+    let mut stdout = std::io::stdout().lock();
+    for query in &queries {
+        let request = RouteRequest {
+            query: query.clone(),
+            mode: Some(mode),
+            filter: filter.clone(),
+            max_candidates: args.max_candidates,
+        };
+        let routed = routing
+            .route(&tenant, &request, None)
+            .await
+            .map_err(|e| Failure::new(format!("{e} (query {query:?})")))?;
+        if json {
+            let line = serde_json::to_string(&decision_json(query, &routed)).unwrap_or_default();
+            let _ = writeln!(stdout, "{line}");
+        } else {
+            let _ = writeln!(stdout, "{}", render(query, &routed));
+        }
+    }
+    if let Some(store) = store {
+        store.close().await;
+    }
+    Ok(())
+}
+
+fn read_queries(args: &RouteArgs) -> Result<Vec<String>, Failure> {
+    match (&args.query, &args.queries) {
+        (Some(query), None) => Ok(vec![query.clone()]),
+        (None, Some(path)) => {
+            let file = std::fs::File::open(path)
+                .map_err(|e| Failure::new(format!("cannot read {}: {e}", path.display())))?;
+            let mut queries = Vec::new();
+            for line in std::io::BufReader::new(file).lines() {
+                let line =
+                    line.map_err(|e| Failure::new(format!("cannot read {}: {e}", path.display())))?;
+                let line = line.trim();
+                if !line.is_empty() && !line.starts_with('#') {
+                    queries.push(line.to_owned());
+                }
+            }
+            Ok(queries)
+        }
+        (Some(_), Some(_)) => Err(Failure::usage("give a QUERY or --queries FILE, not both")),
+        (None, None) => Err(Failure::usage("give a QUERY or --queries FILE")),
+    }
+}
+
+/// Starts `skillos-runner embed`: from PATH, else from the `.venv` that `make setup` creates in
+/// the current directory.
+async fn start_embedder(config: &Config) -> Result<Arc<StdioEmbedder>, Failure> {
+    if config.routing.embedder == EmbedderKind::None {
+        return Err(Failure::new(
+            "vector and hybrid routing need an embedder, but routing.embedder is none; \
+             use --mode keyword",
+        ));
+    }
+    let command = &config.runners.local_command;
+    let program = find_program(command).ok_or_else(|| {
+        Failure::new(format!(
+            "cannot find `{command}` (the local embedder) on PATH or in ./.venv/bin; \
+             run `make setup`, or use --mode keyword"
+        ))
+    })?;
+    let model = config.routing.local_model.as_str();
+    let embedder = StdioEmbedder::spawn(&program, &["embed", "--model", model], EMBEDDER_STARTUP)
+        .await
+        .map_err(|e| Failure::new(format!("cannot start the local embedder: {e}")))?;
+    Ok(embedder)
+}
+
+fn find_program(command: &str) -> Option<PathBuf> {
+    let path = Path::new(command);
+    if path.components().count() > 1 {
+        return path.is_file().then(|| path.to_owned());
+    }
+    let dirs = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .unwrap_or_default();
+    dirs.into_iter()
+        .chain([PathBuf::from(".venv/bin")])
+        .map(|dir| dir.join(command))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The JSON form of a decision, one object per query.
+pub fn decision_json(query: &str, routed: &Routed) -> serde_json::Value {
+    let decision = &routed.decision;
+    serde_json::json!({
+        "query": query,
+        "status": decision.status,
+        "skill_id": decision.candidates.first().map(|c| c.skill_id.clone()),
+        "selected_skill_id": decision.skill_id,
+        "confidence": decision.confidence,
+        "mode": decision.mode,
+        "requested_mode": routed.requested_mode,
+        "fallback": routed.fallback.is_some(),
+        "fallback_reason": routed.fallback.as_ref().map(|f| f.as_str()),
+        "embedding_model": routed.embedding_model,
+        "explanation": decision.explanation,
+        "elapsed_ms": (routed.elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+        "candidates": decision.candidates,
+    })
+}
+
+fn render(query: &str, routed: &Routed) -> String {
+    let decision = &routed.decision;
+    let mut out = format!("query: {query}\n");
+    let status = serde_json::to_value(decision.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    out.push_str(&format!(
+        "{status}: {}  confidence {:.2}  ({} mode{})\n",
+        decision.skill_id.as_deref().unwrap_or("-"),
+        decision.confidence,
+        decision.mode.as_str(),
+        routed
+            .fallback
+            .as_ref()
+            .map(|f| format!(
+                ", fell back from {}: {}",
+                routed.requested_mode.as_str(),
+                f.as_str()
+            ))
+            .unwrap_or_default()
+    ));
+    out.push_str(&format!("{}\n", decision.explanation));
+    if !decision.candidates.is_empty() {
+        let score = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{x:.3}"));
+        let rows = decision.candidates.iter().map(|c| {
+            [
+                c.rank.to_string(),
+                c.skill_id.clone(),
+                format!("{:.3}", c.score),
+                format!("{:.2}", c.confidence),
+                score(c.keyword_score),
+                score(c.vector_score),
+                c.matched_terms.join(" "),
+            ]
+        });
+        out.push_str(&table(
+            [
+                "rank",
+                "skill",
+                "score",
+                "confidence",
+                "keyword",
+                "vector",
+                "matched",
+            ],
+            rows,
+        ));
+    }
+    out
+}
