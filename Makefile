@@ -17,12 +17,12 @@ LISTEN    ?= 127.0.0.1:50051
 
 .PHONY: help
 help: ## List the targets
-	@grep -hE '^[a-z][a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z][a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 .PHONY: setup
 setup: $(VENV)/.installed node_modules/.installed ## Install everything the project needs (Python venv, npm tools)
 
-$(VENV)/.installed: requirements-dev.txt
+$(VENV)/.installed: requirements-dev.txt sdks/python/pyproject.toml skill-runner/pyproject.toml
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
@@ -53,14 +53,21 @@ test-rust: ## Rust unit, integration and store conformance tests (SQLite and Pos
 	fi
 
 .PHONY: test-python
-test-python: setup build ## Python tests: the example skills, and the runner (against the real server)
+test-python: setup build ## Python tests: the example skills, the runner (against the real server), the eval script
 	cd skills && $(PYTHON) -m pytest -q tests
 	cd skill-runner && SKILLOS_BIN=$(SKILLOS) $(PYTHON) -m pytest -q
+	$(PYTHON) -m pytest -q tests/tools
 
 .PHONY: test-e2e
 test-e2e: setup build ## End-to-end: the real binary with grpcurl, buf curl (gRPC and gRPC-web) and the CLI
 	PATH="$(VENV)/bin:$(CURDIR)/node_modules/.bin:$$PATH" SKILLOS_BIN=$(SKILLOS) \
 		$(PYTHON) -m pytest -q tests/e2e
+
+.PHONY: eval-routing
+eval-routing: setup build ## Routing accuracy per mode on eval/routing/queries.jsonl: ROOT, then the 0.2.3 catalog
+	PATH="$(VENV)/bin:$$PATH" $(PYTHON) scripts/eval_routing.py --bin $(SKILLOS) --root $(ROOT)
+	PATH="$(VENV)/bin:$$PATH" $(PYTHON) scripts/eval_routing.py --bin $(SKILLOS) \
+		--catalog eval/routing/original-catalog.yaml
 
 .PHONY: lint
 lint: setup ## rustfmt, clippy (warnings fail), buf lint
@@ -100,6 +107,7 @@ gen-check: setup ## Fail when generated code drifts from proto/, or the protos b
 bench: setup ## Benchmarks (release build); results and method in docs/benchmarks.md
 	cargo build --release -p skillos --bins --examples
 	BENCH_PYTHON=$(PYTHON) $(CARGO_TARGET_DIR)/release/examples/bench-skills
+	cargo run --release -q -p skillos-routing --example bench-routing
 
 .PHONY: fuzz
 fuzz: ## Fuzz the manifest parser for FUZZ_SECONDS (needs nightly Rust and cargo-fuzz)
