@@ -4,7 +4,8 @@
 For each mode it runs `skillos route --json --queries` over the calibration queries and fits
 `confidence = 1 / (1 + exp(-(bias + a * score + b * margin + c * similarity)))` by logistic
 regression, where `score` is the top candidate's fused score, `margin` its lead over the
-runner-up and `similarity` its raw embedding similarity (absent in keyword mode). A query
+runner-up and `similarity` its raw embedding similarity (absent in keyword mode). Queries that
+the root's out-of-scope requests turn away before the confidence is looked at are left out. A query
 counts as a positive when its top candidate is the expected skill; every query that should
 match nothing is a negative. The coefficients make one threshold (0.5: "more likely right than
 wrong") mean the same in every mode. The calibration set is kept apart from the evaluation set
@@ -26,7 +27,7 @@ from pathlib import Path
 MODES = ("keyword", "vector", "hybrid")
 
 
-def features(binary: str, root: str, mode: str, queries: list[str]) -> list[tuple[str | None, float, float, float]]:
+def features(binary: str, root: str, mode: str, queries: list[str]) -> list[tuple[str | None, float, float, float, bool]]:
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
         handle.write("\n".join(queries) + "\n")
         path = handle.name
@@ -47,7 +48,9 @@ def features(binary: str, root: str, mode: str, queries: list[str]) -> list[tupl
         top = candidates[0]["score"] if candidates else 0.0
         second = candidates[1]["score"] if len(candidates) > 1 else 0.0
         similarity = (candidates[0].get("similarity") or 0.0) if candidates else 0.0
-        rows.append((candidates[0]["skill_id"] if candidates else None, top, top - second, similarity))
+        # Queries the out-of-scope requests already turned away never reach the confidence.
+        gated = decision.get("out_of_scope") is not None
+        rows.append((candidates[0]["skill_id"] if candidates else None, top, top - second, similarity, gated))
     return rows
 
 
@@ -85,7 +88,9 @@ def main() -> int:
     for mode in args.modes.split(","):
         rows = features(args.bin, args.root, mode, queries)
         samples = []
-        for item, (top_id, score, margin, similarity) in zip(labeled, rows):
+        for item, (top_id, score, margin, similarity, gated) in zip(labeled, rows):
+            if gated:
+                continue
             label = 1 if item["expected"] is not None and top_id == item["expected"] else 0
             samples.append((score, margin, similarity, label))
         result[mode] = fit(samples)

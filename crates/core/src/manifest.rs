@@ -15,6 +15,10 @@ use crate::skill_id::SkillId;
 /// Longest `timeout_seconds` a manifest may declare (one day).
 const MAX_TIMEOUT_SECONDS: f64 = 86_400.0;
 
+/// Most routing examples a manifest may give, and their longest length.
+const MAX_EXAMPLES: usize = 50;
+const MAX_EXAMPLE_CHARS: usize = 500;
+
 /// Keys a manifest may carry; anything else is reported as a warning.
 const KNOWN_KEYS: &[&str] = &[
     "id",
@@ -23,6 +27,7 @@ const KNOWN_KEYS: &[&str] = &[
     "version",
     "entrypoint",
     "tags",
+    "examples",
     "execution_mode",
     "eval",
     "deprecated",
@@ -47,6 +52,9 @@ pub struct Manifest {
     pub entrypoint: Entrypoint,
     /// Trimmed, lowercased, without duplicates, in file order.
     pub tags: Vec<String>,
+    /// Example requests a user would make of the skill, any language; routing compares
+    /// requests with them. Trimmed, without duplicates, in file order.
+    pub examples: Vec<String>,
     pub input_schema: Option<serde_json::Map<String, Json>>,
     pub output_schema: Option<serde_json::Map<String, Json>>,
     /// `None` when the manifest declares none (not the same as a skill that costs nothing).
@@ -192,6 +200,7 @@ impl Fields {
             .string_list("tags")
             .map(normalize_tags)
             .unwrap_or_default();
+        let examples = self.examples();
         self.execution_mode();
         let input_schema = self.schema("input_schema");
         let output_schema = self.schema("output_schema");
@@ -219,6 +228,7 @@ impl Fields {
                     version,
                     entrypoint,
                     tags,
+                    examples,
                     input_schema,
                     output_schema,
                     cost_estimate,
@@ -377,6 +387,34 @@ impl Fields {
                 None
             }
         }
+    }
+
+    /// At most [`MAX_EXAMPLES`] examples of at most [`MAX_EXAMPLE_CHARS`] characters each.
+    fn examples(&mut self) -> Vec<String> {
+        let Some(examples) = self.string_list("examples") else {
+            return Vec::new();
+        };
+        if examples.len() > MAX_EXAMPLES {
+            self.problem("examples", format_args!("at most {MAX_EXAMPLES} examples"));
+            return Vec::new();
+        }
+        if let Some(index) = examples
+            .iter()
+            .position(|e| e.chars().count() > MAX_EXAMPLE_CHARS)
+        {
+            self.problem(
+                &format!("examples[{index}]"),
+                format_args!("longer than {MAX_EXAMPLE_CHARS} characters"),
+            );
+            return Vec::new();
+        }
+        let mut unique: Vec<String> = Vec::with_capacity(examples.len());
+        for example in examples {
+            if !unique.contains(&example) {
+                unique.push(example);
+            }
+        }
+        unique
     }
 
     fn bool(&mut self, key: &str) -> Option<bool> {
@@ -670,6 +708,28 @@ retryable: true
             manifest.deprecation.replacement_id.unwrap().to_string(),
             "finance/convert_currency_v2"
         );
+    }
+
+    #[test]
+    fn examples_are_trimmed_deduplicated_and_bounded() {
+        let text = format!(
+            "{VALID}examples:\n- ' convert 5 USD '\n- Переведи 100 долларов\n- convert 5 USD\n"
+        );
+        let manifest = parse(&text).manifest.unwrap();
+        assert_eq!(
+            manifest.examples,
+            ["convert 5 USD", "Переведи 100 долларов"]
+        );
+        assert!(parse(VALID).manifest.unwrap().examples.is_empty());
+        let too_many: String = (0..51).map(|i| format!("- example {i}\n")).collect();
+        assert!(
+            parse(&format!("{VALID}examples:\n{too_many}"))
+                .manifest
+                .is_none()
+        );
+        let too_long = format!("{VALID}examples:\n- {}\n", "x".repeat(501));
+        assert!(parse(&too_long).manifest.is_none());
+        assert!(parse(&format!("{VALID}examples: one\n")).manifest.is_none());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! routing over generated queries (a quarter with a typo), and one incremental update.
 //! Hybrid timings exclude the query embedding, which the embedder measures on its own.
 //!
-//! `cargo run --release -p skillos-routing --example bench-routing [SKILLS] [QUERIES]`
+//! `cargo run --release -p skillos-routing --example bench-routing [SKILLS] [QUERIES] [EXAMPLES]`
+//! (EXAMPLES: example requests per skill, each one more vector to scan; default 0).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -109,13 +110,16 @@ impl Rng {
     }
 }
 
-fn catalog(rng: &mut Rng, skills: usize) -> Vec<SkillDoc> {
+fn catalog(rng: &mut Rng, skills: usize, examples: usize) -> Vec<SkillDoc> {
     (0..skills)
         .map(|i| SkillDoc {
             id: format!("domain{}/skill_{i}", i % 97),
             name: format!("{} {}", rng.word(), rng.word()),
             description: (0..30).map(|_| rng.word()).collect::<Vec<_>>().join(" "),
             tags: (0..6).map(|_| rng.word()).collect(),
+            examples: (0..examples)
+                .map(|_| (0..8).map(|_| rng.word()).collect::<Vec<_>>().join(" "))
+                .collect(),
             deprecated: false,
         })
         .collect()
@@ -140,25 +144,32 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let skills: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let queries: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2_000);
+    let examples: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(0);
     const DIMENSION: usize = 384;
     let mut rng = Rng(42);
-    let docs = catalog(&mut rng, skills);
-    let vectors: Vec<Vec<f32>> = (0..skills).map(|_| rng.vector(DIMENSION)).collect();
+    let docs = catalog(&mut rng, skills, examples);
+    let parts = examples + 1;
+    let vectors: Vec<Vec<f32>> = (0..skills * parts).map(|_| rng.vector(DIMENSION)).collect();
 
     let started = Instant::now();
     let mut router = Router::new(Arc::new(Analyzer::new()), RouterParams::default());
     router.sync(docs.iter().cloned());
     let indexed = started.elapsed();
     let started = Instant::now();
-    for (doc, vector) in docs.iter().zip(&vectors) {
+    for (i, vector) in vectors.iter().enumerate() {
+        let doc = &docs[i / parts];
+        let part = (i % parts) as u16;
         router
-            .set_vector("bench", &doc.id, "key", vector)
+            .set_vector("bench", &doc.id, part, "key", vector)
             .expect("valid vector");
     }
     let loaded = started.elapsed();
+    assert!(router.vectors_ready("bench"));
     println!(
-        "catalog: {skills} skills, keyword index built in {:.1} ms, {skills} vectors loaded in {:.1} ms",
+        "catalog: {skills} skills with {examples} examples each, keyword index built in {:.1} ms, \
+         {} vectors loaded in {:.1} ms",
         indexed.as_secs_f64() * 1e3,
+        vectors.len(),
         loaded.as_secs_f64() * 1e3
     );
 

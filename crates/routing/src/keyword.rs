@@ -21,10 +21,12 @@ pub enum Field {
     Description = 2,
     /// The tags.
     Tags = 3,
+    /// The example requests.
+    Examples = 4,
 }
 
 /// Number of fields.
-pub const FIELDS: usize = 4;
+pub const FIELDS: usize = 5;
 
 /// BM25F parameters.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,8 +45,8 @@ impl Default for Bm25Params {
     fn default() -> Self {
         Self {
             k1: 1.2,
-            b: [0.3, 0.3, 0.75, 0.5],
-            weights: [2.0, 3.0, 1.0, 2.0],
+            b: [0.3, 0.3, 0.75, 0.5, 0.75],
+            weights: [2.0, 3.0, 1.0, 2.0, 1.0],
             typo_penalty: [0.8, 0.6],
         }
     }
@@ -135,7 +137,7 @@ impl KeywordIndex {
     }
 
     /// Adds or replaces document `doc` with the tokens of each field.
-    pub fn upsert(&mut self, doc: u32, fields: [&[Token]; FIELDS]) {
+    pub fn upsert(&mut self, doc: u32, fields: &[Vec<Token>; FIELDS]) {
         self.remove(doc);
         let mut counts: HashMap<TermId, [u16; FIELDS]> = HashMap::new();
         let mut lengths = [0u32; FIELDS];
@@ -381,11 +383,8 @@ mod tests {
         let analyzer = Analyzer::new();
         let mut index = KeywordIndex::new(Bm25Params::default());
         for (slot, (id, name, description, tags)) in docs.iter().enumerate() {
-            let fields = [id, name, description, tags].map(|text| analyzer.analyze(text));
-            index.upsert(
-                slot as u32,
-                [&fields[0], &fields[1], &fields[2], &fields[3]],
-            );
+            let fields = [*id, *name, *description, *tags, ""].map(|text| analyzer.analyze(text));
+            index.upsert(slot as u32, &fields);
         }
         (analyzer, index)
     }
@@ -456,12 +455,13 @@ mod tests {
             "Search Trains",
             "Find trains",
             "rail",
+            "a train to Kazan",
         ]
         .map(|text| analyzer.analyze(text));
-        index.upsert(0, [&fields[0], &fields[1], &fields[2], &fields[3]]);
+        index.upsert(0, &fields);
         assert_eq!(top(&analyzer, &index, "trains"), Some(0));
         assert_eq!(top(&analyzer, &index, "flights"), None);
-        index.upsert(0, [&fields[0], &fields[1], &fields[2], &fields[3]]);
+        index.upsert(0, &fields);
         assert_eq!(index.len(), 3);
     }
 }

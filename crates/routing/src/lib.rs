@@ -14,7 +14,7 @@ pub mod vector;
 
 pub use feedback::{FeedbackBook, FeedbackParams};
 pub use router::{
-    Calibration, Candidate, Decision, Filter, Mode, Query, QueryVector, Router, RouterParams,
-    SkillDoc, Status,
+    Calibration, Candidate, Decision, Filter, MissingVector, Mode, OUT_OF_SCOPE_ID, Query,
+    QueryVector, Router, RouterParams, SkillDoc, Status,
 };
 pub use text::Analyzer;

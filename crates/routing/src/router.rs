@@ -22,6 +22,8 @@ pub struct SkillDoc {
     pub description: String,
     /// Tags.
     pub tags: Vec<String>,
+    /// Example requests for the skill.
+    pub examples: Vec<String>,
     /// Whether the skill is deprecated.
     pub deprecated: bool,
 }
@@ -46,6 +48,31 @@ impl SkillDoc {
             self.tags.join(", ")
         )
     }
+
+    /// Every text embedded for this skill: part 0 is [`SkillDoc::index_text`], part `i` the
+    /// `i`-th example.
+    pub fn embedded_texts(&self) -> Vec<String> {
+        std::iter::once(self.index_text())
+            .chain(self.examples.iter().cloned())
+            .collect()
+    }
+}
+
+/// The pseudo-skill id under which [`Router::missing_vectors`] lists the out-of-scope
+/// requests, and [`Router::set_vector`] takes their vectors.
+pub const OUT_OF_SCOPE_ID: &str = "(out of scope)";
+/// The vector slot of the out-of-scope requests; never a skill's.
+const OUT_OF_SCOPE_SLOT: u32 = u32::MAX;
+
+/// A text of a skill that has no vector for a model yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MissingVector {
+    /// The skill.
+    pub skill_id: String,
+    /// Which of its [`SkillDoc::embedded_texts`].
+    pub part: u16,
+    /// The text to embed.
+    pub text: String,
 }
 
 /// How skills are ranked for a query.
@@ -153,28 +180,28 @@ impl Default for RouterParams {
                 (
                     Mode::Keyword,
                     Calibration {
-                        bias: -2.574,
-                        top: 14.371,
-                        margin: -3.293,
+                        bias: -3.924,
+                        top: 17.773,
+                        margin: -3.949,
                         similarity: 0.0,
                     },
                 ),
                 (
                     Mode::Vector,
                     Calibration {
-                        bias: -47.015,
-                        top: 14.858,
-                        margin: -3.844,
-                        similarity: 51.198,
+                        bias: -16.493,
+                        top: 4.469,
+                        margin: 13.624,
+                        similarity: 16.367,
                     },
                 ),
                 (
                     Mode::Hybrid,
                     Calibration {
-                        bias: -30.873,
-                        top: 11.274,
-                        margin: -0.979,
-                        similarity: 34.935,
+                        bias: -14.954,
+                        top: 3.031,
+                        margin: 7.176,
+                        similarity: 17.615,
                     },
                 ),
             ]),
@@ -194,6 +221,9 @@ pub struct Filter {
     pub domain: String,
     /// Also deprecated skills.
     pub include_deprecated: bool,
+    /// Deprecation state that overrides the manifests' (a tenant's deprecations made through
+    /// the API), by skill id.
+    pub deprecation_overrides: HashMap<String, bool>,
 }
 
 /// A query embedding and the model that made it.
@@ -278,6 +308,9 @@ pub struct Decision {
     pub mode: Mode,
     /// Why the status.
     pub explanation: String,
+    /// The out-of-scope request the query was closer to than to any skill, when that decided
+    /// no skill.
+    pub out_of_scope: Option<String>,
 }
 
 /// The skill index and the ranking over it.
@@ -290,6 +323,11 @@ pub struct Router {
     free: Vec<u32>,
     keyword: KeywordIndex,
     vectors: HashMap<String, VectorIndex>,
+    /// Texts to embed per model: one per skill plus its examples, plus the out-of-scope
+    /// requests.
+    expected_vectors: usize,
+    /// Requests the catalog does not serve.
+    out_of_scope: Vec<String>,
 }
 
 impl Router {
@@ -304,6 +342,8 @@ impl Router {
             free: Vec::new(),
             keyword,
             vectors: HashMap::new(),
+            expected_vectors: 0,
+            out_of_scope: Vec::new(),
         }
     }
 
@@ -338,11 +378,13 @@ impl Router {
             if old == Some(&doc) {
                 return false;
             }
-            if old.map(SkillDoc::index_text) != Some(doc.index_text()) {
+            if old.map(SkillDoc::embedded_texts) != Some(doc.embedded_texts()) {
                 for index in self.vectors.values_mut() {
-                    index.remove(slot);
+                    index.remove_slot(slot);
                 }
             }
+            self.expected_vectors -= old.map_or(0, |old| old.examples.len() + 1);
+            self.expected_vectors += doc.examples.len() + 1;
             self.index_keywords(slot, &doc);
             self.docs[slot as usize] = Some(doc);
             return true;
@@ -352,6 +394,7 @@ impl Router {
             (self.docs.len() - 1) as u32
         });
         self.index_keywords(slot, &doc);
+        self.expected_vectors += doc.examples.len() + 1;
         self.slots.insert(doc.id.clone(), slot);
         self.docs[slot as usize] = Some(doc);
         true
@@ -364,9 +407,11 @@ impl Router {
         };
         self.keyword.remove(slot);
         for index in self.vectors.values_mut() {
-            index.remove(slot);
+            index.remove_slot(slot);
         }
-        self.docs[slot as usize] = None;
+        if let Some(old) = self.docs[slot as usize].take() {
+            self.expected_vectors -= old.examples.len() + 1;
+        }
         self.free.push(slot);
         true
     }
@@ -395,50 +440,100 @@ impl Router {
         changed
     }
 
+    /// Sets the requests the catalog does not serve: a query closer to one of them than to
+    /// every skill routes to no skill (vector and hybrid modes). Returns false when unchanged.
+    pub fn set_out_of_scope(&mut self, requests: Vec<String>) -> bool {
+        if requests == self.out_of_scope {
+            return false;
+        }
+        for index in self.vectors.values_mut() {
+            index.remove_slot(OUT_OF_SCOPE_SLOT);
+        }
+        self.expected_vectors = self.expected_vectors - self.out_of_scope.len() + requests.len();
+        self.out_of_scope = requests;
+        true
+    }
+
+    /// Whether skill `id` is indexed.
+    pub fn contains(&self, id: &str) -> bool {
+        self.slots.contains_key(id)
+    }
+
     /// The indexed skills, in no particular order.
     pub fn docs(&self) -> impl Iterator<Item = &SkillDoc> {
         self.docs.iter().flatten()
     }
 
-    /// Sets the vector of skill `id` for `model`. `key` identifies the embedded text (a hash
-    /// of [`SkillDoc::index_text`]); a vector for a skill that is not indexed is ignored.
+    /// Sets vector `part` (see [`SkillDoc::embedded_texts`]) of skill `id` for `model`.
+    /// `key` identifies the embedded text (a hash of it); a vector for a skill or part that is
+    /// not indexed is ignored.
     pub fn set_vector(
         &mut self,
         model: &str,
         id: &str,
+        part: u16,
         key: &str,
         vector: &[f32],
     ) -> Result<bool, VectorError> {
-        let Some(&slot) = self.slots.get(id) else {
-            return Ok(false);
+        let (slot, parts) = if id == OUT_OF_SCOPE_ID {
+            (OUT_OF_SCOPE_SLOT, self.out_of_scope.len())
+        } else {
+            let Some(&slot) = self.slots.get(id) else {
+                return Ok(false);
+            };
+            let parts = self.docs[slot as usize]
+                .as_ref()
+                .map_or(0, |doc| doc.examples.len() + 1);
+            (slot, parts)
         };
+        if usize::from(part) >= parts {
+            return Ok(false);
+        }
         let index = self
             .vectors
             .entry(model.to_owned())
             .or_insert_with(|| VectorIndex::new(model, vector.len()));
-        index.upsert(slot, key, vector)?;
+        index.upsert((slot, part), key, vector)?;
         Ok(true)
     }
 
-    /// Skills without a vector for `model`, as (id, index text).
-    pub fn missing_vectors(&self, model: &str) -> Vec<(String, String)> {
+    /// The texts without a vector for `model`.
+    pub fn missing_vectors(&self, model: &str) -> Vec<MissingVector> {
         let index = self.vectors.get(model);
-        self.slots
-            .iter()
-            .filter(|(_, slot)| index.is_none_or(|index| index.key(**slot).is_none()))
-            .filter_map(|(id, slot)| {
-                self.docs[*slot as usize]
-                    .as_ref()
-                    .map(|doc| (id.clone(), doc.index_text()))
-            })
-            .collect()
+        let mut missing = Vec::new();
+        for (part, text) in self.out_of_scope.iter().enumerate() {
+            let part = part as u16;
+            if index.is_none_or(|index| index.key((OUT_OF_SCOPE_SLOT, part)).is_none()) {
+                missing.push(MissingVector {
+                    skill_id: OUT_OF_SCOPE_ID.to_owned(),
+                    part,
+                    text: text.clone(),
+                });
+            }
+        }
+        for (id, &slot) in &self.slots {
+            let Some(doc) = self.docs[slot as usize].as_ref() else {
+                continue;
+            };
+            for (part, text) in doc.embedded_texts().into_iter().enumerate() {
+                let part = part as u16;
+                if index.is_none_or(|index| index.key((slot, part)).is_none()) {
+                    missing.push(MissingVector {
+                        skill_id: id.clone(),
+                        part,
+                        text,
+                    });
+                }
+            }
+        }
+        missing
     }
 
-    /// Whether every indexed skill has a vector for `model`.
+    /// Whether every text of every indexed skill has a vector for `model`.
     pub fn vectors_ready(&self, model: &str) -> bool {
         self.vectors
             .get(model)
-            .is_some_and(|index| index.len() == self.slots.len())
+            .is_some_and(|index| index.len() == self.expected_vectors)
     }
 
     /// Ranks the skills for a query and decides.
@@ -466,6 +561,11 @@ impl Router {
         let mut vector_score = vec![f32::NAN; slots];
         let mut touched: Vec<u32> = Vec::new();
         let mut prepared = None;
+        // The out-of-scope request closest to the query: (part, similarity), and the best
+        // similarities of each side for the out-of-scope test.
+        let mut out_of_scope: Option<(u16, f32)> = None;
+        let mut out_of_scope_best = TopK::default();
+        let mut skill_best = vec![TopK::default(); slots];
 
         if mode != Mode::Vector {
             let query_terms = self.keyword.prepare(&self.analyzer.analyze(query.text));
@@ -491,17 +591,39 @@ impl Router {
                 Some(index) => index.similarities(vector.vector)?,
                 None => Vec::new(),
             };
-            let n = sims.len().max(1) as f32;
-            let mean = sims.iter().map(|(_, s)| s).sum::<f32>() / n;
-            let var = sims.iter().map(|(_, s)| (s - mean).powi(2)).sum::<f32>() / n;
+            // A skill is as close as its closest text (description or an example).
+            let mut near: Vec<u32> = Vec::new();
+            for ((slot, part), sim) in sims {
+                if slot == OUT_OF_SCOPE_SLOT {
+                    if out_of_scope.is_none_or(|(_, best)| sim > best) {
+                        out_of_scope = Some((part, sim));
+                    }
+                    out_of_scope_best.push(sim);
+                    continue;
+                }
+                let i = slot as usize;
+                skill_best[i].push(sim);
+                if similarity[i].is_nan() {
+                    near.push(slot);
+                    similarity[i] = sim;
+                } else if sim > similarity[i] {
+                    similarity[i] = sim;
+                }
+            }
+            let n = near.len().max(1) as f32;
+            let mean = near.iter().map(|&s| similarity[s as usize]).sum::<f32>() / n;
+            let var = near
+                .iter()
+                .map(|&s| (similarity[s as usize] - mean).powi(2))
+                .sum::<f32>()
+                / n;
             let sd = var.sqrt().max(1e-6);
-            for (slot, sim) in sims {
+            for slot in near {
                 let i = slot as usize;
                 if keyword[i].is_nan() {
                     touched.push(slot);
                 }
-                similarity[i] = sim;
-                vector_score[i] = ((sim - mean) / sd / p.vector_spread).clamp(0.0, 1.0);
+                vector_score[i] = ((similarity[i] - mean) / sd / p.vector_spread).clamp(0.0, 1.0);
             }
         }
 
@@ -521,7 +643,13 @@ impl Router {
             .into_iter()
             .filter_map(|slot| {
                 let doc = self.docs[slot as usize].as_ref()?;
-                let admitted = (query.filter.include_deprecated || !doc.deprecated)
+                let deprecated = query
+                    .filter
+                    .deprecation_overrides
+                    .get(&doc.id)
+                    .copied()
+                    .unwrap_or(doc.deprecated);
+                let admitted = (query.filter.include_deprecated || !deprecated)
                     && (query.filter.domain.is_empty() || doc.domain() == query.filter.domain)
                     && (tags.is_empty()
                         || doc
@@ -607,7 +735,12 @@ impl Router {
                     similarity: optional(similarity[slot]),
                     feedback_factor: round(factor),
                     matched_terms,
-                    deprecated: doc.deprecated,
+                    deprecated: query
+                        .filter
+                        .deprecation_overrides
+                        .get(&doc.id)
+                        .copied()
+                        .unwrap_or(doc.deprecated),
                 }
             })
             .collect();
@@ -620,9 +753,31 @@ impl Router {
                 candidates,
                 mode,
                 explanation: "no skill matches the query".into(),
+                out_of_scope: None,
             });
         };
-        let (status, explanation) = if best < p.min_score {
+        // Out of scope when the query is closer to the out-of-scope requests than to every
+        // skill, each side by the mean of its three closest texts (a single nearest text
+        // would let one stray example decide).
+        let closest_skill = skill_best
+            .iter()
+            .filter_map(TopK::mean)
+            .fold(f32::NAN, f32::max);
+        let out_of_scope = out_of_scope
+            .filter(|_| {
+                out_of_scope_best
+                    .mean()
+                    .is_some_and(|oos| oos > closest_skill)
+            })
+            .and_then(|(part, sim)| Some((self.out_of_scope.get(usize::from(part))?, sim)));
+        let (status, explanation) = if let Some((request, sim)) = out_of_scope {
+            (
+                Status::NoSkill,
+                format!(
+                    "the query is closer to requests this catalog does not serve, such as {request:?} ({sim:.3}), than to any skill ({closest_skill:.3})",
+                ),
+            )
+        } else if best < p.min_score {
             (
                 Status::NoSkill,
                 format!(
@@ -664,6 +819,7 @@ impl Router {
             candidates,
             mode,
             explanation,
+            out_of_scope: out_of_scope.map(|(request, _)| request.clone()),
         })
     }
 
@@ -680,9 +836,33 @@ impl Router {
             analyze(&doc.name),
             analyze(&doc.description),
             analyze(&doc.tags.join(" \n ")),
+            analyze(&doc.examples.join(" \n ")),
         ];
-        self.keyword
-            .upsert(slot, [&fields[0], &fields[1], &fields[2], &fields[3]]);
+        self.keyword.upsert(slot, &fields);
+    }
+}
+
+/// The three largest values seen.
+#[derive(Clone, Copy, Default)]
+struct TopK {
+    values: [f32; 3],
+    len: usize,
+}
+
+impl TopK {
+    fn push(&mut self, value: f32) {
+        if self.len < self.values.len() {
+            self.values[self.len] = value;
+            self.len += 1;
+        } else if let Some(min) = self.values.iter_mut().min_by(|a, b| a.total_cmp(b))
+            && value > *min
+        {
+            *min = value;
+        }
+    }
+
+    fn mean(&self) -> Option<f32> {
+        (self.len > 0).then(|| self.values[..self.len].iter().sum::<f32>() / self.len as f32)
     }
 }
 
@@ -700,6 +880,7 @@ mod tests {
             name: id.split('/').nth(1).unwrap_or(id).replace('_', " "),
             description: description.to_owned(),
             tags: tags.iter().map(|t| t.to_string()).collect(),
+            examples: Vec::new(),
             deprecated: false,
         }
     }
@@ -798,6 +979,13 @@ mod tests {
                 .iter()
                 .all(|c| c.skill_id != "travel/search_flights")
         );
+        let overridden = Filter {
+            deprecation_overrides: HashMap::from([("travel/search_flights".to_owned(), false)]),
+            ..Filter::default()
+        };
+        let decision = route(&router, "flights", Mode::Keyword, &overridden, None);
+        assert_eq!(decision.candidates[0].skill_id, "travel/search_flights");
+        assert!(!decision.candidates[0].deprecated);
         let with = Filter {
             include_deprecated: true,
             ..Filter::default()
@@ -844,7 +1032,7 @@ mod tests {
             ("finance/convert_currency", [0.0, 0.0, 1.0]),
         ];
         for (id, vector) in basis {
-            assert!(router.set_vector("m", id, "k", &vector).unwrap());
+            assert!(router.set_vector("m", id, 0, "k", &vector).unwrap());
         }
         assert!(router.vectors_ready("m"));
         let query = QueryVector {
@@ -879,10 +1067,11 @@ mod tests {
         ));
         assert_eq!(
             router.missing_vectors("m"),
-            [(
-                "travel/search_hotels".to_owned(),
-                "Find hotels and hostels\nTags: travel, hotels".to_owned()
-            )]
+            [MissingVector {
+                skill_id: "travel/search_hotels".to_owned(),
+                part: 0,
+                text: "Find hotels and hostels\nTags: travel, hotels".to_owned()
+            }]
         );
         assert!(router.remove("travel/search_hotels"));
         assert!(router.vectors_ready("m"));
@@ -903,6 +1092,61 @@ mod tests {
                 })
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_query_closest_to_an_out_of_scope_request_routes_to_no_skill() {
+        let mut router = router();
+        assert!(router.set_out_of_scope(vec!["what's the weather".into()]));
+        assert!(!router.set_out_of_scope(vec!["what's the weather".into()]));
+        let missing = router.missing_vectors("m");
+        assert_eq!(missing.len(), 4);
+        assert!(
+            missing
+                .iter()
+                .any(|m| m.skill_id == OUT_OF_SCOPE_ID && m.part == 0)
+        );
+        for (id, vector) in [
+            ("travel/search_flights", [1.0, 0.0, 0.0]),
+            ("travel/search_hotels", [0.0, 1.0, 0.0]),
+            ("finance/convert_currency", [0.0, 0.0, 1.0]),
+            (OUT_OF_SCOPE_ID, [0.7, 0.0, 0.7]),
+        ] {
+            assert!(router.set_vector("m", id, 0, "k", &vector).unwrap());
+        }
+        assert!(router.vectors_ready("m"));
+        let weather = QueryVector {
+            model: "m",
+            vector: &[0.6, 0.0, 0.8],
+        };
+        let decision = route(
+            &router,
+            "weather in Paris",
+            Mode::Hybrid,
+            &Filter::default(),
+            Some(weather),
+        );
+        assert_eq!(decision.status, Status::NoSkill);
+        assert!(
+            decision.explanation.contains("what's the weather"),
+            "{}",
+            decision.explanation
+        );
+        let flights = QueryVector {
+            model: "m",
+            vector: &[1.0, 0.1, 0.0],
+        };
+        let decision = route(
+            &router,
+            "flights",
+            Mode::Hybrid,
+            &Filter::default(),
+            Some(flights),
+        );
+        assert_eq!(decision.skill_id.as_deref(), Some("travel/search_flights"));
+
+        assert!(router.set_out_of_scope(Vec::new()));
+        assert!(router.vectors_ready("m"));
     }
 
     #[test]

@@ -6,15 +6,19 @@
 
 use std::collections::HashMap;
 
-/// Vectors of one model, keyed by document slot.
+/// Which vector: a document slot and a part of the document (0: its description and tags,
+/// 1..: its examples).
+pub type VectorId = (u32, u16);
+
+/// Vectors of one model, several per document.
 #[derive(Debug)]
 pub struct VectorIndex {
     model: String,
     dimension: usize,
     data: Vec<f32>,
-    slots: Vec<u32>,
+    ids: Vec<VectorId>,
     keys: Vec<String>,
-    rows: HashMap<u32, usize>,
+    rows: HashMap<VectorId, usize>,
 }
 
 /// Why a vector was refused.
@@ -42,7 +46,7 @@ impl VectorIndex {
             model: model.into(),
             dimension,
             data: Vec::new(),
-            slots: Vec::new(),
+            ids: Vec::new(),
             keys: Vec::new(),
             rows: HashMap::new(),
         }
@@ -60,21 +64,21 @@ impl VectorIndex {
 
     /// Number of vectors.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.ids.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.ids.is_empty()
     }
 
-    /// The content key (hash of the embedded text) stored with the slot's vector.
-    pub fn key(&self, slot: u32) -> Option<&str> {
-        self.rows.get(&slot).map(|&row| self.keys[row].as_str())
+    /// The content key (hash of the embedded text) stored with a vector.
+    pub fn key(&self, id: VectorId) -> Option<&str> {
+        self.rows.get(&id).map(|&row| self.keys[row].as_str())
     }
 
-    /// Sets the vector of `slot`, computed from text whose hash is `key`; normalised here.
-    pub fn upsert(&mut self, slot: u32, key: &str, vector: &[f32]) -> Result<(), VectorError> {
+    /// Sets vector `id`, computed from text whose hash is `key`; normalised here.
+    pub fn upsert(&mut self, id: VectorId, key: &str, vector: &[f32]) -> Result<(), VectorError> {
         let unit = normalize(vector, self.dimension).map_err(|error| match error {
             VectorError::Dimension { expected, got, .. } => VectorError::Dimension {
                 model: self.model.clone(),
@@ -83,14 +87,14 @@ impl VectorIndex {
             },
             other => other,
         })?;
-        match self.rows.get(&slot) {
+        match self.rows.get(&id) {
             Some(&row) => {
                 self.data[row * self.dimension..(row + 1) * self.dimension].copy_from_slice(&unit);
                 self.keys[row] = key.to_owned();
             }
             None => {
-                self.rows.insert(slot, self.slots.len());
-                self.slots.push(slot);
+                self.rows.insert(id, self.ids.len());
+                self.ids.push(id);
                 self.keys.push(key.to_owned());
                 self.data.extend_from_slice(&unit);
             }
@@ -98,27 +102,35 @@ impl VectorIndex {
         Ok(())
     }
 
-    /// Removes the vector of `slot`; no-op when absent.
-    pub fn remove(&mut self, slot: u32) {
-        let Some(row) = self.rows.remove(&slot) else {
+    /// Removes every vector of document `slot`.
+    pub fn remove_slot(&mut self, slot: u32) {
+        let doomed: Vec<VectorId> = self.ids.iter().copied().filter(|id| id.0 == slot).collect();
+        for id in doomed {
+            self.remove(id);
+        }
+    }
+
+    /// Removes vector `id`; no-op when absent.
+    pub fn remove(&mut self, id: VectorId) {
+        let Some(row) = self.rows.remove(&id) else {
             return;
         };
-        let last = self.slots.len() - 1;
+        let last = self.ids.len() - 1;
         if row != last {
-            let moved = self.slots[last];
+            let moved = self.ids[last];
             let (head, tail) = self.data.split_at_mut(last * self.dimension);
             head[row * self.dimension..(row + 1) * self.dimension].copy_from_slice(tail);
-            self.slots[row] = moved;
+            self.ids[row] = moved;
             self.keys.swap(row, last);
             self.rows.insert(moved, row);
         }
-        self.slots.pop();
+        self.ids.pop();
         self.keys.pop();
         self.data.truncate(last * self.dimension);
     }
 
-    /// Cosine similarity of `query` to every vector, as (slot, similarity), unordered.
-    pub fn similarities(&self, query: &[f32]) -> Result<Vec<(u32, f32)>, VectorError> {
+    /// Cosine similarity of `query` to every vector, as (id, similarity), unordered.
+    pub fn similarities(&self, query: &[f32]) -> Result<Vec<(VectorId, f32)>, VectorError> {
         let unit = normalize(query, self.dimension).map_err(|error| match error {
             VectorError::Dimension { expected, got, .. } => VectorError::Dimension {
                 model: self.model.clone(),
@@ -130,8 +142,8 @@ impl VectorIndex {
         Ok(self
             .data
             .chunks_exact(self.dimension)
-            .zip(&self.slots)
-            .map(|(row, &slot)| (slot, dot(row, &unit)))
+            .zip(&self.ids)
+            .map(|(row, &id)| (id, dot(row, &unit)))
             .collect())
     }
 }
@@ -178,32 +190,37 @@ mod tests {
     #[test]
     fn similarity_is_cosine_and_rows_survive_removal() {
         let mut index = VectorIndex::new("m", 3);
-        index.upsert(7, "a", &[1.0, 0.0, 0.0]).unwrap();
-        index.upsert(8, "b", &[0.0, 2.0, 0.0]).unwrap();
-        index.upsert(9, "c", &[1.0, 1.0, 0.0]).unwrap();
+        index.upsert((7, 0), "a", &[1.0, 0.0, 0.0]).unwrap();
+        index.upsert((8, 0), "b", &[0.0, 2.0, 0.0]).unwrap();
+        index.upsert((9, 0), "c", &[1.0, 1.0, 0.0]).unwrap();
+        index.upsert((9, 1), "c1", &[0.0, 0.0, 1.0]).unwrap();
         let mut sims = index.similarities(&[0.0, 5.0, 0.0]).unwrap();
-        sims.sort_by_key(|(slot, _)| *slot);
-        assert_eq!(sims[0], (7, 0.0));
+        sims.sort_by_key(|(id, _)| *id);
+        assert_eq!(sims[0], ((7, 0), 0.0));
         assert!((sims[1].1 - 1.0).abs() < 1e-6);
         assert!((sims[2].1 - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6);
 
-        index.remove(7);
-        assert_eq!(index.len(), 2);
-        assert_eq!(index.key(9), Some("c"));
+        index.remove_slot(7);
+        assert_eq!(index.len(), 3);
+        assert_eq!(index.key((9, 0)), Some("c"));
+        assert_eq!(index.key((9, 1)), Some("c1"));
         let sims = index.similarities(&[1.0, 1.0, 0.0]).unwrap();
-        let nine = sims.iter().find(|(slot, _)| *slot == 9).unwrap();
+        let nine = sims.iter().find(|(id, _)| *id == (9, 0)).unwrap();
         assert!((nine.1 - 1.0).abs() < 1e-6);
 
-        index.upsert(8, "b2", &[0.0, 0.0, 1.0]).unwrap();
-        assert_eq!(index.key(8), Some("b2"));
-        assert_eq!(index.len(), 2);
+        index.upsert((8, 0), "b2", &[0.0, 0.0, 1.0]).unwrap();
+        assert_eq!(index.key((8, 0)), Some("b2"));
+        assert_eq!(index.len(), 3);
+        index.remove_slot(9);
+        assert_eq!(index.len(), 1);
+        assert_eq!(index.key((8, 0)), Some("b2"));
     }
 
     #[test]
     fn refuses_wrong_dimensions_and_zero_vectors() {
         let mut index = VectorIndex::new("m", 3);
         assert!(matches!(
-            index.upsert(1, "a", &[1.0, 0.0]),
+            index.upsert((1, 0), "a", &[1.0, 0.0]),
             Err(VectorError::Dimension {
                 expected: 3,
                 got: 2,
@@ -211,7 +228,7 @@ mod tests {
             })
         ));
         assert_eq!(
-            index.upsert(1, "a", &[0.0; 3]),
+            index.upsert((1, 0), "a", &[0.0; 3]),
             Err(VectorError::Degenerate)
         );
         assert!(index.similarities(&[1.0; 4]).is_err());

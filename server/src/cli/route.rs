@@ -75,10 +75,15 @@ pub async fn route(args: RouteArgs, json: bool) -> Result<(), Failure> {
         );
     }
 
-    let mut source = EmbedderSource::None;
-    if mode.uses_vectors() {
-        source = EmbedderSource::Fixed(start_embedder(&config).await?);
-    }
+    // Without a server there are no runners: the configured OpenAI-compatible endpoint, else
+    // the local embedding process.
+    let source = match (mode.uses_vectors(), config.routing.embedder) {
+        (false, _) => EmbedderSource::None,
+        (true, EmbedderKind::Openai) => {
+            EmbedderSource::from_config(&config.routing, &crate::dispatch::Dispatcher::new())
+        }
+        (true, _) => EmbedderSource::Fixed(start_embedder(&config).await?),
+    };
     let store = if mode.uses_vectors() && !args.no_cache {
         let options = crate::server::store_options(&config);
         match skillos_store::open(&options).await {
@@ -105,7 +110,12 @@ pub async fn route(args: RouteArgs, json: bool) -> Result<(), Failure> {
             .await
             .map_err(|e| Failure::new(format!("cannot embed the skills: {e}")))?;
         if !json && computed > 0 {
-            eprintln!("embedded {computed} skills (cached for the next run)");
+            let cached = if store.is_some() {
+                " (cached for the next run)"
+            } else {
+                ""
+            };
+            eprintln!("embedded {computed} texts{cached}");
         }
     }
 
@@ -113,6 +123,7 @@ pub async fn route(args: RouteArgs, json: bool) -> Result<(), Failure> {
         tags: args.tag.clone(),
         domain: args.domain.clone().unwrap_or_default(),
         include_deprecated: args.include_deprecated,
+        ..Default::default()
     };
     let tenant = TenantId::default_tenant();
     let mut stdout = std::io::stdout().lock();
@@ -206,7 +217,9 @@ pub fn decision_json(query: &str, routed: &Routed) -> serde_json::Value {
         "query": query,
         "status": decision.status,
         "skill_id": decision.candidates.first().map(|c| c.skill_id.clone()),
-        "selected_skill_id": decision.skill_id,
+        "selected_skill_id": (decision.status == skillos_routing::Status::Selected)
+            .then(|| decision.skill_id.clone())
+            .flatten(),
         "confidence": decision.confidence,
         "mode": decision.mode,
         "requested_mode": routed.requested_mode,
@@ -214,6 +227,7 @@ pub fn decision_json(query: &str, routed: &Routed) -> serde_json::Value {
         "fallback_reason": routed.fallback.as_ref().map(|f| f.as_str()),
         "embedding_model": routed.embedding_model,
         "explanation": decision.explanation,
+        "out_of_scope": decision.out_of_scope,
         "elapsed_ms": (routed.elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
         "candidates": decision.candidates,
     })

@@ -275,6 +275,7 @@ pub fn route_filter(filter: Option<v1::RouteFilter>) -> skillos_routing::Filter 
         tags: filter.tags,
         domain: filter.domain,
         include_deprecated: filter.include_deprecated,
+        ..Default::default()
     }
 }
 

@@ -322,3 +322,78 @@ impl Embedder for StdioEmbedder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::Json;
+    use axum::routing::post;
+
+    /// A stand-in for an OpenAI-compatible API (the real one is not reachable here): answers
+    /// with the items in reverse order, as the API allows, and misbehaves on request.
+    async fn serve() -> String {
+        async fn embeddings(
+            Json(body): Json<serde_json::Value>,
+        ) -> Result<Json<serde_json::Value>, axum::http::StatusCode> {
+            let inputs = body["input"].as_array().cloned().unwrap_or_default();
+            let first = inputs.first().and_then(|v| v.as_str()).unwrap_or_default();
+            if first == "fail" {
+                return Err(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+            }
+            if first == "slow" {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+            let data: Vec<serde_json::Value> = inputs
+                .iter()
+                .enumerate()
+                .rev()
+                .map(|(index, text)| {
+                    let len = text.as_str().unwrap_or_default().len() as f32;
+                    serde_json::json!({"index": index, "embedding": [len, 1.0]})
+                })
+                .collect();
+            Ok(Json(
+                serde_json::json!({"data": data, "model": body["model"]}),
+            ))
+        }
+        let app = axum::Router::new().route("/v1/embeddings", post(embeddings));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}/v1")
+    }
+
+    #[tokio::test]
+    async fn an_openai_compatible_endpoint_embeds_in_order_and_reports_failures() {
+        let base = serve().await;
+        let embedder = OpenAiEmbedder::new(&base, "test-model", Some("key".into()));
+        assert_eq!(embedder.model(), "test-model");
+        let texts = vec!["a".to_owned(), "abc".to_owned()];
+        let vectors = embedder
+            .embed(&texts, EmbedKind::Query, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(vectors, [vec![1.0, 1.0], vec![3.0, 1.0]]);
+
+        let failed = embedder
+            .embed(
+                &["fail".to_owned()],
+                EmbedKind::Query,
+                Duration::from_secs(5),
+            )
+            .await;
+        assert!(matches!(failed, Err(EmbedError::Failed(m)) if m.contains("500")));
+        let slow = embedder
+            .embed(
+                &["slow".to_owned()],
+                EmbedKind::Query,
+                Duration::from_millis(200),
+            )
+            .await;
+        assert_eq!(slow, Err(EmbedError::Timeout));
+        let down = OpenAiEmbedder::new("http://127.0.0.1:9/v1", "m", None)
+            .embed(&texts, EmbedKind::Query, Duration::from_secs(5))
+            .await;
+        assert!(matches!(down, Err(EmbedError::Failed(_))));
+    }
+}

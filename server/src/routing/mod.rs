@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use skillos_core::registry::Catalog;
 use skillos_routing::{
-    Analyzer, Decision, FeedbackBook, Filter, Mode, Query, QueryVector, Router, SkillDoc,
+    Analyzer, Decision, FeedbackBook, Filter, MissingVector, Mode, Query, QueryVector, Router,
+    SkillDoc,
 };
 use skillos_store::{RoutingFeedback, SkillVector, Store, TenantId};
 
@@ -152,6 +153,7 @@ pub fn documents(catalog: &Catalog) -> impl Iterator<Item = SkillDoc> + '_ {
             name: manifest.name.clone(),
             description: manifest.description.clone(),
             tags: manifest.tags.clone(),
+            examples: manifest.examples.clone(),
             deprecated: manifest.deprecation.deprecated,
         }
     })
@@ -204,7 +206,9 @@ impl Routing {
 
     /// Brings the index in line with a catalog; returns how many skills changed.
     pub fn sync(&self, catalog: &Catalog) -> usize {
-        self.write().sync(documents(catalog))
+        let mut router = self.write();
+        let changed = router.sync(documents(catalog));
+        changed + usize::from(router.set_out_of_scope(catalog.out_of_scope().to_vec()))
     }
 
     /// Same with documents directly (benchmarks, tests).
@@ -218,11 +222,15 @@ impl Routing {
         let embedder = self.source.current(None).ok_or(EmbedError::Unavailable)?;
         let _one = self.indexing.lock().await;
         let model = embedder.model().to_owned();
+        // The common case, checked every tick: nothing to do, and nothing to allocate.
+        if self.read().vectors_ready(&model) {
+            return Ok(0);
+        }
         let missing = self.read().missing_vectors(&model);
         if missing.is_empty() {
             return Ok(0);
         }
-        let hashes: Vec<String> = missing.iter().map(|(_, text)| text_hash(text)).collect();
+        let hashes: Vec<String> = missing.iter().map(|m| text_hash(&m.text)).collect();
         let mut cached: HashMap<String, Vec<f32>> = HashMap::new();
         if let Some(store) = &self.store {
             match store.skill_vectors(&model, &hashes).await {
@@ -230,18 +238,25 @@ impl Routing {
                 Err(error) => tracing::warn!(%error, "cannot read cached skill vectors"),
             }
         }
-        let mut to_compute: Vec<(String, String, String)> = Vec::new();
+        let mut to_compute: Vec<(MissingVector, String)> = Vec::new();
         {
             let mut router = self.write();
-            for ((id, text), hash) in missing.into_iter().zip(hashes) {
+            for (missing, hash) in missing.into_iter().zip(hashes) {
                 match cached.get(&hash) {
                     Some(vector) => {
-                        if let Err(error) = router.set_vector(&model, &id, &hash, vector) {
-                            tracing::warn!(skill_id = %id, %error, "cached skill vector refused");
-                            to_compute.push((id, text, hash));
+                        let set = router.set_vector(
+                            &model,
+                            &missing.skill_id,
+                            missing.part,
+                            &hash,
+                            vector,
+                        );
+                        if let Err(error) = set {
+                            tracing::warn!(skill_id = %missing.skill_id, %error, "cached skill vector refused");
+                            to_compute.push((missing, hash));
                         }
                     }
-                    None => to_compute.push((id, text, hash)),
+                    None => to_compute.push((missing, hash)),
                 }
             }
         }
@@ -251,16 +266,16 @@ impl Routing {
         };
         let mut computed = 0;
         for chunk in to_compute.chunks(batch) {
-            let texts: Vec<String> = chunk.iter().map(|(_, text, _)| text.clone()).collect();
+            let texts: Vec<String> = chunk.iter().map(|(m, _)| m.text.clone()).collect();
             let vectors = embedder
                 .embed(&texts, EmbedKind::Document, INDEX_BATCH_TIMEOUT)
                 .await?;
             let mut stored = Vec::with_capacity(chunk.len());
             {
                 let mut router = self.write();
-                for ((id, _, hash), vector) in chunk.iter().zip(vectors) {
+                for ((missing, hash), vector) in chunk.iter().zip(vectors) {
                     router
-                        .set_vector(&model, id, hash, &vector)
+                        .set_vector(&model, &missing.skill_id, missing.part, hash, &vector)
                         .map_err(|error| EmbedError::Failed(error.to_string()))?;
                     stored.push(SkillVector {
                         text_hash: hash.clone(),
@@ -414,7 +429,7 @@ impl Routing {
             .into_iter()
             .flatten()
         {
-            if !self.read().docs().any(|doc| &doc.id == id) {
+            if !self.read().contains(id) {
                 return Err(Error::SkillNotFound(id.clone()));
             }
         }

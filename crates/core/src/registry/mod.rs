@@ -22,6 +22,68 @@ use crate::skill_id::SkillId;
 
 /// Folder of the manifests inside a skills root.
 pub const METADATA_DIR: &str = "metadata";
+/// Requests the root does not serve, relative to the root.
+pub const OUT_OF_SCOPE_FILE: &str = "routing/out_of_scope.yaml";
+/// Most out-of-scope examples a root may list, and their longest length.
+const MAX_OUT_OF_SCOPE: usize = 1000;
+const MAX_OUT_OF_SCOPE_CHARS: usize = 500;
+
+/// Reads `routing/out_of_scope.yaml` (`out_of_scope: [request, ...]`); a missing file is an
+/// empty list, a malformed one an error issue and an empty list.
+fn load_out_of_scope(root: &Path, issues: &mut Vec<Issue>) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        out_of_scope: Vec<String>,
+    }
+    let path = root.join(OUT_OF_SCOPE_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(error) => {
+            let message = format!("cannot read: {error}");
+            issues.push(Issue::error(OUT_OF_SCOPE_FILE, Category::Io, message, None));
+            return Vec::new();
+        }
+    };
+    let file: File = match serde_norway::from_str(&text) {
+        Ok(file) => file,
+        Err(error) => {
+            let message = format!("expected `out_of_scope:` with a list of requests: {error}");
+            issues.push(Issue::error(
+                OUT_OF_SCOPE_FILE,
+                Category::Syntax,
+                message,
+                None,
+            ));
+            return Vec::new();
+        }
+    };
+    let mut requests: Vec<String> = Vec::new();
+    for request in file.out_of_scope {
+        let request = request.trim().to_owned();
+        if !request.is_empty() && !requests.contains(&request) {
+            requests.push(request);
+        }
+    }
+    if requests.len() > MAX_OUT_OF_SCOPE
+        || requests
+            .iter()
+            .any(|r| r.chars().count() > MAX_OUT_OF_SCOPE_CHARS)
+    {
+        let message = format!(
+            "at most {MAX_OUT_OF_SCOPE} requests of at most {MAX_OUT_OF_SCOPE_CHARS} characters"
+        );
+        issues.push(Issue::error(
+            OUT_OF_SCOPE_FILE,
+            Category::Metadata,
+            message,
+            None,
+        ));
+        return Vec::new();
+    }
+    requests
+}
 
 /// A skill as loaded from the root.
 #[derive(Clone, Debug, PartialEq)]
@@ -91,6 +153,7 @@ impl Severity {
 pub struct Catalog {
     skills: BTreeMap<SkillId, Arc<Skill>>,
     issues: Vec<Issue>,
+    out_of_scope: Vec<String>,
 }
 
 impl Catalog {
@@ -174,8 +237,13 @@ impl Catalog {
             };
             skills.insert(skill.id().clone(), Arc::new(skill));
         }
+        let out_of_scope = load_out_of_scope(root, &mut issues);
         issues.sort_by(|a, b| (&a.path, a.category).cmp(&(&b.path, b.category)));
-        Self { skills, issues }
+        Self {
+            skills,
+            issues,
+            out_of_scope,
+        }
     }
 
     /// Loads the root and, when asked, checks every entrypoint against the Python files.
@@ -221,6 +289,12 @@ impl Catalog {
 
     pub fn is_empty(&self) -> bool {
         self.skills.is_empty()
+    }
+
+    /// Requests this root does not serve (`routing/out_of_scope.yaml`), which routing uses
+    /// to recognise requests for no skill.
+    pub fn out_of_scope(&self) -> &[String] {
+        &self.out_of_scope
     }
 
     pub fn issues(&self) -> &[Issue] {

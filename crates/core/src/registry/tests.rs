@@ -167,3 +167,26 @@ fn a_manifest_outside_its_domain_folder_is_served_with_a_warning() {
         issue.message
     );
 }
+
+#[test]
+fn out_of_scope_requests_are_read_from_the_routing_folder() {
+    let root = tempfile::tempdir().unwrap();
+    write(root.path(), "metadata/a/one.yaml", &manifest("a/one"));
+    assert!(Catalog::load(root.path()).out_of_scope().is_empty());
+
+    write(
+        root.path(),
+        OUT_OF_SCOPE_FILE,
+        "out_of_scope:\n- ' set a timer '\n- Какая погода?\n- set a timer\n",
+    );
+    let catalog = Catalog::load(root.path());
+    assert_eq!(catalog.out_of_scope(), ["set a timer", "Какая погода?"]);
+    assert!(catalog.is_valid());
+
+    write(root.path(), OUT_OF_SCOPE_FILE, "out_of_scope: just one\n");
+    let catalog = Catalog::load(root.path());
+    assert!(catalog.out_of_scope().is_empty());
+    assert_eq!(catalog.issues()[0].path, OUT_OF_SCOPE_FILE);
+    assert!(!catalog.is_valid());
+    assert_eq!(catalog.len(), 1, "the skills are still served");
+}
