@@ -114,7 +114,19 @@ impl Service {
         principal: &Principal,
         request: &RouteRequest,
     ) -> Result<Routed, Error> {
-        Ok(self.routing.route(&principal.tenant, request, None).await?)
+        // The tenant's deprecations made through the API count as much as the manifests'.
+        let mut request = request.clone();
+        request.filter.deprecation_overrides = self
+            .store
+            .skill_states(&principal.tenant)
+            .await?
+            .into_iter()
+            .map(|state| (state.skill_id, state.deprecated))
+            .collect();
+        Ok(self
+            .routing
+            .route(&principal.tenant, &request, None)
+            .await?)
     }
 
     /// Records a routing correction or confirmation; it adjusts the tenant's ranking.
