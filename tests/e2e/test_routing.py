@@ -40,6 +40,16 @@ def test_offline_route_selects_the_currency_converter_for_a_russian_request(tmp_
     assert (data / "skillos.db").exists()
 
 
+def test_offline_route_turns_away_requests_the_root_does_not_serve(tmp_path: Path):
+    queries = tmp_path / "queries.txt"
+    queries.write_text("Wake me up at 6:30 tomorrow\nПоставь напоминание позвонить маме в пятницу\n")
+    for decision in route_json("--root", str(REPO / "skills"), "--queries", str(queries), data=tmp_path):
+        assert decision["mode"] == "hybrid" and not decision["fallback"]
+        assert decision["status"] == "no_skill", decision
+        assert decision["out_of_scope"], decision
+        assert "does not serve" in decision["explanation"] or "out-of-scope" in decision["explanation"]
+
+
 def test_offline_route_modes_queries_file_and_no_skill(tmp_path: Path):
     queries = tmp_path / "queries.txt"
     queries.write_text("# a comment\nfind me a flight from Moscow to Sochi\n\nxylophone gluon quark\n")
