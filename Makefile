@@ -38,7 +38,7 @@ build: ## Build the skillos binary (debug)
 
 .PHONY: run
 run: setup build ## Start the server on SQLite with the example skills root and a local Python runner
-	PATH="$(VENV)/bin:$$PATH" $(SKILLOS) serve --root $(ROOT) --listen $(LISTEN)
+	PATH="$(VENV)/bin:$$PATH" $(SKILLOS) serve --dev --root $(ROOT) --listen $(LISTEN)
 
 .PHONY: test
 test: setup gen-check test-rust test-python test-e2e ## Run every test (generated code, Rust, Python, end-to-end)

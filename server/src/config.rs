@@ -19,6 +19,10 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "SKILLOS_CORS_ALLOWED_ORIGINS",
         "server.cors_allowed_origins",
     ),
+    (
+        "SKILLOS_ALLOW_UNAUTHENTICATED_REMOTE",
+        "server.allow_unauthenticated_remote",
+    ),
     ("SKILLOS_ROOT", "skills.root"),
     ("SKILLOS_SKILLS_WATCH", "skills.watch"),
     (
@@ -54,6 +58,30 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("SKILLOS_EMBEDDINGS_URL", "routing.openai_url"),
     ("SKILLOS_EMBEDDINGS_MODEL", "routing.openai_model"),
     ("SKILLOS_EMBEDDINGS_API_KEY", "routing.openai_api_key"),
+    ("SKILLOS_DEV_MODE", "auth.dev_mode"),
+    ("SKILLOS_JWT_ISSUER", "auth.jwt_issuer"),
+    ("SKILLOS_JWT_AUDIENCE", "auth.jwt_audience"),
+    ("SKILLOS_JWT_LEEWAY_SECONDS", "auth.jwt_leeway_seconds"),
+    ("SKILLOS_JWT_ALGORITHMS", "auth.jwt_algorithms"),
+    ("SKILLOS_JWT_KEY_FILE", "auth.jwt_key_file"),
+    ("SKILLOS_JWKS_URL", "auth.jwks_url"),
+    ("SKILLOS_JWT_TENANT_CLAIM", "auth.jwt_tenant_claim"),
+    ("SKILLOS_JWT_ROLES_CLAIM", "auth.jwt_roles_claim"),
+    ("SKILLOS_POLICIES_DIR", "policies.dir"),
+    ("SKILLOS_RATE_LIMIT_TENANT", "rate_limits.tenant"),
+    ("SKILLOS_RATE_LIMIT_PRINCIPAL", "rate_limits.principal"),
+    ("SKILLOS_RATE_LIMIT_SKILL", "rate_limits.skill"),
+    ("SKILLOS_RATE_LIMIT_STRICT", "rate_limits.strict"),
+    ("SKILLOS_REDIS_URL", "rate_limits.redis_url"),
+    ("REDIS_URL", "rate_limits.redis_url"),
+    (
+        "SKILLOS_CIRCUIT_FAILURE_THRESHOLD",
+        "circuit_breaker.failure_threshold",
+    ),
+    (
+        "SKILLOS_CIRCUIT_OPEN_SECONDS",
+        "circuit_breaker.open_seconds",
+    ),
     ("SKILLOS_LOG_LEVEL", "log.level"),
     ("SKILLOS_LOG_FORMAT", "log.format"),
 ];
@@ -66,7 +94,125 @@ pub struct Config {
     pub runners: RunnersConfig,
     pub storage: StorageConfig,
     pub routing: RoutingConfig,
+    pub auth: AuthConfig,
+    pub policies: PoliciesConfig,
+    pub rate_limits: RateLimitsConfig,
+    pub circuit_breaker: CircuitBreakerConfig,
     pub log: LogConfig,
+}
+
+/// Who may call: JWTs, API keys (always on, kept in the store) and the dev mode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Callers without credentials act as the anonymous admin of the default tenant. For local
+    /// development only; refused on a non-loopback address unless
+    /// server.allow_unauthenticated_remote is also set.
+    pub dev_mode: bool,
+    /// Required `iss` of JWTs; unset: not checked.
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` of JWTs; unset: not checked.
+    pub jwt_audience: Option<String>,
+    /// Clock skew allowed on `exp` and `nbf`.
+    pub jwt_leeway_seconds: u64,
+    /// Accepted algorithms (`RS256`, `ES256`, `EdDSA`, `HS256`, ...); empty: those of the keys.
+    pub jwt_algorithms: Vec<String>,
+    /// Verification keys from files.
+    pub jwt_keys: Vec<JwtKeyConfig>,
+    /// A JWKS URL; keys are cached, fetched again on an unknown kid (at most once per
+    /// jwks_min_refresh_seconds); when the URL is down the last good keys stay.
+    pub jwks_url: Option<String>,
+    pub jwks_min_refresh_seconds: u64,
+    /// The claim holding the tenant id; tokens without it belong to the default tenant.
+    pub jwt_tenant_claim: String,
+    /// The claim holding the roles (a list or a space-separated string).
+    pub jwt_roles_claim: String,
+    /// Claims copied into the principal's attributes (for ABAC conditions and skills).
+    pub jwt_attribute_claims: Vec<String>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            dev_mode: false,
+            jwt_issuer: None,
+            jwt_audience: None,
+            jwt_leeway_seconds: 30,
+            jwt_algorithms: Vec::new(),
+            jwt_keys: Vec::new(),
+            jwks_url: None,
+            jwks_min_refresh_seconds: 30,
+            jwt_tenant_claim: "tenant_id".to_owned(),
+            jwt_roles_claim: "roles".to_owned(),
+            jwt_attribute_claims: Vec::new(),
+        }
+    }
+}
+
+/// One JWT verification key file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtKeyConfig {
+    /// A PEM public key (RS*, PS*, ES*, EdDSA) or a file holding the HMAC secret (HS*).
+    pub path: PathBuf,
+    /// The algorithm the key verifies.
+    pub alg: String,
+    /// The key id tokens name in their header; unset: tokens without a kid.
+    #[serde(default)]
+    pub kid: Option<String>,
+}
+
+/// Permission and approval policies.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoliciesConfig {
+    /// Directory of `permission_policies.json` (and `tenants/<id>/...` overrides); unset:
+    /// `<skills root>/policies`.
+    pub dir: Option<PathBuf>,
+}
+
+/// One GCRA limit: `rate` requests per second on average, `burst` at once.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub rate: f64,
+    pub burst: u32,
+}
+
+/// Rate limits of Run, RunStream and Route per tenant, principal and skill.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitsConfig {
+    pub tenant: Option<RateLimit>,
+    pub principal: Option<RateLimit>,
+    pub skill: Option<RateLimit>,
+    /// Count in Redis, shared by every replica, with one atomic script; the server refuses to
+    /// start without Redis and refuses requests while Redis is unreachable.
+    pub strict: bool,
+    /// Redis URL for strict mode.
+    pub redis_url: Option<String>,
+}
+
+/// Circuit breakers per (tenant, skill), kept in the store.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CircuitBreakerConfig {
+    /// Consecutive runner or transport failures that open the circuit; 0 turns breakers off.
+    pub failure_threshold: u32,
+    /// How long an open circuit fails fast before it admits one probe.
+    pub open_seconds: u64,
+    /// How long the probe may take before another call may probe instead.
+    pub probe_timeout_seconds: u64,
+}
+
+impl Default for CircuitBreakerConfig {
+    fn default() -> Self {
+        Self {
+            failure_threshold: 5,
+            open_seconds: 30,
+            probe_timeout_seconds: 60,
+        }
+    }
 }
 
 /// Where query and skill embeddings come from.
@@ -374,6 +520,39 @@ pub enum Error {
     Invalid { key: &'static str, message: String },
 }
 
+/// A comma-separated list, trimmed, without empty items.
+fn list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `RATE/s:BURST` (e.g. `50/s:100`, also `/m` and `/h`); empty or `off` removes the limit.
+fn parse_rate(value: &str) -> Result<Option<RateLimit>, String> {
+    let value = value.trim();
+    if value.is_empty() || value == "off" {
+        return Ok(None);
+    }
+    let error = || format!("{value:?} must look like 50/s:100 (rate per s, m or h, then burst)");
+    let (rate, burst) = value.split_once(':').ok_or_else(error)?;
+    let (count, unit) = rate.split_once('/').ok_or_else(error)?;
+    let count: f64 = count.trim().parse().map_err(|_| error())?;
+    let seconds = match unit.trim() {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(error()),
+    };
+    let burst: u32 = burst.trim().parse().map_err(|_| error())?;
+    Ok(Some(RateLimit {
+        rate: count / seconds,
+        burst,
+    }))
+}
+
 /// `$XDG_DATA_HOME/skillos`, else `~/.local/share/skillos`, else `./.skillos`.
 fn default_data_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|dir| !dir.is_empty()) {
@@ -528,6 +707,50 @@ impl Config {
             "routing.openai_api_key" => {
                 self.routing.openai_api_key = Some(value.to_owned()).filter(|v| !v.is_empty())
             }
+            "auth.dev_mode" => self.auth.dev_mode = parse_flag(value)?,
+            "auth.jwt_issuer" => {
+                self.auth.jwt_issuer = Some(value.trim().to_owned()).filter(|v| !v.is_empty())
+            }
+            "auth.jwt_audience" => {
+                self.auth.jwt_audience = Some(value.trim().to_owned()).filter(|v| !v.is_empty())
+            }
+            "auth.jwt_leeway_seconds" => self.auth.jwt_leeway_seconds = parse_u64(value)?,
+            "auth.jwt_algorithms" => self.auth.jwt_algorithms = list(value),
+            // `ALG:PATH`, e.g. `RS256:/etc/skillos/jwt.pem`.
+            "auth.jwt_key_file" => {
+                let (alg, path) = value.split_once(':').ok_or_else(|| {
+                    invalid(format!(
+                        "{value:?} must be ALG:PATH, e.g. RS256:/etc/skillos/jwt.pem"
+                    ))
+                })?;
+                self.auth.jwt_keys.push(JwtKeyConfig {
+                    path: PathBuf::from(path.trim()),
+                    alg: alg.trim().to_owned(),
+                    kid: None,
+                })
+            }
+            "auth.jwks_url" => {
+                self.auth.jwks_url = Some(value.trim().to_owned()).filter(|v| !v.is_empty())
+            }
+            "auth.jwt_tenant_claim" => self.auth.jwt_tenant_claim = value.trim().to_owned(),
+            "auth.jwt_roles_claim" => self.auth.jwt_roles_claim = value.trim().to_owned(),
+            "policies.dir" => {
+                self.policies.dir = Some(PathBuf::from(value)).filter(|p| !p.as_os_str().is_empty())
+            }
+            "rate_limits.tenant" => self.rate_limits.tenant = parse_rate(value).map_err(invalid)?,
+            "rate_limits.principal" => {
+                self.rate_limits.principal = parse_rate(value).map_err(invalid)?
+            }
+            "rate_limits.skill" => self.rate_limits.skill = parse_rate(value).map_err(invalid)?,
+            "rate_limits.strict" => self.rate_limits.strict = parse_flag(value)?,
+            "rate_limits.redis_url" => {
+                self.rate_limits.redis_url = Some(value.trim().to_owned()).filter(|v| !v.is_empty())
+            }
+            "circuit_breaker.failure_threshold" => {
+                self.circuit_breaker.failure_threshold =
+                    u32::try_from(parse_u64(value)?).map_err(|e| invalid(e.to_string()))?
+            }
+            "circuit_breaker.open_seconds" => self.circuit_breaker.open_seconds = parse_u64(value)?,
             "log.level" => self.log.level = value.trim().to_owned(),
             "log.format" => {
                 self.log.format = match value.trim().to_ascii_lowercase().as_str() {
@@ -543,17 +766,67 @@ impl Config {
 
     /// Checks what types alone cannot.
     pub fn validate(&self) -> Result<(), Error> {
-        if !self.server.listen.ip().is_loopback() && !self.server.allow_unauthenticated_remote {
+        if self.auth.dev_mode
+            && !self.server.listen.ip().is_loopback()
+            && !self.server.allow_unauthenticated_remote
+        {
             return Err(Error::Invalid {
                 key: "server.listen",
                 message: format!(
-                    "{} is reachable from other machines, but this version does not authenticate \
-                     callers yet; listen on a loopback address, or set \
+                    "{} is reachable from other machines, but dev mode lets anyone in as admin; \
+                     listen on a loopback address, turn dev mode off, or set \
                      server.allow_unauthenticated_remote (SKILLOS_ALLOW_UNAUTHENTICATED_REMOTE=1) \
-                     when a proxy in front authenticates them",
+                     when a proxy in front authenticates callers",
                     self.server.listen
                 ),
             });
+        }
+        for alg in &self.auth.jwt_algorithms {
+            if alg.parse::<jsonwebtoken::Algorithm>().is_err() {
+                return Err(Error::Invalid {
+                    key: "auth.jwt_algorithms",
+                    message: format!(
+                        "{alg:?} is not a JWT algorithm (RS256, ES256, EdDSA, HS256, ...)"
+                    ),
+                });
+            }
+        }
+        for key in &self.auth.jwt_keys {
+            if key.alg.parse::<jsonwebtoken::Algorithm>().is_err() {
+                return Err(Error::Invalid {
+                    key: "auth.jwt_keys",
+                    message: format!("{:?} is not a JWT algorithm", key.alg),
+                });
+            }
+        }
+        if let Some(url) = &self.auth.jwks_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(Error::Invalid {
+                key: "auth.jwks_url",
+                message: format!("{url:?} is not an http(s) URL"),
+            });
+        }
+        if self.rate_limits.strict && self.rate_limits.redis_url.is_none() {
+            return Err(Error::Invalid {
+                key: "rate_limits.redis_url",
+                message: "strict rate limiting needs Redis (set SKILLOS_REDIS_URL or REDIS_URL)"
+                    .to_owned(),
+            });
+        }
+        for (key, limit) in [
+            ("rate_limits.tenant", self.rate_limits.tenant),
+            ("rate_limits.principal", self.rate_limits.principal),
+            ("rate_limits.skill", self.rate_limits.skill),
+        ] {
+            if let Some(limit) = limit
+                && (!(limit.rate.is_finite() && limit.rate > 0.0) || limit.burst == 0)
+            {
+                return Err(Error::Invalid {
+                    key,
+                    message: "rate must be > 0 per second and burst at least 1".to_owned(),
+                });
+            }
         }
         for origin in &self.server.cors_allowed_origins {
             if !is_origin(origin) {
@@ -694,6 +967,7 @@ impl Config {
         for token in &mut copy.runners.tokens {
             token.token = "***".to_owned();
         }
+        copy.rate_limits.redis_url = copy.rate_limits.redis_url.as_deref().map(redact_dsn);
         copy
     }
 }
@@ -897,9 +1171,12 @@ mod tests {
     }
 
     #[test]
-    fn non_loopback_listen_needs_an_explicit_opt_in() {
+    fn dev_mode_on_a_non_loopback_listen_needs_an_explicit_opt_in() {
         let mut config = Config::default();
         config.server.listen = "0.0.0.0:50051".parse().unwrap();
+        // Callers authenticate: any address is fine.
+        config.validate().unwrap();
+        config.auth.dev_mode = true;
         let error = config.validate().unwrap_err().to_string();
         assert!(
             error.contains("server.listen")

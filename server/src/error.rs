@@ -69,6 +69,8 @@ pub struct ApiError {
     pub message: String,
     /// `ErrorInfo.metadata`, e.g. the `execution_id` a failed run created.
     pub metadata: Vec<(&'static str, String)>,
+    /// When to try again: `google.rpc.RetryInfo` in gRPC, `Retry-After` in HTTP.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -78,7 +80,13 @@ impl ApiError {
             reason,
             message: message.into(),
             metadata: Vec::new(),
+            retry_after: None,
         }
+    }
+
+    pub fn retry_after(mut self, after: std::time::Duration) -> Self {
+        self.retry_after = Some(after);
+        self
     }
 
     pub fn with(mut self, key: &'static str, value: impl Into<String>) -> Self {
@@ -110,7 +118,10 @@ impl ApiError {
             .iter()
             .map(|(key, value)| (key.to_string(), value.clone()))
             .collect();
-        let details = ErrorDetails::with_error_info(self.reason, ERROR_DOMAIN, metadata);
+        let mut details = ErrorDetails::with_error_info(self.reason, ERROR_DOMAIN, metadata);
+        if let Some(after) = self.retry_after {
+            details.set_retry_info(Some(after));
+        }
         tonic::Status::with_error_details(self.kind.grpc(), self.message, details)
     }
 }
@@ -123,7 +134,16 @@ impl axum::response::IntoResponse for ApiError {
             "error": {"reason": self.reason, "message": self.message},
             "detail": self.message,
         });
-        (self.kind.http(), axum::Json(body)).into_response()
+        let mut response = (self.kind.http(), axum::Json(body)).into_response();
+        if let Some(after) = self.retry_after {
+            // Whole seconds, rounded up: a client that waits that long is admitted.
+            let seconds = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            response.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from(seconds.max(1)),
+            );
+        }
+        response
     }
 }
 
@@ -144,6 +164,15 @@ impl From<skills::Error> for ApiError {
             E::InvalidPageToken => (Kind::InvalidArgument, "INVALID_PAGE_TOKEN"),
             E::InvalidPageSize(_) => (Kind::InvalidArgument, "INVALID_PAGE_SIZE"),
             E::NoRoot => (Kind::FailedPrecondition, "NO_SKILLS_ROOT"),
+            E::Denied(decision) => {
+                let mut denied =
+                    Self::new(Kind::PermissionDenied, "POLICY_DENIED", error.to_string())
+                        .with("policy_id", decision.policy_id.clone());
+                if !decision.missing.is_empty() {
+                    denied = denied.with("missing_permissions", decision.missing.join(","));
+                }
+                return denied;
+            }
             E::Store(store) => return Self::internal(store),
             E::Internal(detail) => return Self::internal(detail),
         };
@@ -167,6 +196,23 @@ impl From<orchestrator::Error> for ApiError {
             E::InvalidPageToken => Self::new(Kind::InvalidArgument, "INVALID_PAGE_TOKEN", message),
             E::InvalidPageSize => Self::new(Kind::InvalidArgument, "INVALID_PAGE_SIZE", message),
             E::Routing(routing) => Self::from(routing),
+            E::Denied { skill_id, decision } => {
+                let mut error = Self::new(Kind::PermissionDenied, "POLICY_DENIED", message)
+                    .with("skill_id", skill_id)
+                    .with("policy_id", decision.policy_id);
+                if !decision.missing.is_empty() {
+                    error = error.with("missing_permissions", decision.missing.join(","));
+                }
+                error
+            }
+            E::RateLimited(refusal) => Self::from(refusal),
+            E::Breaker(crate::breaker::Error::Open {
+                skill_id,
+                retry_after,
+            }) => Self::new(Kind::Unavailable, "CIRCUIT_OPEN", message)
+                .with("skill_id", skill_id)
+                .retry_after(retry_after),
+            E::Breaker(crate::breaker::Error::Store(store)) => Self::internal(&store),
             E::Store(store) => Self::internal(&store),
             E::Dispatch {
                 execution_id,
@@ -179,6 +225,23 @@ impl From<orchestrator::Error> for ApiError {
                     D::DeadlineExceeded => (Kind::DeadlineExceeded, "EXECUTION_TIMED_OUT"),
                 };
                 Self::new(kind, reason, message).with("execution_id", execution_id)
+            }
+        }
+    }
+}
+
+impl From<crate::rate_limit::Refusal> for ApiError {
+    fn from(refusal: crate::rate_limit::Refusal) -> Self {
+        use crate::rate_limit::Refusal;
+        let message = refusal.to_string();
+        match refusal {
+            Refusal::Limited { scope, retry_after } => {
+                Self::new(Kind::ResourceExhausted, "RATE_LIMITED", message)
+                    .with("scope", scope.as_str())
+                    .retry_after(retry_after)
+            }
+            Refusal::Unavailable => {
+                Self::new(Kind::Unavailable, "RATE_LIMITER_UNAVAILABLE", message)
             }
         }
     }

@@ -1,6 +1,7 @@
 //! SkillOS server and command-line client.
 
 pub mod auth;
+pub mod breaker;
 pub mod cli;
 pub mod config;
 pub mod dispatch;
@@ -10,6 +11,8 @@ mod http;
 mod local_runner;
 mod metrics;
 pub mod orchestrator;
+pub mod policy;
+pub mod rate_limit;
 pub mod routing;
 pub mod server;
 pub mod skills;

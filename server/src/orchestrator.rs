@@ -11,7 +11,10 @@ use skillos_store::{Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate
 use std::sync::Arc;
 
 use crate::auth::Principal;
+use crate::breaker::{self, Breakers, Outcome};
 use crate::dispatch::{self, Dispatcher, Invocation, RunnerInfo};
+use crate::policy::{Decision, Policies};
+use crate::rate_limit::{RateLimiter, Refusal};
 use crate::routing::{self, RouteRequest, Routed, Routing};
 use crate::skills;
 
@@ -42,6 +45,15 @@ pub enum Error {
     InvalidPageToken,
     #[error("page_size must be between 0 and {MAX_PAGE_SIZE}")]
     InvalidPageSize,
+    #[error("{}", decision.reason)]
+    Denied {
+        skill_id: String,
+        decision: Decision,
+    },
+    #[error(transparent)]
+    RateLimited(#[from] Refusal),
+    #[error(transparent)]
+    Breaker(#[from] breaker::Error),
     #[error(transparent)]
     Routing(#[from] routing::Error),
     #[error(transparent)]
@@ -69,8 +81,18 @@ pub struct RunRequest {
     pub traceparent: Option<String>,
 }
 
+/// The checks every run passes besides routing: permission policies, rate limits and circuit
+/// breakers.
+#[derive(Clone, Debug)]
+pub struct Governance {
+    pub policies: Arc<Policies>,
+    pub limiter: Arc<RateLimiter>,
+    pub breakers: Breakers,
+}
+
 #[derive(Clone)]
 pub struct Service {
+    governance: Governance,
     skills: skills::Service,
     store: Arc<dyn Store>,
     dispatcher: Dispatcher,
@@ -97,8 +119,10 @@ impl Service {
         dispatcher: Dispatcher,
         routing: Arc<Routing>,
         default_timeout: Duration,
+        governance: Governance,
     ) -> Self {
         Self {
+            governance,
             skills,
             store,
             dispatcher,
@@ -106,6 +130,12 @@ impl Service {
             default_timeout,
             validators: Arc::default(),
         }
+    }
+
+    /// The rate limits of the caller (tenant and principal), counted once per call that does
+    /// work (Run, RunStream, Route) before anything else.
+    pub async fn admit_caller(&self, principal: &Principal) -> Result<(), Error> {
+        Ok(self.governance.limiter.check(principal, true, None).await?)
     }
 
     /// Routes a natural-language request to a skill of the caller's tenant; runs nothing.
@@ -199,6 +229,19 @@ impl Service {
         let view = self.skills.get(principal, &request.skill_id).await?;
         let manifest = &view.skill.manifest;
         let skill_id = manifest.id.to_string();
+        self.governance
+            .limiter
+            .check(principal, false, Some(&skill_id))
+            .await?;
+        let decision = self
+            .governance
+            .policies
+            .check_skill(principal, &skill_id, &manifest.tags);
+        if !decision.allowed {
+            tracing::info!(tenant = %principal.tenant, subject = %principal.subject, skill_id,
+                           policy_id = %decision.policy_id, "run denied by policy");
+            return Err(Error::Denied { skill_id, decision });
+        }
         if !request.payload.is_object() {
             return Err(Error::InvalidPayload(
                 "the payload must be a JSON object".to_owned(),
@@ -210,6 +253,11 @@ impl Service {
         if !self.dispatcher.hosts(&principal.tenant, &skill_id) {
             return Err(Error::NoRunner(skill_id));
         }
+        let admission = self
+            .governance
+            .breakers
+            .admit(&principal.tenant, &skill_id)
+            .await?;
         let timeout = request
             .timeout
             .or(manifest.timeout)
@@ -262,6 +310,22 @@ impl Service {
                 .unwrap_or_else(new_traceparent),
         };
         let dispatched = self.dispatcher.dispatch(invocation).await;
+        let outcome = match &dispatched {
+            Ok(_) => Some(Outcome::Answered),
+            Err(dispatch::Error::RunnerLost { .. } | dispatch::Error::DeadlineExceeded) => {
+                Some(Outcome::Failed)
+            }
+            Err(dispatch::Error::NoRunner(_) | dispatch::Error::ResultTooLarge { .. }) => None,
+        };
+        if let Some(outcome) = outcome
+            && let Err(error) = self
+                .governance
+                .breakers
+                .record(&principal.tenant, &execution.skill_id, admission, outcome)
+                .await
+        {
+            tracing::warn!(%error, "cannot record the outcome in the circuit breaker");
+        }
         let (update, failure) = finish(&dispatched);
         abandoned.store = None;
         self.store

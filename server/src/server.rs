@@ -16,19 +16,24 @@ use skillos_core::Registry;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
-use crate::auth::RunnerTokens;
+use crate::auth::{Authenticator, RunnerTokens, jwt};
+use crate::breaker::Breakers;
 use crate::config::RunnerTokenConfig;
 use crate::config::{Config, StorageBackend};
 use crate::dispatch::Dispatcher;
 use crate::http::{self, HttpState};
 use crate::local_runner::{self, LocalRunner};
 use crate::metrics::{self, Metrics};
+use crate::policy::Policies;
+use crate::rate_limit::RateLimiter;
 use crate::routing::{EmbedderSource, Routing};
 use crate::{grpc, orchestrator, skills};
 
 const STORE_CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 /// How often routing checks for a reloaded root and for missing skill vectors.
 const ROUTING_TICK: Duration = Duration::from_millis(500);
+/// How often the permission policy files are read for changes.
+const POLICY_RELOAD_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Binds the server's one listener, with a message that says what to do when the port is taken.
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
@@ -79,7 +84,38 @@ pub async fn run(
     let serving = Arc::new(AtomicBool::new(false));
     let metrics = Metrics::new(&grpc::descriptor_sets(), http::ROUTES);
     let dispatcher = Dispatcher::new();
-    let skills = skills::Service::new(registry.clone(), store.clone(), dispatcher.clone());
+    let policies_dir = config.policies.dir.clone().or_else(|| {
+        config
+            .skills
+            .root
+            .as_ref()
+            .map(|root| root.join("policies"))
+    });
+    let policies =
+        Arc::new(Policies::load(policies_dir).context("cannot load the permission policies")?);
+    let limiter = Arc::new(RateLimiter::new(&config.rate_limits).await?);
+    let authenticator = Authenticator::new(
+        config.auth.dev_mode,
+        jwt_verifier(&config.auth)?.map(Arc::new),
+        store.clone(),
+    );
+    if config.auth.dev_mode {
+        tracing::warn!(
+            "dev mode: callers without credentials act as the anonymous admin of the default tenant"
+        );
+    }
+    let http_limiter = limiter.clone();
+    let governance_task = tokio::spawn(maintain_governance(
+        policies.clone(),
+        limiter.clone(),
+        dispatcher.shutdown_signal(),
+    ));
+    let skills = skills::Service::new(
+        registry.clone(),
+        store.clone(),
+        dispatcher.clone(),
+        policies.clone(),
+    );
     let http_state = HttpState {
         store: store.clone(),
         registry: registry.clone(),
@@ -133,6 +169,11 @@ pub async fn run(
         dispatcher.clone(),
         routing.clone(),
         Duration::from_secs(runners.default_timeout_seconds),
+        orchestrator::Governance {
+            policies,
+            limiter,
+            breakers: Breakers::new(store.clone(), &config.circuit_breaker),
+        },
     );
     let services = grpc::Services {
         skills: skills.clone(),
@@ -145,6 +186,7 @@ pub async fn run(
             heartbeat_interval: Duration::from_secs(runners.heartbeat_interval_seconds),
             heartbeat_timeout: Duration::from_secs(runners.heartbeat_timeout_seconds),
         },
+        auth: authenticator.clone(),
     };
     if runner_tokens.is_empty() {
         tracing::warn!(
@@ -152,7 +194,7 @@ pub async fn run(
         );
     }
     let router = grpc::mount(
-        http::router(http_state, skills),
+        http::router(http_state, skills, authenticator, http_limiter),
         services,
         health_service,
         &config.server.cors_allowed_origins,
@@ -214,6 +256,7 @@ pub async fn run(
         }
     }
     routing_task.abort();
+    governance_task.abort();
     if let Some(task) = local_runner_task {
         let _ = tokio::time::timeout(Duration::from_secs(12), task).await;
     }
@@ -226,6 +269,70 @@ pub async fn run(
     }
     tracing::info!("shutdown complete");
     Ok(())
+}
+
+/// The JWT verifier of the configuration, when JWT keys or a JWKS URL are configured.
+fn jwt_verifier(config: &crate::config::AuthConfig) -> anyhow::Result<Option<jwt::Verifier>> {
+    if config.jwt_keys.is_empty() && config.jwks_url.is_none() {
+        return Ok(None);
+    }
+    let keys = config
+        .jwt_keys
+        .iter()
+        .map(|key| {
+            let alg = key
+                .alg
+                .parse()
+                .map_err(|_| anyhow::anyhow!("unknown JWT algorithm {}", key.alg))?;
+            jwt::Key::from_file(&key.path, alg, key.kid.clone())
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let algorithms = config
+        .jwt_algorithms
+        .iter()
+        .map(|alg| {
+            alg.parse()
+                .map_err(|_| anyhow::anyhow!("unknown JWT algorithm {alg}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let settings = jwt::Settings {
+        issuer: config.jwt_issuer.clone(),
+        audience: config.jwt_audience.clone(),
+        leeway: Duration::from_secs(config.jwt_leeway_seconds),
+        algorithms,
+        tenant_claim: config.jwt_tenant_claim.clone(),
+        roles_claim: config.jwt_roles_claim.clone(),
+        attribute_claims: config.jwt_attribute_claims.clone(),
+        jwks_min_refresh: Duration::from_secs(config.jwks_min_refresh_seconds),
+    };
+    Ok(Some(jwt::Verifier::new(
+        settings,
+        keys,
+        config.jwks_url.clone(),
+    )?))
+}
+
+/// Reloads the permission policies when their files change (a broken file keeps the last good
+/// policies) and forgets idle rate-limit keys.
+async fn maintain_governance(
+    policies: Arc<Policies>,
+    limiter: Arc<RateLimiter>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut ticks = 0u64;
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            () = tokio::time::sleep(POLICY_RELOAD_INTERVAL) => {}
+        }
+        if let Err(error) = policies.reload() {
+            tracing::error!(%error, "permission policies not reloaded; the previous ones stay in force");
+        }
+        ticks += 1;
+        if ticks.is_multiple_of(30) {
+            limiter.shrink();
+        }
+    }
 }
 
 /// Keeps routing in step: re-indexes skills after a reload of the root, and fills skill vectors
@@ -296,7 +403,7 @@ fn loopback(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-pub(crate) fn store_options(config: &Config) -> skillos_store::Options {
+pub fn store_options(config: &Config) -> skillos_store::Options {
     let storage = &config.storage;
     match storage.backend {
         StorageBackend::Sqlite => skillos_store::Options::Sqlite {

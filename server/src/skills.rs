@@ -38,6 +38,8 @@ pub enum Error {
     InvalidPageSize(i64),
     #[error("the server has no skills root configured (--root or SKILLOS_ROOT)")]
     NoRoot,
+    #[error("{}", .0.reason)]
+    Denied(crate::policy::Decision),
     #[error(transparent)]
     Store(#[from] skillos_store::Error),
     #[error("{0}")]
@@ -163,6 +165,7 @@ pub struct Service {
     registry: Option<Arc<Registry>>,
     store: Arc<dyn Store>,
     dispatcher: Dispatcher,
+    policies: Arc<crate::policy::Policies>,
 }
 
 impl Service {
@@ -170,11 +173,23 @@ impl Service {
         registry: Option<Arc<Registry>>,
         store: Arc<dyn Store>,
         dispatcher: Dispatcher,
+        policies: Arc<crate::policy::Policies>,
     ) -> Self {
         Self {
             registry,
             store,
             dispatcher,
+            policies,
+        }
+    }
+
+    /// Refuses callers without an administrative permission.
+    pub fn require(&self, principal: &Principal, permission: &str) -> Result<(), Error> {
+        let decision = self.policies.check_permission(principal, permission);
+        if decision.allowed {
+            Ok(())
+        } else {
+            Err(Error::Denied(decision))
         }
     }
 
@@ -288,6 +303,7 @@ impl Service {
         reason: &str,
         replacement_id: &str,
     ) -> Result<SkillView, Error> {
+        self.require(principal, crate::policy::permission::SKILLS_MANAGE)?;
         let id = SkillId::parse(id.trim())?;
         let reason = Some(reason.trim().to_owned()).filter(|r| !r.is_empty());
         let replacement = replacement_id.trim();
@@ -341,6 +357,7 @@ impl Service {
     }
 
     pub async fn undeprecate(&self, principal: &Principal, id: &str) -> Result<SkillView, Error> {
+        self.require(principal, crate::policy::permission::SKILLS_MANAGE)?;
         let id = SkillId::parse(id.trim())?;
         let skill = self
             .catalog()
@@ -449,7 +466,12 @@ mod tests {
             .unwrap();
         let registry = Registry::open(root).unwrap();
         (
-            Service::new(Some(registry), Arc::new(store), Dispatcher::new()),
+            Service::new(
+                Some(registry),
+                Arc::new(store),
+                Dispatcher::new(),
+                Arc::new(crate::policy::Policies::load(None).unwrap()),
+            ),
             data,
         )
     }

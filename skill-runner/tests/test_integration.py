@@ -118,6 +118,7 @@ def server(skills_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     command = [
         str(binary),
         "serve",
+        "--dev",
         "--root",
         str(skills_root),
         "--data-dir",

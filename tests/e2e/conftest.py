@@ -78,14 +78,14 @@ class Server:
 
 
 def start_server(root: Path, data: Path, port: int | None = None, extra_env: dict | None = None,
-                 local_runner: bool = False, extra_args: tuple[str, ...] = ()) -> Server:
+                 local_runner: bool = False, extra_args: tuple[str, ...] = (), dev: bool = True) -> Server:
     port = port or free_port()
     addr = f"127.0.0.1:{port}"
     log = open(data / "server.log", "w")  # noqa: SIM115 - closed with the process
     env = {**os.environ, "SKILLOS_LOG_LEVEL": "info", **(extra_env or {})}
     process = subprocess.Popen(
         [SKILLOS, "serve", "--root", str(root), "--data-dir", str(data), "--listen", addr,
-         *([] if local_runner else ["--no-local-runner"]), *extra_args],
+         *([] if local_runner else ["--no-local-runner"]), *(["--dev"] if dev else []), *extra_args],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,

@@ -203,7 +203,7 @@ def test_config_show_layers_file_env_and_flags(tmp_path: Path):
 def test_a_busy_port_fails_at_start(server, tmp_path: Path):
     data = tmp_path / "second"
     data.mkdir()
-    result = run(SKILLOS, "serve", "--root", str(server.root), "--data-dir", str(data), "--listen", server.addr,
+    result = run(SKILLOS, "serve", "--dev", "--root", str(server.root), "--data-dir", str(data), "--listen", server.addr,
                  check=False, timeout=20)
     assert result.returncode == 1
     assert f"cannot listen on {server.addr}" in result.stderr
@@ -220,11 +220,11 @@ def test_sigterm_drains_and_exits_cleanly(skills_root: Path, tmp_path: Path):
     assert "shutting down" in log and "shutdown complete" in log
 
 
-def test_a_non_loopback_listen_is_refused_until_callers_are_authenticated(skills_root: Path, tmp_path: Path):
-    result = run(SKILLOS, "serve", "--root", str(skills_root), "--data-dir", str(tmp_path),
+def test_dev_mode_is_refused_on_a_non_loopback_address(skills_root: Path, tmp_path: Path):
+    result = run(SKILLOS, "serve", "--dev", "--root", str(skills_root), "--data-dir", str(tmp_path),
                  "--listen", f"0.0.0.0:{free_port()}", check=False, timeout=20)
     assert result.returncode == 1
-    assert "server.listen" in result.stderr and "SKILLOS_ALLOW_UNAUTHENTICATED_REMOTE" in result.stderr
+    assert "server.listen" in result.stderr and "dev mode" in result.stderr
 
 
 def test_the_generated_python_client_talks_to_the_server(server):

@@ -14,8 +14,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use model::{
-    AuditEvent, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, RoutingFeedback,
-    SkillState, SkillVector, TenantId, now,
+    ApiKey, AuditEvent, Circuit, CircuitState, Execution, ExecutionFilter, ExecutionStatus,
+    ExecutionUpdate, RoutingFeedback, SkillState, SkillVector, TenantId, now,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -148,6 +148,30 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// All routing feedback, oldest first, of every tenant (to rebuild the in-memory books).
     async fn all_feedback(&self) -> Result<Vec<RoutingFeedback>>;
+
+    /// Stores a new API key and records the audit event in the same transaction.
+    async fn insert_api_key(&self, key: &ApiKey, audit: &AuditEvent) -> Result<()>;
+
+    /// The key with this id, of any tenant: the id is how a presented key is found.
+    async fn api_key(&self, id: &str) -> Result<Option<ApiKey>>;
+
+    /// Keys of one tenant, or of every tenant; newest first. Revoked keys included.
+    async fn list_api_keys(&self, tenant: Option<&TenantId>) -> Result<Vec<ApiKey>>;
+
+    /// Marks a key revoked (with the audit event); false when there is no such unrevoked key.
+    async fn revoke_api_key(
+        &self,
+        id: &str,
+        at: chrono::DateTime<chrono::Utc>,
+        audit: &AuditEvent,
+    ) -> Result<bool>;
+
+    /// The circuit breaker of a skill, if one was ever written.
+    async fn circuit(&self, tenant: &TenantId, skill_id: &str) -> Result<Option<Circuit>>;
+
+    /// Writes a breaker if it is still at `expected_version` (`None`: if there is none yet);
+    /// the written row has `circuit.version`. False when another writer came first.
+    async fn put_circuit(&self, circuit: &Circuit, expected_version: Option<i64>) -> Result<bool>;
 
     /// Oldest first, after `after_id` when given.
     async fn list_audit(

@@ -21,6 +21,24 @@ impl TenantId {
         Self(id.into())
     }
 
+    /// A tenant id from outside (a token claim, a flag): trimmed and lowercased, then 1-64 of
+    /// `a-z 0-9 - _`, starting with a letter or digit.
+    pub fn parse(id: &str) -> Result<Self, String> {
+        let id = id.trim().to_ascii_lowercase();
+        let valid = (1..=64).contains(&id.len())
+            && id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if valid {
+            Ok(Self(id))
+        } else {
+            Err(format!(
+                "tenant id {id:?} must be 1-64 characters of a-z, 0-9, - and _, starting with a letter or digit"
+            ))
+        }
+    }
+
     pub fn default_tenant() -> Self {
         Self(Self::DEFAULT.to_owned())
     }
@@ -295,4 +313,128 @@ pub(crate) fn vector_from_bytes(bytes: &[u8]) -> Vec<f32> {
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect()
+}
+
+/// An API key. Only the SHA-256 of its secret is kept; the id is the key's public part.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiKey {
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub name: String,
+    /// Lowercase hex SHA-256 of the secret part.
+    pub secret_sha256: String,
+    pub roles: Vec<String>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ApiKeyRow {
+    id: String,
+    tenant_id: String,
+    name: String,
+    secret_sha256: String,
+    roles: String,
+    created_by: String,
+    created_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<ApiKeyRow> for ApiKey {
+    type Error = crate::Error;
+
+    fn try_from(row: ApiKeyRow) -> Result<Self, Self::Error> {
+        let roles = serde_json::from_str(&row.roles).map_err(|error| {
+            crate::Error::Corrupt(format!("roles of API key {}: {error}", row.id))
+        })?;
+        Ok(Self {
+            id: row.id,
+            tenant_id: TenantId::new(row.tenant_id),
+            name: row.name,
+            secret_sha256: row.secret_sha256,
+            roles,
+            created_by: row.created_by,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            revoked_at: row.revoked_at,
+        })
+    }
+}
+
+/// Where a circuit breaker is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CircuitState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+impl CircuitState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::Open => "open",
+            Self::HalfOpen => "half_open",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "closed" => Self::Closed,
+            "open" => Self::Open,
+            "half_open" => Self::HalfOpen,
+            _ => return None,
+        })
+    }
+}
+
+/// The circuit breaker of one (tenant, skill).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Circuit {
+    pub tenant_id: TenantId,
+    pub skill_id: String,
+    pub state: CircuitState,
+    /// Consecutive runner or transport failures while closed.
+    pub failures: i32,
+    pub opened_at: Option<DateTime<Utc>>,
+    /// While half-open: until when the one probe in flight holds the circuit.
+    pub probe_expires_at: Option<DateTime<Utc>>,
+    /// Bumped by every change; a write names the version it read.
+    pub version: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CircuitRow {
+    tenant_id: String,
+    skill_id: String,
+    state: String,
+    failures: i32,
+    opened_at: Option<DateTime<Utc>>,
+    probe_expires_at: Option<DateTime<Utc>>,
+    version: i64,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<CircuitRow> for Circuit {
+    type Error = crate::Error;
+
+    fn try_from(row: CircuitRow) -> Result<Self, Self::Error> {
+        let state = CircuitState::parse(&row.state).ok_or_else(|| {
+            crate::Error::Corrupt(format!("circuit state {:?} of {}", row.state, row.skill_id))
+        })?;
+        Ok(Self {
+            tenant_id: TenantId::new(row.tenant_id),
+            skill_id: row.skill_id,
+            state,
+            failures: row.failures,
+            opened_at: row.opened_at,
+            probe_expires_at: row.probe_expires_at,
+            version: row.version,
+            updated_at: row.updated_at,
+        })
+    }
 }

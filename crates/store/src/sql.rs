@@ -282,6 +282,124 @@ macro_rules! impl_store {
                 Ok(rows)
             }
 
+            async fn insert_api_key(
+                &self,
+                key: &$crate::ApiKey,
+                audit: &$crate::AuditEvent,
+            ) -> $crate::Result<()> {
+                let roles = serde_json::to_string(&key.roles)
+                    .map_err(|error| $crate::Error::Corrupt(error.to_string()))?;
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO api_keys (id, tenant_id, name, secret_sha256, roles, created_by, \
+                     created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&key.id)
+                .bind(key.tenant_id.as_str())
+                .bind(&key.name)
+                .bind(&key.secret_sha256)
+                .bind(roles)
+                .bind(&key.created_by)
+                .bind(key.created_at)
+                .bind(key.expires_at)
+                .bind(key.revoked_at)
+                .execute(&mut *tx)
+                .await?;
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn api_key(&self, id: &str) -> $crate::Result<Option<$crate::ApiKey>> {
+                let row: Option<$crate::model::ApiKeyRow> =
+                    sqlx::query_as("SELECT * FROM api_keys WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn list_api_keys(
+                &self,
+                tenant: Option<&$crate::TenantId>,
+            ) -> $crate::Result<Vec<$crate::ApiKey>> {
+                let rows: Vec<$crate::model::ApiKeyRow> = sqlx::query_as(
+                    "SELECT * FROM api_keys WHERE ($1 IS NULL OR tenant_id = $1) \
+                     ORDER BY created_at DESC, id DESC",
+                )
+                .bind(tenant.map($crate::TenantId::as_str))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn revoke_api_key(
+                &self,
+                id: &str,
+                at: chrono::DateTime<chrono::Utc>,
+                audit: &$crate::AuditEvent,
+            ) -> $crate::Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query(
+                    "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                )
+                .bind(id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if done {
+                    insert_audit(&mut *tx, audit).await?;
+                }
+                tx.commit().await?;
+                Ok(done)
+            }
+
+            async fn circuit(
+                &self,
+                tenant: &$crate::TenantId,
+                skill_id: &str,
+            ) -> $crate::Result<Option<$crate::Circuit>> {
+                let row: Option<$crate::model::CircuitRow> = sqlx::query_as(
+                    "SELECT * FROM circuit_breakers WHERE tenant_id = $1 AND skill_id = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(skill_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn put_circuit(
+                &self,
+                circuit: &$crate::Circuit,
+                expected_version: Option<i64>,
+            ) -> $crate::Result<bool> {
+                let statement = if expected_version.is_some() {
+                    "UPDATE circuit_breakers SET state = $3, failures = $4, opened_at = $5, \
+                     probe_expires_at = $6, version = $7, updated_at = $8 \
+                     WHERE tenant_id = $1 AND skill_id = $2 AND version = $9"
+                } else {
+                    "INSERT INTO circuit_breakers (tenant_id, skill_id, state, failures, opened_at, \
+                     probe_expires_at, version, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (tenant_id, skill_id) DO NOTHING"
+                };
+                let mut query = sqlx::query(statement)
+                    .bind(circuit.tenant_id.as_str())
+                    .bind(&circuit.skill_id)
+                    .bind(circuit.state.as_str())
+                    .bind(circuit.failures)
+                    .bind(circuit.opened_at)
+                    .bind(circuit.probe_expires_at)
+                    .bind(circuit.version)
+                    .bind(circuit.updated_at);
+                if let Some(expected) = expected_version {
+                    query = query.bind(expected);
+                }
+                Ok(query.execute(&self.pool).await?.rows_affected() == 1)
+            }
+
             async fn list_audit(
                 &self,
                 tenant: &$crate::TenantId,

@@ -133,6 +133,8 @@ conformance!(
     audit_listing_pages_in_order,
     skill_vectors_are_cached_per_model_and_text,
     routing_feedback_round_trip,
+    api_keys_round_trip_and_revoke_once,
+    circuit_writes_are_compare_and_set,
 );
 
 fn execution(tenant: &TenantId, id: &str, skill: &str, status: ExecutionStatus) -> Execution {
@@ -524,5 +526,86 @@ mod cases {
         store.insert_feedback(&feedback("02", "t2")).await.unwrap();
         let all = store.all_feedback().await.unwrap();
         assert_eq!(all, [feedback("01", "t1"), feedback("02", "t2")]);
+    }
+
+    pub async fn api_keys_round_trip_and_revoke_once(store: &dyn Store) {
+        let tenant = TenantId::new("t1");
+        let key = skillos_store::ApiKey {
+            id: "0123456789abcdef".to_owned(),
+            tenant_id: tenant.clone(),
+            name: "ci".to_owned(),
+            secret_sha256: "ab".repeat(32),
+            roles: vec!["operator".to_owned(), "approver".to_owned()],
+            created_by: "admin".to_owned(),
+            created_at: skillos_store::now(),
+            expires_at: Some(skillos_store::now() + Duration::days(1)),
+            revoked_at: None,
+        };
+        let audit = AuditEvent::now(&tenant, "admin", "api_key.created", &key.id, json!({}));
+        store.insert_api_key(&key, &audit).await.unwrap();
+        assert_eq!(store.api_key(&key.id).await.unwrap().as_ref(), Some(&key));
+        assert!(store.api_key("ffffffffffffffff").await.unwrap().is_none());
+        assert_eq!(
+            store.list_api_keys(Some(&tenant)).await.unwrap(),
+            [key.clone()]
+        );
+        assert!(
+            store
+                .list_api_keys(Some(&TenantId::new("t2")))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(store.list_api_keys(None).await.unwrap().len(), 1);
+        let at = skillos_store::now();
+        let revoke = AuditEvent::now(&tenant, "admin", "api_key.revoked", &key.id, json!({}));
+        assert!(store.revoke_api_key(&key.id, at, &revoke).await.unwrap());
+        assert!(!store.revoke_api_key(&key.id, at, &revoke).await.unwrap());
+        assert_eq!(
+            store.api_key(&key.id).await.unwrap().unwrap().revoked_at,
+            Some(at)
+        );
+        let audit = store.list_audit(&tenant, None, 10).await.unwrap();
+        let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["api_key.created", "api_key.revoked"]);
+    }
+
+    pub async fn circuit_writes_are_compare_and_set(store: &dyn Store) {
+        use skillos_store::{Circuit, CircuitState};
+        let tenant = TenantId::new("t1");
+        let now = skillos_store::now();
+        let closed = Circuit {
+            tenant_id: tenant.clone(),
+            skill_id: "a/b".to_owned(),
+            state: CircuitState::Closed,
+            failures: 1,
+            opened_at: None,
+            probe_expires_at: None,
+            version: 1,
+            updated_at: now,
+        };
+        assert!(store.put_circuit(&closed, None).await.unwrap());
+        assert!(
+            !store.put_circuit(&closed, None).await.unwrap(),
+            "inserted once"
+        );
+        let open = Circuit {
+            state: CircuitState::Open,
+            failures: 2,
+            opened_at: Some(now),
+            version: 2,
+            ..closed.clone()
+        };
+        assert!(store.put_circuit(&open, Some(1)).await.unwrap());
+        // A writer that read version 1 loses.
+        assert!(!store.put_circuit(&closed, Some(1)).await.unwrap());
+        assert_eq!(store.circuit(&tenant, "a/b").await.unwrap(), Some(open));
+        assert!(
+            store
+                .circuit(&TenantId::new("t2"), "a/b")
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 }

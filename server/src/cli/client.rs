@@ -14,7 +14,7 @@ use crate::skills::SkillDocument;
 use skillos_proto::v1::orchestrator_service_client::OrchestratorServiceClient;
 
 pub async fn skills(args: SkillsArgs, json: bool) -> Result<(), Failure> {
-    let mut client = SkillServiceClient::new(connect(&args.server.server).await?);
+    let mut client = SkillServiceClient::new(connect(&args.server).await?);
     match args.command {
         SkillsCommand::List {
             tag,
@@ -116,8 +116,51 @@ pub async fn skills(args: SkillsArgs, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Adds the caller's credential to every call.
+#[derive(Clone, Debug)]
+pub struct Bearer(Option<tonic::metadata::AsciiMetadataValue>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A channel that sends the caller's credential.
+pub type Authed = tonic::service::interceptor::InterceptedService<Channel, Bearer>;
+
+/// Connects to the server of `arg`, with its `--token` (or `SKILLOS_TOKEN`) on every call.
+pub async fn connect(arg: &super::ServerArg) -> Result<Authed, Failure> {
+    let bearer = match arg
+        .token
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        None => None,
+        Some(token) => Some(format!("Bearer {token}").parse().map_err(|_| {
+            Failure::usage(
+                "the token (--token or SKILLOS_TOKEN) has characters a header cannot carry",
+            )
+        })?),
+    };
+    let channel = connect_channel(&arg.server).await?;
+    Ok(tonic::service::interceptor::InterceptedService::new(
+        channel,
+        Bearer(bearer),
+    ))
+}
+
 /// Connects to `server` (`host:port` or a URL).
-pub async fn connect(server: &str) -> Result<Channel, Failure> {
+pub async fn connect_channel(server: &str) -> Result<Channel, Failure> {
     let url = if server.contains("://") {
         server.to_owned()
     } else {
@@ -292,7 +335,7 @@ pub async fn run(args: RunArgs, json: bool) -> Result<(), Failure> {
             ));
         }
     };
-    let mut client = OrchestratorServiceClient::new(connect(&args.server.server).await?);
+    let mut client = OrchestratorServiceClient::new(connect(&args.server).await?);
     let target = match (args.skill, args.query) {
         (Some(skill), _) => v1::run_request::Target::SkillId(skill),
         (None, Some(query)) => v1::run_request::Target::Query(query),
@@ -386,7 +429,7 @@ pub async fn run(args: RunArgs, json: bool) -> Result<(), Failure> {
 }
 
 pub async fn executions(args: ExecutionsArgs, json: bool) -> Result<(), Failure> {
-    let mut client = OrchestratorServiceClient::new(connect(&args.server.server).await?);
+    let mut client = OrchestratorServiceClient::new(connect(&args.server).await?);
     match args.command {
         ExecutionsCommand::List { skill, limit } => {
             let request = v1::ListExecutionsRequest {
@@ -436,7 +479,7 @@ pub async fn executions(args: ExecutionsArgs, json: bool) -> Result<(), Failure>
 }
 
 pub async fn runners(args: RunnersArgs, json: bool) -> Result<(), Failure> {
-    let mut client = OrchestratorServiceClient::new(connect(&args.server.server).await?);
+    let mut client = OrchestratorServiceClient::new(connect(&args.server).await?);
     let RunnersCommand::List = args.command;
     let listed = client
         .list_runners(v1::ListRunnersRequest::default())
@@ -518,7 +561,7 @@ fn time_text(time: &prost_types::Timestamp) -> String {
 }
 
 pub async fn feedback(args: FeedbackArgs, json: bool) -> Result<(), Failure> {
-    let mut client = OrchestratorServiceClient::new(connect(&args.server.server).await?);
+    let mut client = OrchestratorServiceClient::new(connect(&args.server).await?);
     let request = v1::RecordFeedbackRequest {
         query: args.query,
         routed_skill_id: args.routed.unwrap_or_default(),

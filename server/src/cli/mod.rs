@@ -4,6 +4,7 @@
 //! Exit codes: 0 success, 1 failure or refusal, 2 usage error.
 
 mod client;
+mod keys;
 mod local;
 mod output;
 mod route;
@@ -55,6 +56,8 @@ enum Command {
     Route(route::RouteArgs),
     /// Tell a running server which skill a routed query should have gone to.
     Feedback(FeedbackArgs),
+    /// Create, list and revoke API keys in the server's store.
+    Keys(keys::KeysArgs),
 }
 
 #[derive(Debug, Args)]
@@ -89,6 +92,9 @@ struct ServerArg {
         global = true
     )]
     server: String,
+    /// Credential for the server: an API key (`skos_...`) or a JWT.
+    #[arg(long, env = "SKILLOS_TOKEN", global = true, hide_env_values = true)]
+    token: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -168,6 +174,10 @@ pub struct ServeArgs {
     /// Do not start a runner for the skills root as a child process [env: SKILLOS_LOCAL_RUNNER=0].
     #[arg(long)]
     no_local_runner: bool,
+    /// Development mode: callers without credentials act as the anonymous admin of the default
+    /// tenant [env: SKILLOS_DEV_MODE=1]. Only on a loopback address.
+    #[arg(long)]
+    dev: bool,
 }
 
 impl ServeArgs {
@@ -189,6 +199,9 @@ impl ServeArgs {
         }
         if self.no_watch {
             config.skills.watch = false;
+        }
+        if self.dev {
+            config.auth.dev_mode = true;
         }
         if self.no_local_runner {
             config.runners.local = false;
@@ -286,6 +299,7 @@ pub fn main() -> ExitCode {
         }
         Command::Runners(args) => runtime().and_then(|rt| rt.block_on(client::runners(args, json))),
         Command::Route(args) => runtime().and_then(|rt| rt.block_on(route::route(args, json))),
+        Command::Keys(args) => runtime().and_then(|rt| rt.block_on(keys::keys(args, json))),
         Command::Feedback(args) => {
             runtime().and_then(|rt| rt.block_on(client::feedback(args, json)))
         }

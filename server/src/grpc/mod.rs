@@ -38,6 +38,7 @@ pub struct Services {
     pub dispatcher: crate::dispatch::Dispatcher,
     pub runner_tokens: crate::auth::RunnerTokens,
     pub runner_limits: runner::Limits,
+    pub auth: crate::auth::Authenticator,
 }
 
 /// Adds every gRPC service to `router`; `health` is tonic-health's service.
@@ -81,9 +82,11 @@ where
     let router = mount
         .add(SkillServiceServer::new(skills::Adapter::new(
             services.skills,
+            services.auth.clone(),
         )))
         .add(OrchestratorServiceServer::new(orchestrator::Adapter::new(
             services.orchestrator,
+            services.auth.clone(),
         )))
         .add(ApprovalServiceServer::new(Unimplemented))
         .add(WebhookServiceServer::new(Unimplemented))

@@ -15,11 +15,12 @@ use crate::routing::{RouteRequest, Routed};
 #[derive(Clone, Debug)]
 pub struct Adapter {
     service: Service,
+    auth: auth::Authenticator,
 }
 
 impl Adapter {
-    pub fn new(service: Service) -> Self {
-        Self { service }
+    pub fn new(service: Service, auth: auth::Authenticator) -> Self {
+        Self { service, auth }
     }
 }
 
@@ -39,7 +40,8 @@ impl OrchestratorService for Adapter {
         &self,
         request: Request<v1::RunRequest>,
     ) -> Result<Response<v1::RunResponse>, Status> {
-        let principal = auth::principal(&request);
+        let principal = self.auth.grpc(&request).await?;
+        self.service.admit_caller(&principal).await?;
         let traceparent = traceparent(&request);
         let request = request.into_inner();
         let (skill_id, routed) = match self
@@ -81,7 +83,8 @@ impl OrchestratorService for Adapter {
         &self,
         request: Request<v1::RunStreamRequest>,
     ) -> Result<Response<Self::RunStreamStream>, Status> {
-        let principal = auth::principal(&request);
+        let principal = self.auth.grpc(&request).await?;
+        self.service.admit_caller(&principal).await?;
         let traceparent = traceparent(&request);
         let request = request.into_inner();
         let resolved = self
@@ -187,7 +190,8 @@ impl OrchestratorService for Adapter {
         &self,
         request: Request<v1::RouteRequest>,
     ) -> Result<Response<v1::RouteResponse>, Status> {
-        let principal = auth::principal(&request);
+        let principal = self.auth.grpc(&request).await?;
+        self.service.admit_caller(&principal).await?;
         let request = request.into_inner();
         let max_candidates = usize::try_from(request.max_candidates)
             .map_err(|_| invalid("max_candidates must be between 1 and 50 (0: 5)"))?;
@@ -212,7 +216,7 @@ impl OrchestratorService for Adapter {
         &self,
         request: Request<v1::RecordFeedbackRequest>,
     ) -> Result<Response<v1::RecordFeedbackResponse>, Status> {
-        let principal = auth::principal(&request);
+        let principal = self.auth.grpc(&request).await?;
         let request = request.into_inner();
         let some = |text: String| Some(text).filter(|text| !text.trim().is_empty());
         let feedback = self
@@ -238,7 +242,7 @@ impl OrchestratorService for Adapter {
         &self,
         request: Request<v1::GetExecutionRequest>,
     ) -> Result<Response<v1::GetExecutionResponse>, Status> {
-        let principal = auth::principal(&request);
+        let principal = self.auth.grpc(&request).await?;
         let execution = self
             .service
             .get_execution(&principal, &request.get_ref().execution_id)
@@ -252,7 +256,7 @@ impl OrchestratorService for Adapter {
         &self,
         request: Request<v1::ListExecutionsRequest>,
     ) -> Result<Response<v1::ListExecutionsResponse>, Status> {
-        let principal = auth::principal(&request);
+        let principal = self.auth.grpc(&request).await?;
         let request = request.into_inner();
         if request.created_after.is_some()
             || request.created_before.is_some()
@@ -295,7 +299,7 @@ impl OrchestratorService for Adapter {
         &self,
         request: Request<v1::ListRunnersRequest>,
     ) -> Result<Response<v1::ListRunnersResponse>, Status> {
-        let principal = auth::principal(&request);
+        let principal = self.auth.grpc(&request).await?;
         let skill_id = request.get_ref().skill_id.clone();
         let runners = self
             .service

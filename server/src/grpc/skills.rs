@@ -10,11 +10,12 @@ use crate::skills::{ListQuery, Service};
 #[derive(Clone, Debug)]
 pub struct Adapter {
     service: Service,
+    auth: auth::Authenticator,
 }
 
 impl Adapter {
-    pub fn new(service: Service) -> Self {
-        Self { service }
+    pub fn new(service: Service, auth: auth::Authenticator) -> Self {
+        Self { service, auth }
     }
 }
 
@@ -24,7 +25,7 @@ impl SkillService for Adapter {
         &self,
         request: Request<v1::ListSkillsRequest>,
     ) -> Result<Response<v1::ListSkillsResponse>, Status> {
-        let principal = auth::principal(&request);
+        let principal = self.auth.grpc(&request).await?;
         let request = request.into_inner();
         let view = request.view();
         let query = ListQuery {
@@ -51,7 +52,7 @@ impl SkillService for Adapter {
         &self,
         request: Request<v1::GetSkillRequest>,
     ) -> Result<Response<v1::GetSkillResponse>, Status> {
-        let principal = auth::principal(&request);
+        let principal = self.auth.grpc(&request).await?;
         let view = self
             .service
             .get(&principal, &request.get_ref().skill_id)
@@ -80,7 +81,7 @@ impl SkillService for Adapter {
         &self,
         request: Request<v1::DeprecateSkillRequest>,
     ) -> Result<Response<v1::DeprecateSkillResponse>, Status> {
-        let principal = auth::principal(&request);
+        let principal = self.auth.grpc(&request).await?;
         let request = request.into_inner();
         let view = self
             .service
@@ -100,7 +101,7 @@ impl SkillService for Adapter {
         &self,
         request: Request<v1::UndeprecateSkillRequest>,
     ) -> Result<Response<v1::UndeprecateSkillResponse>, Status> {
-        let principal = auth::principal(&request);
+        let principal = self.auth.grpc(&request).await?;
         let view = self
             .service
             .undeprecate(&principal, &request.get_ref().skill_id)

@@ -41,12 +41,21 @@ pub struct HttpState {
     pub skills_watch: &'static str,
 }
 
-pub fn router(state: HttpState, skills: crate::skills::Service) -> Router {
+pub fn router(
+    state: HttpState,
+    skills: crate::skills::Service,
+    auth: crate::auth::Authenticator,
+    limiter: Arc<crate::rate_limit::RateLimiter>,
+) -> Router {
     let skills_api = Router::new()
         .route("/skills", get(skills::list))
         .route("/skills/{*rest}", get(skills::skill).post(skills::skill))
         .route("/validate", post(skills::validate))
-        .with_state(skills);
+        .with_state(skills::SkillsState {
+            service: skills,
+            auth,
+            limiter,
+        });
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::Principal;
+use crate::auth::Authenticator;
 use crate::error::{ApiError, Kind};
 use crate::skills::{ListQuery, Service, SkillDocument};
 
@@ -28,11 +28,37 @@ pub struct ListParams {
     view: Option<String>,
 }
 
+/// The skills service and the authenticator every route passes first.
+#[derive(Clone, Debug)]
+pub struct SkillsState {
+    pub service: Service,
+    pub auth: Authenticator,
+    pub limiter: std::sync::Arc<crate::rate_limit::RateLimiter>,
+}
+
+impl SkillsState {
+    /// Authenticates the caller and counts the call against its rate limits.
+    async fn admit(
+        &self,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<crate::auth::Principal, ApiError> {
+        let principal = self.auth.http(headers).await?;
+        self.limiter.check(&principal, true, None).await?;
+        Ok(principal)
+    }
+}
+
 /// `GET /skills`
 pub async fn list(
-    State(service): State<Service>,
+    State(state): State<SkillsState>,
+    headers: axum::http::HeaderMap,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Response {
+    let principal = match state.admit(&headers).await {
+        Ok(principal) => principal,
+        Err(error) => return error.into_response(),
+    };
+    let service = state.service;
     let params = match params {
         Ok(Query(params)) => params,
         Err(rejection) => return invalid_request(&rejection.body_text()).into_response(),
@@ -52,7 +78,7 @@ pub async fn list(
         page_size: params.page_size,
         page_token: params.page_token,
     };
-    match service.list(&Principal::anonymous(), query).await {
+    match service.list(&principal, query).await {
         Ok(page) => Json(json!({
             "skills": page.skills.iter().map(|view| SkillDocument::new(view, full)).collect::<Vec<_>>(),
             "next_page_token": page.next_page_token,
@@ -87,12 +113,17 @@ impl Default for ValidateBody {
 /// `GET /skills/{id}`, `POST /skills/{id}/deprecate`, `POST /skills/{id}/undeprecate`, where the
 /// id may itself contain a `/`, so the path is split here rather than by the router.
 pub async fn skill(
-    State(service): State<Service>,
+    State(state): State<SkillsState>,
+    headers: axum::http::HeaderMap,
     method: Method,
     Path(rest): Path<String>,
     body: Bytes,
 ) -> Response {
-    let principal = Principal::anonymous();
+    let principal = match state.admit(&headers).await {
+        Ok(principal) => principal,
+        Err(error) => return error.into_response(),
+    };
+    let service = state.service;
     let result = match (method, rest.rsplit_once('/')) {
         (Method::GET, _) => service.get(&principal, &rest).await.map(|view| json!(SkillDocument::new(&view, true))),
         (Method::POST, Some((id, "deprecate"))) => {
@@ -120,7 +151,19 @@ pub async fn skill(
 }
 
 /// `POST /validate`: the skills root as it is on disk now.
-pub async fn validate(State(service): State<Service>, body: Bytes) -> Response {
+pub async fn validate(
+    State(state): State<SkillsState>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    let principal = match state.admit(&headers).await {
+        Ok(principal) => principal,
+        Err(error) => return error.into_response(),
+    };
+    let service = state.service;
+    if let Err(error) = service.require(&principal, crate::policy::permission::SKILLS_MANAGE) {
+        return ApiError::from(error).into_response();
+    }
     let body: ValidateBody = match parse_body(&body) {
         Ok(body) => body,
         Err(error) => return error.into_response(),

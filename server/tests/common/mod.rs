@@ -28,6 +28,9 @@ pub struct TestServer {
 /// A runner token allowed every skill in the default test server.
 pub const ALL_SKILLS_TOKEN: &str = "test-runner-token-all-skills";
 
+/// A last change to a test server's configuration; gets the skills root.
+pub type Configure = std::sync::Arc<dyn Fn(&mut Config, &Path) + Send + Sync>;
+
 pub struct Options {
     pub backend: StorageBackend,
     pub postgres_schema: Option<String>,
@@ -35,6 +38,10 @@ pub struct Options {
     /// (token, skill patterns) for the default tenant.
     pub runner_tokens: Vec<(&'static str, Vec<&'static str>)>,
     pub max_result_bytes: usize,
+    /// Anonymous callers are the admin of the default tenant.
+    pub dev_mode: bool,
+    /// Changes the configuration last; gets the skills root (to write policies, keys).
+    pub configure: Option<Configure>,
 }
 
 impl Default for Options {
@@ -45,6 +52,8 @@ impl Default for Options {
             skills: vec!["a/one", "a/two", "b/three"],
             runner_tokens: vec![(ALL_SKILLS_TOKEN, vec!["*"])],
             max_result_bytes: 4 * 1024 * 1024,
+            dev_mode: true,
+            configure: None,
         }
     }
 }
@@ -109,6 +118,10 @@ impl TestServer {
         config.runners.local = false;
         config.runners.heartbeat_interval_seconds = 1;
         config.runners.heartbeat_timeout_seconds = 3;
+        config.auth.dev_mode = options.dev_mode;
+        if let Some(configure) = &options.configure {
+            configure(&mut config, root.path());
+        }
         config.validate().unwrap();
         Self::launch(config, root, data).await
     }

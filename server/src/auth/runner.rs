@@ -1,30 +1,9 @@
-//! Who is calling. Until credentials are configured, every caller is the anonymous principal of
-//! the default tenant; request bodies and headers never choose the tenant or the subject.
+//! Runner tokens: each is kept as a SHA-256 digest, scoped to one tenant and to skill-id
+//! patterns, and compared in constant time.
 
 use skillos_store::TenantId;
 
-/// The verified identity a request runs as.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Principal {
-    pub subject: String,
-    pub tenant: TenantId,
-}
-
-impl Principal {
-    pub const ANONYMOUS: &'static str = "anonymous";
-
-    pub fn anonymous() -> Self {
-        Self {
-            subject: Self::ANONYMOUS.to_owned(),
-            tenant: TenantId::default_tenant(),
-        }
-    }
-}
-
-/// The principal of a gRPC request.
-pub fn principal<T>(_request: &tonic::Request<T>) -> Principal {
-    Principal::anonymous()
-}
+use super::{constant_time_eq, glob_matches, sha256};
 
 /// What a runner token allows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,7 +36,7 @@ impl RunnerTokens {
                     tenant: TenantId::new(token.tenant.clone()),
                     patterns: token.skills.clone(),
                 };
-                (digest(&token.token), grant)
+                (sha256(token.token.as_bytes()), grant)
             })
             .collect();
         Self { grants }
@@ -73,7 +52,7 @@ impl RunnerTokens {
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))?;
-        let presented = digest(token.trim());
+        let presented = sha256(token.trim().as_bytes());
         let mut found = None;
         // Every grant is compared, so the time taken does not tell which one matched.
         for (known, grant) in &self.grants {
@@ -85,55 +64,9 @@ impl RunnerTokens {
     }
 }
 
-fn digest(token: &str) -> [u8; 32] {
-    use sha2::Digest;
-    sha2::Sha256::digest(token.as_bytes()).into()
-}
-
-fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// `*` matches any run of characters (including `/`); everything else matches itself.
-fn glob_matches(pattern: &str, text: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let first = parts.next().unwrap_or("");
-    let Some(mut rest) = text.strip_prefix(first) else {
-        return false;
-    };
-    let parts: Vec<&str> = parts.collect();
-    let Some((last, middle)) = parts.split_last() else {
-        return rest.is_empty();
-    };
-    for part in middle {
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
-        }
-    }
-    rest.len() >= last.len() && rest.ends_with(last)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn glob_patterns() {
-        for (pattern, id, expected) in [
-            ("*", "finance/convert", true),
-            ("finance/*", "finance/convert", true),
-            ("finance/*", "travel/search_flights", false),
-            ("finance/convert", "finance/convert", true),
-            ("finance/convert", "finance/convert_currency", false),
-            ("*/search_*", "travel/search_flights", true),
-            ("*/search_*", "travel/book", false),
-            ("a*a", "a", false),
-            ("a*a", "aa", true),
-        ] {
-            assert_eq!(glob_matches(pattern, id), expected, "{pattern} ~ {id}");
-        }
-    }
 
     #[test]
     fn runner_tokens_authenticate_by_bearer_header_only() {
