@@ -404,8 +404,8 @@ pub struct ServerConfig {
     pub shutdown_grace_seconds: u64,
     /// Origins allowed to call gRPC-web from a browser; `*` allows any. Empty: same origin only.
     pub cors_allowed_origins: Vec<String>,
-    /// Serve on a non-loopback address although callers are not authenticated yet. Without
-    /// it, such an address is refused, so the administrative RPCs are not exposed by accident.
+    /// Allow dev mode (anonymous callers are admin) on a non-loopback address, for a proxy in
+    /// front that authenticates callers. Without it such a setup is refused at start.
     pub allow_unauthenticated_remote: bool,
 }
 
