@@ -82,6 +82,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "SKILLOS_CIRCUIT_OPEN_SECONDS",
         "circuit_breaker.open_seconds",
     ),
+    ("SKILLOS_BUDGET_DEFAULTS", "budgets.defaults"),
     ("SKILLOS_LOG_LEVEL", "log.level"),
     ("SKILLOS_LOG_FORMAT", "log.format"),
 ];
@@ -98,7 +99,38 @@ pub struct Config {
     pub policies: PoliciesConfig,
     pub rate_limits: RateLimitsConfig,
     pub circuit_breaker: CircuitBreakerConfig,
+    pub budgets: BudgetsConfig,
     pub log: LogConfig,
+}
+
+/// Default budget limits (BudgetService.SetBudget overrides them per tenant).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BudgetsConfig {
+    /// Limits that apply to every tenant, principal or skill without one of its own.
+    pub defaults: Vec<BudgetDefault>,
+    /// A run picks a skill's cheapest model tier when, after it, less than this fraction of a
+    /// limit would remain.
+    pub low_remaining_fraction: f64,
+}
+
+impl Default for BudgetsConfig {
+    fn default() -> Self {
+        Self {
+            defaults: Vec::new(),
+            low_remaining_fraction: 0.1,
+        }
+    }
+}
+
+/// One default limit: `scope` tenant, principal or skill; `period` request, day, month or
+/// total.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetDefault {
+    pub scope: String,
+    pub period: String,
+    pub limit: f64,
 }
 
 /// Who may call: JWTs, API keys (always on, kept in the store) and the dev mode.
@@ -751,6 +783,24 @@ impl Config {
                     u32::try_from(parse_u64(value)?).map_err(|e| invalid(e.to_string()))?
             }
             "circuit_breaker.open_seconds" => self.circuit_breaker.open_seconds = parse_u64(value)?,
+            // `tenant:day=100,principal:request=5`
+            "budgets.defaults" => {
+                let mut defaults = Vec::new();
+                for item in list(value) {
+                    let parsed = item.split_once('=').and_then(|(key, limit)| {
+                        let (scope, period) = key.trim().split_once(':')?;
+                        Some(BudgetDefault {
+                            scope: scope.trim().to_owned(),
+                            period: period.trim().to_owned(),
+                            limit: limit.trim().parse().ok()?,
+                        })
+                    });
+                    defaults.push(parsed.ok_or_else(|| {
+                        invalid(format!("{item:?} must look like tenant:day=100"))
+                    })?);
+                }
+                self.budgets.defaults = defaults;
+            }
             "log.level" => self.log.level = value.trim().to_owned(),
             "log.format" => {
                 self.log.format = match value.trim().to_ascii_lowercase().as_str() {
@@ -941,6 +991,27 @@ impl Config {
             return Err(Error::Invalid {
                 key: "routing.mode",
                 message: "vector and hybrid routing need an embedder (routing.embedder)".to_owned(),
+            });
+        }
+        for default in &self.budgets.defaults {
+            if crate::budget::Scope::parse(&default.scope).is_none()
+                || crate::budget::Period::parse(&default.period).is_none()
+                || !(default.limit.is_finite() && default.limit >= 0.0)
+            {
+                return Err(Error::Invalid {
+                    key: "budgets.defaults",
+                    message: format!(
+                        "{}:{}={} needs a scope (tenant, principal, skill), a period (request, \
+                         day, month, total) and a limit >= 0",
+                        default.scope, default.period, default.limit
+                    ),
+                });
+            }
+        }
+        if !(0.0..1.0).contains(&self.budgets.low_remaining_fraction) {
+            return Err(Error::Invalid {
+                key: "budgets.low_remaining_fraction",
+                message: "must be at least 0 and below 1".to_owned(),
             });
         }
         if let Err(error) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {

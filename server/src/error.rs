@@ -213,6 +213,20 @@ impl From<orchestrator::Error> for ApiError {
                 .with("skill_id", skill_id)
                 .retry_after(retry_after),
             E::Breaker(crate::breaker::Error::Store(store)) => Self::internal(&store),
+            E::Budget(crate::budget::Error::Exceeded {
+                scope,
+                scope_key,
+                period,
+                limit,
+                remaining,
+                ..
+            }) => Self::new(Kind::ResourceExhausted, "BUDGET_EXCEEDED", message)
+                .with("scope", scope.as_str())
+                .with("scope_key", scope_key)
+                .with("period", period.as_str())
+                .with("limit", limit.to_string())
+                .with("remaining", remaining.to_string()),
+            E::Budget(crate::budget::Error::Store(store)) => Self::internal(&store),
             E::Store(store) => Self::internal(&store),
             E::Dispatch {
                 execution_id,

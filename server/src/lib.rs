@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod breaker;
+pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod dispatch;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::auth::Principal;
 use crate::breaker::{self, Breakers, Outcome};
+use crate::budget::{self, Budgets, Plan};
 use crate::dispatch::{self, Dispatcher, Invocation, RunnerInfo};
 use crate::policy::{Decision, Policies};
 use crate::rate_limit::{RateLimiter, Refusal};
@@ -55,6 +56,8 @@ pub enum Error {
     #[error(transparent)]
     Breaker(#[from] breaker::Error),
     #[error(transparent)]
+    Budget(#[from] budget::Error),
+    #[error(transparent)]
     Routing(#[from] routing::Error),
     #[error(transparent)]
     Store(#[from] skillos_store::Error),
@@ -88,6 +91,7 @@ pub struct Governance {
     pub policies: Arc<Policies>,
     pub limiter: Arc<RateLimiter>,
     pub breakers: Breakers,
+    pub budgets: Budgets,
 }
 
 #[derive(Clone)]
@@ -253,20 +257,34 @@ impl Service {
         if !self.dispatcher.hosts(&principal.tenant, &skill_id) {
             return Err(Error::NoRunner(skill_id));
         }
-        let admission = self
-            .governance
-            .breakers
-            .admit(&principal.tenant, &skill_id)
-            .await?;
         let timeout = request
             .timeout
             .or(manifest.timeout)
             .unwrap_or(self.default_timeout)
             .min(MAX_TIMEOUT);
+        let execution_id = uuid_v7();
+        let plan = self
+            .governance
+            .budgets
+            .reserve(principal, &view.skill, &execution_id, timeout)
+            .await?;
+        // From here on, every way out gives the reservation back unless the run settles it.
+        let mut abandoned = Abandoned {
+            store: None,
+            budgets: Some(self.governance.budgets.clone()),
+            plan: plan.clone(),
+            tenant: principal.tenant.clone(),
+            execution_id: execution_id.clone(),
+        };
+        let admission = self
+            .governance
+            .breakers
+            .admit(&principal.tenant, &skill_id)
+            .await?;
 
         let now = skillos_store::now();
         let execution = Execution {
-            id: uuid_v7(),
+            id: execution_id,
             tenant_id: principal.tenant.clone(),
             skill_id: skill_id.clone(),
             skill_version: manifest.version.to_string(),
@@ -287,11 +305,7 @@ impl Service {
             let _ = accepted.send(execution.id.clone());
         }
         // If the caller goes away before the run ends, the record must not stay RUNNING.
-        let mut abandoned = Abandoned {
-            store: Some(self.store.clone()),
-            tenant: principal.tenant.clone(),
-            execution_id: execution.id.clone(),
-        };
+        abandoned.store = Some(self.store.clone());
 
         let invocation = Invocation {
             execution_id: execution.id.clone(),
@@ -300,6 +314,9 @@ impl Service {
             payload: request.payload,
             tenant: principal.tenant.clone(),
             principal: principal.subject.clone(),
+            roles: principal.roles.clone(),
+            attributes: principal.attributes.clone(),
+            model_tier: plan.tier.clone(),
             deadline: tokio::time::Instant::now() + timeout,
             retryable: manifest.retryable,
             max_attempts: MAX_ATTEMPTS,
@@ -328,6 +345,9 @@ impl Service {
         }
         let (update, failure) = finish(&dispatched);
         abandoned.store = None;
+        abandoned.budgets = None;
+        self.account(principal, &execution.skill_id, &plan, &dispatched)
+            .await;
         self.store
             .update_execution(&principal.tenant, &execution.id, &update)
             .await?;
@@ -338,6 +358,29 @@ impl Service {
             });
         }
         self.get_execution(principal, &execution.id).await
+    }
+
+    /// Settles the budget of a succeeded run, releases it otherwise. A store failure here is
+    /// logged: the run happened, and the reservation expires by itself.
+    async fn account(
+        &self,
+        principal: &Principal,
+        skill_id: &str,
+        plan: &Plan,
+        dispatched: &Result<dispatch::Dispatched, dispatch::Error>,
+    ) {
+        let budgets = &self.governance.budgets;
+        let result = match dispatched {
+            Ok(done) if done.finished.outcome.is_ok() => {
+                budgets
+                    .settle(principal, skill_id, plan, &done.finished.usage)
+                    .await
+            }
+            _ => budgets.release(&principal.tenant, plan).await,
+        };
+        if let Err(error) = result {
+            tracing::warn!(%error, execution_id = %plan.reservation_id, "cannot settle the budget reservation");
+        }
     }
 
     /// Checks a payload against the skill's input schema (compiled once per schema).
@@ -515,16 +558,32 @@ fn uuid_v7() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// Marks an execution cancelled when the run future is dropped before it recorded an end (the
-/// caller disconnected); the dispatcher has already told the runner to stop.
+/// Cleans up after a run that ended early: releases its budget reservation (a refusal after
+/// reserving, an error, the caller going away) and, once the execution is stored, marks it
+/// cancelled when the run future is dropped before it recorded an end (the caller
+/// disconnected; the dispatcher has already told the runner to stop).
 struct Abandoned {
     store: Option<Arc<dyn Store>>,
+    budgets: Option<Budgets>,
+    plan: Plan,
     tenant: skillos_store::TenantId,
     execution_id: String,
 }
 
 impl Drop for Abandoned {
     fn drop(&mut self) {
+        if let Some(budgets) = self.budgets.take()
+            && self.plan.reserved
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let tenant = self.tenant.clone();
+            let plan = self.plan.clone();
+            runtime.spawn(async move {
+                if let Err(error) = budgets.release(&tenant, &plan).await {
+                    tracing::warn!(%error, "cannot release a budget reservation");
+                }
+            });
+        }
         let Some(store) = self.store.take() else {
             return;
         };

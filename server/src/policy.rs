@@ -36,6 +36,10 @@ const MAX_CACHED_DECISIONS: usize = 10_000;
 pub mod permission {
     /// Deprecate and undeprecate skills.
     pub const SKILLS_MANAGE: &str = "skills:manage";
+    /// Read other principals' and skills' budgets and usage.
+    pub const BUDGETS_READ: &str = "budgets:read";
+    /// Set budget limits.
+    pub const BUDGETS_WRITE: &str = "budgets:write";
 }
 
 /// The outcome of one check.

@@ -18,6 +18,7 @@ use tonic::transport::server::TcpIncoming;
 
 use crate::auth::{Authenticator, RunnerTokens, jwt};
 use crate::breaker::Breakers;
+use crate::budget::Budgets;
 use crate::config::RunnerTokenConfig;
 use crate::config::{Config, StorageBackend};
 use crate::dispatch::Dispatcher;
@@ -105,9 +106,12 @@ pub async fn run(
         );
     }
     let http_limiter = limiter.clone();
+    let policies_for_grpc = policies.clone();
+    let budgets = Budgets::new(store.clone(), config.budgets.clone());
     let governance_task = tokio::spawn(maintain_governance(
         policies.clone(),
         limiter.clone(),
+        budgets.clone(),
         dispatcher.shutdown_signal(),
     ));
     let skills = skills::Service::new(
@@ -173,6 +177,7 @@ pub async fn run(
             policies,
             limiter,
             breakers: Breakers::new(store.clone(), &config.circuit_breaker),
+            budgets: budgets.clone(),
         },
     );
     let services = grpc::Services {
@@ -187,6 +192,8 @@ pub async fn run(
             heartbeat_timeout: Duration::from_secs(runners.heartbeat_timeout_seconds),
         },
         auth: authenticator.clone(),
+        budgets,
+        policies: policies_for_grpc,
     };
     if runner_tokens.is_empty() {
         tracing::warn!(
@@ -313,10 +320,11 @@ fn jwt_verifier(config: &crate::config::AuthConfig) -> anyhow::Result<Option<jwt
 }
 
 /// Reloads the permission policies when their files change (a broken file keeps the last good
-/// policies) and forgets idle rate-limit keys.
+/// policies), releases stale budget reservations and forgets idle rate-limit keys.
 async fn maintain_governance(
     policies: Arc<Policies>,
     limiter: Arc<RateLimiter>,
+    budgets: Budgets,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut ticks = 0u64;
@@ -329,6 +337,11 @@ async fn maintain_governance(
             tracing::error!(%error, "permission policies not reloaded; the previous ones stay in force");
         }
         ticks += 1;
+        if ticks.is_multiple_of(15)
+            && let Err(error) = budgets.expire().await
+        {
+            tracing::warn!(%error, "cannot expire stale budget reservations");
+        }
         if ticks.is_multiple_of(30) {
             limiter.shrink();
         }

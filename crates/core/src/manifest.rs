@@ -36,6 +36,7 @@ const KNOWN_KEYS: &[&str] = &[
     "input_schema",
     "output_schema",
     "cost_estimate",
+    "model_tiers",
     "risk_tier",
     "required_permissions",
     "timeout_seconds",
@@ -59,6 +60,9 @@ pub struct Manifest {
     pub output_schema: Option<serde_json::Map<String, Json>>,
     /// `None` when the manifest declares none (not the same as a skill that costs nothing).
     pub cost_estimate: Option<f64>,
+    /// Model tiers the skill can run with, preferred first, each with its own cost estimate;
+    /// when a budget runs low the cheapest is passed to the runner.
+    pub model_tiers: Vec<ModelTier>,
     pub risk_tier: Option<RiskTier>,
     pub required_permissions: Vec<String>,
     pub timeout: Option<Duration>,
@@ -66,6 +70,14 @@ pub struct Manifest {
     pub deprecation: Deprecation,
     /// The predecessor's eval-as-code block, kept verbatim for tools that run evals.
     pub eval: Option<Json>,
+}
+
+/// A model tier a skill can run with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelTier {
+    pub name: String,
+    /// Budget units one run with this tier is expected to cost.
+    pub cost_estimate: f64,
 }
 
 /// `module.path:function`.
@@ -205,6 +217,7 @@ impl Fields {
         let input_schema = self.schema("input_schema");
         let output_schema = self.schema("output_schema");
         let cost_estimate = self.cost_estimate();
+        let model_tiers = self.model_tiers();
         let risk_tier = self.risk_tier();
         let required_permissions = self.string_list("required_permissions").unwrap_or_default();
         let timeout = self.timeout();
@@ -232,6 +245,7 @@ impl Fields {
                     input_schema,
                     output_schema,
                     cost_estimate,
+                    model_tiers,
                     risk_tier,
                     required_permissions,
                     timeout,
@@ -482,6 +496,47 @@ impl Fields {
         None
     }
 
+    fn model_tiers(&mut self) -> Vec<ModelTier> {
+        let items = match self.get("model_tiers") {
+            None | Some(Yaml::Null) => return Vec::new(),
+            Some(Yaml::Sequence(items)) => items.clone(),
+            Some(other) => {
+                let kind = yaml_kind(other);
+                self.problem("model_tiers", format_args!("must be a list, found {kind}"));
+                return Vec::new();
+            }
+        };
+        let mut tiers: Vec<ModelTier> = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            let name = item.get("name").and_then(Yaml::as_str).map(str::trim);
+            let cost = item.get("cost_estimate").and_then(Yaml::as_f64);
+            match (name, cost) {
+                (Some(name), Some(cost))
+                    if !name.is_empty()
+                        && name.len() <= 64
+                        && cost.is_finite()
+                        && cost >= 0.0
+                        && tiers.iter().all(|tier| tier.name != name) =>
+                {
+                    tiers.push(ModelTier {
+                        name: name.to_owned(),
+                        cost_estimate: cost,
+                    });
+                }
+                _ => {
+                    self.problem(
+                        &format!("model_tiers[{index}]"),
+                        format_args!(
+                            "needs a unique name (1-64 characters) and a cost_estimate >= 0"
+                        ),
+                    );
+                    return Vec::new();
+                }
+            }
+        }
+        tiers
+    }
+
     fn risk_tier(&mut self) -> Option<RiskTier> {
         let raw = self.optional_string("risk_tier")?;
         let tier = RiskTier::parse(raw.trim().to_ascii_lowercase().as_str());
@@ -708,6 +763,29 @@ retryable: true
             manifest.deprecation.replacement_id.unwrap().to_string(),
             "finance/convert_currency_v2"
         );
+    }
+
+    #[test]
+    fn model_tiers_keep_their_order_and_are_checked() {
+        let text = format!(
+            "{VALID}model_tiers:\n- {{name: standard, cost_estimate: 5}}\n- {{name: economy, cost_estimate: 0.5}}\n"
+        );
+        let tiers = parse(&text).manifest.unwrap().model_tiers;
+        assert_eq!(
+            tiers
+                .iter()
+                .map(|t| (t.name.as_str(), t.cost_estimate))
+                .collect::<Vec<_>>(),
+            [("standard", 5.0), ("economy", 0.5)]
+        );
+        for bad in [
+            "model_tiers: cheap\n",
+            "model_tiers:\n- {name: a, cost_estimate: -1}\n",
+            "model_tiers:\n- {name: a, cost_estimate: 1}\n- {name: a, cost_estimate: 2}\n",
+            "model_tiers:\n- {cost_estimate: 1}\n",
+        ] {
+            assert!(parse(&format!("{VALID}{bad}")).manifest.is_none(), "{bad}");
+        }
     }
 
     #[test]

@@ -14,8 +14,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use model::{
-    ApiKey, AuditEvent, Circuit, CircuitState, Execution, ExecutionFilter, ExecutionStatus,
-    ExecutionUpdate, RoutingFeedback, SkillState, SkillVector, TenantId, now,
+    ApiKey, AuditEvent, BudgetKey, BudgetLimit, Circuit, CircuitState, Counter, CounterKey,
+    Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, Reservation, ReserveCheck,
+    RoutingFeedback, SkillState, SkillVector, TenantId, UsageDelta, UsageFilter, UsageRow, now,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -172,6 +173,53 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Writes a breaker if it is still at `expected_version` (`None`: if there is none yet);
     /// the written row has `circuit.version`. False when another writer came first.
     async fn put_circuit(&self, circuit: &Circuit, expected_version: Option<i64>) -> Result<bool>;
+
+    /// Budget limits set through the API for a tenant.
+    async fn budget_limits(&self, tenant: &TenantId) -> Result<Vec<BudgetLimit>>;
+
+    /// Sets (`Some`) or removes (`None`) a limit, with its audit event.
+    async fn put_budget_limit(
+        &self,
+        tenant: &TenantId,
+        key: &BudgetKey,
+        amount: Option<f64>,
+        actor: &str,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+
+    /// The counters of these windows (zero when never written).
+    async fn budget_counters(&self, tenant: &TenantId, keys: &[CounterKey])
+    -> Result<Vec<Counter>>;
+
+    /// In one transaction: adds `reservation.amount` to the reserved amount of every counter of
+    /// the reservation, refusing (and changing nothing) when a check's counter would go over
+    /// its limit, then stores the reservation. `Ok(Some(i))`: check `i` refused.
+    async fn reserve_budget(
+        &self,
+        reservation: &Reservation,
+        checks: &[ReserveCheck],
+    ) -> Result<Option<usize>>;
+
+    /// Ends a reservation once: its amount leaves `reserved`, and `spent` (when given) is added
+    /// to every counter, with the usage row, in one transaction. False when the reservation
+    /// was already settled, released or expired.
+    async fn settle_budget(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        spent: Option<f64>,
+        usage: Option<&UsageDelta>,
+    ) -> Result<bool>;
+
+    /// Reservations whose time is up, oldest first: `(tenant, id)`.
+    async fn expired_reservations(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<Vec<(TenantId, String)>>;
+
+    /// Usage rows of a tenant, newest day first, then skill and principal.
+    async fn list_usage(&self, tenant: &TenantId, filter: &UsageFilter) -> Result<Vec<UsageRow>>;
 
     /// Oldest first, after `after_id` when given.
     async fn list_audit(

@@ -438,3 +438,117 @@ impl TryFrom<CircuitRow> for Circuit {
         })
     }
 }
+
+/// Which budget: a scope (`tenant`, `principal`, `skill`), its key (empty for the tenant) and a
+/// period (`request`, `day`, `month`, `total`).
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub struct BudgetKey {
+    pub scope: String,
+    pub scope_key: String,
+    pub period: String,
+}
+
+/// A limit set through the API.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BudgetLimit {
+    pub key: BudgetKey,
+    pub amount: f64,
+    pub updated_by: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct BudgetLimitRow {
+    scope: String,
+    scope_key: String,
+    period: String,
+    amount: f64,
+    updated_by: String,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<BudgetLimitRow> for BudgetLimit {
+    fn from(row: BudgetLimitRow) -> Self {
+        Self {
+            key: BudgetKey {
+                scope: row.scope,
+                scope_key: row.scope_key,
+                period: row.period,
+            },
+            amount: row.amount,
+            updated_by: row.updated_by,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+/// One budget in one period window (`2026-11-24`, `2026-11`, `total`).
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub struct CounterKey {
+    pub budget: BudgetKey,
+    pub window: String,
+}
+
+/// What a budget window has spent and has reserved for runs in flight.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Counter {
+    pub spent: f64,
+    pub reserved: f64,
+}
+
+/// One check of a reservation: the counter must stay within `limit`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReserveCheck {
+    pub counter: CounterKey,
+    pub limit: f64,
+}
+
+/// A run's reservation, settled or released once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reservation {
+    /// The execution id.
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub amount: f64,
+    /// Every counter the amount was reserved on (also those without a limit, for spending).
+    pub counters: Vec<CounterKey>,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Usage a settled run adds to its day.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsageDelta {
+    /// `YYYY-MM-DD` (UTC).
+    pub day: String,
+    pub skill_id: String,
+    pub principal: String,
+    pub cost: f64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+}
+
+/// Settled usage of one day, skill and principal.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct UsageRow {
+    pub day: String,
+    pub skill_id: String,
+    pub principal: String,
+    pub executions: i64,
+    pub cost: f64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+}
+
+/// Which usage rows to read; days are `YYYY-MM-DD`, `to_day` exclusive.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UsageFilter {
+    pub from_day: Option<String>,
+    pub to_day: Option<String>,
+    pub skill_id: Option<String>,
+    pub principal: Option<String>,
+}

@@ -400,6 +400,256 @@ macro_rules! impl_store {
                 Ok(query.execute(&self.pool).await?.rows_affected() == 1)
             }
 
+            async fn budget_limits(
+                &self,
+                tenant: &$crate::TenantId,
+            ) -> $crate::Result<Vec<$crate::BudgetLimit>> {
+                let rows: Vec<$crate::model::BudgetLimitRow> = sqlx::query_as(
+                    "SELECT scope, scope_key, period, amount, updated_by, updated_at \
+                     FROM budget_limits WHERE tenant_id = $1 ORDER BY scope, scope_key, period",
+                )
+                .bind(tenant.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn put_budget_limit(
+                &self,
+                tenant: &$crate::TenantId,
+                key: &$crate::BudgetKey,
+                amount: Option<f64>,
+                actor: &str,
+                audit: &$crate::AuditEvent,
+            ) -> $crate::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                match amount {
+                    Some(amount) => {
+                        sqlx::query(
+                            "INSERT INTO budget_limits (tenant_id, scope, scope_key, period, amount, \
+                             updated_by, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                             ON CONFLICT (tenant_id, scope, scope_key, period) DO UPDATE SET \
+                             amount = excluded.amount, updated_by = excluded.updated_by, \
+                             updated_at = excluded.updated_at",
+                        )
+                        .bind(tenant.as_str())
+                        .bind(&key.scope)
+                        .bind(&key.scope_key)
+                        .bind(&key.period)
+                        .bind(amount)
+                        .bind(actor)
+                        .bind(audit.occurred_at)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    None => {
+                        sqlx::query(
+                            "DELETE FROM budget_limits WHERE tenant_id = $1 AND scope = $2 \
+                             AND scope_key = $3 AND period = $4",
+                        )
+                        .bind(tenant.as_str())
+                        .bind(&key.scope)
+                        .bind(&key.scope_key)
+                        .bind(&key.period)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn budget_counters(
+                &self,
+                tenant: &$crate::TenantId,
+                keys: &[$crate::CounterKey],
+            ) -> $crate::Result<Vec<$crate::Counter>> {
+                let mut counters = Vec::with_capacity(keys.len());
+                for key in keys {
+                    let row: Option<(f64, f64)> = sqlx::query_as(
+                        "SELECT spent, reserved FROM budget_counters WHERE tenant_id = $1 \
+                         AND scope = $2 AND scope_key = $3 AND period = $4 AND window_key = $5",
+                    )
+                    .bind(tenant.as_str())
+                    .bind(&key.budget.scope)
+                    .bind(&key.budget.scope_key)
+                    .bind(&key.budget.period)
+                    .bind(&key.window)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    let (spent, reserved) = row.unwrap_or_default();
+                    counters.push($crate::Counter { spent, reserved });
+                }
+                Ok(counters)
+            }
+
+            async fn reserve_budget(
+                &self,
+                reservation: &$crate::Reservation,
+                checks: &[$crate::ReserveCheck],
+            ) -> $crate::Result<Option<usize>> {
+                let tenant = reservation.tenant_id.as_str();
+                let counters = serde_json::to_string(&reservation.counters)
+                    .map_err(|error| $crate::Error::Corrupt(error.to_string()))?;
+                // Counters in one global order, so concurrent reservations lock rows in the
+                // same order and cannot deadlock.
+                let mut keys: Vec<&$crate::CounterKey> = reservation.counters.iter().collect();
+                keys.sort();
+                let mut tx = self.pool.begin().await?;
+                for key in keys {
+                    sqlx::query(
+                        "INSERT INTO budget_counters (tenant_id, scope, scope_key, period, window_key, \
+                         spent, reserved) VALUES ($1, $2, $3, $4, $5, 0, 0) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(tenant)
+                    .bind(&key.budget.scope)
+                    .bind(&key.budget.scope_key)
+                    .bind(&key.budget.period)
+                    .bind(&key.window)
+                    .execute(&mut *tx)
+                    .await?;
+                    let limit = checks
+                        .iter()
+                        .position(|check| &check.counter == key);
+                    // 1e-9 absorbs binary rounding of decimal amounts (0.1 + 0.2 <= 0.3).
+                    let updated = sqlx::query(
+                        "UPDATE budget_counters SET reserved = reserved + $6 WHERE tenant_id = $1 \
+                         AND scope = $2 AND scope_key = $3 AND period = $4 AND window_key = $5 \
+                         AND ($7 IS NULL OR spent + reserved + $6 <= $7 + 0.000000001)",
+                    )
+                    .bind(tenant)
+                    .bind(&key.budget.scope)
+                    .bind(&key.budget.scope_key)
+                    .bind(&key.budget.period)
+                    .bind(&key.window)
+                    .bind(reservation.amount)
+                    .bind(limit.map(|index| checks[index].limit))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if updated == 0 {
+                        tx.rollback().await?;
+                        return Ok(limit);
+                    }
+                }
+                sqlx::query(
+                    "INSERT INTO budget_reservations (id, tenant_id, amount, counters, expires_at, \
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&reservation.id)
+                .bind(tenant)
+                .bind(reservation.amount)
+                .bind(counters)
+                .bind(reservation.expires_at)
+                .bind(reservation.created_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(None)
+            }
+
+            async fn settle_budget(
+                &self,
+                tenant: &$crate::TenantId,
+                id: &str,
+                spent: Option<f64>,
+                usage: Option<&$crate::UsageDelta>,
+            ) -> $crate::Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let row: Option<(f64, String)> = sqlx::query_as(
+                    "DELETE FROM budget_reservations WHERE tenant_id = $1 AND id = $2 \
+                     RETURNING amount, counters",
+                )
+                .bind(tenant.as_str())
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let settled = row.is_some();
+                if let Some((amount, counters)) = row {
+                    let counters: Vec<$crate::CounterKey> = serde_json::from_str(&counters)
+                        .map_err(|error| $crate::Error::Corrupt(format!("reservation {id}: {error}")))?;
+                    for key in counters {
+                        sqlx::query(
+                            "UPDATE budget_counters SET reserved = reserved - $6, spent = spent + $7 \
+                             WHERE tenant_id = $1 AND scope = $2 AND scope_key = $3 AND period = $4 \
+                             AND window_key = $5",
+                        )
+                        .bind(tenant.as_str())
+                        .bind(&key.budget.scope)
+                        .bind(&key.budget.scope_key)
+                        .bind(&key.budget.period)
+                        .bind(&key.window)
+                        .bind(amount)
+                        .bind(spent.unwrap_or(0.0))
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                if let Some(usage) = usage {
+                    sqlx::query(
+                        "INSERT INTO usage_daily (tenant_id, day, skill_id, principal, executions, \
+                         cost, input_tokens, output_tokens) VALUES ($1, $2, $3, $4, 1, $5, $6, $7) \
+                         ON CONFLICT (tenant_id, day, skill_id, principal) DO UPDATE SET \
+                         executions = usage_daily.executions + 1, cost = usage_daily.cost + excluded.cost, \
+                         input_tokens = usage_daily.input_tokens + excluded.input_tokens, \
+                         output_tokens = usage_daily.output_tokens + excluded.output_tokens",
+                    )
+                    .bind(tenant.as_str())
+                    .bind(&usage.day)
+                    .bind(&usage.skill_id)
+                    .bind(&usage.principal)
+                    .bind(usage.cost)
+                    .bind(usage.input_tokens)
+                    .bind(usage.output_tokens)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(settled)
+            }
+
+            async fn expired_reservations(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+                limit: u32,
+            ) -> $crate::Result<Vec<($crate::TenantId, String)>> {
+                let rows: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT tenant_id, id FROM budget_reservations WHERE expires_at < $1 \
+                     ORDER BY expires_at LIMIT $2",
+                )
+                .bind(now)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(tenant, id)| ($crate::TenantId::new(tenant), id))
+                    .collect())
+            }
+
+            async fn list_usage(
+                &self,
+                tenant: &$crate::TenantId,
+                filter: &$crate::UsageFilter,
+            ) -> $crate::Result<Vec<$crate::UsageRow>> {
+                let rows = sqlx::query_as(
+                    "SELECT day, skill_id, principal, executions, cost, input_tokens, output_tokens \
+                     FROM usage_daily WHERE tenant_id = $1 AND ($2 IS NULL OR day >= $2) \
+                     AND ($3 IS NULL OR day < $3) AND ($4 IS NULL OR skill_id = $4) \
+                     AND ($5 IS NULL OR principal = $5) \
+                     ORDER BY day DESC, skill_id, principal LIMIT 100000",
+                )
+                .bind(tenant.as_str())
+                .bind(&filter.from_day)
+                .bind(&filter.to_day)
+                .bind(&filter.skill_id)
+                .bind(&filter.principal)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows)
+            }
+
             async fn list_audit(
                 &self,
                 tenant: &$crate::TenantId,

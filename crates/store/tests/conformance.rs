@@ -135,6 +135,7 @@ conformance!(
     routing_feedback_round_trip,
     api_keys_round_trip_and_revoke_once,
     circuit_writes_are_compare_and_set,
+    budget_reservations_are_all_or_nothing_and_settle_once,
 );
 
 fn execution(tenant: &TenantId, id: &str, skill: &str, status: ExecutionStatus) -> Execution {
@@ -547,7 +548,7 @@ mod cases {
         assert!(store.api_key("ffffffffffffffff").await.unwrap().is_none());
         assert_eq!(
             store.list_api_keys(Some(&tenant)).await.unwrap(),
-            [key.clone()]
+            std::slice::from_ref(&key)
         );
         assert!(
             store
@@ -607,5 +608,120 @@ mod cases {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    pub async fn budget_reservations_are_all_or_nothing_and_settle_once(store: &dyn Store) {
+        use skillos_store::{BudgetKey, CounterKey, Reservation, ReserveCheck, UsageDelta};
+        let tenant = TenantId::new("t1");
+        let counter = |scope: &str, key: &str| CounterKey {
+            budget: BudgetKey {
+                scope: scope.to_owned(),
+                scope_key: key.to_owned(),
+                period: "day".to_owned(),
+            },
+            window: "2026-11-24".to_owned(),
+        };
+        let tenant_day = counter("tenant", "");
+        let skill_day = counter("skill", "a/b");
+        let reservation = |id: &str, amount: f64| Reservation {
+            id: id.to_owned(),
+            tenant_id: tenant.clone(),
+            amount,
+            counters: vec![tenant_day.clone(), skill_day.clone()],
+            expires_at: skillos_store::now() + Duration::seconds(60),
+            created_at: skillos_store::now(),
+        };
+        let checks = [
+            ReserveCheck {
+                counter: tenant_day.clone(),
+                limit: 10.0,
+            },
+            ReserveCheck {
+                counter: skill_day.clone(),
+                limit: 3.0,
+            },
+        ];
+        assert_eq!(
+            store
+                .reserve_budget(&reservation("r1", 2.0), &checks)
+                .await
+                .unwrap(),
+            None
+        );
+        // The skill's limit refuses: neither counter changes.
+        assert_eq!(
+            store
+                .reserve_budget(&reservation("r2", 2.0), &checks)
+                .await
+                .unwrap(),
+            Some(1)
+        );
+        let counters = store
+            .budget_counters(&tenant, &[tenant_day.clone(), skill_day.clone()])
+            .await
+            .unwrap();
+        assert_eq!(
+            counters.iter().map(|c| c.reserved).collect::<Vec<_>>(),
+            [2.0, 2.0]
+        );
+        // Settled once, with usage; a second settlement changes nothing.
+        let usage = UsageDelta {
+            day: "2026-11-24".to_owned(),
+            skill_id: "a/b".to_owned(),
+            principal: "alice".to_owned(),
+            cost: 1.5,
+            input_tokens: 10,
+            output_tokens: 5,
+        };
+        assert!(
+            store
+                .settle_budget(&tenant, "r1", Some(1.5), Some(&usage))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .settle_budget(&tenant, "r1", Some(1.5), None)
+                .await
+                .unwrap()
+        );
+        let counters = store
+            .budget_counters(&tenant, std::slice::from_ref(&tenant_day))
+            .await
+            .unwrap();
+        assert_eq!((counters[0].spent, counters[0].reserved), (1.5, 0.0));
+        let rows = store
+            .list_usage(&tenant, &Default::default())
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            (rows[0].executions, rows[0].cost, rows[0].input_tokens),
+            (1, 1.5, 10)
+        );
+        assert!(
+            store
+                .list_usage(&TenantId::new("t2"), &Default::default())
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Expired reservations are listed for release.
+        let mut stale = reservation("r3", 1.0);
+        stale.expires_at = skillos_store::now() - Duration::seconds(1);
+        assert_eq!(store.reserve_budget(&stale, &checks).await.unwrap(), None);
+        let expired = store
+            .expired_reservations(skillos_store::now(), 10)
+            .await
+            .unwrap();
+        assert_eq!(expired, [(tenant.clone(), "r3".to_owned())]);
+        assert!(
+            store
+                .settle_budget(&tenant, "r3", None, None)
+                .await
+                .unwrap()
+        );
+        let counters = store.budget_counters(&tenant, &[skill_day]).await.unwrap();
+        assert_eq!((counters[0].spent, counters[0].reserved), (1.5, 0.0));
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! Exit codes: 0 success, 1 failure or refusal, 2 usage error.
 
+mod budgets;
 mod client;
 mod keys;
 mod local;
@@ -58,6 +59,8 @@ enum Command {
     Feedback(FeedbackArgs),
     /// Create, list and revoke API keys in the server's store.
     Keys(keys::KeysArgs),
+    /// Budgets and usage of your tenant on a running server.
+    Budgets(budgets::BudgetsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -83,7 +86,7 @@ struct FeedbackArgs {
 
 /// Where the server is, for the commands that talk to one.
 #[derive(Debug, Args)]
-struct ServerArg {
+pub struct ServerArg {
     /// Server address.
     #[arg(
         long,
@@ -300,6 +303,9 @@ pub fn main() -> ExitCode {
         Command::Runners(args) => runtime().and_then(|rt| rt.block_on(client::runners(args, json))),
         Command::Route(args) => runtime().and_then(|rt| rt.block_on(route::route(args, json))),
         Command::Keys(args) => runtime().and_then(|rt| rt.block_on(keys::keys(args, json))),
+        Command::Budgets(args) => {
+            runtime().and_then(|rt| rt.block_on(budgets::budgets(args, json)))
+        }
         Command::Feedback(args) => {
             runtime().and_then(|rt| rt.block_on(client::feedback(args, json)))
         }

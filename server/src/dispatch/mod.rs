@@ -90,6 +90,11 @@ pub struct Invocation {
     pub payload: Json,
     pub tenant: TenantId,
     pub principal: String,
+    /// The principal's verified roles and attributes, for skills that need them.
+    pub roles: Vec<String>,
+    pub attributes: std::collections::BTreeMap<String, String>,
+    /// The model tier budgets chose, when the skill declares tiers.
+    pub model_tier: Option<String>,
     pub deadline: Instant,
     /// Whether a lost attempt may run again (the skill is idempotent).
     pub retryable: bool,

@@ -18,6 +18,9 @@ fn registration(name: &str, skills: &[&str], capacity: usize) -> Registration {
 
 fn invocation(id: &str, skill: &str, retryable: bool) -> Invocation {
     Invocation {
+        roles: Vec::new(),
+        attributes: Default::default(),
+        model_tier: None,
         execution_id: id.to_owned(),
         skill_id: skill.to_owned(),
         skill_version: "1.0.0".to_owned(),

@@ -1,6 +1,7 @@
 //! The gRPC side of the port: SkillOS services, health and reflection, each reachable over gRPC
 //! and gRPC-web (with CORS for browsers), mounted on the same axum router as the HTTP routes.
 
+mod budget;
 pub(crate) mod convert;
 mod orchestrator;
 pub(crate) mod runner;
@@ -39,6 +40,8 @@ pub struct Services {
     pub runner_tokens: crate::auth::RunnerTokens,
     pub runner_limits: runner::Limits,
     pub auth: crate::auth::Authenticator,
+    pub budgets: crate::budget::Budgets,
+    pub policies: std::sync::Arc<crate::policy::Policies>,
 }
 
 /// Adds every gRPC service to `router`; `health` is tonic-health's service.
@@ -92,7 +95,11 @@ where
         .add(WebhookServiceServer::new(Unimplemented))
         .add(JobServiceServer::new(Unimplemented))
         .add(ScheduleServiceServer::new(Unimplemented))
-        .add(BudgetServiceServer::new(Unimplemented))
+        .add(BudgetServiceServer::new(budget::Adapter::new(
+            services.budgets,
+            services.policies,
+            services.auth.clone(),
+        )))
         .add(runner_server)
         .add(health)
         .add(reflection.build_v1()?)

@@ -486,10 +486,16 @@ fn to_proto(message: ToRunner) -> attach_response::Message {
                 timeout: prost_types::Duration::try_from(timeout).ok(),
                 principal: Some(runner_v1::Principal {
                     subject: invocation.principal.clone(),
-                    ..Default::default()
+                    roles: invocation.roles.clone(),
+                    attributes: invocation
+                        .attributes
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
                 }),
                 tenant_id: invocation.tenant.to_string(),
                 traceparent: invocation.traceparent.clone(),
+                model_tier: invocation.model_tier.clone().unwrap_or_default(),
                 ..Default::default()
             })
         }

@@ -17,6 +17,8 @@ pub enum Answer {
     /// A progress report, then the output.
     ProgressThen(&'static str, prost_types::Value),
     Error(&'static str),
+    /// The output, reporting this cost (the other answers report 0.25).
+    Costed(prost_types::Value, f64),
     /// Never answer (the runner hangs).
     Silence,
 }
@@ -127,7 +129,12 @@ impl TestRunner {
                     continue;
                 };
                 if let attach_response::Message::Invoke(invoke) = &message {
-                    let outcome = match handler(invoke) {
+                    let answer = handler(invoke);
+                    let cost = match &answer {
+                        Answer::Costed(_, cost) => *cost,
+                        _ => 0.25,
+                    };
+                    let outcome = match answer {
                         Answer::Output(value) => {
                             Some(runner_v1::invoke_result::Outcome::Output(value))
                         }
@@ -154,6 +161,9 @@ impl TestRunner {
                                 runner_failure: false,
                             },
                         )),
+                        Answer::Costed(value, _) => {
+                            Some(runner_v1::invoke_result::Outcome::Output(value))
+                        }
                         Answer::Silence => None,
                     };
                     if let Some(outcome) = outcome {
@@ -162,7 +172,7 @@ impl TestRunner {
                             attempt: invoke.attempt,
                             outcome: Some(outcome),
                             usage: Some(v1::Usage {
-                                cost: 0.25,
+                                cost,
                                 ..Default::default()
                             }),
                         };

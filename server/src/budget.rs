@@ -1,0 +1,543 @@
+//! Budgets: spending limits per tenant, principal and skill, per request, UTC day, UTC month
+//! and in total.
+//!
+//! Before a run is dispatched its estimated cost is reserved on every budget window that has a
+//! limit, in one store transaction that refuses (and changes nothing) when any would go over.
+//! The reservation is settled with the cost the runner reports when the run succeeds (a runner
+//! that reports none is charged the estimate), and released when it fails, is cancelled or
+//! times out. A reservation whose run never reported (its replica died) expires a minute after
+//! the run's deadline. A refused or denied call is never charged.
+//!
+//! Limits come from the configuration (defaults per scope and period) or from SetBudget, which
+//! overrides them per tenant. A window's counter starts when a limit first applies to it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, Utc};
+use skillos_core::registry::Skill;
+use skillos_store::{
+    AuditEvent, BudgetKey, CounterKey, Reservation, ReserveCheck, Store, TenantId, UsageDelta,
+};
+
+use crate::auth::Principal;
+use crate::config::BudgetsConfig;
+
+/// An amount without the noise of binary fractions (0.25 - 0.2 shows as 0.05).
+pub fn units(amount: f64) -> f64 {
+    (amount * 1e9).round() / 1e9
+}
+
+/// How long after a run's deadline its reservation is released if nothing settled it.
+const RESERVATION_GRACE: Duration = Duration::from_secs(60);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    Tenant,
+    Principal,
+    Skill,
+}
+
+impl Scope {
+    pub const ALL: [Self; 3] = [Self::Tenant, Self::Principal, Self::Skill];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tenant => "tenant",
+            Self::Principal => "principal",
+            Self::Skill => "skill",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|scope| scope.as_str() == text)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Period {
+    Request,
+    Day,
+    Month,
+    Total,
+}
+
+impl Period {
+    pub const ALL: [Self; 4] = [Self::Request, Self::Day, Self::Month, Self::Total];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Request => "request",
+            Self::Day => "day",
+            Self::Month => "month",
+            Self::Total => "total",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|period| period.as_str() == text)
+    }
+
+    /// The window `at` falls in; `None` for per-request limits, which have no counter.
+    pub fn window(self, at: DateTime<Utc>) -> Option<String> {
+        match self {
+            Self::Request => None,
+            Self::Day => Some(at.format("%Y-%m-%d").to_string()),
+            Self::Month => Some(at.format("%Y-%m").to_string()),
+            Self::Total => Some("total".to_owned()),
+        }
+    }
+
+    /// Start and end (exclusive) of the window `at` falls in, for DAY and MONTH.
+    pub fn bounds(self, at: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let day = at.date_naive();
+        let (start, end) = match self {
+            Self::Day => (day, day.succ_opt()?),
+            Self::Month => {
+                let start = day.with_day(1)?;
+                let end = if start.month() == 12 {
+                    start.with_year(start.year() + 1)?.with_month(1)?
+                } else {
+                    start.with_month(start.month() + 1)?
+                };
+                (start, end)
+            }
+            Self::Request | Self::Total => return None,
+        };
+        Some((
+            start.and_hms_opt(0, 0, 0)?.and_utc(),
+            end.and_hms_opt(0, 0, 0)?.and_utc(),
+        ))
+    }
+}
+
+/// Where a limit comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Config,
+    Api,
+}
+
+/// The limit of one budget, if any, with its origin and when it was set through the API.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Limit {
+    pub amount: f64,
+    pub source: Source,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// A budget as GetBudget shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BudgetView {
+    pub scope: Scope,
+    pub scope_key: String,
+    pub period: Period,
+    pub limit: Option<Limit>,
+    pub spent: f64,
+    pub reserved: f64,
+    pub window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+impl BudgetView {
+    pub fn remaining(&self) -> Option<f64> {
+        let limit = self.limit.as_ref()?;
+        Some(units((limit.amount - self.spent - self.reserved).max(0.0)))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "budget exceeded: the {} {} limit{} is {limit}, and {remaining} remains for a run estimated at {estimate}",
+        scope.as_str(), period.as_str(),
+        if scope_key.is_empty() { String::new() } else { format!(" of {scope_key}") }
+    )]
+    Exceeded {
+        scope: Scope,
+        scope_key: String,
+        period: Period,
+        limit: f64,
+        remaining: f64,
+        estimate: f64,
+    },
+    #[error(transparent)]
+    Store(#[from] skillos_store::Error),
+}
+
+/// What was reserved for one run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub reservation_id: String,
+    /// The estimate reserved (of the chosen tier).
+    pub estimate: f64,
+    /// The model tier passed to the runner.
+    pub tier: Option<String>,
+    /// False when no windowed limit applied: nothing to settle but usage.
+    pub reserved: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Budgets {
+    store: Arc<dyn Store>,
+    config: BudgetsConfig,
+}
+
+impl Budgets {
+    pub fn new(store: Arc<dyn Store>, config: BudgetsConfig) -> Self {
+        Self { store, config }
+    }
+
+    fn key(scope: Scope, scope_key: &str, period: Period) -> BudgetKey {
+        BudgetKey {
+            scope: scope.as_str().to_owned(),
+            scope_key: scope_key.to_owned(),
+            period: period.as_str().to_owned(),
+        }
+    }
+
+    fn config_limit(&self, scope: Scope, period: Period) -> Option<f64> {
+        self.config
+            .defaults
+            .iter()
+            .find(|default| default.scope == scope.as_str() && default.period == period.as_str())
+            .map(|default| default.limit)
+    }
+
+    /// Every (scope, key, period) that applies to a run, with its limit if it has one.
+    async fn applicable(
+        &self,
+        principal: &Principal,
+        skill_id: &str,
+    ) -> Result<Vec<(Scope, String, Period, Option<Limit>)>, Error> {
+        let api = self.store.budget_limits(&principal.tenant).await?;
+        let mut out = Vec::new();
+        for scope in Scope::ALL {
+            let scope_key = match scope {
+                Scope::Tenant => "",
+                Scope::Principal => principal.subject.as_str(),
+                Scope::Skill => skill_id,
+            };
+            for period in Period::ALL {
+                let key = Self::key(scope, scope_key, period);
+                let limit = match api.iter().find(|limit| limit.key == key) {
+                    Some(set) => Some(Limit {
+                        amount: set.amount,
+                        source: Source::Api,
+                        updated_at: Some(set.updated_at),
+                    }),
+                    None => self.config_limit(scope, period).map(|amount| Limit {
+                        amount,
+                        source: Source::Config,
+                        updated_at: None,
+                    }),
+                };
+                out.push((scope, scope_key.to_owned(), period, limit));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reserves the run's estimated cost on every limited budget, choosing the model tier.
+    pub async fn reserve(
+        &self,
+        principal: &Principal,
+        skill: &Skill,
+        execution_id: &str,
+        deadline: Duration,
+    ) -> Result<Plan, Error> {
+        let manifest = &skill.manifest;
+        let skill_id = manifest.id.to_string();
+        let now = skillos_store::now();
+        let tiers = &manifest.model_tiers;
+        let preferred = tiers.first();
+        let cheapest = tiers
+            .iter()
+            .min_by(|a, b| a.cost_estimate.total_cmp(&b.cost_estimate));
+        let base = preferred
+            .map(|tier| tier.cost_estimate)
+            .or(manifest.cost_estimate)
+            .unwrap_or(0.0);
+        let limited: Vec<(Scope, String, Period, f64)> = self
+            .applicable(principal, &skill_id)
+            .await?
+            .into_iter()
+            .filter_map(|(scope, key, period, limit)| Some((scope, key, period, limit?.amount)))
+            .collect();
+        let windows: Vec<(CounterKey, f64, Scope, String, Period)> = limited
+            .iter()
+            .filter_map(|(scope, key, period, limit)| {
+                let window = period.window(now)?;
+                Some((
+                    CounterKey {
+                        budget: Self::key(*scope, key, *period),
+                        window,
+                    },
+                    *limit,
+                    *scope,
+                    key.clone(),
+                    *period,
+                ))
+            })
+            .collect();
+
+        // A budget running low (or too low for the preferred tier) picks the cheapest tier.
+        let mut tier = preferred;
+        let counters = if windows.is_empty() {
+            Vec::new()
+        } else {
+            let keys: Vec<CounterKey> = windows.iter().map(|w| w.0.clone()).collect();
+            self.store.budget_counters(&principal.tenant, &keys).await?
+        };
+        if let (Some(preferred), Some(cheapest)) = (preferred, cheapest)
+            && preferred.name != cheapest.name
+        {
+            let low = windows
+                .iter()
+                .zip(&counters)
+                .any(|((_, limit, ..), counter)| {
+                    let remaining = limit - counter.spent - counter.reserved;
+                    remaining - preferred.cost_estimate < limit * self.config.low_remaining_fraction
+                });
+            let per_request_too_low = limited.iter().any(|(_, _, period, limit)| {
+                *period == Period::Request && preferred.cost_estimate > *limit
+            });
+            if low || per_request_too_low {
+                tier = Some(cheapest);
+            }
+        }
+        let estimate = tier.map(|tier| tier.cost_estimate).unwrap_or(base);
+
+        for (scope, key, period, limit) in &limited {
+            if *period == Period::Request && estimate > *limit + 1e-9 {
+                return Err(Error::Exceeded {
+                    scope: *scope,
+                    scope_key: key.clone(),
+                    period: *period,
+                    limit: *limit,
+                    remaining: *limit,
+                    estimate,
+                });
+            }
+        }
+        let plan = Plan {
+            reservation_id: execution_id.to_owned(),
+            estimate,
+            tier: tier.map(|tier| tier.name.clone()),
+            reserved: !windows.is_empty(),
+        };
+        if windows.is_empty() {
+            return Ok(plan);
+        }
+        let expires_at = now
+            + chrono::Duration::from_std(deadline + RESERVATION_GRACE)
+                .unwrap_or(chrono::Duration::days(1));
+        let reservation = Reservation {
+            id: execution_id.to_owned(),
+            tenant_id: principal.tenant.clone(),
+            amount: estimate,
+            counters: windows.iter().map(|w| w.0.clone()).collect(),
+            expires_at,
+            created_at: now,
+        };
+        let checks: Vec<ReserveCheck> = windows
+            .iter()
+            .map(|(counter, limit, ..)| ReserveCheck {
+                counter: counter.clone(),
+                limit: *limit,
+            })
+            .collect();
+        match self.store.reserve_budget(&reservation, &checks).await? {
+            None => Ok(plan),
+            Some(index) => {
+                let (counter, limit, scope, key, period) = &windows[index];
+                let now_counter = self
+                    .store
+                    .budget_counters(&principal.tenant, std::slice::from_ref(counter))
+                    .await?
+                    .pop()
+                    .unwrap_or_default();
+                Err(Error::Exceeded {
+                    scope: *scope,
+                    scope_key: key.clone(),
+                    period: *period,
+                    limit: *limit,
+                    remaining: units((limit - now_counter.spent - now_counter.reserved).max(0.0)),
+                    estimate,
+                })
+            }
+        }
+    }
+
+    /// Settles a succeeded run with its actual cost (the estimate when the runner reported
+    /// none) and records its usage.
+    pub async fn settle(
+        &self,
+        principal: &Principal,
+        skill_id: &str,
+        plan: &Plan,
+        usage: &crate::dispatch::Usage,
+    ) -> Result<(), Error> {
+        let cost = if usage.cost > 0.0 {
+            usage.cost
+        } else {
+            plan.estimate
+        };
+        let delta = UsageDelta {
+            day: skillos_store::now().format("%Y-%m-%d").to_string(),
+            skill_id: skill_id.to_owned(),
+            principal: principal.subject.clone(),
+            cost,
+            input_tokens: i64::try_from(usage.input_tokens).unwrap_or(i64::MAX),
+            output_tokens: i64::try_from(usage.output_tokens).unwrap_or(i64::MAX),
+        };
+        self.store
+            .settle_budget(
+                &principal.tenant,
+                &plan.reservation_id,
+                Some(cost),
+                Some(&delta),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Gives a reservation back (failure, cancellation, timeout, refusal after reserving).
+    pub async fn release(&self, tenant: &TenantId, plan: &Plan) -> Result<(), Error> {
+        if plan.reserved {
+            self.store
+                .settle_budget(tenant, &plan.reservation_id, None, None)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Releases reservations whose runs never reported; returns how many.
+    pub async fn expire(&self) -> Result<usize, Error> {
+        let expired = self
+            .store
+            .expired_reservations(skillos_store::now(), 500)
+            .await?;
+        let mut released = 0;
+        for (tenant, id) in expired {
+            if self.store.settle_budget(&tenant, &id, None, None).await? {
+                released += 1;
+            }
+        }
+        if released > 0 {
+            tracing::warn!(
+                released,
+                "released budget reservations of runs that never reported"
+            );
+        }
+        Ok(released)
+    }
+
+    /// Settled usage rows of a tenant.
+    pub async fn usage(
+        &self,
+        tenant: &TenantId,
+        filter: &skillos_store::UsageFilter,
+    ) -> Result<Vec<skillos_store::UsageRow>, Error> {
+        Ok(self.store.list_usage(tenant, filter).await?)
+    }
+
+    /// One budget with its current window.
+    pub async fn view(
+        &self,
+        principal: &Principal,
+        scope: Scope,
+        scope_key: &str,
+        period: Period,
+    ) -> Result<BudgetView, Error> {
+        let (principal_key, skill_key) = match scope {
+            Scope::Tenant => (principal.subject.as_str(), ""),
+            Scope::Principal => (scope_key, ""),
+            Scope::Skill => (principal.subject.as_str(), scope_key),
+        };
+        let subject = Principal {
+            subject: principal_key.to_owned(),
+            ..principal.clone()
+        };
+        let limit = self
+            .applicable(&subject, skill_key)
+            .await?
+            .into_iter()
+            .find(|(s, k, p, _)| *s == scope && k == scope_key && *p == period)
+            .and_then(|(.., limit)| limit);
+        let now = skillos_store::now();
+        let (spent, reserved) = match period.window(now) {
+            Some(window) => {
+                let counter = self
+                    .store
+                    .budget_counters(
+                        &principal.tenant,
+                        &[CounterKey {
+                            budget: Self::key(scope, scope_key, period),
+                            window,
+                        }],
+                    )
+                    .await?
+                    .pop()
+                    .unwrap_or_default();
+                (units(counter.spent), units(counter.reserved))
+            }
+            None => (0.0, 0.0),
+        };
+        Ok(BudgetView {
+            scope,
+            scope_key: scope_key.to_owned(),
+            period,
+            limit,
+            spent,
+            reserved,
+            window: period.bounds(now),
+        })
+    }
+
+    /// Sets or removes (`None`) the API limit of one budget.
+    pub async fn set(
+        &self,
+        principal: &Principal,
+        scope: Scope,
+        scope_key: &str,
+        period: Period,
+        amount: Option<f64>,
+    ) -> Result<(), Error> {
+        let key = Self::key(scope, scope_key, period);
+        let audit = AuditEvent::now(
+            &principal.tenant,
+            &principal.subject,
+            if amount.is_some() {
+                "budget.limit_set"
+            } else {
+                "budget.limit_removed"
+            },
+            &format!("{}:{}:{}", key.scope, key.scope_key, key.period),
+            serde_json::json!({"limit": amount}),
+        );
+        self.store
+            .put_budget_limit(&principal.tenant, &key, amount, &principal.subject, &audit)
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn windows_and_bounds_are_utc_calendar_periods() {
+        let at = Utc.with_ymd_and_hms(2026, 12, 31, 23, 59, 59).unwrap();
+        assert_eq!(Period::Day.window(at).unwrap(), "2026-12-31");
+        assert_eq!(Period::Month.window(at).unwrap(), "2026-12");
+        assert_eq!(Period::Total.window(at).unwrap(), "total");
+        assert_eq!(Period::Request.window(at), None);
+        let (start, end) = Period::Month.bounds(at).unwrap();
+        assert_eq!(start, Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap());
+        assert_eq!(end, Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap());
+        let (start, end) = Period::Day.bounds(at).unwrap();
+        assert_eq!(end - start, chrono::Duration::days(1));
+    }
+}
