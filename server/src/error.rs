@@ -227,6 +227,10 @@ impl From<orchestrator::Error> for ApiError {
                 .with("limit", limit.to_string())
                 .with("remaining", remaining.to_string()),
             E::Budget(crate::budget::Error::Store(store)) => Self::internal(&store),
+            E::Approval(approval) => Self::from(approval),
+            E::ApprovalMismatch(_) => {
+                Self::new(Kind::FailedPrecondition, "APPROVAL_MISMATCH", message)
+            }
             E::Store(store) => Self::internal(&store),
             E::Dispatch {
                 execution_id,
@@ -241,6 +245,33 @@ impl From<orchestrator::Error> for ApiError {
                 Self::new(kind, reason, message).with("execution_id", execution_id)
             }
         }
+    }
+}
+
+impl From<crate::approvals::Error> for ApiError {
+    fn from(error: crate::approvals::Error) -> Self {
+        use crate::approvals::Error as E;
+        let message = error.to_string();
+        let (kind, reason) = match &error {
+            E::NotFound(_) => (Kind::NotFound, "APPROVAL_NOT_FOUND"),
+            E::SelfApproval => (Kind::PermissionDenied, "SELF_APPROVAL"),
+            E::NotAnApprover(_) => (Kind::PermissionDenied, "NOT_AN_APPROVER"),
+            E::NotPending { .. } => (Kind::FailedPrecondition, "APPROVAL_NOT_PENDING"),
+            E::Expired(_) => (Kind::FailedPrecondition, "APPROVAL_EXPIRED"),
+            E::PayloadMismatch => (Kind::FailedPrecondition, "PAYLOAD_MISMATCH"),
+            E::AlreadyDecided(_) => (Kind::FailedPrecondition, "APPROVER_ALREADY_DECIDED"),
+            E::Invalid(_) => (Kind::InvalidArgument, "INVALID_REQUEST"),
+            E::InvalidPageToken => (Kind::InvalidArgument, "INVALID_PAGE_TOKEN"),
+            E::InvalidPageSize => (Kind::InvalidArgument, "INVALID_PAGE_SIZE"),
+            E::Store(store) => return Self::internal(store),
+        };
+        Self::new(kind, reason, message)
+    }
+}
+
+impl From<crate::approvals::Error> for tonic::Status {
+    fn from(error: crate::approvals::Error) -> Self {
+        ApiError::from(error).into_status()
     }
 }
 

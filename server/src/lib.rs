@@ -1,5 +1,6 @@
 //! SkillOS server and command-line client.
 
+pub mod approvals;
 pub mod auth;
 pub mod breaker;
 pub mod budget;

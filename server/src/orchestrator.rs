@@ -10,6 +10,7 @@ use serde_json::{Value as Json, json};
 use skillos_store::{Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, Store};
 use std::sync::Arc;
 
+use crate::approvals::{self, Approvals, HeldRun, payload_sha256};
 use crate::auth::Principal;
 use crate::breaker::{self, Breakers, Outcome};
 use crate::budget::{self, Budgets, Plan};
@@ -18,6 +19,7 @@ use crate::policy::{Decision, Policies};
 use crate::rate_limit::{RateLimiter, Refusal};
 use crate::routing::{self, RouteRequest, Routed, Routing};
 use crate::skills;
+use skillos_core::registry::Skill;
 
 const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -58,9 +60,22 @@ pub enum Error {
     #[error(transparent)]
     Budget(#[from] budget::Error),
     #[error(transparent)]
+    Approval(#[from] approvals::Error),
+    #[error("{0}")]
+    ApprovalMismatch(String),
+    #[error(transparent)]
     Routing(#[from] routing::Error),
     #[error(transparent)]
     Store(#[from] skillos_store::Error),
+}
+
+/// A run that passed every check before the budget: what [`Service::execute`] needs.
+struct Admitted {
+    execution: Execution,
+    /// Already in the store (an approved run, claimed).
+    stored: bool,
+    timeout: Duration,
+    traceparent: Option<String>,
 }
 
 /// Feedback on one routing, as a caller gives it.
@@ -92,6 +107,7 @@ pub struct Governance {
     pub limiter: Arc<RateLimiter>,
     pub breakers: Breakers,
     pub budgets: Budgets,
+    pub approvals: Approvals,
 }
 
 #[derive(Clone)]
@@ -254,43 +270,38 @@ impl Service {
         if let Some(schema) = &manifest.input_schema {
             self.check_payload(&skill_id, schema, &request.payload)?;
         }
-        if !self.dispatcher.hosts(&principal.tenant, &skill_id) {
-            return Err(Error::NoRunner(skill_id));
-        }
         let timeout = request
             .timeout
             .or(manifest.timeout)
             .unwrap_or(self.default_timeout)
             .min(MAX_TIMEOUT);
-        let execution_id = uuid_v7();
-        let plan = self
-            .governance
-            .budgets
-            .reserve(principal, &view.skill, &execution_id, timeout)
-            .await?;
-        // From here on, every way out gives the reservation back unless the run settles it.
-        let mut abandoned = Abandoned {
-            store: None,
-            budgets: Some(self.governance.budgets.clone()),
-            plan: plan.clone(),
-            tenant: principal.tenant.clone(),
-            execution_id: execution_id.clone(),
-        };
-        let admission = self
-            .governance
-            .breakers
-            .admit(&principal.tenant, &skill_id)
-            .await?;
-
+        let approvals = &self.governance.approvals;
+        if let Some(requirement) = approvals.requirement(principal, &view.skill, &request.payload) {
+            let held = HeldRun {
+                principal,
+                skill: &view.skill,
+                payload: &request.payload,
+                timeout,
+                traceparent: request.traceparent.clone(),
+            };
+            let execution = approvals.hold(held, requirement).await?;
+            if let Some(accepted) = accepted {
+                let _ = accepted.send(execution.id.clone());
+            }
+            return Ok(execution);
+        }
+        if !self.dispatcher.hosts(&principal.tenant, &skill_id) {
+            return Err(Error::NoRunner(skill_id));
+        }
         let now = skillos_store::now();
         let execution = Execution {
-            id: execution_id,
+            id: uuid_v7(),
             tenant_id: principal.tenant.clone(),
-            skill_id: skill_id.clone(),
+            skill_id,
             skill_version: manifest.version.to_string(),
             status: ExecutionStatus::Running,
             principal: principal.subject.clone(),
-            payload: request.payload.clone(),
+            payload: request.payload,
             output: None,
             error: None,
             runner_id: None,
@@ -299,8 +310,54 @@ impl Service {
             created_at: now,
             started_at: Some(now),
             finished_at: None,
+            approval_id: None,
         };
-        self.store.insert_execution(&execution).await?;
+        let run = Admitted {
+            execution,
+            stored: false,
+            timeout,
+            traceparent: request.traceparent,
+        };
+        self.execute(principal, &view.skill, run, accepted, events)
+            .await
+    }
+
+    /// The stages after admission: budget, circuit breaker, dispatch, record.
+    async fn execute(
+        &self,
+        principal: &Principal,
+        skill: &Skill,
+        run: Admitted,
+        accepted: Option<tokio::sync::oneshot::Sender<String>>,
+        events: Option<tokio::sync::mpsc::UnboundedSender<dispatch::Event>>,
+    ) -> Result<Execution, Error> {
+        let Admitted {
+            execution,
+            stored,
+            timeout,
+            traceparent,
+        } = run;
+        let plan = self
+            .governance
+            .budgets
+            .reserve(principal, skill, &execution.id, timeout)
+            .await?;
+        // From here on, every way out gives the reservation back unless the run settles it.
+        let mut abandoned = Abandoned {
+            store: None,
+            budgets: Some(self.governance.budgets.clone()),
+            plan: plan.clone(),
+            tenant: principal.tenant.clone(),
+            execution_id: execution.id.clone(),
+        };
+        let admission = self
+            .governance
+            .breakers
+            .admit(&principal.tenant, &execution.skill_id)
+            .await?;
+        if !stored {
+            self.store.insert_execution(&execution).await?;
+        }
         if let Some(accepted) = accepted {
             let _ = accepted.send(execution.id.clone());
         }
@@ -309,20 +366,19 @@ impl Service {
 
         let invocation = Invocation {
             execution_id: execution.id.clone(),
-            skill_id,
+            skill_id: execution.skill_id.clone(),
             skill_version: execution.skill_version.clone(),
-            payload: request.payload,
+            payload: execution.payload.clone(),
             tenant: principal.tenant.clone(),
             principal: principal.subject.clone(),
             roles: principal.roles.clone(),
             attributes: principal.attributes.clone(),
             model_tier: plan.tier.clone(),
             deadline: tokio::time::Instant::now() + timeout,
-            retryable: manifest.retryable,
+            retryable: skill.manifest.retryable,
             max_attempts: MAX_ATTEMPTS,
             events: events.clone(),
-            traceparent: request
-                .traceparent
+            traceparent: traceparent
                 .filter(|traceparent| is_traceparent(traceparent))
                 .unwrap_or_else(new_traceparent),
         };
@@ -358,6 +414,140 @@ impl Service {
             });
         }
         self.get_execution(principal, &execution.id).await
+    }
+
+    /// Starts the approved runs that wait (status PENDING) and that a connected runner serves.
+    /// Each is claimed with a compare-and-set (PENDING to RUNNING), so it runs exactly once
+    /// however many replicas look; returns how many were started.
+    pub async fn resume_approved(&self) -> Result<usize, Error> {
+        let mut started = 0;
+        for execution in self.store.pending_executions(100).await? {
+            if !self
+                .dispatcher
+                .hosts(&execution.tenant_id, &execution.skill_id)
+            {
+                continue;
+            }
+            let claim = ExecutionUpdate {
+                status: Some(ExecutionStatus::Running),
+                started_at: Some(skillos_store::now()),
+                expect_status: Some(ExecutionStatus::Pending),
+                ..Default::default()
+            };
+            if !self
+                .store
+                .update_execution(&execution.tenant_id, &execution.id, &claim)
+                .await?
+            {
+                continue;
+            }
+            started += 1;
+            let service = self.clone();
+            tokio::spawn(async move { service.resume(execution).await });
+        }
+        Ok(started)
+    }
+
+    /// Runs one claimed, approved execution, checking that it is still what was approved.
+    async fn resume(&self, execution: Execution) {
+        let tenant = execution.tenant_id.clone();
+        let id = execution.id.clone();
+        let result = self.resume_checked(execution).await;
+        let (status, code, message) = match result {
+            Ok(()) | Err(Error::Dispatch { .. }) => return,
+            // The breaker refuses for now: back in the queue, to try again later.
+            Err(Error::Breaker(breaker::Error::Open { .. })) => {
+                let back = ExecutionUpdate {
+                    status: Some(ExecutionStatus::Pending),
+                    expect_status: Some(ExecutionStatus::Running),
+                    ..Default::default()
+                };
+                if let Err(error) = self.store.update_execution(&tenant, &id, &back).await {
+                    tracing::warn!(%error, execution_id = %id, "cannot requeue an approved run");
+                }
+                return;
+            }
+            Err(error @ Error::Budget(_)) => (
+                ExecutionStatus::Rejected,
+                "BUDGET_EXCEEDED",
+                error.to_string(),
+            ),
+            Err(error @ Error::ApprovalMismatch(_)) => (
+                ExecutionStatus::Rejected,
+                "APPROVAL_MISMATCH",
+                error.to_string(),
+            ),
+            Err(error) => (ExecutionStatus::Failed, "INTERNAL", error.to_string()),
+        };
+        tracing::warn!(execution_id = %id, code, message, "approved run did not execute");
+        let update = ExecutionUpdate {
+            status: Some(status),
+            error: Some(
+                json!({"class": "permanent", "origin": "server", "code": code, "message": message}),
+            ),
+            finished_at: Some(skillos_store::now()),
+            expect_status: Some(ExecutionStatus::Running),
+            ..Default::default()
+        };
+        if let Err(error) = self.store.update_execution(&tenant, &id, &update).await {
+            tracing::warn!(%error, execution_id = %id, "cannot record the end of an approved run");
+        }
+    }
+
+    async fn resume_checked(&self, execution: Execution) -> Result<(), Error> {
+        let approval_id = execution
+            .approval_id
+            .clone()
+            .ok_or_else(|| Error::ApprovalMismatch("the execution has no approval".into()))?;
+        let approval = self
+            .store
+            .approval(&execution.tenant_id, &approval_id)
+            .await?
+            .ok_or_else(|| Error::ApprovalMismatch(format!("approval {approval_id} is gone")))?;
+        // The run executes only with exactly what was approved.
+        if approval.state != skillos_store::ApprovalState::Approved
+            || approval.execution_id != execution.id
+            || approval.skill_id != execution.skill_id
+            || approval.skill_version != execution.skill_version
+            || approval.payload_sha256 != payload_sha256(&execution.payload)
+        {
+            return Err(Error::ApprovalMismatch(format!(
+                "execution {} no longer matches approval {approval_id} (state, skill, version or payload)",
+                execution.id
+            )));
+        }
+        let context = &approval.run_context;
+        let principal = Principal {
+            subject: execution.principal.clone(),
+            tenant: execution.tenant_id.clone(),
+            roles: serde_json::from_value(context["roles"].clone()).unwrap_or_default(),
+            permissions: Vec::new(),
+            attributes: serde_json::from_value(context["attributes"].clone()).unwrap_or_default(),
+            credential: crate::auth::Credential::Stored,
+        };
+        let view = self.skills.get(&principal, &execution.skill_id).await?;
+        if view.skill.manifest.version.to_string() != approval.skill_version {
+            return Err(Error::ApprovalMismatch(format!(
+                "skill {} is now version {}; the approval was for {}",
+                execution.skill_id, view.skill.manifest.version, approval.skill_version
+            )));
+        }
+        let timeout = context["timeout_ms"]
+            .as_u64()
+            .map(Duration::from_millis)
+            .unwrap_or(self.default_timeout)
+            .min(MAX_TIMEOUT);
+        let traceparent = context["traceparent"].as_str().map(str::to_owned);
+        let run = Admitted {
+            execution,
+            stored: true,
+            timeout,
+            traceparent,
+        };
+        tracing::info!(execution_id = %run.execution.id, approval_id, "running an approved run");
+        self.execute(&principal, &view.skill, run, None, None)
+            .await?;
+        Ok(())
     }
 
     /// Settles the budget of a succeeded run, releases it otherwise. A store failure here is

@@ -28,6 +28,9 @@ use skillos_store::TenantId;
 use crate::auth::{Principal, glob_matches};
 
 pub const FILE_NAME: &str = "permission_policies.json";
+pub const APPROVALS_FILE_NAME: &str = "approval_policies.json";
+/// How long an approval waits for decisions unless its policy says otherwise.
+const DEFAULT_APPROVAL_EXPIRY_SECONDS: u64 = 24 * 3600;
 /// The role that holds every permission unless a policy file defines it.
 const ADMIN_ROLE: &str = Principal::ADMIN_ROLE;
 const MAX_CACHED_DECISIONS: usize = 10_000;
@@ -36,6 +39,10 @@ const MAX_CACHED_DECISIONS: usize = 10_000;
 pub mod permission {
     /// Deprecate and undeprecate skills.
     pub const SKILLS_MANAGE: &str = "skills:manage";
+    /// Decide approvals (approve, reject) and see every approval of the tenant.
+    pub const APPROVALS_DECIDE: &str = "approvals:decide";
+    /// See every approval of the tenant.
+    pub const APPROVALS_READ: &str = "approvals:read";
     /// Read other principals' and skills' budgets and usage.
     pub const BUDGETS_READ: &str = "budgets:read";
     /// Set budget limits.
@@ -171,6 +178,7 @@ pub struct PolicySet {
     roles: HashMap<String, Vec<String>>,
     rules: Vec<Rule>,
     abac: Vec<Abac>,
+    approvals: Vec<ApprovalRule>,
     /// False when there is no file: every authenticated caller may run every skill.
     defined: bool,
 }
@@ -255,6 +263,7 @@ impl PolicySet {
             roles,
             rules,
             abac,
+            approvals: Vec::new(),
             defined: true,
         })
     }
@@ -344,6 +353,225 @@ impl PolicySet {
                 ..Decision::deny("roles", format!("{permission} is required"))
             }
         }
+    }
+}
+
+/// Why and how a run must wait for people.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Requirement {
+    pub policy_id: String,
+    /// `skill_policy`, `risk_tier` or `payload_condition`.
+    pub reason: String,
+    pub required_approvals: u32,
+    pub approver_group: Option<String>,
+    pub expires_in: std::time::Duration,
+}
+
+/// One approval policy (the predecessor's `approval_policies.json` item, extended).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApprovalRuleFormat {
+    #[serde(default = "any_skill")]
+    skill_id: String,
+    #[serde(default = "yes")]
+    requires_approval: bool,
+    #[serde(default)]
+    policy_id: Option<String>,
+    /// Only skills of these risk tiers.
+    #[serde(default)]
+    risk_tiers: Vec<String>,
+    /// Conditions on payload fields (dotted paths): `{"amount": {"gt": 1000}}`.
+    #[serde(default)]
+    when: BTreeMap<String, BTreeMap<String, Json>>,
+    #[serde(default = "one")]
+    required_approvals: u32,
+    #[serde(default)]
+    approver_group: Option<String>,
+    #[serde(default)]
+    expires_in_seconds: Option<u64>,
+}
+
+fn any_skill() -> String {
+    "*".to_owned()
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ApprovalFileFormat {
+    List(Vec<ApprovalRuleFormat>),
+    Wrapped { policies: Vec<ApprovalRuleFormat> },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Eq,
+    Ne,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    In,
+    Exists,
+}
+
+#[derive(Debug)]
+struct ApprovalRule {
+    glob: String,
+    requires: bool,
+    policy_id: String,
+    risk_tiers: Vec<String>,
+    when: Vec<(String, Op, Json)>,
+    required: u32,
+    group: Option<String>,
+    expires_in: u64,
+}
+
+impl ApprovalRule {
+    fn parse_file(text: &str) -> Result<Vec<Self>, String> {
+        let file: ApprovalFileFormat = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let (ApprovalFileFormat::List(rules) | ApprovalFileFormat::Wrapped { policies: rules }) =
+            file;
+        rules
+            .into_iter()
+            .enumerate()
+            .map(|(index, rule)| {
+                let mut when = Vec::new();
+                for (field, ops) in rule.when {
+                    for (op, value) in ops {
+                        let op = match op.as_str() {
+                            "eq" => Op::Eq,
+                            "ne" => Op::Ne,
+                            "gt" => Op::Gt,
+                            "gte" => Op::Gte,
+                            "lt" => Op::Lt,
+                            "lte" => Op::Lte,
+                            "in" => Op::In,
+                            "exists" => Op::Exists,
+                            other => {
+                                return Err(format!(
+                                    "policies[{index}].when.{field}: unknown operator {other:?} \
+                                     (eq, ne, gt, gte, lt, lte, in, exists)"
+                                ));
+                            }
+                        };
+                        if matches!(op, Op::Gt | Op::Gte | Op::Lt | Op::Lte) && !value.is_number() {
+                            return Err(format!("policies[{index}].when.{field}.{op:?}: needs a number"));
+                        }
+                        if op == Op::In && !value.is_array() {
+                            return Err(format!("policies[{index}].when.{field}.in: needs a list"));
+                        }
+                        when.push((field.clone(), op, value));
+                    }
+                }
+                for tier in &rule.risk_tiers {
+                    if !matches!(tier.as_str(), "low" | "medium" | "high" | "critical") {
+                        return Err(format!(
+                            "policies[{index}].risk_tiers: {tier:?} is not low, medium, high or critical"
+                        ));
+                    }
+                }
+                if rule.required_approvals == 0 || rule.required_approvals > 20 {
+                    return Err(format!("policies[{index}].required_approvals must be 1-20"));
+                }
+                let group = rule.approver_group.map(|g| g.trim().to_owned()).filter(|g| !g.is_empty());
+                Ok(Self {
+                    glob: skill_glob(&rule.skill_id),
+                    requires: rule.requires_approval,
+                    policy_id: rule
+                        .policy_id
+                        .filter(|id| !id.trim().is_empty())
+                        .unwrap_or_else(|| format!("approval_policies[{index}]")),
+                    risk_tiers: rule.risk_tiers,
+                    when,
+                    required: rule.required_approvals,
+                    group,
+                    expires_in: rule.expires_in_seconds.unwrap_or(DEFAULT_APPROVAL_EXPIRY_SECONDS),
+                })
+            })
+            .collect()
+    }
+
+    fn applies(&self, skill_id: &str, risk_tier: Option<&str>, payload: &Json) -> bool {
+        glob_matches(&self.glob, skill_id)
+            && (self.risk_tiers.is_empty()
+                || risk_tier.is_some_and(|tier| self.risk_tiers.iter().any(|t| t == tier)))
+            && self
+                .when
+                .iter()
+                .all(|(field, op, expected)| condition_on_payload(payload, field, *op, expected))
+    }
+}
+
+/// A payload field (dotted path) against one operator.
+fn condition_on_payload(payload: &Json, field: &str, op: Op, expected: &Json) -> bool {
+    let value = field
+        .split('.')
+        .try_fold(payload, |value, key| value.get(key));
+    let Some(value) = value else {
+        return op == Op::Exists && expected == &Json::Bool(false);
+    };
+    let number = |v: &Json| v.as_f64();
+    match op {
+        Op::Exists => expected != &Json::Bool(false),
+        Op::Eq => {
+            value == expected || (number(value).is_some() && number(value) == number(expected))
+        }
+        Op::Ne => {
+            !(value == expected || (number(value).is_some() && number(value) == number(expected)))
+        }
+        Op::In => expected
+            .as_array()
+            .is_some_and(|items| items.iter().any(|item| item == value)),
+        Op::Gt | Op::Gte | Op::Lt | Op::Lte => match (number(value), number(expected)) {
+            (Some(a), Some(b)) => match op {
+                Op::Gt => a > b,
+                Op::Gte => a >= b,
+                Op::Lt => a < b,
+                _ => a <= b,
+            },
+            _ => false,
+        },
+    }
+}
+
+impl PolicySet {
+    /// The approval a run needs, if any: the first approval policy that applies decides (one
+    /// with `requires_approval: false` exempts the run).
+    pub fn approval_requirement(
+        &self,
+        skill_id: &str,
+        risk_tier: Option<&str>,
+        payload: &Json,
+    ) -> Option<Requirement> {
+        let rule = self
+            .approvals
+            .iter()
+            .find(|rule| rule.applies(skill_id, risk_tier, payload))?;
+        if !rule.requires {
+            return None;
+        }
+        let reason = if !rule.when.is_empty() {
+            "payload_condition"
+        } else if !rule.risk_tiers.is_empty() {
+            "risk_tier"
+        } else {
+            "skill_policy"
+        };
+        Some(Requirement {
+            policy_id: rule.policy_id.clone(),
+            reason: reason.to_owned(),
+            required_approvals: rule.required,
+            approver_group: rule.group.clone(),
+            expires_in: std::time::Duration::from_secs(rule.expires_in),
+        })
     }
 }
 
@@ -474,6 +702,18 @@ impl Policies {
         decision
     }
 
+    /// The approval a run of the tenant needs, if any.
+    pub fn approval_requirement(
+        &self,
+        tenant: &TenantId,
+        skill_id: &str,
+        risk_tier: Option<&str>,
+        payload: &Json,
+    ) -> Option<Requirement> {
+        let loaded = self.current();
+        Self::set_for(&loaded, tenant).approval_requirement(skill_id, risk_tier, payload)
+    }
+
     pub fn check_permission(&self, principal: &Principal, permission: &str) -> Decision {
         let loaded = self.current();
         Self::set_for(&loaded, &principal.tenant).check_permission(principal, permission)
@@ -504,24 +744,47 @@ fn read_dir(dir: Option<&Path>) -> Result<Loaded, LoadError> {
         loaded.version = "none".to_owned();
         return Ok(loaded);
     };
-    let read = |path: &Path| -> Result<Option<(PolicySet, String)>, LoadError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => {
-                return Err(LoadError {
-                    path: path.to_owned(),
-                    message: error.to_string(),
-                });
-            }
-        };
-        let set = PolicySet::parse(&text).map_err(|message| LoadError {
-            path: path.to_owned(),
-            message,
-        })?;
-        Ok(Some((set, hex_sha256(text.as_bytes()))))
+    let read_text = |path: &Path| -> Result<Option<String>, LoadError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Ok(Some(text)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(LoadError {
+                path: path.to_owned(),
+                message: error.to_string(),
+            }),
+        }
     };
-    if let Some((set, hash)) = read(&dir.join(FILE_NAME))? {
+    // Both files of one directory: permission and approval policies.
+    let read = |dir: &Path| -> Result<Option<(PolicySet, String)>, LoadError> {
+        let permissions = read_text(&dir.join(FILE_NAME))?;
+        let approvals = read_text(&dir.join(APPROVALS_FILE_NAME))?;
+        if permissions.is_none() && approvals.is_none() {
+            return Ok(None);
+        }
+        let mut set = match &permissions {
+            Some(text) => PolicySet::parse(text).map_err(|message| LoadError {
+                path: dir.join(FILE_NAME),
+                message,
+            })?,
+            None => PolicySet::default(),
+        };
+        if let Some(text) = &approvals {
+            set.approvals = ApprovalRule::parse_file(text).map_err(|message| LoadError {
+                path: dir.join(APPROVALS_FILE_NAME),
+                message,
+            })?;
+        }
+        let hash = hex_sha256(
+            format!(
+                "{}\u{0}{}",
+                permissions.unwrap_or_default(),
+                approvals.unwrap_or_default()
+            )
+            .as_bytes(),
+        );
+        Ok(Some((set, hash)))
+    };
+    if let Some((set, hash)) = read(dir)? {
         loaded.global = Arc::new(set);
         versions.push_str(&hash);
     }
@@ -538,7 +801,7 @@ fn read_dir(dir: Option<&Path>) -> Result<Loaded, LoadError> {
                 path: tenants.join(&name),
                 message,
             })?;
-            if let Some((set, hash)) = read(&tenants.join(&name).join(FILE_NAME))? {
+            if let Some((set, hash)) = read(&tenants.join(&name))? {
                 versions.push_str(&format!("{tenant}:{hash};"));
                 loaded
                     .tenants
@@ -692,6 +955,56 @@ mod tests {
             !set.check_permission(&principal(&["analyst"]), permission::SKILLS_MANAGE)
                 .allowed
         );
+    }
+
+    #[test]
+    fn approval_policies_match_skills_risk_tiers_and_payload_conditions() {
+        let rules = ApprovalRule::parse_file(
+            r#"{"policies": [
+                {"skill_id": "finance/exempt", "requires_approval": false},
+                {"skill_id": "finance/*", "when": {"amount": {"gt": 1000}, "currency": {"in": ["USD", "EUR"]}},
+                 "required_approvals": 2, "approver_group": "finance", "policy_id": "big-money"},
+                {"risk_tiers": ["critical"], "expires_in_seconds": 60}
+            ]}"#,
+        )
+        .unwrap();
+        let set = PolicySet {
+            approvals: rules,
+            ..Default::default()
+        };
+        let big = serde_json::json!({"amount": 5000, "currency": "USD"});
+        let small = serde_json::json!({"amount": 10, "currency": "USD"});
+        let need = set.approval_requirement("finance/pay", None, &big).unwrap();
+        assert_eq!(need.policy_id, "big-money");
+        assert_eq!(
+            (need.required_approvals, need.approver_group.as_deref()),
+            (2, Some("finance"))
+        );
+        assert_eq!(need.reason, "payload_condition");
+        assert_eq!(set.approval_requirement("finance/pay", None, &small), None);
+        assert_eq!(
+            set.approval_requirement("finance/exempt", Some("critical"), &big),
+            None
+        );
+        let critical = set
+            .approval_requirement("ops/restart", Some("critical"), &small)
+            .unwrap();
+        assert_eq!(
+            (critical.reason.as_str(), critical.expires_in.as_secs()),
+            ("risk_tier", 60)
+        );
+        assert_eq!(
+            set.approval_requirement("ops/restart", Some("high"), &small),
+            None
+        );
+        for bad in [
+            r#"[{"skill_id": "*", "requires_approval": "false"}]"#,
+            r#"[{"skill_id": "*", "when": {"amount": {"bigger": 1}}}]"#,
+            r#"[{"skill_id": "*", "required_approvals": 0}]"#,
+            r#"[{"risk_tiers": ["extreme"]}]"#,
+        ] {
+            assert!(ApprovalRule::parse_file(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ use skillos_core::Registry;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
+use crate::approvals::Approvals;
 use crate::auth::{Authenticator, RunnerTokens, jwt};
 use crate::breaker::Breakers;
 use crate::budget::Budgets;
@@ -33,6 +34,8 @@ use crate::{grpc, orchestrator, skills};
 const STORE_CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 /// How often routing checks for a reloaded root and for missing skill vectors.
 const ROUTING_TICK: Duration = Duration::from_millis(500);
+/// How often waiting approved runs and expired approvals are looked for.
+const RESUME_TICK: Duration = Duration::from_secs(1);
 /// How often the permission policy files are read for changes.
 const POLICY_RELOAD_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -108,6 +111,7 @@ pub async fn run(
     let http_limiter = limiter.clone();
     let policies_for_grpc = policies.clone();
     let budgets = Budgets::new(store.clone(), config.budgets.clone());
+    let approvals = Approvals::new(store.clone(), policies.clone());
     let governance_task = tokio::spawn(maintain_governance(
         policies.clone(),
         limiter.clone(),
@@ -178,8 +182,14 @@ pub async fn run(
             limiter,
             breakers: Breakers::new(store.clone(), &config.circuit_breaker),
             budgets: budgets.clone(),
+            approvals: approvals.clone(),
         },
     );
+    let resumer_task = tokio::spawn(resume_approved(
+        orchestrator.clone(),
+        approvals.clone(),
+        dispatcher.shutdown_signal(),
+    ));
     let services = grpc::Services {
         skills: skills.clone(),
         orchestrator,
@@ -194,6 +204,7 @@ pub async fn run(
         auth: authenticator.clone(),
         budgets,
         policies: policies_for_grpc,
+        approvals,
     };
     if runner_tokens.is_empty() {
         tracing::warn!(
@@ -264,6 +275,7 @@ pub async fn run(
     }
     routing_task.abort();
     governance_task.abort();
+    resumer_task.abort();
     if let Some(task) = local_runner_task {
         let _ = tokio::time::timeout(Duration::from_secs(12), task).await;
     }
@@ -344,6 +356,36 @@ async fn maintain_governance(
         }
         if ticks.is_multiple_of(30) {
             limiter.shrink();
+        }
+    }
+}
+
+/// Starts approved runs as soon as they are approved (on this replica) or within a second
+/// (approved on another replica, or a runner for them arrived), and expires approvals whose time
+/// is up. Runs waiting from before a restart start the same way.
+async fn resume_approved(
+    orchestrator: orchestrator::Service,
+    approvals: Approvals,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let approved = approvals.approved_signal();
+    let mut ticks = 0u64;
+    loop {
+        if let Err(error) = orchestrator.resume_approved().await {
+            tracing::warn!(%error, "cannot start approved runs");
+        }
+        if ticks.is_multiple_of(5) {
+            match approvals.expire_due().await {
+                Ok(0) => {}
+                Ok(expired) => tracing::info!(expired, "approvals expired"),
+                Err(error) => tracing::warn!(%error, "cannot expire approvals"),
+            }
+        }
+        ticks += 1;
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            () = approved.notified() => {}
+            () = tokio::time::sleep(RESUME_TICK) => {}
         }
     }
 }

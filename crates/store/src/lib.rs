@@ -14,9 +14,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use model::{
-    ApiKey, AuditEvent, BudgetKey, BudgetLimit, Circuit, CircuitState, Counter, CounterKey,
-    Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, Reservation, ReserveCheck,
-    RoutingFeedback, SkillState, SkillVector, TenantId, UsageDelta, UsageFilter, UsageRow, now,
+    ApiKey, Approval, ApprovalDecision, ApprovalFilter, ApprovalState, AuditEvent, BudgetKey,
+    BudgetLimit, Circuit, CircuitState, Counter, CounterKey, Decided, Execution, ExecutionFilter,
+    ExecutionStatus, ExecutionUpdate, Reservation, ReserveCheck, RoutingFeedback, SkillState,
+    SkillVector, TenantId, UsageDelta, UsageFilter, UsageRow, now,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -220,6 +221,57 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Usage rows of a tenant, newest day first, then skill and principal.
     async fn list_usage(&self, tenant: &TenantId, filter: &UsageFilter) -> Result<Vec<UsageRow>>;
+
+    /// Stores a run held for approval (its execution, PENDING_APPROVAL) and the approval, with
+    /// the audit event, in one transaction.
+    async fn insert_approval(
+        &self,
+        execution: &Execution,
+        approval: &Approval,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+
+    async fn approval(&self, tenant: &TenantId, id: &str) -> Result<Option<Approval>>;
+
+    /// Newest first (created_at, then id).
+    async fn list_approvals(
+        &self,
+        tenant: &TenantId,
+        filter: &ApprovalFilter,
+        limit: u32,
+    ) -> Result<Vec<Approval>>;
+
+    /// Records one decision in one transaction that holds the approval: refuses unless it is
+    /// pending and unexpired (an expired one becomes EXPIRED here) and the approver has not
+    /// decided; a rejection rejects it, the `required`-th distinct approval approves it. The
+    /// execution moves with it (PENDING when approved, REJECTED otherwise). `audit` is written
+    /// when the decision is recorded.
+    async fn decide_approval(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        decision: &ApprovalDecision,
+        audit: &AuditEvent,
+    ) -> Result<Decided>;
+
+    /// Expires a pending approval whose time is up (and rejects its execution); `None` when it
+    /// is not pending or not expired.
+    async fn expire_approval(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Approval>>;
+
+    /// Pending approvals whose time is up: `(tenant, id)`, oldest expiry first.
+    async fn expired_approvals(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<Vec<(TenantId, String)>>;
+
+    /// Executions of every tenant waiting to be dispatched (status PENDING), oldest first.
+    async fn pending_executions(&self, limit: u32) -> Result<Vec<Execution>>;
 
     /// Oldest first, after `after_id` when given.
     async fn list_audit(

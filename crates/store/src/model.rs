@@ -144,6 +144,8 @@ pub struct Execution {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The approval the execution waits for or waited for.
+    pub approval_id: Option<String>,
 }
 
 /// A status change of an execution; `None` fields keep their stored value.
@@ -219,6 +221,7 @@ pub(crate) struct ExecutionRow {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    pub approval_id: Option<String>,
 }
 
 impl TryFrom<ExecutionRow> for Execution {
@@ -247,6 +250,7 @@ impl TryFrom<ExecutionRow> for Execution {
             created_at: row.created_at,
             started_at: row.started_at,
             finished_at: row.finished_at,
+            approval_id: row.approval_id,
         })
     }
 }
@@ -551,4 +555,175 @@ pub struct UsageFilter {
     pub to_day: Option<String>,
     pub skill_id: Option<String>,
     pub principal: Option<String>,
+}
+
+/// Where an approval is; every state but `Pending` is terminal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ApprovalState {
+    Pending,
+    Approved,
+    Rejected,
+    Expired,
+    Cancelled,
+}
+
+impl ApprovalState {
+    pub const ALL: [Self; 5] = [
+        Self::Pending,
+        Self::Approved,
+        Self::Rejected,
+        Self::Expired,
+        Self::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Expired => "expired",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|state| state.as_str() == text)
+    }
+}
+
+/// One approver's decision.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApprovalDecision {
+    pub approver: String,
+    pub approve: bool,
+    pub comment: String,
+    pub decided_at: DateTime<Utc>,
+}
+
+/// A run held for approval.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Approval {
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub execution_id: String,
+    pub skill_id: String,
+    pub skill_version: String,
+    pub payload_sha256: String,
+    pub risk_tier: Option<String>,
+    pub requester: String,
+    /// Distinct approvers needed.
+    pub required: i32,
+    pub state: ApprovalState,
+    pub policy_id: String,
+    pub reason: String,
+    pub approver_group: Option<String>,
+    /// What the run needs to resume (deadline, the requester's roles and attributes, trace).
+    pub run_context: Json,
+    pub expire_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Oldest first.
+    pub decisions: Vec<ApprovalDecision>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ApprovalRow {
+    id: String,
+    tenant_id: String,
+    execution_id: String,
+    skill_id: String,
+    skill_version: String,
+    payload_sha256: String,
+    risk_tier: Option<String>,
+    requester: String,
+    required: i32,
+    state: String,
+    policy_id: String,
+    reason: String,
+    approver_group: Option<String>,
+    run_context: String,
+    expire_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    resolved_at: Option<DateTime<Utc>>,
+}
+
+impl ApprovalRow {
+    pub(crate) fn id(&self) -> String {
+        self.id.clone()
+    }
+
+    pub(crate) fn into_approval(
+        self,
+        decisions: Vec<ApprovalDecision>,
+    ) -> Result<Approval, crate::Error> {
+        let state = ApprovalState::parse(&self.state).ok_or_else(|| {
+            crate::Error::Corrupt(format!("approval {} has state {:?}", self.id, self.state))
+        })?;
+        let run_context = serde_json::from_str(&self.run_context)
+            .map_err(|error| crate::Error::Corrupt(format!("approval {}: {error}", self.id)))?;
+        Ok(Approval {
+            id: self.id,
+            tenant_id: TenantId(self.tenant_id),
+            execution_id: self.execution_id,
+            skill_id: self.skill_id,
+            skill_version: self.skill_version,
+            payload_sha256: self.payload_sha256,
+            risk_tier: self.risk_tier,
+            requester: self.requester,
+            required: self.required,
+            state,
+            policy_id: self.policy_id,
+            reason: self.reason,
+            approver_group: self.approver_group,
+            run_context,
+            expire_at: self.expire_at,
+            created_at: self.created_at,
+            resolved_at: self.resolved_at,
+            decisions,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct DecisionRow {
+    pub approver: String,
+    pub approve: bool,
+    pub comment: String,
+    pub decided_at: DateTime<Utc>,
+}
+
+impl From<DecisionRow> for ApprovalDecision {
+    fn from(row: DecisionRow) -> Self {
+        Self {
+            approver: row.approver,
+            approve: row.approve,
+            comment: row.comment,
+            decided_at: row.decided_at,
+        }
+    }
+}
+
+/// How a decision ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decided {
+    /// Recorded; the approval as it is now (still pending, approved or rejected).
+    Recorded(Approval),
+    NotFound,
+    /// It had already left pending.
+    NotPending(ApprovalState),
+    /// Its time was up: it is now expired (the decision was not recorded).
+    Expired(Approval),
+    /// This approver had already decided it.
+    AlreadyDecided,
+}
+
+/// Which approvals to list, newest first.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ApprovalFilter {
+    pub states: Vec<ApprovalState>,
+    pub skill_id: Option<String>,
+    /// Only approvals requested by this subject.
+    pub requester: Option<String>,
+    /// Continue after this (created_at, id), the last of the previous page.
+    pub before: Option<(DateTime<Utc>, String)>,
 }

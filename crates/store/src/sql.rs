@@ -98,30 +98,8 @@ macro_rules! impl_store {
             }
 
             async fn insert_execution(&self, execution: &$crate::Execution) -> $crate::Result<()> {
-                sqlx::query(
-                    "INSERT INTO executions (id, tenant_id, skill_id, skill_version, status, \
-                     principal, payload, output, error, runner_id, attempts, cost, created_at, \
-                     started_at, finished_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                )
-                .bind(&execution.id)
-                .bind(execution.tenant_id.as_str())
-                .bind(&execution.skill_id)
-                .bind(&execution.skill_version)
-                .bind(execution.status.as_str())
-                .bind(&execution.principal)
-                .bind(sqlx::types::Json(&execution.payload))
-                .bind(execution.output.as_ref().map(sqlx::types::Json))
-                .bind(execution.error.as_ref().map(sqlx::types::Json))
-                .bind(&execution.runner_id)
-                .bind(execution.attempts)
-                .bind(execution.cost)
-                .bind(execution.created_at)
-                .bind(execution.started_at)
-                .bind(execution.finished_at)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
+                let mut conn = self.pool.acquire().await?;
+                insert_execution_row(&mut conn, execution).await
             }
 
             async fn update_execution(
@@ -650,6 +628,245 @@ macro_rules! impl_store {
                 Ok(rows)
             }
 
+            async fn insert_approval(
+                &self,
+                execution: &$crate::Execution,
+                approval: &$crate::Approval,
+                audit: &$crate::AuditEvent,
+            ) -> $crate::Result<()> {
+                let run_context = serde_json::to_string(&approval.run_context)
+                    .map_err(|error| $crate::Error::Corrupt(error.to_string()))?;
+                let mut tx = self.pool.begin().await?;
+                insert_execution_row(&mut tx, execution).await?;
+                sqlx::query(
+                    "INSERT INTO approvals (id, tenant_id, execution_id, skill_id, skill_version, \
+                     payload_sha256, risk_tier, requester, required, state, policy_id, reason, \
+                     approver_group, run_context, expire_at, created_at, resolved_at) VALUES \
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                )
+                .bind(&approval.id)
+                .bind(approval.tenant_id.as_str())
+                .bind(&approval.execution_id)
+                .bind(&approval.skill_id)
+                .bind(&approval.skill_version)
+                .bind(&approval.payload_sha256)
+                .bind(&approval.risk_tier)
+                .bind(&approval.requester)
+                .bind(approval.required)
+                .bind(approval.state.as_str())
+                .bind(&approval.policy_id)
+                .bind(&approval.reason)
+                .bind(&approval.approver_group)
+                .bind(run_context)
+                .bind(approval.expire_at)
+                .bind(approval.created_at)
+                .bind(approval.resolved_at)
+                .execute(&mut *tx)
+                .await?;
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn approval(
+                &self,
+                tenant: &$crate::TenantId,
+                id: &str,
+            ) -> $crate::Result<Option<$crate::Approval>> {
+                let mut conn = self.pool.acquire().await?;
+                load_approval(&mut conn, tenant, id).await
+            }
+
+            async fn list_approvals(
+                &self,
+                tenant: &$crate::TenantId,
+                filter: &$crate::ApprovalFilter,
+                limit: u32,
+            ) -> $crate::Result<Vec<$crate::Approval>> {
+                let states: Option<String> = (!filter.states.is_empty()).then(|| {
+                    filter
+                        .states
+                        .iter()
+                        .map(|state| state.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                });
+                let (before_at, before_id) = match &filter.before {
+                    Some((at, id)) => (Some(*at), Some(id.clone())),
+                    None => (None, None),
+                };
+                let rows: Vec<$crate::model::ApprovalRow> = sqlx::query_as(
+                    "SELECT * FROM approvals WHERE tenant_id = $1 \
+                     AND (CAST($2 AS TEXT) IS NULL OR ',' || CAST($2 AS TEXT) || ',' LIKE '%,' || state || ',%') \
+                     AND ($3 IS NULL OR skill_id = $3) AND ($4 IS NULL OR requester = $4) \
+                     AND ($5 IS NULL OR created_at < $5 OR (created_at = $5 AND id < $6)) \
+                     ORDER BY created_at DESC, id DESC LIMIT $7",
+                )
+                .bind(tenant.as_str())
+                .bind(states)
+                .bind(&filter.skill_id)
+                .bind(&filter.requester)
+                .bind(before_at)
+                .bind(before_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                let mut conn = self.pool.acquire().await?;
+                let mut approvals = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let decisions = load_decisions(&mut conn, &row_id(&row)).await?;
+                    approvals.push(row.into_approval(decisions)?);
+                }
+                Ok(approvals)
+            }
+
+            async fn decide_approval(
+                &self,
+                tenant: &$crate::TenantId,
+                id: &str,
+                decision: &$crate::ApprovalDecision,
+                audit: &$crate::AuditEvent,
+            ) -> $crate::Result<$crate::Decided> {
+                let mut tx = self.pool.begin().await?;
+                // A write first: it takes the row (Postgres) or the database (SQLite) for this
+                // transaction, so two decisions and the expiry cannot interleave.
+                let held = sqlx::query(
+                    "UPDATE approvals SET state = state WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if held == 0 {
+                    return Ok($crate::Decided::NotFound);
+                }
+                let Some(approval) = load_approval(&mut tx, tenant, id).await? else {
+                    return Ok($crate::Decided::NotFound);
+                };
+                if approval.state != $crate::ApprovalState::Pending {
+                    return Ok($crate::Decided::NotPending(approval.state));
+                }
+                if approval.expire_at <= decision.decided_at {
+                    resolve_approval(&mut tx, &approval, $crate::ApprovalState::Expired, decision.decided_at).await?;
+                    let expired = $crate::AuditEvent::now(
+                        tenant,
+                        "skillos",
+                        "approval.expired",
+                        id,
+                        serde_json::json!({"execution_id": approval.execution_id}),
+                    );
+                    insert_audit(&mut tx, &expired).await?;
+                    let approval = load_approval(&mut tx, tenant, id).await?.ok_or_else(|| {
+                        $crate::Error::Corrupt(format!("approval {id} vanished"))
+                    })?;
+                    tx.commit().await?;
+                    return Ok($crate::Decided::Expired(approval));
+                }
+                if approval
+                    .decisions
+                    .iter()
+                    .any(|earlier| earlier.approver == decision.approver)
+                {
+                    return Ok($crate::Decided::AlreadyDecided);
+                }
+                sqlx::query(
+                    "INSERT INTO approval_decisions (approval_id, approver, approve, comment, decided_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(id)
+                .bind(&decision.approver)
+                .bind(decision.approve)
+                .bind(&decision.comment)
+                .bind(decision.decided_at)
+                .execute(&mut *tx)
+                .await?;
+                let approvals = approval.decisions.iter().filter(|d| d.approve).count()
+                    + usize::from(decision.approve);
+                let next = if !decision.approve {
+                    Some($crate::ApprovalState::Rejected)
+                } else if approvals >= usize::try_from(approval.required).unwrap_or(1) {
+                    Some($crate::ApprovalState::Approved)
+                } else {
+                    None
+                };
+                if let Some(state) = next {
+                    resolve_approval(&mut tx, &approval, state, decision.decided_at).await?;
+                }
+                insert_audit(&mut tx, audit).await?;
+                let approval = load_approval(&mut tx, tenant, id)
+                    .await?
+                    .ok_or_else(|| $crate::Error::Corrupt(format!("approval {id} vanished")))?;
+                tx.commit().await?;
+                Ok($crate::Decided::Recorded(approval))
+            }
+
+            async fn expire_approval(
+                &self,
+                tenant: &$crate::TenantId,
+                id: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::Result<Option<$crate::Approval>> {
+                let mut tx = self.pool.begin().await?;
+                let held = sqlx::query(
+                    "UPDATE approvals SET state = state WHERE tenant_id = $1 AND id = $2 \
+                     AND state = 'pending' AND expire_at <= $3",
+                )
+                .bind(tenant.as_str())
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if held == 0 {
+                    return Ok(None);
+                }
+                let Some(approval) = load_approval(&mut tx, tenant, id).await? else {
+                    return Ok(None);
+                };
+                resolve_approval(&mut tx, &approval, $crate::ApprovalState::Expired, now).await?;
+                let audit = $crate::AuditEvent::now(
+                    tenant,
+                    "skillos",
+                    "approval.expired",
+                    id,
+                    serde_json::json!({"execution_id": approval.execution_id}),
+                );
+                insert_audit(&mut tx, &audit).await?;
+                let approval = load_approval(&mut tx, tenant, id).await?;
+                tx.commit().await?;
+                Ok(approval)
+            }
+
+            async fn expired_approvals(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+                limit: u32,
+            ) -> $crate::Result<Vec<($crate::TenantId, String)>> {
+                let rows: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT tenant_id, id FROM approvals WHERE state = 'pending' AND expire_at <= $1 \
+                     ORDER BY expire_at LIMIT $2",
+                )
+                .bind(now)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(tenant, id)| ($crate::TenantId::new(tenant), id))
+                    .collect())
+            }
+
+            async fn pending_executions(&self, limit: u32) -> $crate::Result<Vec<$crate::Execution>> {
+                let rows: Vec<$crate::model::ExecutionRow> = sqlx::query_as(
+                    "SELECT * FROM executions WHERE status = 'pending' ORDER BY id LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
             async fn list_audit(
                 &self,
                 tenant: &$crate::TenantId,
@@ -667,6 +884,122 @@ macro_rules! impl_store {
                 .await?;
                 Ok(rows.into_iter().map(Into::into).collect())
             }
+        }
+
+        async fn insert_execution_row(
+            conn: &mut <$store as $crate::sql::PoolOf>::Connection,
+            execution: &$crate::Execution,
+        ) -> $crate::Result<()> {
+            sqlx::query(
+                "INSERT INTO executions (id, tenant_id, skill_id, skill_version, status, \
+                 principal, payload, output, error, runner_id, attempts, cost, created_at, \
+                 started_at, finished_at, approval_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            )
+            .bind(&execution.id)
+            .bind(execution.tenant_id.as_str())
+            .bind(&execution.skill_id)
+            .bind(&execution.skill_version)
+            .bind(execution.status.as_str())
+            .bind(&execution.principal)
+            .bind(sqlx::types::Json(&execution.payload))
+            .bind(execution.output.as_ref().map(sqlx::types::Json))
+            .bind(execution.error.as_ref().map(sqlx::types::Json))
+            .bind(&execution.runner_id)
+            .bind(execution.attempts)
+            .bind(execution.cost)
+            .bind(execution.created_at)
+            .bind(execution.started_at)
+            .bind(execution.finished_at)
+            .bind(&execution.approval_id)
+            .execute(conn)
+            .await?;
+            Ok(())
+        }
+
+        async fn load_decisions(
+            conn: &mut <$store as $crate::sql::PoolOf>::Connection,
+            approval_id: &str,
+        ) -> $crate::Result<Vec<$crate::ApprovalDecision>> {
+            let rows: Vec<$crate::model::DecisionRow> = sqlx::query_as(
+                "SELECT approver, approve, comment, decided_at FROM approval_decisions \
+                 WHERE approval_id = $1 ORDER BY decided_at, approver",
+            )
+            .bind(approval_id)
+            .fetch_all(conn)
+            .await?;
+            Ok(rows.into_iter().map(Into::into).collect())
+        }
+
+        async fn load_approval(
+            conn: &mut <$store as $crate::sql::PoolOf>::Connection,
+            tenant: &$crate::TenantId,
+            id: &str,
+        ) -> $crate::Result<Option<$crate::Approval>> {
+            let row: Option<$crate::model::ApprovalRow> =
+                sqlx::query_as("SELECT * FROM approvals WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.as_str())
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            match row {
+                None => Ok(None),
+                Some(row) => {
+                    let decisions = load_decisions(conn, id).await?;
+                    Ok(Some(row.into_approval(decisions)?))
+                }
+            }
+        }
+
+        /// Ends a pending approval and its execution in the caller's transaction.
+        async fn resolve_approval(
+            conn: &mut <$store as $crate::sql::PoolOf>::Connection,
+            approval: &$crate::Approval,
+            state: $crate::ApprovalState,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> $crate::Result<()> {
+            sqlx::query(
+                "UPDATE approvals SET state = $3, resolved_at = $4 \
+                 WHERE tenant_id = $1 AND id = $2 AND state = 'pending'",
+            )
+            .bind(approval.tenant_id.as_str())
+            .bind(&approval.id)
+            .bind(state.as_str())
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            let (status, error) = match state {
+                $crate::ApprovalState::Approved => ($crate::ExecutionStatus::Pending, None),
+                other => {
+                    let code = match other {
+                        $crate::ApprovalState::Expired => "APPROVAL_EXPIRED",
+                        $crate::ApprovalState::Cancelled => "APPROVAL_CANCELLED",
+                        _ => "APPROVAL_REJECTED",
+                    };
+                    (
+                        $crate::ExecutionStatus::Rejected,
+                        Some(serde_json::json!({"class": "permanent", "origin": "server",
+                            "code": code, "message": format!("approval {} {}", approval.id, other.as_str())})),
+                    )
+                }
+            };
+            sqlx::query(
+                "UPDATE executions SET status = $3, error = COALESCE($4, error), \
+                 finished_at = CASE WHEN $3 = 'pending' THEN finished_at ELSE $5 END \
+                 WHERE tenant_id = $1 AND id = $2 AND status = 'pending_approval'",
+            )
+            .bind(approval.tenant_id.as_str())
+            .bind(&approval.execution_id)
+            .bind(status.as_str())
+            .bind(error.as_ref().map(sqlx::types::Json))
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+
+        fn row_id(row: &$crate::model::ApprovalRow) -> String {
+            row.id()
         }
 
         async fn insert_audit(

@@ -136,6 +136,8 @@ conformance!(
     api_keys_round_trip_and_revoke_once,
     circuit_writes_are_compare_and_set,
     budget_reservations_are_all_or_nothing_and_settle_once,
+    approvals_count_distinct_approvers_and_move_their_execution,
+    an_approve_racing_the_expiry_ends_in_exactly_one_state,
 );
 
 fn execution(tenant: &TenantId, id: &str, skill: &str, status: ExecutionStatus) -> Execution {
@@ -155,6 +157,7 @@ fn execution(tenant: &TenantId, id: &str, skill: &str, status: ExecutionStatus) 
         created_at: Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap(),
         started_at: None,
         finished_at: None,
+        approval_id: None,
     }
 }
 
@@ -723,5 +726,216 @@ mod cases {
         );
         let counters = store.budget_counters(&tenant, &[skill_day]).await.unwrap();
         assert_eq!((counters[0].spent, counters[0].reserved), (1.5, 0.0));
+    }
+
+    fn held(
+        tenant: &TenantId,
+        id: &str,
+        required: i32,
+        expire_in: Duration,
+    ) -> (Execution, skillos_store::Approval) {
+        let mut execution = super::execution(
+            tenant,
+            &format!("e-{id}"),
+            "a/b",
+            ExecutionStatus::PendingApproval,
+        );
+        execution.approval_id = Some(id.to_owned());
+        let approval = skillos_store::Approval {
+            id: id.to_owned(),
+            tenant_id: tenant.clone(),
+            execution_id: execution.id.clone(),
+            skill_id: "a/b".to_owned(),
+            skill_version: "1.0.0".to_owned(),
+            payload_sha256: "00".repeat(32),
+            risk_tier: Some("high".to_owned()),
+            requester: "alice".to_owned(),
+            required,
+            state: skillos_store::ApprovalState::Pending,
+            policy_id: "p".to_owned(),
+            reason: "skill_policy".to_owned(),
+            approver_group: None,
+            run_context: json!({"timeout_ms": 1000}),
+            expire_at: skillos_store::now() + expire_in,
+            created_at: skillos_store::now(),
+            resolved_at: None,
+            decisions: Vec::new(),
+        };
+        (execution, approval)
+    }
+
+    fn decision(approver: &str, approve: bool) -> skillos_store::ApprovalDecision {
+        skillos_store::ApprovalDecision {
+            approver: approver.to_owned(),
+            approve,
+            comment: String::new(),
+            decided_at: skillos_store::now(),
+        }
+    }
+
+    async fn decide(
+        store: &dyn Store,
+        tenant: &TenantId,
+        id: &str,
+        who: &str,
+        approve: bool,
+    ) -> skillos_store::Decided {
+        let audit = AuditEvent::now(tenant, who, "approval.decided", id, json!({}));
+        store
+            .decide_approval(tenant, id, &decision(who, approve), &audit)
+            .await
+            .unwrap()
+    }
+
+    pub async fn approvals_count_distinct_approvers_and_move_their_execution(store: &dyn Store) {
+        use skillos_store::{ApprovalState, Decided};
+        let tenant = TenantId::new("t1");
+        let (execution, approval) = held(&tenant, "ap1", 2, Duration::hours(1));
+        let audit = AuditEvent::now(&tenant, "alice", "approval.created", "ap1", json!({}));
+        store
+            .insert_approval(&execution, &approval, &audit)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.approval(&tenant, "ap1").await.unwrap().unwrap(),
+            approval
+        );
+        assert!(
+            store
+                .approval(&TenantId::new("t2"), "ap1")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let got = store
+            .get_execution(&tenant, &execution.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.approval_id.as_deref(), Some("ap1"));
+
+        let Decided::Recorded(first) = decide(store, &tenant, "ap1", "bob", true).await else {
+            panic!()
+        };
+        assert_eq!(first.state, ApprovalState::Pending);
+        assert_eq!(
+            decide(store, &tenant, "ap1", "bob", true).await,
+            Decided::AlreadyDecided
+        );
+        let Decided::Recorded(second) = decide(store, &tenant, "ap1", "carol", true).await else {
+            panic!()
+        };
+        assert_eq!(second.state, ApprovalState::Approved);
+        assert_eq!(second.decisions.len(), 2);
+        assert_eq!(
+            decide(store, &tenant, "ap1", "dave", true).await,
+            Decided::NotPending(ApprovalState::Approved)
+        );
+        let got = store
+            .get_execution(&tenant, &execution.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.status, ExecutionStatus::Pending);
+        let pending = store.pending_executions(10).await.unwrap();
+        assert_eq!(
+            pending.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            [execution.id.as_str()]
+        );
+
+        // One rejection rejects; the execution is rejected and never pending.
+        let (execution, approval) = held(&tenant, "ap2", 2, Duration::hours(1));
+        let audit = AuditEvent::now(&tenant, "alice", "approval.created", "ap2", json!({}));
+        store
+            .insert_approval(&execution, &approval, &audit)
+            .await
+            .unwrap();
+        let audit = AuditEvent::now(&tenant, "bob", "approval.decided", "ap2", json!({}));
+        let Decided::Recorded(rejected) = store
+            .decide_approval(&tenant, "ap2", &decision("bob", false), &audit)
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(rejected.state, ApprovalState::Rejected);
+        let got = store
+            .get_execution(&tenant, &execution.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.status, ExecutionStatus::Rejected);
+
+        let listed = store
+            .list_approvals(
+                &tenant,
+                &skillos_store::ApprovalFilter {
+                    states: vec![ApprovalState::Rejected],
+                    ..Default::default()
+                },
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            listed.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+            ["ap2"]
+        );
+        let all = store
+            .list_approvals(&tenant, &Default::default(), 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            all.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+            ["ap2", "ap1"]
+        );
+        assert!(
+            store
+                .list_approvals(&TenantId::new("t2"), &Default::default(), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    pub async fn an_approve_racing_the_expiry_ends_in_exactly_one_state(store: &dyn Store) {
+        use skillos_store::{ApprovalState, Decided};
+        let tenant = TenantId::new("t1");
+        for round in 0..10 {
+            let id = format!("race{round}");
+            let (execution, approval) = held(&tenant, &id, 1, Duration::milliseconds(30));
+            let audit = AuditEvent::now(&tenant, "alice", "approval.created", &id, json!({}));
+            store
+                .insert_approval(&execution, &approval, &audit)
+                .await
+                .unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            let decide_audit = AuditEvent::now(&tenant, "bob", "approval.decided", &id, json!({}));
+            let now = skillos_store::now() + Duration::milliseconds(5);
+            let bob = decision("bob", true);
+            let (decided, expired) = tokio::join!(
+                store.decide_approval(&tenant, &id, &bob, &decide_audit),
+                store.expire_approval(&tenant, &id, now),
+            );
+            let (decided, expired) = (decided.unwrap(), expired.unwrap());
+            let stored = store.approval(&tenant, &id).await.unwrap().unwrap();
+            let execution = store
+                .get_execution(&tenant, &execution.id)
+                .await
+                .unwrap()
+                .unwrap();
+            match stored.state {
+                ApprovalState::Approved => {
+                    assert!(matches!(decided, Decided::Recorded(_)), "{decided:?}");
+                    assert!(expired.is_none());
+                    assert_eq!(execution.status, ExecutionStatus::Pending);
+                }
+                ApprovalState::Expired => {
+                    assert!(!matches!(decided, Decided::Recorded(_)), "{decided:?}");
+                    assert_eq!(execution.status, ExecutionStatus::Rejected);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 }

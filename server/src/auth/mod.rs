@@ -30,6 +30,8 @@ pub enum Credential {
     Anonymous,
     Jwt,
     ApiKey,
+    /// Recorded with a run held for approval, which runs later as its requester.
+    Stored,
 }
 
 /// The verified identity a request runs as.

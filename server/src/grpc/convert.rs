@@ -215,7 +215,62 @@ pub fn execution(execution: &skillos_store::Execution) -> v1::Execution {
         start_time: execution.started_at.map(timestamp),
         finish_time: execution.finished_at.map(timestamp),
         principal_subject: execution.principal.clone(),
+        approval_id: execution.approval_id.clone().unwrap_or_default(),
         ..Default::default()
+    }
+}
+
+pub fn approval_state(state: skillos_store::ApprovalState) -> v1::ApprovalState {
+    use skillos_store::ApprovalState as S;
+    match state {
+        S::Pending => v1::ApprovalState::Pending,
+        S::Approved => v1::ApprovalState::Approved,
+        S::Rejected => v1::ApprovalState::Rejected,
+        S::Expired => v1::ApprovalState::Expired,
+        S::Cancelled => v1::ApprovalState::Cancelled,
+    }
+}
+
+/// An approval with the payload it binds (read from its execution).
+pub fn approval(approval: &skillos_store::Approval, payload: Option<&Json>) -> v1::Approval {
+    let risk = match approval.risk_tier.as_deref() {
+        Some("low") => v1::RiskTier::Low,
+        Some("medium") => v1::RiskTier::Medium,
+        Some("high") => v1::RiskTier::High,
+        Some("critical") => v1::RiskTier::Critical,
+        _ => v1::RiskTier::Unspecified,
+    };
+    v1::Approval {
+        id: approval.id.clone(),
+        execution_id: approval.execution_id.clone(),
+        skill_id: approval.skill_id.clone(),
+        skill_version: approval.skill_version.clone(),
+        payload: payload.and_then(Json::as_object).map(object),
+        payload_sha256: approval.payload_sha256.clone(),
+        risk_tier: risk as i32,
+        requester_subject: approval.requester.clone(),
+        required_approvals: approval.required,
+        decisions: approval
+            .decisions
+            .iter()
+            .map(|decision| v1::ApprovalDecision {
+                approver_subject: decision.approver.clone(),
+                verdict: if decision.approve {
+                    v1::ApprovalVerdict::Approve
+                } else {
+                    v1::ApprovalVerdict::Reject
+                } as i32,
+                comment: decision.comment.clone(),
+                decide_time: Some(timestamp(decision.decided_at)),
+            })
+            .collect(),
+        state: approval_state(approval.state) as i32,
+        policy_id: approval.policy_id.clone(),
+        reason: approval.reason.clone(),
+        approver_group: approval.approver_group.clone().unwrap_or_default(),
+        expire_time: Some(timestamp(approval.expire_at)),
+        create_time: Some(timestamp(approval.created_at)),
+        resolve_time: approval.resolved_at.map(timestamp),
     }
 }
 

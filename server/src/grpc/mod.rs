@@ -1,6 +1,7 @@
 //! The gRPC side of the port: SkillOS services, health and reflection, each reachable over gRPC
 //! and gRPC-web (with CORS for browsers), mounted on the same axum router as the HTTP routes.
 
+mod approvals;
 mod budget;
 pub(crate) mod convert;
 mod orchestrator;
@@ -42,6 +43,7 @@ pub struct Services {
     pub auth: crate::auth::Authenticator,
     pub budgets: crate::budget::Budgets,
     pub policies: std::sync::Arc<crate::policy::Policies>,
+    pub approvals: crate::approvals::Approvals,
 }
 
 /// Adds every gRPC service to `router`; `health` is tonic-health's service.
@@ -74,6 +76,7 @@ where
         reflection_alpha = reflection_alpha.register_encoded_file_descriptor_set(set);
     }
     let limits = services.runner_limits;
+    let shutdown = services.dispatcher.shutdown_signal();
     let runner = runner::Adapter::new(services.dispatcher, services.runner_tokens, limits);
     // Explicit limits on the runner stream: a message over tonic's default would end the whole
     // stream; results between max_result_bytes and this limit fail only their invocation.
@@ -91,7 +94,11 @@ where
             services.orchestrator,
             services.auth.clone(),
         )))
-        .add(ApprovalServiceServer::new(Unimplemented))
+        .add(ApprovalServiceServer::new(approvals::Adapter::new(
+            services.approvals,
+            services.auth.clone(),
+            shutdown,
+        )))
         .add(WebhookServiceServer::new(Unimplemented))
         .add(JobServiceServer::new(Unimplemented))
         .add(ScheduleServiceServer::new(Unimplemented))

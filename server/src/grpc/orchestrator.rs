@@ -28,6 +28,15 @@ fn not_yet(rpc: &str) -> Status {
     ApiError::unimplemented(&format!("skillos.v1.OrchestratorService/{rpc}")).into_status()
 }
 
+/// EXECUTED, or PENDING_APPROVAL for a run held for approval.
+fn outcome(execution: &skillos_store::Execution) -> v1::RunOutcome {
+    if execution.status == skillos_store::ExecutionStatus::PendingApproval {
+        v1::RunOutcome::PendingApproval
+    } else {
+        v1::RunOutcome::Executed
+    }
+}
+
 fn invalid(message: &str) -> Status {
     ApiError::new(Kind::InvalidArgument, "INVALID_REQUEST", message).into_status()
 }
@@ -72,7 +81,7 @@ impl OrchestratorService for Adapter {
         run.traceparent = traceparent;
         let execution = self.service.run(&principal, run).await?;
         Ok(Response::new(v1::RunResponse {
-            outcome: v1::RunOutcome::Executed as i32,
+            outcome: outcome(&execution) as i32,
             execution: Some(convert::execution(&execution)),
             routing: routed.as_ref().map(convert::routing_decision),
             ..Default::default()
@@ -172,7 +181,7 @@ impl OrchestratorService for Adapter {
             let last = match result {
                 Ok(execution) => Ok(event(v1::run_stream_response::Event::Completed(
                     v1::RunCompleted {
-                        outcome: v1::RunOutcome::Executed as i32,
+                        outcome: outcome(&execution) as i32,
                         execution: Some(convert::execution(&execution)),
                         ..Default::default()
                     },

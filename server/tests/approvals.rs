@@ -1,0 +1,475 @@
+//! Approvals over real gRPC: held runs, N-of-M distinct approvers, self-approval, approver
+//! groups, payload binding, expiry, exactly-once execution (also across a restart) and
+//! WatchApprovals.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::runner::{TestRunner, echo};
+use common::{ALL_SKILLS_TOKEN, Options, TestServer, eventually, write};
+use skillos::config::Config;
+use skillos_proto::v1::{
+    self, approval_service_client::ApprovalServiceClient,
+    orchestrator_service_client::OrchestratorServiceClient,
+};
+use skillos_store::TenantId;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+fn reason(status: &tonic::Status) -> String {
+    status
+        .get_details_error_info()
+        .map(|info| info.reason)
+        .unwrap_or_default()
+}
+
+fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+const PERMISSIONS: &str = r#"{
+    "roles": {"approver": ["approvals:decide"], "member": [], "finance": ["approvals:decide"]},
+    "policies": [{"skill_id": "*", "required_permissions": [], "policy_id": "everyone"}]
+}"#;
+const APPROVALS: &str = r#"{"policies": [
+    {"skill_id": "a/one", "required_approvals": 2, "policy_id": "two-people"},
+    {"skill_id": "a/two", "approver_group": "finance", "policy_id": "finance-only"},
+    {"skill_id": "b/three", "expires_in_seconds": 1, "policy_id": "hurry"}
+]}"#;
+
+async fn server() -> TestServer {
+    TestServer::start_with(Options {
+        dev_mode: false,
+        configure: Some(Arc::new(|_config: &mut Config, root: &Path| {
+            write(root, "policies/permission_policies.json", PERMISSIONS);
+            write(root, "policies/approval_policies.json", APPROVALS);
+        })),
+        ..Default::default()
+    })
+    .await
+}
+
+async fn key(server: &TestServer, tenant: &str, roles: &[&str]) -> String {
+    let store = skillos_store::open(&skillos::server::store_options(&server.config))
+        .await
+        .unwrap();
+    let new = skillos::auth::api_key::generate(
+        TenantId::parse(tenant).unwrap(),
+        "test",
+        roles.iter().map(|r| r.to_string()).collect(),
+        "test",
+        None,
+    );
+    skillos::auth::api_key::create(store.as_ref(), &new.key)
+        .await
+        .unwrap();
+    store.close().await;
+    new.token
+}
+
+/// A runner for every skill that counts its invocations.
+async fn counting_runner(server: &TestServer) -> (TestRunner, Arc<AtomicUsize>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let counted = count.clone();
+    let inner = echo();
+    let runner = TestRunner::attach(
+        server.channel().await,
+        ALL_SKILLS_TOKEN,
+        "counting",
+        &["a/one", "a/two", "b/three"],
+        Arc::new(move |invoke: &skillos_proto::runner_v1::Invoke| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            inner(invoke)
+        }),
+    )
+    .await
+    .unwrap();
+    (runner, count)
+}
+
+fn run(skill: &str, amount: f64) -> v1::RunRequest {
+    v1::RunRequest {
+        target: Some(v1::run_request::Target::SkillId(skill.to_owned())),
+        payload: Some(prost_types::Struct {
+            fields: [(
+                "amount".to_owned(),
+                prost_types::Value {
+                    kind: Some(prost_types::value::Kind::NumberValue(amount)),
+                },
+            )]
+            .into(),
+        }),
+        ..Default::default()
+    }
+}
+
+fn approve(id: &str, sha: &str) -> v1::ApproveRequest {
+    v1::ApproveRequest {
+        approval_id: id.to_owned(),
+        payload_sha256: sha.to_owned(),
+        ..Default::default()
+    }
+}
+
+async fn execution(server: &TestServer, token: &str, id: &str) -> v1::Execution {
+    OrchestratorServiceClient::new(server.channel().await)
+        .get_execution(with_token(
+            v1::GetExecutionRequest {
+                execution_id: id.to_owned(),
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .execution
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_held_run_needs_two_other_people_and_then_runs_exactly_once() {
+    let server = server().await;
+    let (_runner, count) = counting_runner(&server).await;
+    let alice = key(&server, "default", &["member", "approver"]).await;
+    let bob = key(&server, "default", &["approver"]).await;
+    let carol = key(&server, "default", &["member"]).await;
+    let dave = key(&server, "default", &["approver"]).await;
+    let foreign = key(&server, "acme", &["approver"]).await;
+    let mut orchestrator = OrchestratorServiceClient::new(server.channel().await);
+    let mut approvals = ApprovalServiceClient::new(server.channel().await);
+
+    let response = orchestrator
+        .run(with_token(run("a/one", 5.0), &alice))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(response.outcome, v1::RunOutcome::PendingApproval as i32);
+    let held = response.execution.unwrap();
+    assert_eq!(held.status, v1::ExecutionStatus::PendingApproval as i32);
+    let approval_id = held.approval_id.clone();
+    let approval = approvals
+        .get_approval(with_token(
+            v1::GetApprovalRequest {
+                approval_id: approval_id.clone(),
+            },
+            &alice,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .approval
+        .unwrap();
+    assert_eq!(
+        (approval.required_approvals, approval.policy_id.as_str()),
+        (2, "two-people")
+    );
+    assert_eq!(approval.payload_sha256.len(), 64);
+    let sha = approval.payload_sha256.clone();
+
+    let client = approvals.clone();
+    let refused = |token: &str, sha: &str| {
+        let mut approvals = client.clone();
+        let request = with_token(approve(&approval_id, sha), token);
+        async move { approvals.approve(request).await.unwrap_err() }
+    };
+    let status = refused(&alice, &sha).await;
+    assert_eq!(
+        (status.code(), reason(&status)),
+        (Code::PermissionDenied, "SELF_APPROVAL".to_owned())
+    );
+    let status = refused(&carol, &sha).await;
+    assert_eq!(reason(&status), "NOT_AN_APPROVER");
+    let status = refused(&bob, &"ab".repeat(32)).await;
+    assert_eq!(
+        (status.code(), reason(&status)),
+        (Code::FailedPrecondition, "PAYLOAD_MISMATCH".to_owned())
+    );
+    let status = refused(&foreign, &sha).await;
+    assert_eq!(
+        (status.code(), reason(&status)),
+        (Code::NotFound, "APPROVAL_NOT_FOUND".to_owned())
+    );
+
+    let first = approvals
+        .approve(with_token(approve(&approval_id, &sha), &bob))
+        .await
+        .unwrap()
+        .into_inner()
+        .approval
+        .unwrap();
+    assert_eq!(first.state, v1::ApprovalState::Pending as i32);
+    let status = refused(&bob, &sha).await;
+    assert_eq!(reason(&status), "APPROVER_ALREADY_DECIDED");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        0,
+        "one approval of two runs nothing"
+    );
+
+    let second = approvals
+        .approve(with_token(approve(&approval_id, ""), &dave))
+        .await
+        .unwrap()
+        .into_inner()
+        .approval
+        .unwrap();
+    assert_eq!(second.state, v1::ApprovalState::Approved as i32);
+    assert_eq!(second.decisions.len(), 2);
+    eventually(|| {
+        let server = &server;
+        let alice = alice.clone();
+        let id = held.id.clone();
+        async move {
+            execution(server, &alice, &id).await.status == v1::ExecutionStatus::Succeeded as i32
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        1,
+        "the approved run ran exactly once"
+    );
+    let status = refused(&dave, &sha).await;
+    assert_eq!(reason(&status), "APPROVAL_NOT_PENDING");
+
+    // Every decision, refused ones included, is in the audit trail.
+    let store = skillos_store::open(&skillos::server::store_options(&server.config))
+        .await
+        .unwrap();
+    let audit = store
+        .list_audit(&TenantId::default_tenant(), None, 1000)
+        .await
+        .unwrap();
+    let about: Vec<&str> = audit
+        .iter()
+        .filter(|event| event.target == approval_id)
+        .map(|event| event.action.as_str())
+        .collect();
+    assert_eq!(
+        about,
+        [
+            "approval.requested",
+            "approval.decision_refused",
+            "approval.decision_refused",
+            "approval.decision_refused",
+            "approval.approved",
+            "approval.decision_refused",
+            "approval.approved",
+            "approval.decision_refused",
+        ]
+    );
+    store.close().await;
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn groups_rejections_and_expiry_decide_and_nothing_runs() {
+    let server = server().await;
+    let (_runner, count) = counting_runner(&server).await;
+    let alice = key(&server, "default", &["member"]).await;
+    let bob = key(&server, "default", &["approver"]).await;
+    let fiona = key(&server, "default", &["finance"]).await;
+    let mut orchestrator = OrchestratorServiceClient::new(server.channel().await);
+    let mut approvals = ApprovalServiceClient::new(server.channel().await);
+
+    // Only the finance group decides a/two; one rejection rejects.
+    let held = orchestrator
+        .run(with_token(run("a/two", 1.0), &alice))
+        .await
+        .unwrap()
+        .into_inner()
+        .execution
+        .unwrap();
+    let status = approvals
+        .approve(with_token(approve(&held.approval_id, ""), &bob))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&status), "NOT_AN_APPROVER");
+    let status = approvals
+        .reject(with_token(
+            v1::RejectRequest {
+                approval_id: held.approval_id.clone(),
+                reason: String::new(),
+            },
+            &fiona,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        reason(&status),
+        "INVALID_REQUEST",
+        "a rejection needs a reason"
+    );
+    let rejected = approvals
+        .reject(with_token(
+            v1::RejectRequest {
+                approval_id: held.approval_id.clone(),
+                reason: "not this quarter".to_owned(),
+            },
+            &fiona,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .approval
+        .unwrap();
+    assert_eq!(rejected.state, v1::ApprovalState::Rejected as i32);
+    let after = execution(&server, &alice, &held.id).await;
+    assert_eq!(after.status, v1::ExecutionStatus::Rejected as i32);
+
+    // b/three's approval expires after a second: expiry means deny.
+    let held = orchestrator
+        .run(with_token(run("b/three", 1.0), &alice))
+        .await
+        .unwrap()
+        .into_inner()
+        .execution
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let status = approvals
+        .approve(with_token(approve(&held.approval_id, ""), &bob))
+        .await
+        .unwrap_err();
+    assert!(
+        ["APPROVAL_EXPIRED", "APPROVAL_NOT_PENDING"].contains(&reason(&status).as_str()),
+        "{status:?}"
+    );
+    let after = execution(&server, &alice, &held.id).await;
+    assert_eq!(after.status, v1::ExecutionStatus::Rejected as i32);
+    assert_eq!(after.error.unwrap().code, "APPROVAL_EXPIRED");
+
+    // Lists: the requester sees its own, the approver sees what it can decide.
+    let listed = approvals
+        .list_approvals(with_token(v1::ListApprovalsRequest::default(), &alice))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.approvals.len(), 2);
+    let actionable = approvals
+        .list_approvals(with_token(
+            v1::ListApprovalsRequest {
+                actionable_only: true,
+                ..Default::default()
+            },
+            &bob,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(actionable.approvals.is_empty());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(count.load(Ordering::SeqCst), 0);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_payload_changed_after_approval_never_runs() {
+    let server = server().await;
+    let (_runner, count) = counting_runner(&server).await;
+    let alice = key(&server, "default", &["member"]).await;
+    let bob = key(&server, "default", &["approver"]).await;
+    let dave = key(&server, "default", &["approver"]).await;
+    let held = OrchestratorServiceClient::new(server.channel().await)
+        .run(with_token(run("a/one", 5.0), &alice))
+        .await
+        .unwrap()
+        .into_inner()
+        .execution
+        .unwrap();
+    // Someone with database access swaps the stored payload.
+    let db = server.config.storage.data_dir.join("skillos.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE executions SET payload = '{\"amount\": 5000000}' WHERE id = ?")
+        .bind(&held.id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let mut approvals = ApprovalServiceClient::new(server.channel().await);
+    for approver in [&bob, &dave] {
+        approvals
+            .approve(with_token(approve(&held.approval_id, ""), approver))
+            .await
+            .unwrap();
+    }
+    eventually(|| {
+        let server = &server;
+        let alice = alice.clone();
+        let id = held.id.clone();
+        async move {
+            execution(server, &alice, &id).await.status == v1::ExecutionStatus::Rejected as i32
+        }
+    })
+    .await;
+    let after = execution(&server, &alice, &held.id).await;
+    assert_eq!(after.error.unwrap().code, "APPROVAL_MISMATCH");
+    assert_eq!(count.load(Ordering::SeqCst), 0);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_approved_run_waits_for_a_runner_and_runs_once_after_a_restart() {
+    let server = server().await;
+    let alice = key(&server, "default", &["member"]).await;
+    let bob = key(&server, "default", &["approver"]).await;
+    let dave = key(&server, "default", &["approver"]).await;
+    let mut watch = ApprovalServiceClient::new(server.channel().await)
+        .watch_approvals(with_token(v1::WatchApprovalsRequest::default(), &bob))
+        .await
+        .unwrap()
+        .into_inner();
+    // No runner is attached: the run is held, approved, and waits.
+    let held = OrchestratorServiceClient::new(server.channel().await)
+        .run(with_token(run("a/one", 7.0), &alice))
+        .await
+        .unwrap()
+        .into_inner()
+        .execution
+        .unwrap();
+    let created = watch.message().await.unwrap().unwrap();
+    assert_eq!(created.kind, v1::ApprovalEventKind::Created as i32);
+    let mut approvals = ApprovalServiceClient::new(server.channel().await);
+    for approver in [&bob, &dave] {
+        approvals
+            .approve(with_token(approve(&held.approval_id, ""), approver))
+            .await
+            .unwrap();
+    }
+    for _ in 0..2 {
+        let decided = watch.message().await.unwrap().unwrap();
+        assert_eq!(decided.kind, v1::ApprovalEventKind::Decided as i32);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        execution(&server, &alice, &held.id).await.status,
+        v1::ExecutionStatus::Pending as i32
+    );
+    drop(watch);
+
+    let server = server.restart().await;
+    let (_runner, count) = counting_runner(&server).await;
+    eventually(|| {
+        let server = &server;
+        let alice = alice.clone();
+        let id = held.id.clone();
+        async move {
+            execution(server, &alice, &id).await.status == v1::ExecutionStatus::Succeeded as i32
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    server.stop().await.unwrap();
+}
