@@ -42,6 +42,9 @@ fn duration() -> Duration {
     Duration::from_secs_f64(seconds)
 }
 
+/// The API key of the RunEchoApiKey cell.
+static API_KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 #[derive(Clone, Copy, Debug)]
 enum Call {
     Health,
@@ -52,6 +55,8 @@ enum Call {
     ListSkillsFull,
     /// Run a skill through the dispatcher on the echo runner.
     RunEcho,
+    /// The same with an API key (one store read to authenticate) instead of dev mode.
+    RunEchoApiKey,
     /// Run a skill through the dispatcher on the Python runner.
     RunPython,
 }
@@ -83,6 +88,7 @@ async fn main() -> anyhow::Result<()> {
             Call::ListSkills,
             Call::ListSkillsFull,
             Call::RunEcho,
+            Call::RunEchoApiKey,
             Call::RunPython,
         ] {
             let figures = drive(skillos, call, concurrency).await?;
@@ -127,6 +133,19 @@ async fn start_skillos(root: PathBuf, data_dir: PathBuf) -> anyhow::Result<Socke
     config.storage.data_dir = data_dir;
     config.log.level = "warn".to_owned();
     config.runners.local = false;
+    // Anonymous calls (dev mode) for every cell but RunEchoApiKey, which authenticates.
+    config.auth.dev_mode = true;
+    let store = skillos_store::open(&skillos::server::store_options(&config)).await?;
+    let key = skillos::auth::api_key::generate(
+        skillos_store::TenantId::default_tenant(),
+        "bench",
+        vec!["admin".to_owned()],
+        "bench",
+        None,
+    );
+    skillos::auth::api_key::create(store.as_ref(), &key.key).await?;
+    store.close().await;
+    let _ = API_KEY.set(key.token);
     let token = |token: &str, pattern: &str| skillos::config::RunnerTokenConfig {
         token: token.to_owned(),
         tenant: "default".to_owned(),
@@ -272,16 +291,23 @@ async fn run_for(
                     Call::ListSkills => {
                         drop(skills.list_skills(ListSkillsRequest::default()).await?)
                     }
-                    Call::RunEcho | Call::RunPython => {
-                        let skill = if matches!(call, Call::RunEcho) {
-                            ECHO_SKILL
-                        } else {
+                    Call::RunEcho | Call::RunEchoApiKey | Call::RunPython => {
+                        let skill = if matches!(call, Call::RunPython) {
                             PYTHON_SKILL
+                        } else {
+                            ECHO_SKILL
                         };
-                        let request = RunRequest {
+                        let mut request = tonic::Request::new(RunRequest {
                             target: Some(run_request::Target::SkillId(skill.into())),
                             ..Default::default()
-                        };
+                        });
+                        if matches!(call, Call::RunEchoApiKey) {
+                            let header =
+                                format!("Bearer {}", API_KEY.get().expect("made at start"));
+                            request
+                                .metadata_mut()
+                                .insert("authorization", header.parse().expect("ASCII"));
+                        }
                         drop(orchestrator.run(request).await?)
                     }
                     Call::ListSkillsFull => {

@@ -6,9 +6,13 @@
 //! the probe (a compare-and-set on the row's version decides which); while it runs, others fail
 //! fast. The probe's answer closes the circuit; its failure opens it again. A probe that never
 //! reports (its replica died) is replaced after `probe_timeout_seconds`.
+//!
+//! A replica remembers for a second that a circuit it read was closed without failures, so the
+//! common case costs no store read; a circuit another replica opened is seen within that second.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use skillos_store::{Circuit, CircuitState, Store, TenantId};
@@ -47,12 +51,20 @@ pub enum Error {
     Store(#[from] skillos_store::Error),
 }
 
+/// How long a replica trusts that a circuit it read is closed without failures: the common
+/// case costs no store read, and a circuit another replica opens is seen within this time.
+const CLOSED_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+type ClosedCache = HashMap<(TenantId, String), Instant>;
+
 #[derive(Clone, Debug)]
 pub struct Breakers {
     store: Arc<dyn Store>,
     threshold: u32,
     open_for: chrono::Duration,
     probe_timeout: chrono::Duration,
+    /// Circuits read as closed with no failures, and when.
+    closed: Arc<Mutex<ClosedCache>>,
 }
 
 impl Breakers {
@@ -64,21 +76,47 @@ impl Breakers {
             threshold: config.failure_threshold,
             open_for: seconds(config.open_seconds),
             probe_timeout: seconds(config.probe_timeout_seconds),
+            closed: Arc::default(),
+        }
+    }
+
+    fn known_closed(&self, tenant: &TenantId, skill_id: &str) -> bool {
+        self.closed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(tenant.clone(), skill_id.to_owned()))
+            .is_some_and(|at| at.elapsed() < CLOSED_TTL)
+    }
+
+    fn remember_closed(&self, tenant: &TenantId, skill_id: &str, closed: bool) {
+        let mut cache = self.closed.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (tenant.clone(), skill_id.to_owned());
+        if closed {
+            if cache.len() > 100_000 {
+                cache.clear();
+            }
+            cache.insert(key, Instant::now());
+        } else {
+            cache.remove(&key);
         }
     }
 
     /// Lets a call through, makes it the probe, or refuses it while the circuit is open.
     pub async fn admit(&self, tenant: &TenantId, skill_id: &str) -> Result<Admission, Error> {
-        if self.threshold == 0 {
+        if self.threshold == 0 || self.known_closed(tenant, skill_id) {
             return Ok(Admission::Closed);
         }
         for _ in 0..MAX_RACES {
             let Some(circuit) = self.store.circuit(tenant, skill_id).await? else {
+                self.remember_closed(tenant, skill_id, true);
                 return Ok(Admission::Closed);
             };
             let now = skillos_store::now();
             let busy_until = match circuit.state {
-                CircuitState::Closed => return Ok(Admission::Closed),
+                CircuitState::Closed => {
+                    self.remember_closed(tenant, skill_id, circuit.failures == 0);
+                    return Ok(Admission::Closed);
+                }
                 CircuitState::Open => circuit.opened_at.map(|at| at + self.open_for),
                 CircuitState::HalfOpen => circuit.probe_expires_at,
             };
@@ -121,6 +159,16 @@ impl Breakers {
     ) -> Result<(), Error> {
         if self.threshold == 0 {
             return Ok(());
+        }
+        // An answer on a circuit known to be closed without failures changes nothing.
+        if outcome == Outcome::Answered
+            && admission == Admission::Closed
+            && self.known_closed(tenant, skill_id)
+        {
+            return Ok(());
+        }
+        if outcome == Outcome::Failed {
+            self.remember_closed(tenant, skill_id, false);
         }
         for _ in 0..MAX_RACES {
             let current = self.store.circuit(tenant, skill_id).await?;

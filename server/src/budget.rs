@@ -11,13 +11,15 @@
 //! Limits come from the configuration (defaults per scope and period) or from SetBudget, which
 //! overrides them per tenant. A window's counter starts when a limit first applies to it.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Datelike, Utc};
 use skillos_core::registry::Skill;
 use skillos_store::{
-    AuditEvent, BudgetKey, CounterKey, Reservation, ReserveCheck, Store, TenantId, UsageDelta,
+    AuditEvent, BudgetKey, BudgetLimit, CounterKey, Reservation, ReserveCheck, Settlement, Store,
+    TenantId, UsageDelta,
 };
 
 use crate::auth::Principal;
@@ -176,15 +178,46 @@ pub struct Plan {
     pub reserved: bool,
 }
 
+/// How long a replica trusts its copy of a tenant's API limits (a limit set on another replica
+/// applies here within this time; on this replica at once).
+const LIMITS_TTL: Duration = Duration::from_secs(1);
+
+type LimitsCache = HashMap<TenantId, (Instant, Arc<Vec<BudgetLimit>>)>;
+
 #[derive(Clone, Debug)]
 pub struct Budgets {
     store: Arc<dyn Store>,
     config: BudgetsConfig,
+    limits: Arc<Mutex<LimitsCache>>,
 }
 
 impl Budgets {
     pub fn new(store: Arc<dyn Store>, config: BudgetsConfig) -> Self {
-        Self { store, config }
+        Self {
+            store,
+            config,
+            limits: Arc::default(),
+        }
+    }
+
+    /// The tenant's API limits, read at most once per [`LIMITS_TTL`].
+    async fn api_limits(&self, tenant: &TenantId) -> Result<Arc<Vec<BudgetLimit>>, Error> {
+        if let Some((at, limits)) = self
+            .limits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+            && at.elapsed() < LIMITS_TTL
+        {
+            return Ok(limits.clone());
+        }
+        let limits = Arc::new(self.store.budget_limits(tenant).await?);
+        let mut cache = self.limits.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(tenant.clone(), (Instant::now(), limits.clone()));
+        Ok(limits)
     }
 
     fn key(scope: Scope, scope_key: &str, period: Period) -> BudgetKey {
@@ -209,7 +242,7 @@ impl Budgets {
         principal: &Principal,
         skill_id: &str,
     ) -> Result<Vec<(Scope, String, Period, Option<Limit>)>, Error> {
-        let api = self.store.budget_limits(&principal.tenant).await?;
+        let api = self.api_limits(&principal.tenant).await?;
         let mut out = Vec::new();
         for scope in Scope::ALL {
             let scope_key = match scope {
@@ -368,37 +401,41 @@ impl Budgets {
         }
     }
 
-    /// Settles a succeeded run with its actual cost (the estimate when the runner reported
-    /// none) and records its usage.
-    pub async fn settle(
+    /// What finishing a run settles: a succeeded run is charged the cost its runner reported
+    /// (the estimate when it reported none) and its usage recorded; any other end releases the
+    /// reservation. Written with the execution's final state in one transaction.
+    pub fn settlement(
         &self,
         principal: &Principal,
         skill_id: &str,
         plan: &Plan,
-        usage: &crate::dispatch::Usage,
-    ) -> Result<(), Error> {
+        succeeded: Option<&crate::dispatch::Usage>,
+    ) -> Settlement {
+        let reservation_id = plan.reserved.then(|| plan.reservation_id.clone());
+        let Some(usage) = succeeded else {
+            return Settlement {
+                reservation_id,
+                spent: None,
+                usage: None,
+            };
+        };
         let cost = if usage.cost > 0.0 {
             usage.cost
         } else {
             plan.estimate
         };
-        let delta = UsageDelta {
-            day: skillos_store::now().format("%Y-%m-%d").to_string(),
-            skill_id: skill_id.to_owned(),
-            principal: principal.subject.clone(),
-            cost,
-            input_tokens: i64::try_from(usage.input_tokens).unwrap_or(i64::MAX),
-            output_tokens: i64::try_from(usage.output_tokens).unwrap_or(i64::MAX),
-        };
-        self.store
-            .settle_budget(
-                &principal.tenant,
-                &plan.reservation_id,
-                Some(cost),
-                Some(&delta),
-            )
-            .await?;
-        Ok(())
+        Settlement {
+            reservation_id,
+            spent: Some(cost),
+            usage: Some(UsageDelta {
+                day: skillos_store::now().format("%Y-%m-%d").to_string(),
+                skill_id: skill_id.to_owned(),
+                principal: principal.subject.clone(),
+                cost,
+                input_tokens: i64::try_from(usage.input_tokens).unwrap_or(i64::MAX),
+                output_tokens: i64::try_from(usage.output_tokens).unwrap_or(i64::MAX),
+            }),
+        }
     }
 
     /// Gives a reservation back (failure, cancellation, timeout, refusal after reserving).
@@ -518,6 +555,10 @@ impl Budgets {
         self.store
             .put_budget_limit(&principal.tenant, &key, amount, &principal.subject, &audit)
             .await?;
+        self.limits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&principal.tenant);
         Ok(())
     }
 }

@@ -400,12 +400,19 @@ impl Service {
             tracing::warn!(%error, "cannot record the outcome in the circuit breaker");
         }
         let (update, failure) = finish(&dispatched);
+        let succeeded = match &dispatched {
+            Ok(done) if done.finished.outcome.is_ok() => Some(&done.finished.usage),
+            _ => None,
+        };
+        let settlement =
+            self.governance
+                .budgets
+                .settlement(principal, &execution.skill_id, &plan, succeeded);
         abandoned.store = None;
         abandoned.budgets = None;
-        self.account(principal, &execution.skill_id, &plan, &dispatched)
-            .await;
+        // One transaction: the final state, the budget settled or released, the usage.
         self.store
-            .update_execution(&principal.tenant, &execution.id, &update)
+            .finish_execution(&principal.tenant, &execution.id, &update, &settlement)
             .await?;
         if let Some(source) = failure {
             return Err(Error::Dispatch {
@@ -548,29 +555,6 @@ impl Service {
         self.execute(&principal, &view.skill, run, None, None)
             .await?;
         Ok(())
-    }
-
-    /// Settles the budget of a succeeded run, releases it otherwise. A store failure here is
-    /// logged: the run happened, and the reservation expires by itself.
-    async fn account(
-        &self,
-        principal: &Principal,
-        skill_id: &str,
-        plan: &Plan,
-        dispatched: &Result<dispatch::Dispatched, dispatch::Error>,
-    ) {
-        let budgets = &self.governance.budgets;
-        let result = match dispatched {
-            Ok(done) if done.finished.outcome.is_ok() => {
-                budgets
-                    .settle(principal, skill_id, plan, &done.finished.usage)
-                    .await
-            }
-            _ => budgets.release(&principal.tenant, plan).await,
-        };
-        if let Err(error) = result {
-            tracing::warn!(%error, execution_id = %plan.reservation_id, "cannot settle the budget reservation");
-        }
     }
 
     /// Checks a payload against the skill's input schema (compiled once per schema).

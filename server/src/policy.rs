@@ -156,14 +156,14 @@ enum Effect {
     Deny,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Rule {
     glob: String,
     required: Vec<String>,
     policy_id: String,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Abac {
     glob: String,
     effect: Effect,
@@ -172,8 +172,8 @@ struct Abac {
     policy_id: String,
 }
 
-/// The parsed policies of one file.
-#[derive(Debug, Default)]
+/// The parsed policies of one tenant: permission and approval policies.
+#[derive(Clone, Debug, Default)]
 pub struct PolicySet {
     roles: HashMap<String, Vec<String>>,
     rules: Vec<Rule>,
@@ -422,7 +422,7 @@ enum Op {
     Exists,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct ApprovalRule {
     glob: String,
     requires: bool,
@@ -754,26 +754,30 @@ fn read_dir(dir: Option<&Path>) -> Result<Loaded, LoadError> {
             }),
         }
     };
-    // Both files of one directory: permission and approval policies.
-    let read = |dir: &Path| -> Result<Option<(PolicySet, String)>, LoadError> {
+    // Both files of one directory, each optional: (permission policies, approval rules, hash).
+    type Read = (Option<PolicySet>, Option<Vec<ApprovalRule>>, String);
+    let read = |dir: &Path| -> Result<Option<Read>, LoadError> {
         let permissions = read_text(&dir.join(FILE_NAME))?;
         let approvals = read_text(&dir.join(APPROVALS_FILE_NAME))?;
         if permissions.is_none() && approvals.is_none() {
             return Ok(None);
         }
-        let mut set = match &permissions {
-            Some(text) => PolicySet::parse(text).map_err(|message| LoadError {
+        let set = permissions
+            .as_deref()
+            .map(PolicySet::parse)
+            .transpose()
+            .map_err(|message| LoadError {
                 path: dir.join(FILE_NAME),
                 message,
-            })?,
-            None => PolicySet::default(),
-        };
-        if let Some(text) = &approvals {
-            set.approvals = ApprovalRule::parse_file(text).map_err(|message| LoadError {
+            })?;
+        let rules = approvals
+            .as_deref()
+            .map(ApprovalRule::parse_file)
+            .transpose()
+            .map_err(|message| LoadError {
                 path: dir.join(APPROVALS_FILE_NAME),
                 message,
             })?;
-        }
         let hash = hex_sha256(
             format!(
                 "{}\u{0}{}",
@@ -782,10 +786,19 @@ fn read_dir(dir: Option<&Path>) -> Result<Loaded, LoadError> {
             )
             .as_bytes(),
         );
-        Ok(Some((set, hash)))
+        Ok(Some((set, rules, hash)))
     };
-    if let Some((set, hash)) = read(dir)? {
-        loaded.global = Arc::new(set);
+    // A file of a tenant replaces the shared file of the same name for that tenant only.
+    let combine = |set: Option<PolicySet>, rules: Option<Vec<ApprovalRule>>, base: &PolicySet| {
+        let mut combined = set.unwrap_or_else(|| PolicySet {
+            approvals: Vec::new(),
+            ..base.clone()
+        });
+        combined.approvals = rules.unwrap_or_else(|| base.approvals.clone());
+        combined
+    };
+    if let Some((set, rules, hash)) = read(dir)? {
+        loaded.global = Arc::new(combine(set, rules, &PolicySet::default()));
         versions.push_str(&hash);
     }
     let tenants = dir.join("tenants");
@@ -801,11 +814,12 @@ fn read_dir(dir: Option<&Path>) -> Result<Loaded, LoadError> {
                 path: tenants.join(&name),
                 message,
             })?;
-            if let Some((set, hash)) = read(&tenants.join(&name))? {
+            if let Some((set, rules, hash)) = read(&tenants.join(&name))? {
                 versions.push_str(&format!("{tenant}:{hash};"));
+                let combined = combine(set, rules, &loaded.global);
                 loaded
                     .tenants
-                    .insert(tenant.as_str().to_owned(), Arc::new(set));
+                    .insert(tenant.as_str().to_owned(), Arc::new(combined));
             }
         }
     }
@@ -1005,6 +1019,43 @@ mod tests {
         ] {
             assert!(ApprovalRule::parse_file(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_tenant_file_replaces_only_the_shared_file_of_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), POLICIES).unwrap();
+        std::fs::write(
+            dir.path().join(APPROVALS_FILE_NAME),
+            r#"[{"skill_id": "finance/*"}]"#,
+        )
+        .unwrap();
+        let acme_dir = dir.path().join("tenants/acme");
+        std::fs::create_dir_all(&acme_dir).unwrap();
+        std::fs::write(
+            acme_dir.join(APPROVALS_FILE_NAME),
+            r#"[{"skill_id": "travel/*"}]"#,
+        )
+        .unwrap();
+        let policies = Policies::load(Some(dir.path().to_owned())).unwrap();
+        let acme = TenantId::parse("acme").unwrap();
+        let payload = serde_json::json!({});
+        let needs = |tenant: &TenantId, skill: &str| {
+            policies
+                .approval_requirement(tenant, skill, None, &payload)
+                .is_some()
+        };
+        let default = TenantId::default_tenant();
+        assert!(needs(&default, "finance/convert") && !needs(&default, "travel/book"));
+        assert!(!needs(&acme, "finance/convert") && needs(&acme, "travel/book"));
+        // acme keeps the shared permission policies: default deny, the analyst's grants.
+        let analyst = Principal::new("bob", acme.clone(), vec!["analyst".into()]);
+        assert!(
+            policies
+                .check_skill(&analyst, "finance/convert", &[])
+                .allowed
+        );
+        assert!(!policies.check_skill(&analyst, "ops/restart", &[]).allowed);
     }
 
     #[test]

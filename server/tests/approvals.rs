@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::runner::{TestRunner, echo};
-use common::{ALL_SKILLS_TOKEN, Options, TestServer, eventually, write};
+use common::{ALL_SKILLS_TOKEN, Options, TestServer, eventually, reason, with_token, write};
 use skillos::config::Config;
 use skillos_proto::v1::{
     self, approval_service_client::ApprovalServiceClient,
@@ -18,22 +18,6 @@ use skillos_proto::v1::{
 };
 use skillos_store::TenantId;
 use tonic::Code;
-use tonic_types::StatusExt;
-
-fn reason(status: &tonic::Status) -> String {
-    status
-        .get_details_error_info()
-        .map(|info| info.reason)
-        .unwrap_or_default()
-}
-
-fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
 
 const PERMISSIONS: &str = r#"{
     "roles": {"approver": ["approvals:decide"], "member": [], "finance": ["approvals:decide"]},
@@ -55,24 +39,6 @@ async fn server() -> TestServer {
         ..Default::default()
     })
     .await
-}
-
-async fn key(server: &TestServer, tenant: &str, roles: &[&str]) -> String {
-    let store = skillos_store::open(&skillos::server::store_options(&server.config))
-        .await
-        .unwrap();
-    let new = skillos::auth::api_key::generate(
-        TenantId::parse(tenant).unwrap(),
-        "test",
-        roles.iter().map(|r| r.to_string()).collect(),
-        "test",
-        None,
-    );
-    skillos::auth::api_key::create(store.as_ref(), &new.key)
-        .await
-        .unwrap();
-    store.close().await;
-    new.token
 }
 
 /// A runner for every skill that counts its invocations.
@@ -138,11 +104,11 @@ async fn execution(server: &TestServer, token: &str, id: &str) -> v1::Execution 
 async fn a_held_run_needs_two_other_people_and_then_runs_exactly_once() {
     let server = server().await;
     let (_runner, count) = counting_runner(&server).await;
-    let alice = key(&server, "default", &["member", "approver"]).await;
-    let bob = key(&server, "default", &["approver"]).await;
-    let carol = key(&server, "default", &["member"]).await;
-    let dave = key(&server, "default", &["approver"]).await;
-    let foreign = key(&server, "acme", &["approver"]).await;
+    let alice = server.api_key("default", &["member", "approver"]).await;
+    let bob = server.api_key("default", &["approver"]).await;
+    let carol = server.api_key("default", &["member"]).await;
+    let dave = server.api_key("default", &["approver"]).await;
+    let foreign = server.api_key("acme", &["approver"]).await;
     let mut orchestrator = OrchestratorServiceClient::new(server.channel().await);
     let mut approvals = ApprovalServiceClient::new(server.channel().await);
 
@@ -276,9 +242,9 @@ async fn a_held_run_needs_two_other_people_and_then_runs_exactly_once() {
 async fn groups_rejections_and_expiry_decide_and_nothing_runs() {
     let server = server().await;
     let (_runner, count) = counting_runner(&server).await;
-    let alice = key(&server, "default", &["member"]).await;
-    let bob = key(&server, "default", &["approver"]).await;
-    let fiona = key(&server, "default", &["finance"]).await;
+    let alice = server.api_key("default", &["member"]).await;
+    let bob = server.api_key("default", &["approver"]).await;
+    let fiona = server.api_key("default", &["finance"]).await;
     let mut orchestrator = OrchestratorServiceClient::new(server.channel().await);
     let mut approvals = ApprovalServiceClient::new(server.channel().await);
 
@@ -376,9 +342,9 @@ async fn groups_rejections_and_expiry_decide_and_nothing_runs() {
 async fn a_payload_changed_after_approval_never_runs() {
     let server = server().await;
     let (_runner, count) = counting_runner(&server).await;
-    let alice = key(&server, "default", &["member"]).await;
-    let bob = key(&server, "default", &["approver"]).await;
-    let dave = key(&server, "default", &["approver"]).await;
+    let alice = server.api_key("default", &["member"]).await;
+    let bob = server.api_key("default", &["approver"]).await;
+    let dave = server.api_key("default", &["approver"]).await;
     let held = OrchestratorServiceClient::new(server.channel().await)
         .run(with_token(run("a/one", 5.0), &alice))
         .await
@@ -422,9 +388,9 @@ async fn a_payload_changed_after_approval_never_runs() {
 #[tokio::test]
 async fn an_approved_run_waits_for_a_runner_and_runs_once_after_a_restart() {
     let server = server().await;
-    let alice = key(&server, "default", &["member"]).await;
-    let bob = key(&server, "default", &["approver"]).await;
-    let dave = key(&server, "default", &["approver"]).await;
+    let alice = server.api_key("default", &["member"]).await;
+    let bob = server.api_key("default", &["approver"]).await;
+    let dave = server.api_key("default", &["approver"]).await;
     let mut watch = ApprovalServiceClient::new(server.channel().await)
         .watch_approvals(with_token(v1::WatchApprovalsRequest::default(), &bob))
         .await

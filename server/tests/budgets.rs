@@ -7,28 +7,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use common::runner::{Answer, TestRunner};
-use common::{ALL_SKILLS_TOKEN, Options, TestServer, write};
+use common::{ALL_SKILLS_TOKEN, Options, TestServer, metadata, reason, write};
 use skillos::config::{Config, StorageBackend};
 use skillos_proto::v1::{
     self, budget_service_client::BudgetServiceClient,
     orchestrator_service_client::OrchestratorServiceClient,
 };
 use tonic::Code;
-use tonic_types::StatusExt;
-
-fn reason(status: &tonic::Status) -> String {
-    status
-        .get_details_error_info()
-        .map(|info| info.reason)
-        .unwrap_or_default()
-}
-
-fn metadata(status: &tonic::Status, key: &str) -> String {
-    status
-        .get_details_error_info()
-        .and_then(|info| info.metadata.get(key).cloned())
-        .unwrap_or_default()
-}
 
 const PAID: &str = "id: a/paid\nname: paid\ndescription: costs one unit\nversion: 1.0.0\n\
     entrypoint: implementations.a.paid:run\ncost_estimate: 1\n";

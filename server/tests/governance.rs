@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::runner::{Answer, TestRunner, echo};
-use common::{ALL_SKILLS_TOKEN, Options, TestServer, write};
+use common::{ALL_SKILLS_TOKEN, Options, TestServer, metadata, reason, with_token, write};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 use skillos::config::{Config, JwtKeyConfig, RateLimit};
@@ -18,7 +18,6 @@ use skillos_proto::v1::{
     self, orchestrator_service_client::OrchestratorServiceClient,
     skill_service_client::SkillServiceClient,
 };
-use skillos_store::TenantId;
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -35,28 +34,6 @@ fn now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
-}
-
-fn reason(status: &tonic::Status) -> String {
-    status
-        .get_details_error_info()
-        .map(|info| info.reason)
-        .unwrap_or_default()
-}
-
-fn metadata(status: &tonic::Status, key: &str) -> String {
-    status
-        .get_details_error_info()
-        .and_then(|info| info.metadata.get(key).cloned())
-        .unwrap_or_default()
-}
-
-fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
 }
 
 fn claims() -> serde_json::Value {
@@ -360,24 +337,6 @@ async fn keyed_server(configure: impl Fn(&mut Config) + Send + Sync + 'static) -
     .await
 }
 
-async fn api_key(server: &TestServer, tenant: &str, roles: &[&str]) -> String {
-    let store = skillos_store::open(&skillos::server::store_options(&server.config))
-        .await
-        .unwrap();
-    let new = skillos::auth::api_key::generate(
-        TenantId::parse(tenant).unwrap(),
-        "test",
-        roles.iter().map(|r| r.to_string()).collect(),
-        "test",
-        None,
-    );
-    skillos::auth::api_key::create(store.as_ref(), &new.key)
-        .await
-        .unwrap();
-    store.close().await;
-    new.token
-}
-
 fn run_request(skill_id: &str) -> v1::RunRequest {
     v1::RunRequest {
         target: Some(v1::run_request::Target::SkillId(skill_id.to_owned())),
@@ -397,10 +356,10 @@ async fn roles_and_tenants_come_only_from_credentials_and_tenants_are_isolated()
     )
     .await
     .unwrap();
-    let viewer = api_key(&server, "default", &["viewer"]).await;
-    let operator = api_key(&server, "default", &["operator"]).await;
-    let admin = api_key(&server, "default", &["admin"]).await;
-    let foreign = api_key(&server, "acme", &["admin"]).await;
+    let viewer = server.api_key("default", &["viewer"]).await;
+    let operator = server.api_key("default", &["operator"]).await;
+    let admin = server.api_key("default", &["admin"]).await;
+    let foreign = server.api_key("acme", &["admin"]).await;
     let mut client = OrchestratorServiceClient::new(server.channel().await);
 
     // A role and a tenant smuggled in headers and the payload change nothing.
@@ -542,8 +501,8 @@ async fn rate_limits_refuse_with_retry_info_over_grpc_and_retry_after_over_http(
         });
     })
     .await;
-    let token = api_key(&server, "default", &["admin"]).await;
-    let other = api_key(&server, "default", &["admin"]).await;
+    let token = server.api_key("default", &["admin"]).await;
+    let other = server.api_key("default", &["admin"]).await;
     let mut client = OrchestratorServiceClient::new(server.channel().await);
     let route = |token: &str| {
         with_token(
@@ -619,7 +578,7 @@ async fn strict_mode_shares_the_limit_across_servers_through_redis() {
     })
     .await;
     // A fresh key: a subject no earlier run has counted in Redis.
-    let token = api_key(&first, "default", &["admin"]).await;
+    let token = first.api_key("default", &["admin"]).await;
     let mut clients = Vec::new();
     for server in [&first, &second] {
         clients.push(OrchestratorServiceClient::new(server.channel().await));
@@ -686,7 +645,7 @@ async fn strict_mode_fails_closed_when_redis_goes_away_and_refuses_to_start_with
         .to_owned();
     let (url, cut) = relay(target).await;
     let server = keyed_server(move |config| strict(config, &url)).await;
-    let token = api_key(&server, "default", &["admin"]).await;
+    let token = server.api_key("default", &["admin"]).await;
     let mut client = OrchestratorServiceClient::new(server.channel().await);
     let route = || {
         with_token(
@@ -721,7 +680,7 @@ async fn the_circuit_opens_on_runner_failures_not_on_skill_errors() {
         config.circuit_breaker.open_seconds = 3600;
     })
     .await;
-    let token = api_key(&server, "default", &["admin"]).await;
+    let token = server.api_key("default", &["admin"]).await;
     let invocations = Arc::new(AtomicUsize::new(0));
     let counted = invocations.clone();
     let _runner = TestRunner::attach(

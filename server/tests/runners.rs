@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::reason;
+
 use std::sync::Arc;
 
 use common::runner::{Answer, TestRunner, echo};
@@ -10,13 +12,6 @@ use common::{ALL_SKILLS_TOKEN, Options, TestServer};
 use skillos_proto::v1::{self, orchestrator_service_client::OrchestratorServiceClient};
 use tonic::Code;
 use tonic_types::StatusExt;
-
-fn reason(status: &tonic::Status) -> String {
-    status
-        .get_details_error_info()
-        .map(|info| info.reason)
-        .unwrap_or_default()
-}
 
 fn run_request(skill_id: &str, payload: serde_json::Value) -> v1::RunRequest {
     let payload = match payload {

@@ -2,17 +2,11 @@
 
 mod common;
 
+use common::reason;
+
 use common::{TestServer, eventually, manifest, write};
 use skillos_proto::v1;
 use tonic::Code;
-use tonic_types::StatusExt;
-
-fn reason(status: &tonic::Status) -> String {
-    status
-        .get_details_error_info()
-        .map(|info| info.reason)
-        .unwrap_or_default()
-}
 
 #[tokio::test]
 async fn lists_gets_and_pages_skills() {

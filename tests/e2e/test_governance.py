@@ -78,6 +78,16 @@ def test_keys_made_with_the_cli_authenticate_every_client_until_revoked(secured)
     assert again.returncode == 1 and "already revoked" in again.stderr
 
 
+def test_grpc_web_takes_the_same_credentials(secured):
+    url = f"http://{secured.addr}/skillos.v1.SkillService/ListSkills"
+    refused = run("buf", "curl", "--protocol", "grpcweb", "--data", "{}", url, check=False)
+    assert refused.returncode != 0 and "unauthenticated" in refused.stderr.lower()
+    key = create_key(secured.data, "viewer")["key"]
+    listed = run("buf", "curl", "--protocol", "grpcweb", "--header", f"authorization: Bearer {key}",
+                 "--data", "{}", url)
+    assert len(json.loads(listed.stdout)["skills"]) > 0
+
+
 def test_policies_decide_who_runs_what_and_other_tenants_see_nothing(secured):
     from skillos.v1 import orchestrator_service_pb2 as orch
     from skillos.v1 import orchestrator_service_pb2_grpc as orch_grpc

@@ -16,8 +16,8 @@ use std::sync::Arc;
 pub use model::{
     ApiKey, Approval, ApprovalDecision, ApprovalFilter, ApprovalState, AuditEvent, BudgetKey,
     BudgetLimit, Circuit, CircuitState, Counter, CounterKey, Decided, Execution, ExecutionFilter,
-    ExecutionStatus, ExecutionUpdate, Reservation, ReserveCheck, RoutingFeedback, SkillState,
-    SkillVector, TenantId, UsageDelta, UsageFilter, UsageRow, now,
+    ExecutionStatus, ExecutionUpdate, Reservation, ReserveCheck, RoutingFeedback, Settlement,
+    SkillState, SkillVector, TenantId, UsageDelta, UsageFilter, UsageRow, now,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -210,6 +210,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         id: &str,
         spent: Option<f64>,
         usage: Option<&UsageDelta>,
+    ) -> Result<bool>;
+
+    /// Applies an execution's final update (see [`Store::update_execution`]) and settles its
+    /// budget and usage in one transaction; false when the update did not apply.
+    async fn finish_execution(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        update: &ExecutionUpdate,
+        settlement: &Settlement,
     ) -> Result<bool>;
 
     /// Reservations whose time is up, oldest first: `(tenant, id)`.

@@ -536,6 +536,15 @@ pub struct UsageDelta {
     pub output_tokens: i64,
 }
 
+/// What finishing an execution settles in the same transaction: its budget reservation (when
+/// one was made) with the amount spent (`None`: released), and its usage.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Settlement {
+    pub reservation_id: Option<String>,
+    pub spent: Option<f64>,
+    pub usage: Option<UsageDelta>,
+}
+
 /// Settled usage of one day, skill and principal.
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct UsageRow {

@@ -108,28 +108,8 @@ macro_rules! impl_store {
                 id: &str,
                 update: &$crate::ExecutionUpdate,
             ) -> $crate::Result<bool> {
-                let result = sqlx::query(
-                    "UPDATE executions SET status = COALESCE($3, status), \
-                     output = COALESCE($4, output), error = COALESCE($5, error), \
-                     runner_id = COALESCE($6, runner_id), attempts = COALESCE($7, attempts), \
-                     cost = COALESCE($8, cost), started_at = COALESCE($9, started_at), \
-                     finished_at = COALESCE($10, finished_at) \
-                     WHERE tenant_id = $1 AND id = $2 AND ($11 IS NULL OR status = $11)",
-                )
-                .bind(tenant.as_str())
-                .bind(id)
-                .bind(update.status.map(|status| status.as_str()))
-                .bind(update.output.as_ref().map(sqlx::types::Json))
-                .bind(update.error.as_ref().map(sqlx::types::Json))
-                .bind(&update.runner_id)
-                .bind(update.attempts)
-                .bind(update.cost)
-                .bind(update.started_at)
-                .bind(update.finished_at)
-                .bind(update.expect_status.map(|status| status.as_str()))
-                .execute(&self.pool)
-                .await?;
-                Ok(result.rows_affected() > 0)
+                let mut conn = self.pool.acquire().await?;
+                update_execution_in(&mut conn, tenant, id, update).await
             }
 
             async fn get_execution(
@@ -535,56 +515,30 @@ macro_rules! impl_store {
                 usage: Option<&$crate::UsageDelta>,
             ) -> $crate::Result<bool> {
                 let mut tx = self.pool.begin().await?;
-                let row: Option<(f64, String)> = sqlx::query_as(
-                    "DELETE FROM budget_reservations WHERE tenant_id = $1 AND id = $2 \
-                     RETURNING amount, counters",
-                )
-                .bind(tenant.as_str())
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let settled = row.is_some();
-                if let Some((amount, counters)) = row {
-                    let counters: Vec<$crate::CounterKey> = serde_json::from_str(&counters)
-                        .map_err(|error| $crate::Error::Corrupt(format!("reservation {id}: {error}")))?;
-                    for key in counters {
-                        sqlx::query(
-                            "UPDATE budget_counters SET reserved = reserved - $6, spent = spent + $7 \
-                             WHERE tenant_id = $1 AND scope = $2 AND scope_key = $3 AND period = $4 \
-                             AND window_key = $5",
-                        )
-                        .bind(tenant.as_str())
-                        .bind(&key.budget.scope)
-                        .bind(&key.budget.scope_key)
-                        .bind(&key.budget.period)
-                        .bind(&key.window)
-                        .bind(amount)
-                        .bind(spent.unwrap_or(0.0))
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                }
-                if let Some(usage) = usage {
-                    sqlx::query(
-                        "INSERT INTO usage_daily (tenant_id, day, skill_id, principal, executions, \
-                         cost, input_tokens, output_tokens) VALUES ($1, $2, $3, $4, 1, $5, $6, $7) \
-                         ON CONFLICT (tenant_id, day, skill_id, principal) DO UPDATE SET \
-                         executions = usage_daily.executions + 1, cost = usage_daily.cost + excluded.cost, \
-                         input_tokens = usage_daily.input_tokens + excluded.input_tokens, \
-                         output_tokens = usage_daily.output_tokens + excluded.output_tokens",
-                    )
-                    .bind(tenant.as_str())
-                    .bind(&usage.day)
-                    .bind(&usage.skill_id)
-                    .bind(&usage.principal)
-                    .bind(usage.cost)
-                    .bind(usage.input_tokens)
-                    .bind(usage.output_tokens)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                let settled = settle_in(&mut tx, tenant, Some(id), spent, usage).await?;
                 tx.commit().await?;
                 Ok(settled)
+            }
+
+            async fn finish_execution(
+                &self,
+                tenant: &$crate::TenantId,
+                id: &str,
+                update: &$crate::ExecutionUpdate,
+                settlement: &$crate::Settlement,
+            ) -> $crate::Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let updated = update_execution_in(&mut tx, tenant, id, update).await?;
+                settle_in(
+                    &mut tx,
+                    tenant,
+                    settlement.reservation_id.as_deref(),
+                    settlement.spent,
+                    settlement.usage.as_ref(),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(updated)
             }
 
             async fn expired_reservations(
@@ -996,6 +950,101 @@ macro_rules! impl_store {
             .execute(&mut *conn)
             .await?;
             Ok(())
+        }
+
+        async fn update_execution_in(
+            conn: &mut <$store as $crate::sql::PoolOf>::Connection,
+            tenant: &$crate::TenantId,
+            id: &str,
+            update: &$crate::ExecutionUpdate,
+        ) -> $crate::Result<bool> {
+            let result = sqlx::query(
+                "UPDATE executions SET status = COALESCE($3, status), \
+                 output = COALESCE($4, output), error = COALESCE($5, error), \
+                 runner_id = COALESCE($6, runner_id), attempts = COALESCE($7, attempts), \
+                 cost = COALESCE($8, cost), started_at = COALESCE($9, started_at), \
+                 finished_at = COALESCE($10, finished_at) \
+                 WHERE tenant_id = $1 AND id = $2 AND ($11 IS NULL OR status = $11)",
+            )
+            .bind(tenant.as_str())
+            .bind(id)
+            .bind(update.status.map(|status| status.as_str()))
+            .bind(update.output.as_ref().map(sqlx::types::Json))
+            .bind(update.error.as_ref().map(sqlx::types::Json))
+            .bind(&update.runner_id)
+            .bind(update.attempts)
+            .bind(update.cost)
+            .bind(update.started_at)
+            .bind(update.finished_at)
+            .bind(update.expect_status.map(|status| status.as_str()))
+            .execute(conn)
+            .await?;
+            Ok(result.rows_affected() > 0)
+        }
+
+        /// Ends reservation `id` (when given) and adds `spent` to its counters, and records
+        /// `usage`, in the caller's transaction; true when the reservation was still there.
+        async fn settle_in(
+            conn: &mut <$store as $crate::sql::PoolOf>::Connection,
+            tenant: &$crate::TenantId,
+            id: Option<&str>,
+            spent: Option<f64>,
+            usage: Option<&$crate::UsageDelta>,
+        ) -> $crate::Result<bool> {
+            let row: Option<(f64, String)> = match id {
+                None => None,
+                Some(id) => {
+                    sqlx::query_as(
+                        "DELETE FROM budget_reservations WHERE tenant_id = $1 AND id = $2 \
+                         RETURNING amount, counters",
+                    )
+                    .bind(tenant.as_str())
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                }
+            };
+            let settled = row.is_some();
+            if let Some((amount, counters)) = row {
+                let counters: Vec<$crate::CounterKey> = serde_json::from_str(&counters)
+                    .map_err(|error| $crate::Error::Corrupt(format!("reservation {id:?}: {error}")))?;
+                for key in counters {
+                    sqlx::query(
+                        "UPDATE budget_counters SET reserved = reserved - $6, spent = spent + $7 \
+                         WHERE tenant_id = $1 AND scope = $2 AND scope_key = $3 AND period = $4 \
+                         AND window_key = $5",
+                    )
+                    .bind(tenant.as_str())
+                    .bind(&key.budget.scope)
+                    .bind(&key.budget.scope_key)
+                    .bind(&key.budget.period)
+                    .bind(&key.window)
+                    .bind(amount)
+                    .bind(spent.unwrap_or(0.0))
+                    .execute(&mut *conn)
+                    .await?;
+                }
+            }
+            if let Some(usage) = usage {
+                sqlx::query(
+                    "INSERT INTO usage_daily (tenant_id, day, skill_id, principal, executions, \
+                     cost, input_tokens, output_tokens) VALUES ($1, $2, $3, $4, 1, $5, $6, $7) \
+                     ON CONFLICT (tenant_id, day, skill_id, principal) DO UPDATE SET \
+                     executions = usage_daily.executions + 1, cost = usage_daily.cost + excluded.cost, \
+                     input_tokens = usage_daily.input_tokens + excluded.input_tokens, \
+                     output_tokens = usage_daily.output_tokens + excluded.output_tokens",
+                )
+                .bind(tenant.as_str())
+                .bind(&usage.day)
+                .bind(&usage.skill_id)
+                .bind(&usage.principal)
+                .bind(usage.cost)
+                .bind(usage.input_tokens)
+                .bind(usage.output_tokens)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(settled)
         }
 
         fn row_id(row: &$crate::model::ApprovalRow) -> String {

@@ -403,6 +403,23 @@ pub async fn run(args: RunArgs, json: bool) -> Result<(), Failure> {
         );
     }
     let execution = response.execution.unwrap_or_default();
+    if response.outcome == v1::RunOutcome::PendingApproval as i32 {
+        // Not a failure: the run waits for approvers and then runs by itself.
+        if json {
+            print_json(&serde_json::json!({
+                "outcome": "pending_approval",
+                "execution_id": execution.id,
+                "approval_id": execution.approval_id,
+            }));
+        } else {
+            println!(
+                "held for approval {}: execution {} runs once approvers approve it \
+                 (skillos approvals list)",
+                execution.approval_id, execution.id
+            );
+        }
+        return Ok(());
+    }
     if json {
         print_json(&execution_json(&execution));
     } else if let Some(error) = &execution.error {

@@ -3,6 +3,7 @@
 //!
 //! Exit codes: 0 success, 1 failure or refusal, 2 usage error.
 
+mod approvals;
 mod budgets;
 mod client;
 mod keys;
@@ -61,6 +62,8 @@ enum Command {
     Keys(keys::KeysArgs),
     /// Budgets and usage of your tenant on a running server.
     Budgets(budgets::BudgetsArgs),
+    /// Runs held for approval on a running server: list, approve, reject.
+    Approvals(approvals::ApprovalsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -303,6 +306,9 @@ pub fn main() -> ExitCode {
         Command::Runners(args) => runtime().and_then(|rt| rt.block_on(client::runners(args, json))),
         Command::Route(args) => runtime().and_then(|rt| rt.block_on(route::route(args, json))),
         Command::Keys(args) => runtime().and_then(|rt| rt.block_on(keys::keys(args, json))),
+        Command::Approvals(args) => {
+            runtime().and_then(|rt| rt.block_on(approvals::approvals(args, json)))
+        }
         Command::Budgets(args) => {
             runtime().and_then(|rt| rt.block_on(budgets::budgets(args, json)))
         }

@@ -243,3 +243,52 @@ where
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+/// The `ErrorInfo` reason of a status (empty when it has none).
+pub fn reason(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    status
+        .get_details_error_info()
+        .map(|info| info.reason)
+        .unwrap_or_default()
+}
+
+/// One `ErrorInfo` metadata value of a status (empty when missing).
+pub fn metadata(status: &tonic::Status, key: &str) -> String {
+    use tonic_types::StatusExt;
+    status
+        .get_details_error_info()
+        .and_then(|info| info.metadata.get(key).cloned())
+        .unwrap_or_default()
+}
+
+/// A request carrying `authorization: Bearer <token>`.
+pub fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+impl TestServer {
+    /// Makes an API key of `tenant` with `roles` in the server's store, as `skillos keys create`
+    /// does.
+    pub async fn api_key(&self, tenant: &str, roles: &[&str]) -> String {
+        let store = skillos_store::open(&skillos::server::store_options(&self.config))
+            .await
+            .unwrap();
+        let new = skillos::auth::api_key::generate(
+            skillos_store::TenantId::parse(tenant).unwrap(),
+            "test",
+            roles.iter().map(|r| r.to_string()).collect(),
+            "test",
+            None,
+        );
+        skillos::auth::api_key::create(store.as_ref(), &new.key)
+            .await
+            .unwrap();
+        store.close().await;
+        new.token
+    }
+}
