@@ -424,10 +424,12 @@ impl Budgets {
         } else {
             plan.estimate
         };
+        // Usage counts runs that settled a cost or reported tokens.
+        let counted = cost > 0.0 || usage.input_tokens > 0 || usage.output_tokens > 0;
         Settlement {
             reservation_id,
             spent: Some(cost),
-            usage: Some(UsageDelta {
+            usage: counted.then(|| UsageDelta {
                 day: skillos_store::now().format("%Y-%m-%d").to_string(),
                 skill_id: skill_id.to_owned(),
                 principal: principal.subject.clone(),

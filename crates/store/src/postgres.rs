@@ -45,6 +45,11 @@ impl PgStore {
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(Self { pool })
     }
+
+    /// PostgreSQL has row locks: writes share the pool with reads.
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
 }
 
 fn is_identifier(name: &str) -> bool {

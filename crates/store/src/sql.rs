@@ -18,6 +18,9 @@ macro_rules! impl_store {
 
             async fn close(&self) {
                 self.pool.close().await;
+                if !self.writer().is_closed() {
+                    self.writer().close().await;
+                }
             }
 
             async fn skill_state(
@@ -56,7 +59,7 @@ macro_rules! impl_store {
                 state: &$crate::SkillState,
                 audit: &$crate::AuditEvent,
             ) -> $crate::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().begin().await?;
                 sqlx::query(
                     "INSERT INTO skill_states \
                      (tenant_id, skill_id, deprecated, reason, replacement_id, updated_by, updated_at) \
@@ -86,7 +89,7 @@ macro_rules! impl_store {
                 skill_id: &str,
                 audit: &$crate::AuditEvent,
             ) -> $crate::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().begin().await?;
                 sqlx::query("DELETE FROM skill_states WHERE tenant_id = $1 AND skill_id = $2")
                     .bind(tenant.as_str())
                     .bind(skill_id)
@@ -98,7 +101,7 @@ macro_rules! impl_store {
             }
 
             async fn insert_execution(&self, execution: &$crate::Execution) -> $crate::Result<()> {
-                let mut conn = self.pool.acquire().await?;
+                let mut conn = self.writer().acquire().await?;
                 insert_execution_row(&mut conn, execution).await
             }
 
@@ -108,7 +111,7 @@ macro_rules! impl_store {
                 id: &str,
                 update: &$crate::ExecutionUpdate,
             ) -> $crate::Result<bool> {
-                let mut conn = self.pool.acquire().await?;
+                let mut conn = self.writer().acquire().await?;
                 update_execution_in(&mut conn, tenant, id, update).await
             }
 
@@ -149,7 +152,7 @@ macro_rules! impl_store {
             }
 
             async fn append_audit(&self, event: &$crate::AuditEvent) -> $crate::Result<()> {
-                let mut conn = self.pool.acquire().await?;
+                let mut conn = self.writer().acquire().await?;
                 insert_audit(&mut *conn, event).await
             }
 
@@ -188,7 +191,7 @@ macro_rules! impl_store {
                 model: &str,
                 vectors: &[$crate::SkillVector],
             ) -> $crate::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().begin().await?;
                 let now = $crate::model::now();
                 for vector in vectors {
                     sqlx::query(
@@ -228,7 +231,7 @@ macro_rules! impl_store {
                 .bind(&feedback.execution_id)
                 .bind(&feedback.principal)
                 .bind(feedback.created_at)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
                 Ok(())
             }
@@ -247,7 +250,7 @@ macro_rules! impl_store {
             ) -> $crate::Result<()> {
                 let roles = serde_json::to_string(&key.roles)
                     .map_err(|error| $crate::Error::Corrupt(error.to_string()))?;
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().begin().await?;
                 sqlx::query(
                     "INSERT INTO api_keys (id, tenant_id, name, secret_sha256, roles, created_by, \
                      created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -297,7 +300,7 @@ macro_rules! impl_store {
                 at: chrono::DateTime<chrono::Utc>,
                 audit: &$crate::AuditEvent,
             ) -> $crate::Result<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().begin().await?;
                 let done = sqlx::query(
                     "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
                 )
@@ -355,7 +358,7 @@ macro_rules! impl_store {
                 if let Some(expected) = expected_version {
                     query = query.bind(expected);
                 }
-                Ok(query.execute(&self.pool).await?.rows_affected() == 1)
+                Ok(query.execute(self.writer()).await?.rows_affected() == 1)
             }
 
             async fn budget_limits(
@@ -380,7 +383,7 @@ macro_rules! impl_store {
                 actor: &str,
                 audit: &$crate::AuditEvent,
             ) -> $crate::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().begin().await?;
                 match amount {
                     Some(amount) => {
                         sqlx::query(
@@ -454,7 +457,7 @@ macro_rules! impl_store {
                 // same order and cannot deadlock.
                 let mut keys: Vec<&$crate::CounterKey> = reservation.counters.iter().collect();
                 keys.sort();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().begin().await?;
                 for key in keys {
                     sqlx::query(
                         "INSERT INTO budget_counters (tenant_id, scope, scope_key, period, window_key, \
@@ -514,7 +517,7 @@ macro_rules! impl_store {
                 spent: Option<f64>,
                 usage: Option<&$crate::UsageDelta>,
             ) -> $crate::Result<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().begin().await?;
                 let settled = settle_in(&mut tx, tenant, Some(id), spent, usage).await?;
                 tx.commit().await?;
                 Ok(settled)
@@ -527,7 +530,12 @@ macro_rules! impl_store {
                 update: &$crate::ExecutionUpdate,
                 settlement: &$crate::Settlement,
             ) -> $crate::Result<bool> {
-                let mut tx = self.pool.begin().await?;
+                if settlement.reservation_id.is_none() && settlement.usage.is_none() {
+                    // Nothing to settle: one statement, no transaction.
+                    let mut conn = self.writer().acquire().await?;
+                    return update_execution_in(&mut conn, tenant, id, update).await;
+                }
+                let mut tx = self.writer().begin().await?;
                 let updated = update_execution_in(&mut tx, tenant, id, update).await?;
                 settle_in(
                     &mut tx,
@@ -590,7 +598,7 @@ macro_rules! impl_store {
             ) -> $crate::Result<()> {
                 let run_context = serde_json::to_string(&approval.run_context)
                     .map_err(|error| $crate::Error::Corrupt(error.to_string()))?;
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().begin().await?;
                 insert_execution_row(&mut tx, execution).await?;
                 sqlx::query(
                     "INSERT INTO approvals (id, tenant_id, execution_id, skill_id, skill_version, \
@@ -681,7 +689,7 @@ macro_rules! impl_store {
                 decision: &$crate::ApprovalDecision,
                 audit: &$crate::AuditEvent,
             ) -> $crate::Result<$crate::Decided> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().begin().await?;
                 // A write first: it takes the row (Postgres) or the database (SQLite) for this
                 // transaction, so two decisions and the expiry cannot interleave.
                 let held = sqlx::query(
@@ -761,7 +769,7 @@ macro_rules! impl_store {
                 id: &str,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::Result<Option<$crate::Approval>> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().begin().await?;
                 let held = sqlx::query(
                     "UPDATE approvals SET state = state WHERE tenant_id = $1 AND id = $2 \
                      AND state = 'pending' AND expire_at <= $3",

@@ -13,6 +13,9 @@ use crate::sql::{PoolOf, impl_store};
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One connection for every write: SQLite has one writer at a time, and writers queued in
+    /// the pool wait their turn in order instead of sleeping in SQLite's busy handler.
+    writer: SqlitePool,
 }
 
 impl SqliteStore {
@@ -36,10 +39,18 @@ impl SqliteStore {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool, writer })
+    }
+
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
     }
 }
 
