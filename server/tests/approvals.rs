@@ -100,6 +100,11 @@ async fn execution(server: &TestServer, token: &str, id: &str) -> v1::Execution 
         .unwrap()
 }
 
+/// Waits until the execution reaches `status`.
+async fn wait_for(server: &TestServer, token: &str, id: &str, status: v1::ExecutionStatus) {
+    eventually(|| async move { execution(server, token, id).await.status == status as i32 }).await;
+}
+
 #[tokio::test]
 async fn a_held_run_needs_two_other_people_and_then_runs_exactly_once() {
     let server = server().await;
@@ -190,15 +195,7 @@ async fn a_held_run_needs_two_other_people_and_then_runs_exactly_once() {
         .unwrap();
     assert_eq!(second.state, v1::ApprovalState::Approved as i32);
     assert_eq!(second.decisions.len(), 2);
-    eventually(|| {
-        let server = &server;
-        let alice = alice.clone();
-        let id = held.id.clone();
-        async move {
-            execution(server, &alice, &id).await.status == v1::ExecutionStatus::Succeeded as i32
-        }
-    })
-    .await;
+    wait_for(&server, &alice, &held.id, v1::ExecutionStatus::Succeeded).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
         count.load(Ordering::SeqCst),
@@ -370,15 +367,7 @@ async fn a_payload_changed_after_approval_never_runs() {
             .await
             .unwrap();
     }
-    eventually(|| {
-        let server = &server;
-        let alice = alice.clone();
-        let id = held.id.clone();
-        async move {
-            execution(server, &alice, &id).await.status == v1::ExecutionStatus::Rejected as i32
-        }
-    })
-    .await;
+    wait_for(&server, &alice, &held.id, v1::ExecutionStatus::Rejected).await;
     let after = execution(&server, &alice, &held.id).await;
     assert_eq!(after.error.unwrap().code, "APPROVAL_MISMATCH");
     assert_eq!(count.load(Ordering::SeqCst), 0);
@@ -426,15 +415,7 @@ async fn an_approved_run_waits_for_a_runner_and_runs_once_after_a_restart() {
 
     let server = server.restart().await;
     let (_runner, count) = counting_runner(&server).await;
-    eventually(|| {
-        let server = &server;
-        let alice = alice.clone();
-        let id = held.id.clone();
-        async move {
-            execution(server, &alice, &id).await.status == v1::ExecutionStatus::Succeeded as i32
-        }
-    })
-    .await;
+    wait_for(&server, &alice, &held.id, v1::ExecutionStatus::Succeeded).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(count.load(Ordering::SeqCst), 1);
     server.stop().await.unwrap();
