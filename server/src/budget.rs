@@ -9,7 +9,9 @@
 //! the run's deadline. A refused or denied call is never charged.
 //!
 //! Limits come from the configuration (defaults per scope and period) or from SetBudget, which
-//! overrides them per tenant. A window's counter starts when a limit first applies to it.
+//! overrides them per tenant. A window's counter is made when a limit first applies to it,
+//! starting from the usage already settled in the window, so a limit set mid-month counts the
+//! month's earlier spending.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -88,6 +90,25 @@ impl Period {
             Self::Month => Some(at.format("%Y-%m").to_string()),
             Self::Total => Some("total".to_owned()),
         }
+    }
+
+    /// The counter of budget `budget` for the window `at` falls in; `None` for per-request
+    /// limits.
+    pub fn counter(self, budget: BudgetKey, at: DateTime<Utc>) -> Option<CounterKey> {
+        let window = self.window(at)?;
+        let (from_day, to_day) = match self.bounds(at) {
+            Some((start, end)) => (
+                start.format("%Y-%m-%d").to_string(),
+                end.format("%Y-%m-%d").to_string(),
+            ),
+            None => ("0000-00-00".to_owned(), "9999-99-99".to_owned()),
+        };
+        Some(CounterKey {
+            budget,
+            window,
+            from_day,
+            to_day,
+        })
     }
 
     /// Start and end (exclusive) of the window `at` falls in, for DAY and MONTH.
@@ -299,12 +320,8 @@ impl Budgets {
         let windows: Vec<(CounterKey, f64, Scope, String, Period)> = limited
             .iter()
             .filter_map(|(scope, key, period, limit)| {
-                let window = period.window(now)?;
                 Some((
-                    CounterKey {
-                        budget: Self::key(*scope, key, *period),
-                        window,
-                    },
+                    period.counter(Self::key(*scope, key, *period), now)?,
                     *limit,
                     *scope,
                     key.clone(),
@@ -504,17 +521,11 @@ impl Budgets {
             .find(|(s, k, p, _)| *s == scope && k == scope_key && *p == period)
             .and_then(|(.., limit)| limit);
         let now = skillos_store::now();
-        let (spent, reserved) = match period.window(now) {
-            Some(window) => {
+        let (spent, reserved) = match period.counter(Self::key(scope, scope_key, period), now) {
+            Some(counter) => {
                 let counter = self
                     .store
-                    .budget_counters(
-                        &principal.tenant,
-                        &[CounterKey {
-                            budget: Self::key(scope, scope_key, period),
-                            window,
-                        }],
-                    )
+                    .budget_counters(&principal.tenant, &[counter])
                     .await?
                     .pop()
                     .unwrap_or_default();

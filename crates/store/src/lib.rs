@@ -188,7 +188,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         audit: &AuditEvent,
     ) -> Result<()>;
 
-    /// The counters of these windows (zero when never written).
+    /// The counters of these windows; a window without a counter yet shows the usage settled
+    /// in it so far.
     async fn budget_counters(&self, tenant: &TenantId, keys: &[CounterKey])
     -> Result<Vec<Counter>>;
 

@@ -495,6 +495,10 @@ impl From<BudgetLimitRow> for BudgetLimit {
 pub struct CounterKey {
     pub budget: BudgetKey,
     pub window: String,
+    /// The UTC days the window covers, `from_day` inclusive, `to_day` exclusive
+    /// (`YYYY-MM-DD`): a new counter starts from the usage already settled in them.
+    pub from_day: String,
+    pub to_day: String,
 }
 
 /// What a budget window has spent and has reserved for runs in flight.

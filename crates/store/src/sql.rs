@@ -439,7 +439,26 @@ macro_rules! impl_store {
                     .bind(&key.window)
                     .fetch_optional(&self.pool)
                     .await?;
-                    let (spent, reserved) = row.unwrap_or_default();
+                    // A window without a counter yet: what was settled in it so far.
+                    let (spent, reserved) = match row {
+                        Some(row) => row,
+                        None => {
+                            let (spent,): (Option<f64>,) = sqlx::query_as(
+                                "SELECT SUM(cost) FROM usage_daily WHERE tenant_id = $1 \
+                                 AND day >= $4 AND day < $5 AND ($2 = 'tenant' \
+                                 OR ($2 = 'principal' AND principal = $3) \
+                                 OR ($2 = 'skill' AND skill_id = $3))",
+                            )
+                            .bind(tenant.as_str())
+                            .bind(&key.budget.scope)
+                            .bind(&key.budget.scope_key)
+                            .bind(&key.from_day)
+                            .bind(&key.to_day)
+                            .fetch_one(&self.pool)
+                            .await?;
+                            (spent.unwrap_or(0.0), 0.0)
+                        }
+                    };
                     counters.push($crate::Counter { spent, reserved });
                 }
                 Ok(counters)
@@ -459,15 +478,23 @@ macro_rules! impl_store {
                 keys.sort();
                 let mut tx = self.writer().begin().await?;
                 for key in keys {
+                    // A window's first counter starts from what was already settled in it, so a
+                    // limit set mid-period counts the period's earlier spending.
                     sqlx::query(
                         "INSERT INTO budget_counters (tenant_id, scope, scope_key, period, window_key, \
-                         spent, reserved) VALUES ($1, $2, $3, $4, $5, 0, 0) ON CONFLICT DO NOTHING",
+                         spent, reserved) SELECT $1, $2, $3, $4, $5, COALESCE(SUM(cost), 0), 0 \
+                         FROM usage_daily WHERE tenant_id = $1 AND day >= $6 AND day < $7 \
+                         AND ($2 = 'tenant' OR ($2 = 'principal' AND principal = $3) \
+                         OR ($2 = 'skill' AND skill_id = $3)) \
+                         ON CONFLICT DO NOTHING",
                     )
                     .bind(tenant)
                     .bind(&key.budget.scope)
                     .bind(&key.budget.scope_key)
                     .bind(&key.budget.period)
                     .bind(&key.window)
+                    .bind(&key.from_day)
+                    .bind(&key.to_day)
                     .execute(&mut *tx)
                     .await?;
                     let limit = checks

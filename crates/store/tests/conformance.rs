@@ -623,6 +623,8 @@ mod cases {
                 period: "day".to_owned(),
             },
             window: "2026-11-24".to_owned(),
+            from_day: "2026-11-24".to_owned(),
+            to_day: "2026-11-25".to_owned(),
         };
         let tenant_day = counter("tenant", "");
         let skill_day = counter("skill", "a/b");
@@ -709,6 +711,35 @@ mod cases {
                 .unwrap()
                 .is_empty()
         );
+        // A counter created later starts from the usage already settled in its window: the
+        // principal's day counter sees alice's 1.5.
+        let alice_day = counter("principal", "alice");
+        let late = Reservation {
+            counters: vec![alice_day.clone()],
+            ..reservation("r4", 1.0)
+        };
+        let check = [ReserveCheck {
+            counter: alice_day.clone(),
+            limit: 2.0,
+        }];
+        assert_eq!(store.reserve_budget(&late, &check).await.unwrap(), Some(0));
+        let check = [ReserveCheck {
+            counter: alice_day.clone(),
+            limit: 2.5,
+        }];
+        assert_eq!(store.reserve_budget(&late, &check).await.unwrap(), None);
+        let counters = store
+            .budget_counters(&tenant, std::slice::from_ref(&alice_day))
+            .await
+            .unwrap();
+        assert_eq!((counters[0].spent, counters[0].reserved), (1.5, 1.0));
+        assert!(
+            store
+                .settle_budget(&tenant, "r4", None, None)
+                .await
+                .unwrap()
+        );
+
         // Expired reservations are listed for release.
         let mut stale = reservation("r3", 1.0);
         stale.expires_at = skillos_store::now() - Duration::seconds(1);
