@@ -58,6 +58,7 @@ pub enum EventKind {
     Created,
     Decided,
     Expired,
+    Cancelled,
 }
 
 #[derive(Clone, Debug)]
@@ -448,6 +449,31 @@ impl Approvals {
             }
             Decided::AlreadyDecided => refused(Error::AlreadyDecided(id.to_owned())).await,
         }
+    }
+
+    /// Cancels a pending approval with its execution (CancelExecution of a held run); `None`
+    /// when it was no longer pending.
+    pub async fn cancel(
+        &self,
+        principal: &Principal,
+        id: &str,
+        reason: &str,
+    ) -> Result<Option<Approval>, Error> {
+        let audit = AuditEvent::now(
+            &principal.tenant,
+            &principal.subject,
+            "approval.cancelled",
+            id,
+            json!({"reason": reason}),
+        );
+        let cancelled = self
+            .store
+            .cancel_approval(&principal.tenant, id, reason, &audit)
+            .await?;
+        if let Some(approval) = &cancelled {
+            self.emit(EventKind::Cancelled, approval);
+        }
+        Ok(cancelled)
     }
 
     /// The payload an approval binds (its execution's).

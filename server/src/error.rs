@@ -25,6 +25,8 @@ pub enum Kind {
     DeadlineExceeded,
     Unimplemented,
     Unavailable,
+    /// The operation was cancelled (CancelExecution ended a run its caller was waiting for).
+    Cancelled,
     Internal,
 }
 
@@ -40,6 +42,7 @@ impl Kind {
             Self::DeadlineExceeded => tonic::Code::DeadlineExceeded,
             Self::Unimplemented => tonic::Code::Unimplemented,
             Self::Unavailable => tonic::Code::Unavailable,
+            Self::Cancelled => tonic::Code::Cancelled,
             Self::Internal => tonic::Code::Internal,
         }
     }
@@ -55,6 +58,7 @@ impl Kind {
             Self::DeadlineExceeded => http::StatusCode::GATEWAY_TIMEOUT,
             Self::Unimplemented => http::StatusCode::NOT_IMPLEMENTED,
             Self::Unavailable => http::StatusCode::SERVICE_UNAVAILABLE,
+            Self::Cancelled => http::StatusCode::CONFLICT,
             Self::Internal => http::StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -228,6 +232,7 @@ impl From<orchestrator::Error> for ApiError {
                 .with("remaining", remaining.to_string()),
             E::Budget(crate::budget::Error::Store(store)) => Self::internal(&store),
             E::Approval(approval) => Self::from(approval),
+            E::Finished(_) => Self::new(Kind::FailedPrecondition, "EXECUTION_FINISHED", message),
             E::ApprovalMismatch(_) => {
                 Self::new(Kind::FailedPrecondition, "APPROVAL_MISMATCH", message)
             }
@@ -241,6 +246,7 @@ impl From<orchestrator::Error> for ApiError {
                     D::RunnerLost { .. } => (Kind::Unavailable, "RUNNER_LOST"),
                     D::ResultTooLarge { .. } => (Kind::ResourceExhausted, "RESULT_TOO_LARGE"),
                     D::DeadlineExceeded => (Kind::DeadlineExceeded, "EXECUTION_TIMED_OUT"),
+                    D::Cancelled => (Kind::Cancelled, "EXECUTION_CANCELLED"),
                 };
                 Self::new(kind, reason, message).with("execution_id", execution_id)
             }

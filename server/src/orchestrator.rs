@@ -63,6 +63,8 @@ pub enum Error {
     Approval(#[from] approvals::Error),
     #[error("{0}")]
     ApprovalMismatch(String),
+    #[error("execution {0} already ended")]
+    Finished(String),
     #[error(transparent)]
     Routing(#[from] routing::Error),
     #[error(transparent)]
@@ -388,7 +390,11 @@ impl Service {
             Err(dispatch::Error::RunnerLost { .. } | dispatch::Error::DeadlineExceeded) => {
                 Some(Outcome::Failed)
             }
-            Err(dispatch::Error::NoRunner(_) | dispatch::Error::ResultTooLarge { .. }) => None,
+            Err(
+                dispatch::Error::NoRunner(_)
+                | dispatch::Error::ResultTooLarge { .. }
+                | dispatch::Error::Cancelled,
+            ) => None,
         };
         if let Some(outcome) = outcome
             && let Err(error) = self
@@ -617,6 +623,89 @@ impl Service {
             .ok_or_else(|| Error::ExecutionNotFound(id.to_owned()))
     }
 
+    /// Cancels an execution that has not ended: a held one with its approval, a pending one
+    /// before it runs, a running one on its runner (when it runs on this replica; elsewhere its
+    /// result is discarded when it arrives). Cancelling a cancelled execution returns it.
+    pub async fn cancel_execution(
+        &self,
+        principal: &Principal,
+        id: &str,
+        reason: &str,
+    ) -> Result<Execution, Error> {
+        let reason = match reason.trim() {
+            "" => format!("cancelled by {}", principal.subject),
+            reason if reason.chars().count() > 1024 => {
+                return Err(Error::InvalidPayload(
+                    "the reason is limited to 1024 characters".to_owned(),
+                ));
+            }
+            reason => reason.to_owned(),
+        };
+        // A status may change under us (approved, claimed, finished): look again, a few times.
+        for _ in 0..4 {
+            let execution = self.get_execution(principal, id).await?;
+            if execution.principal != principal.subject {
+                let decision = self
+                    .governance
+                    .policies
+                    .check_permission(principal, crate::policy::permission::EXECUTIONS_CANCEL);
+                if !decision.allowed {
+                    return Err(Error::Denied {
+                        skill_id: execution.skill_id,
+                        decision,
+                    });
+                }
+            }
+            let done = match execution.status {
+                ExecutionStatus::Cancelled => return Ok(execution),
+                ExecutionStatus::Succeeded
+                | ExecutionStatus::Failed
+                | ExecutionStatus::TimedOut
+                | ExecutionStatus::Rejected => return Err(Error::Finished(id.to_owned())),
+                ExecutionStatus::PendingApproval => match &execution.approval_id {
+                    Some(approval_id) => self
+                        .governance
+                        .approvals
+                        .cancel(principal, approval_id, &reason)
+                        .await?
+                        .is_some(),
+                    None => false,
+                },
+                status @ (ExecutionStatus::Pending | ExecutionStatus::Running) => {
+                    let update = ExecutionUpdate {
+                        status: Some(ExecutionStatus::Cancelled),
+                        error: Some(json!({"class": "permanent", "origin": "server",
+                                           "code": "EXECUTION_CANCELLED", "message": reason})),
+                        finished_at: Some(skillos_store::now()),
+                        expect_status: Some(status),
+                        ..Default::default()
+                    };
+                    let cancelled = self
+                        .store
+                        .update_execution(&principal.tenant, id, &update)
+                        .await?;
+                    if cancelled {
+                        self.dispatcher.cancel(&principal.tenant, id);
+                        let audit = skillos_store::AuditEvent::now(
+                            &principal.tenant,
+                            &principal.subject,
+                            "execution.cancelled",
+                            id,
+                            json!({"reason": reason, "was": status.as_str()}),
+                        );
+                        self.store.append_audit(&audit).await?;
+                    }
+                    cancelled
+                }
+            };
+            if done {
+                tracing::info!(execution_id = id, actor = %principal.subject, "execution cancelled");
+                return self.get_execution(principal, id).await;
+            }
+        }
+        Err(Error::Finished(id.to_owned()))
+    }
+
     /// Newest first; the page token is the last id of the previous page.
     pub async fn list_executions(
         &self,
@@ -715,13 +804,21 @@ fn finish(
                     (ExecutionStatus::Failed, "runner", "RESULT_TOO_LARGE")
                 }
                 dispatch::Error::NoRunner(_) => (ExecutionStatus::Failed, "server", "NO_RUNNER"),
+                dispatch::Error::Cancelled => {
+                    (ExecutionStatus::Cancelled, "server", "EXECUTION_CANCELLED")
+                }
             };
             if let dispatch::Error::RunnerLost { attempts } = error {
                 update.attempts = i32::try_from(*attempts).ok();
             }
+            let class = if matches!(error, dispatch::Error::Cancelled) {
+                "permanent"
+            } else {
+                "retryable"
+            };
             update.status = Some(status);
             update.error = Some(
-                json!({"class": "retryable", "origin": origin, "code": code, "message": error.to_string()}),
+                json!({"class": class, "origin": origin, "code": code, "message": error.to_string()}),
             );
             (update, Some(error.clone()))
         }

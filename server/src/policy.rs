@@ -43,6 +43,8 @@ pub mod permission {
     pub const APPROVALS_DECIDE: &str = "approvals:decide";
     /// See every approval of the tenant.
     pub const APPROVALS_READ: &str = "approvals:read";
+    /// Cancel executions other principals started.
+    pub const EXECUTIONS_CANCEL: &str = "executions:cancel";
     /// Read other principals' and skills' budgets and usage.
     pub const BUDGETS_READ: &str = "budgets:read";
     /// Set budget limits.

@@ -32,6 +32,7 @@ const APPROVALS: &str = r#"{"policies": [
 async fn server() -> TestServer {
     TestServer::start_with(Options {
         dev_mode: false,
+        skills: vec!["a/one", "a/two", "b/three", "c/free"],
         configure: Some(Arc::new(|_config: &mut Config, root: &Path| {
             write(root, "policies/permission_policies.json", PERMISSIONS);
             write(root, "policies/approval_policies.json", APPROVALS);
@@ -289,6 +290,17 @@ async fn groups_rejections_and_expiry_decide_and_nothing_runs() {
     assert_eq!(rejected.state, v1::ApprovalState::Rejected as i32);
     let after = execution(&server, &alice, &held.id).await;
     assert_eq!(after.status, v1::ExecutionStatus::Rejected as i32);
+    let status = orchestrator
+        .cancel_execution(with_token(
+            v1::CancelExecutionRequest {
+                execution_id: held.id.clone(),
+                reason: String::new(),
+            },
+            &alice,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&status), "EXECUTION_FINISHED");
 
     // b/three's approval expires after a second: expiry means deny.
     let held = orchestrator
@@ -418,5 +430,136 @@ async fn an_approved_run_waits_for_a_runner_and_runs_once_after_a_restart() {
     wait_for(&server, &alice, &held.id, v1::ExecutionStatus::Succeeded).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(count.load(Ordering::SeqCst), 1);
+    server.stop().await.unwrap();
+}
+
+fn cancel(id: &str) -> v1::CancelExecutionRequest {
+    v1::CancelExecutionRequest {
+        execution_id: id.to_owned(),
+        reason: "changed my mind".to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn cancelling_ends_held_and_running_runs_and_only_the_requester_may() {
+    let server = server().await;
+    let alice = server.api_key("default", &["member"]).await;
+    let bob = server.api_key("default", &["approver"]).await;
+    let foreign = server.api_key("acme", &["admin"]).await;
+    let mut orchestrator = OrchestratorServiceClient::new(server.channel().await);
+    let mut watch = ApprovalServiceClient::new(server.channel().await)
+        .watch_approvals(with_token(v1::WatchApprovalsRequest::default(), &bob))
+        .await
+        .unwrap()
+        .into_inner();
+
+    // A held run: cancelled with its approval, which can no longer be decided.
+    let held = orchestrator
+        .run(with_token(run("a/one", 1.0), &alice))
+        .await
+        .unwrap()
+        .into_inner()
+        .execution
+        .unwrap();
+    let status = orchestrator
+        .cancel_execution(with_token(cancel(&held.id), &bob))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&status), "POLICY_DENIED", "bob did not start it");
+    let status = orchestrator
+        .cancel_execution(with_token(cancel(&held.id), &foreign))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&status), "EXECUTION_NOT_FOUND");
+    let cancelled = orchestrator
+        .cancel_execution(with_token(cancel(&held.id), &alice))
+        .await
+        .unwrap()
+        .into_inner()
+        .execution
+        .unwrap();
+    assert_eq!(cancelled.status, v1::ExecutionStatus::Cancelled as i32);
+    assert_eq!(cancelled.error.unwrap().message, "changed my mind");
+    let again = orchestrator
+        .cancel_execution(with_token(cancel(&held.id), &alice))
+        .await
+        .unwrap()
+        .into_inner()
+        .execution
+        .unwrap();
+    assert_eq!(again.status, v1::ExecutionStatus::Cancelled as i32);
+    let status = ApprovalServiceClient::new(server.channel().await)
+        .approve(with_token(approve(&held.approval_id, ""), &bob))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&status), "APPROVAL_NOT_PENDING");
+    let created = watch.message().await.unwrap().unwrap();
+    assert_eq!(created.kind, v1::ApprovalEventKind::Created as i32);
+    let ended = watch.message().await.unwrap().unwrap();
+    assert_eq!(ended.kind, v1::ApprovalEventKind::Cancelled as i32);
+    assert_eq!(
+        ended.approval.unwrap().state,
+        v1::ApprovalState::Cancelled as i32
+    );
+
+    // A running run (its runner never answers): the caller gets CANCELLED, the runner a cancel.
+    let mut runner = TestRunner::attach(
+        server.channel().await,
+        ALL_SKILLS_TOKEN,
+        "silent",
+        &["c/free"],
+        Arc::new(|_: &skillos_proto::runner_v1::Invoke| common::runner::Answer::Silence),
+    )
+    .await
+    .unwrap();
+    let mut caller = orchestrator.clone();
+    let request = with_token(run("c/free", 1.0), &alice);
+    let running = tokio::spawn(async move { caller.run(request).await });
+    let mut listing = orchestrator.clone();
+    let alice_key = alice.clone();
+    let mut running_id = String::new();
+    for _ in 0..200 {
+        let listed = listing
+            .list_executions(with_token(
+                v1::ListExecutionsRequest {
+                    skill_id: "c/free".to_owned(),
+                    ..Default::default()
+                },
+                &alice_key,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        if let Some(execution) = listed.executions.first() {
+            running_id = execution.id.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!running_id.is_empty(), "the run started");
+    let cancelled = orchestrator
+        .cancel_execution(with_token(cancel(&running_id), &alice))
+        .await
+        .unwrap()
+        .into_inner()
+        .execution
+        .unwrap();
+    assert_eq!(cancelled.status, v1::ExecutionStatus::Cancelled as i32);
+    let status = running.await.unwrap().unwrap_err();
+    assert_eq!(
+        (status.code(), reason(&status)),
+        (Code::Cancelled, "EXECUTION_CANCELLED".to_owned())
+    );
+    let told = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(message) = runner.events.recv().await {
+            if let skillos_proto::runner_v1::attach_response::Message::Cancel(cancel) = message {
+                return cancel.execution_id;
+            }
+        }
+        String::new()
+    })
+    .await
+    .unwrap();
+    assert_eq!(told, running_id);
     server.stop().await.unwrap();
 }

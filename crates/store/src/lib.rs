@@ -274,6 +274,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Option<Approval>>;
 
+    /// Cancels a pending approval and its execution (CANCELLED, with `reason`), with the audit
+    /// event, in one transaction; `None` when it is not pending.
+    async fn cancel_approval(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        reason: &str,
+        audit: &AuditEvent,
+    ) -> Result<Option<Approval>>;
+
     /// Pending approvals whose time is up: `(tenant, id)`, oldest expiry first.
     async fn expired_approvals(
         &self,

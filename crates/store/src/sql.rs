@@ -737,7 +737,7 @@ macro_rules! impl_store {
                     return Ok($crate::Decided::NotPending(approval.state));
                 }
                 if approval.expire_at <= decision.decided_at {
-                    resolve_approval(&mut tx, &approval, $crate::ApprovalState::Expired, decision.decided_at).await?;
+                    resolve_approval(&mut tx, &approval, $crate::ApprovalState::Expired, decision.decided_at, None).await?;
                     let expired = $crate::AuditEvent::now(
                         tenant,
                         "skillos",
@@ -780,7 +780,7 @@ macro_rules! impl_store {
                     None
                 };
                 if let Some(state) = next {
-                    resolve_approval(&mut tx, &approval, state, decision.decided_at).await?;
+                    resolve_approval(&mut tx, &approval, state, decision.decided_at, None).await?;
                 }
                 insert_audit(&mut tx, audit).await?;
                 let approval = load_approval(&mut tx, tenant, id)
@@ -813,7 +813,8 @@ macro_rules! impl_store {
                 let Some(approval) = load_approval(&mut tx, tenant, id).await? else {
                     return Ok(None);
                 };
-                resolve_approval(&mut tx, &approval, $crate::ApprovalState::Expired, now).await?;
+                resolve_approval(&mut tx, &approval, $crate::ApprovalState::Expired, now, None)
+                    .await?;
                 let audit = $crate::AuditEvent::now(
                     tenant,
                     "skillos",
@@ -822,6 +823,37 @@ macro_rules! impl_store {
                     serde_json::json!({"execution_id": approval.execution_id}),
                 );
                 insert_audit(&mut tx, &audit).await?;
+                let approval = load_approval(&mut tx, tenant, id).await?;
+                tx.commit().await?;
+                Ok(approval)
+            }
+
+            async fn cancel_approval(
+                &self,
+                tenant: &$crate::TenantId,
+                id: &str,
+                reason: &str,
+                audit: &$crate::AuditEvent,
+            ) -> $crate::Result<Option<$crate::Approval>> {
+                let mut tx = self.writer().begin().await?;
+                let held = sqlx::query(
+                    "UPDATE approvals SET state = state WHERE tenant_id = $1 AND id = $2 \
+                     AND state = 'pending'",
+                )
+                .bind(tenant.as_str())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if held == 0 {
+                    return Ok(None);
+                }
+                let Some(approval) = load_approval(&mut tx, tenant, id).await? else {
+                    return Ok(None);
+                };
+                let now = $crate::now();
+                resolve_approval(&mut tx, &approval, $crate::ApprovalState::Cancelled, now, Some(reason)).await?;
+                insert_audit(&mut tx, audit).await?;
                 let approval = load_approval(&mut tx, tenant, id).await?;
                 tx.commit().await?;
                 Ok(approval)
@@ -946,6 +978,7 @@ macro_rules! impl_store {
             approval: &$crate::Approval,
             state: $crate::ApprovalState,
             now: chrono::DateTime<chrono::Utc>,
+            reason: Option<&str>,
         ) -> $crate::Result<()> {
             sqlx::query(
                 "UPDATE approvals SET state = $3, resolved_at = $4 \
@@ -959,6 +992,11 @@ macro_rules! impl_store {
             .await?;
             let (status, error) = match state {
                 $crate::ApprovalState::Approved => ($crate::ExecutionStatus::Pending, None),
+                $crate::ApprovalState::Cancelled => (
+                    $crate::ExecutionStatus::Cancelled,
+                    Some(serde_json::json!({"class": "permanent", "origin": "server",
+                        "code": "EXECUTION_CANCELLED", "message": reason.unwrap_or("cancelled while waiting for approval")})),
+                ),
                 other => {
                     let code = match other {
                         $crate::ApprovalState::Expired => "APPROVAL_EXPIRED",

@@ -491,6 +491,28 @@ pub async fn executions(args: ExecutionsArgs, json: bool) -> Result<(), Failure>
                 .execution;
             print_json(&execution_json(&execution.unwrap_or_default()));
         }
+        ExecutionsCommand::Cancel { id, reason } => {
+            let request = v1::CancelExecutionRequest {
+                execution_id: id,
+                reason,
+            };
+            let execution = client
+                .cancel_execution(request)
+                .await
+                .map_err(status_failure)?
+                .into_inner()
+                .execution
+                .unwrap_or_default();
+            if json {
+                print_json(&execution_json(&execution));
+            } else {
+                println!(
+                    "execution {} is {}",
+                    execution.id,
+                    status_name(execution.status())
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -143,6 +143,13 @@ enum ExecutionsCommand {
     },
     /// Show one execution.
     Get { id: String },
+    /// Cancel an execution that has not ended (held for approval, waiting, or running).
+    Cancel {
+        id: String,
+        /// Why; kept in the execution's error and the audit trail.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -203,6 +203,8 @@ pub enum Error {
     ResultTooLarge { bytes: Option<usize>, limit: usize },
     #[error("the execution's deadline passed")]
     DeadlineExceeded,
+    #[error("the execution was cancelled")]
+    Cancelled,
 }
 
 /// Why a result was not accepted.
@@ -219,7 +221,12 @@ pub enum Rejection {
 enum AttemptEnd {
     Finished(Finished),
     RunnerLost,
-    TooLarge { bytes: Option<usize>, limit: usize },
+    TooLarge {
+        bytes: Option<usize>,
+        limit: usize,
+    },
+    /// CancelExecution withdrew it.
+    Cancelled,
 }
 
 struct Runner {
@@ -652,6 +659,10 @@ impl Dispatcher {
                     guard.armed = false;
                     return Err(Error::ResultTooLarge { bytes, limit });
                 }
+                Ok(Ok(AttemptEnd::Cancelled)) => {
+                    guard.armed = false;
+                    return Err(Error::Cancelled);
+                }
                 Ok(Ok(AttemptEnd::RunnerLost)) | Ok(Err(_)) => {
                     guard.armed = false;
                     let retry = invocation.retryable
@@ -749,6 +760,37 @@ impl Dispatcher {
             }
             return Choice::Sent(runner_id, receiver);
         }
+    }
+
+    /// Cancels the attempt of `execution_id` in flight on a runner of `tenant` here: the runner
+    /// is told to stop and the dispatch ends with [`Error::Cancelled`]. False when this replica
+    /// has no such attempt in flight.
+    pub fn cancel(&self, tenant: &TenantId, execution_id: &str) -> bool {
+        let mut state = self.state();
+        let owned = state.pending.get(execution_id).is_some_and(|pending| {
+            state
+                .runners
+                .get(&pending.runner_id)
+                .is_some_and(|runner| &runner.info.tenant == tenant)
+        });
+        if !owned {
+            return false;
+        }
+        let Some(pending) = state.pending.remove(execution_id) else {
+            return false;
+        };
+        release_slot(&mut state, &pending.runner_id);
+        if let Some(runner) = state.runners.get(&pending.runner_id) {
+            let _ = runner.sender.send(ToRunner::Cancel {
+                execution_id: execution_id.to_owned(),
+                attempt: pending.attempt,
+                reason: CancelReason::Requested,
+            });
+        }
+        drop(state);
+        self.slot_freed.notify_waiters();
+        let _ = pending.reply.send(AttemptEnd::Cancelled);
+        true
     }
 
     /// Withdraws an attempt still in flight and tells its runner to stop it.

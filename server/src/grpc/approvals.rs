@@ -259,6 +259,7 @@ impl ApprovalService for Adapter {
                             EventKind::Created => v1::ApprovalEventKind::Created,
                             EventKind::Decided => v1::ApprovalEventKind::Decided,
                             EventKind::Expired => v1::ApprovalEventKind::Expired,
+                            EventKind::Cancelled => v1::ApprovalEventKind::Cancelled,
                         };
                         let Ok(message) = adapter.message(&happened.approval).await else { continue };
                         if out.send(event(kind, message)).await.is_err() {

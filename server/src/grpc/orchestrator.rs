@@ -1,5 +1,5 @@
 //! gRPC adapter of `skillos.v1.OrchestratorService`; the logic lives in [`crate::orchestrator`].
-//! Cancellation, dry runs and idempotency keys answer UNIMPLEMENTED until they are built.
+//! Dry runs and idempotency keys answer UNIMPLEMENTED until they are built.
 
 use std::time::Duration;
 
@@ -299,9 +299,17 @@ impl OrchestratorService for Adapter {
 
     async fn cancel_execution(
         &self,
-        _: Request<v1::CancelExecutionRequest>,
+        request: Request<v1::CancelExecutionRequest>,
     ) -> Result<Response<v1::CancelExecutionResponse>, Status> {
-        Err(not_yet("CancelExecution"))
+        let principal = self.auth.grpc(&request).await?;
+        let request = request.into_inner();
+        let execution = self
+            .service
+            .cancel_execution(&principal, &request.execution_id, &request.reason)
+            .await?;
+        Ok(Response::new(v1::CancelExecutionResponse {
+            execution: Some(convert::execution(&execution)),
+        }))
     }
 
     async fn list_runners(
