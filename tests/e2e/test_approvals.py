@@ -127,6 +127,12 @@ def test_a_rejected_run_never_executes(root: Path, tmp_path: Path):
         assert json.loads(rejected.stdout)["state"] == "rejected"
         execution = wait_for_status(server, requester, held["execution_id"], "rejected")
         assert execution["error"]["code"] == "APPROVAL_REJECTED"
+        # The requester withdraws another held run: cancelled with its approval.
+        withdrawn = json.loads(cli(server, requester, "run", "--skill", "test/record", "--payload", payload).stdout)
+        cancelled = cli(server, requester, "executions", "cancel", withdrawn["execution_id"], "--reason", "typo")
+        assert json.loads(cancelled.stdout)["status"] == "cancelled"
+        late = cli(server, approver, "approvals", "approve", withdrawn["approval_id"], check=False)
+        assert json.loads(late.stdout)["error"]["reason"] == "APPROVAL_NOT_PENDING"
         time.sleep(1.5)
         assert not marks.exists()
     finally:
