@@ -251,10 +251,6 @@ impl Service {
         let view = self.skills.get(principal, &request.skill_id).await?;
         let manifest = &view.skill.manifest;
         let skill_id = manifest.id.to_string();
-        self.governance
-            .limiter
-            .check(principal, false, Some(&skill_id))
-            .await?;
         let decision = self
             .governance
             .policies
@@ -264,6 +260,10 @@ impl Service {
                            policy_id = %decision.policy_id, "run denied by policy");
             return Err(Error::Denied { skill_id, decision });
         }
+        self.governance
+            .limiter
+            .check(principal, false, Some(&skill_id))
+            .await?;
         if !request.payload.is_object() {
             return Err(Error::InvalidPayload(
                 "the payload must be a JSON object".to_owned(),
@@ -352,11 +352,28 @@ impl Service {
             tenant: principal.tenant.clone(),
             execution_id: execution.id.clone(),
         };
-        let admission = self
+        let admission = match self
             .governance
             .breakers
             .admit(&principal.tenant, &execution.skill_id)
-            .await?;
+            .await
+        {
+            Ok(admission) => admission,
+            Err(refused) => {
+                // Give the reservation back now, not later: the same execution may be claimed
+                // again (an approved run requeued) and reserve under the same id.
+                abandoned.budgets = None;
+                if let Err(error) = self
+                    .governance
+                    .budgets
+                    .release(&principal.tenant, &plan)
+                    .await
+                {
+                    tracing::warn!(%error, "cannot release a budget reservation");
+                }
+                return Err(refused.into());
+            }
+        };
         if !stored {
             self.store.insert_execution(&execution).await?;
         }
@@ -414,12 +431,14 @@ impl Service {
             self.governance
                 .budgets
                 .settlement(principal, &execution.skill_id, &plan, succeeded);
-        abandoned.store = None;
-        abandoned.budgets = None;
-        // One transaction: the final state, the budget settled or released, the usage.
+        // One transaction: the final state, the budget settled or released, the usage. The
+        // guard stays armed until it commits, so a failure here still ends the record and
+        // gives the reservation back.
         self.store
             .finish_execution(&principal.tenant, &execution.id, &update, &settlement)
             .await?;
+        abandoned.store = None;
+        abandoned.budgets = None;
         if let Some(source) = failure {
             return Err(Error::Dispatch {
                 execution_id: execution.id,
@@ -433,32 +452,45 @@ impl Service {
     /// Each is claimed with a compare-and-set (PENDING to RUNNING), so it runs exactly once
     /// however many replicas look; returns how many were started.
     pub async fn resume_approved(&self) -> Result<usize, Error> {
+        const PAGE: u32 = 100;
         let mut started = 0;
-        for execution in self.store.pending_executions(100).await? {
-            if !self
-                .dispatcher
-                .hosts(&execution.tenant_id, &execution.skill_id)
-            {
-                continue;
-            }
-            let claim = ExecutionUpdate {
-                status: Some(ExecutionStatus::Running),
-                started_at: Some(skillos_store::now()),
-                expect_status: Some(ExecutionStatus::Pending),
-                ..Default::default()
-            };
-            if !self
+        let mut after: Option<String> = None;
+        // Page through every waiting run: those no runner serves yet must not hide the others.
+        loop {
+            let page = self
                 .store
-                .update_execution(&execution.tenant_id, &execution.id, &claim)
-                .await?
-            {
-                continue;
+                .pending_executions(after.as_deref(), PAGE)
+                .await?;
+            let last = page.last().map(|execution| execution.id.clone());
+            for execution in page {
+                if !self
+                    .dispatcher
+                    .hosts(&execution.tenant_id, &execution.skill_id)
+                {
+                    continue;
+                }
+                let claim = ExecutionUpdate {
+                    status: Some(ExecutionStatus::Running),
+                    started_at: Some(skillos_store::now()),
+                    expect_status: Some(ExecutionStatus::Pending),
+                    ..Default::default()
+                };
+                if !self
+                    .store
+                    .update_execution(&execution.tenant_id, &execution.id, &claim)
+                    .await?
+                {
+                    continue;
+                }
+                started += 1;
+                let service = self.clone();
+                tokio::spawn(async move { service.resume(execution).await });
             }
-            started += 1;
-            let service = self.clone();
-            tokio::spawn(async move { service.resume(execution).await });
+            match last {
+                Some(last) => after = Some(last),
+                None => return Ok(started),
+            }
         }
-        Ok(started)
     }
 
     /// Runs one claimed, approved execution, checking that it is still what was approved.
@@ -480,11 +512,24 @@ impl Service {
                 }
                 return;
             }
-            Err(error @ Error::Budget(_)) => (
+            Err(error @ Error::Budget(budget::Error::Exceeded { .. })) => (
                 ExecutionStatus::Rejected,
                 "BUDGET_EXCEEDED",
                 error.to_string(),
             ),
+            // The store failed: back in the queue, to try again.
+            Err(Error::Budget(budget::Error::Store(error)) | Error::Store(error)) => {
+                tracing::warn!(%error, execution_id = %id, "approved run requeued after a store error");
+                let back = ExecutionUpdate {
+                    status: Some(ExecutionStatus::Pending),
+                    expect_status: Some(ExecutionStatus::Running),
+                    ..Default::default()
+                };
+                if let Err(error) = self.store.update_execution(&tenant, &id, &back).await {
+                    tracing::warn!(%error, execution_id = %id, "cannot requeue an approved run");
+                }
+                return;
+            }
             Err(error @ Error::ApprovalMismatch(_)) => (
                 ExecutionStatus::Rejected,
                 "APPROVAL_MISMATCH",
@@ -538,7 +583,31 @@ impl Service {
             attributes: serde_json::from_value(context["attributes"].clone()).unwrap_or_default(),
             credential: crate::auth::Credential::Stored,
         };
+        // The requester must still be allowed now: its API key not revoked or expired, and the
+        // policies of today still granting the skill.
+        if let Some(key_id) = execution.principal.strip_prefix("key:") {
+            let key = self.store.api_key(key_id).await?;
+            let usable = key.is_some_and(|key| {
+                key.revoked_at.is_none() && key.expires_at.is_none_or(|at| at > chrono::Utc::now())
+            });
+            if !usable {
+                return Err(Error::ApprovalMismatch(format!(
+                    "the requester's API key {key_id} is revoked or expired"
+                )));
+            }
+        }
         let view = self.skills.get(&principal, &execution.skill_id).await?;
+        let decision = self.governance.policies.check_skill(
+            &principal,
+            &execution.skill_id,
+            &view.skill.manifest.tags,
+        );
+        if !decision.allowed {
+            return Err(Error::ApprovalMismatch(format!(
+                "the requester may no longer run {}: {}",
+                execution.skill_id, decision.reason
+            )));
+        }
         if view.skill.manifest.version.to_string() != approval.skill_version {
             return Err(Error::ApprovalMismatch(format!(
                 "skill {} is now version {}; the approval was for {}",

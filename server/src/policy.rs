@@ -270,10 +270,10 @@ impl PolicySet {
         })
     }
 
-    /// Permission patterns the principal holds: its roles' (the admin role holds `*` unless
-    /// the file defines it) and those its credential grants.
+    /// Permission patterns the principal's roles hold (the admin role holds `*` unless the file
+    /// defines it).
     fn granted<'a>(&'a self, principal: &'a Principal) -> Vec<&'a str> {
-        let mut granted: Vec<&str> = principal.permissions.iter().map(String::as_str).collect();
+        let mut granted: Vec<&str> = Vec::new();
         for role in &principal.roles {
             match self.roles.get(role) {
                 Some(permissions) => granted.extend(permissions.iter().map(String::as_str)),
@@ -284,10 +284,13 @@ impl PolicySet {
         granted
     }
 
-    fn holds(granted: &[&str], permission: &str) -> bool {
+    /// Role permissions are patterns (`finance:*`); a credential's own permissions (a token's
+    /// `scope`) are taken literally, so a token cannot grant itself `*`.
+    fn holds(granted: &[&str], principal: &Principal, permission: &str) -> bool {
         granted
             .iter()
             .any(|pattern| glob_matches(pattern, permission))
+            || principal.permissions.iter().any(|own| own == permission)
     }
 
     /// May the principal run the skill?
@@ -319,7 +322,7 @@ impl PolicySet {
         let mut missing: Vec<String> = matching
             .iter()
             .flat_map(|rule| rule.required.iter())
-            .filter(|permission| !Self::holds(&granted, permission))
+            .filter(|permission| !Self::holds(&granted, principal, permission))
             .cloned()
             .collect();
         missing.sort();
@@ -347,7 +350,7 @@ impl PolicySet {
 
     /// Does the principal hold an administrative permission?
     pub fn check_permission(&self, principal: &Principal, permission: &str) -> Decision {
-        if Self::holds(&self.granted(principal), permission) {
+        if Self::holds(&self.granted(principal), principal, permission) {
             Decision::allow("roles", format!("{permission} is held"))
         } else {
             Decision {
@@ -532,15 +535,21 @@ fn condition_on_payload(payload: &Json, field: &str, op: Op, expected: &Json) ->
         Op::In => expected
             .as_array()
             .is_some_and(|items| items.iter().any(|item| item == value)),
-        Op::Gt | Op::Gte | Op::Lt | Op::Lte => match (number(value), number(expected)) {
-            (Some(a), Some(b)) => match op {
-                Op::Gt => a > b,
-                Op::Gte => a >= b,
-                Op::Lt => a < b,
-                _ => a <= b,
-            },
-            _ => false,
-        },
+        Op::Gt | Op::Gte | Op::Lt | Op::Lte => {
+            // A number written as a string counts as that number; any other value cannot be
+            // compared, and the rule applies (fail closed: it asks for approval).
+            let actual =
+                number(value).or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()));
+            match (actual, number(expected)) {
+                (Some(a), Some(b)) => match op {
+                    Op::Gt => a > b,
+                    Op::Gte => a >= b,
+                    Op::Lt => a < b,
+                    _ => a <= b,
+                },
+                _ => true,
+            }
+        }
     }
 }
 
@@ -682,9 +691,10 @@ impl Policies {
     /// May the principal run the skill? Cached per (version, principal, skill).
     pub fn check_skill(&self, principal: &Principal, skill_id: &str, tags: &[String]) -> Decision {
         let loaded = self.current();
+        // Tags are part of the key: a reloaded manifest with other tags is decided again.
         let key = (
             format!("{}\u{0}{}", loaded.version, principal_key(principal)),
-            skill_id.to_owned(),
+            format!("{skill_id}\u{0}{}", tags.join("\u{1}")),
         );
         if let Some(decision) = self
             .cache
@@ -722,8 +732,8 @@ impl Policies {
     }
 }
 
-/// Everything about a principal a decision depends on (tags and skill id are in the key's
-/// other half; a skill's tags change only with its manifest, which changes its version).
+/// Everything about a principal a decision depends on (the skill id and its tags are the key's
+/// other half).
 fn principal_key(principal: &Principal) -> String {
     let mut key = format!("{}\u{0}{}", principal.tenant, principal.subject);
     for part in [&principal.roles, &principal.permissions] {
@@ -959,6 +969,14 @@ mod tests {
         let mut scoped = principal(&[]);
         scoped.permissions = vec!["finance:convert".into()];
         assert!(set.check_skill(&scoped, "finance/convert", &[]).allowed);
+        // A token's own permissions are literal: a scope of `*` grants nothing.
+        let mut greedy = principal(&[]);
+        greedy.permissions = vec!["*".into(), "finance:*".into()];
+        assert!(!set.check_skill(&greedy, "finance/convert", &[]).allowed);
+        assert!(
+            !set.check_permission(&greedy, permission::SKILLS_MANAGE)
+                .allowed
+        );
         assert!(
             set.check_permission(&principal(&["admin"]), permission::SKILLS_MANAGE)
                 .allowed
@@ -998,6 +1016,17 @@ mod tests {
         );
         assert_eq!(need.reason, "payload_condition");
         assert_eq!(set.approval_requirement("finance/pay", None, &small), None);
+        // A number sent as a string is that number; a value that is no number fails closed.
+        for sneaky in [
+            serde_json::json!({"amount": "5000", "currency": "USD"}),
+            serde_json::json!({"amount": {"value": 5000}, "currency": "USD"}),
+        ] {
+            assert!(
+                set.approval_requirement("finance/pay", None, &sneaky)
+                    .is_some(),
+                "{sneaky}"
+            );
+        }
         assert_eq!(
             set.approval_requirement("finance/exempt", Some("critical"), &big),
             None

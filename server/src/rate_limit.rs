@@ -97,10 +97,12 @@ return {1, 0, 0}
 impl RateLimiter {
     /// Builds the limiter; in strict mode connects to Redis and fails when it cannot.
     pub async fn new(config: &RateLimitsConfig) -> anyhow::Result<Self> {
+        // Narrowest first: in process, a principal over its own limit is refused before it
+        // takes anything from its tenant's bucket.
         let limits = [
-            (Scope::Tenant, config.tenant),
             (Scope::Principal, config.principal),
             (Scope::Skill, config.skill),
+            (Scope::Tenant, config.tenant),
         ];
         let backend = if config.strict {
             let url = config

@@ -383,6 +383,50 @@ async fn a_payload_changed_after_approval_never_runs() {
     let after = execution(&server, &alice, &held.id).await;
     assert_eq!(after.error.unwrap().code, "APPROVAL_MISMATCH");
     assert_eq!(count.load(Ordering::SeqCst), 0);
+
+    // A requester whose key is revoked before the approval: the run does not execute either.
+    let carol = server.api_key("default", &["member"]).await;
+    let held = OrchestratorServiceClient::new(server.channel().await)
+        .run(with_token(run("a/one", 5.0), &carol))
+        .await
+        .unwrap()
+        .into_inner()
+        .execution
+        .unwrap();
+    let store = skillos_store::open(&skillos::server::store_options(&server.config))
+        .await
+        .unwrap();
+    let key_id = held
+        .principal_subject
+        .strip_prefix("key:")
+        .unwrap()
+        .to_owned();
+    let audit = skillos_store::AuditEvent::now(
+        &TenantId::default_tenant(),
+        "admin",
+        "api_key.revoked",
+        &key_id,
+        serde_json::json!({}),
+    );
+    assert!(
+        store
+            .revoke_api_key(&key_id, skillos_store::now(), &audit)
+            .await
+            .unwrap()
+    );
+    store.close().await;
+    let mut approvals = ApprovalServiceClient::new(server.channel().await);
+    for approver in [&bob, &dave] {
+        approvals
+            .approve(with_token(approve(&held.approval_id, ""), approver))
+            .await
+            .unwrap();
+    }
+    let admin = server.api_key("default", &["admin"]).await;
+    wait_for(&server, &admin, &held.id, v1::ExecutionStatus::Rejected).await;
+    let after = execution(&server, &admin, &held.id).await;
+    assert!(after.error.unwrap().message.contains("revoked"));
+    assert_eq!(count.load(Ordering::SeqCst), 0);
     server.stop().await.unwrap();
 }
 

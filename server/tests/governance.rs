@@ -155,6 +155,18 @@ async fn the_jwt_negative_matrix_is_refused() {
             with(&|c| c["aud"] = json!("someone-else")),
         ),
         (
+            "no audience",
+            with(&|c| {
+                c.as_object_mut().unwrap().remove("aud");
+            }),
+        ),
+        (
+            "no issuer",
+            with(&|c| {
+                c.as_object_mut().unwrap().remove("iss");
+            }),
+        ),
+        (
             "wrong issuer",
             with(&|c| c["iss"] = json!("https://evil.test")),
         ),

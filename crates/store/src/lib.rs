@@ -291,8 +291,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         limit: u32,
     ) -> Result<Vec<(TenantId, String)>>;
 
-    /// Executions of every tenant waiting to be dispatched (status PENDING), oldest first.
-    async fn pending_executions(&self, limit: u32) -> Result<Vec<Execution>>;
+    /// Executions of every tenant waiting to be dispatched (status PENDING), oldest first,
+    /// after `after_id` when given.
+    async fn pending_executions(
+        &self,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Execution>>;
 
     /// Oldest first, after `after_id` when given.
     async fn list_audit(

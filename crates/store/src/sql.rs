@@ -878,10 +878,16 @@ macro_rules! impl_store {
                     .collect())
             }
 
-            async fn pending_executions(&self, limit: u32) -> $crate::Result<Vec<$crate::Execution>> {
+            async fn pending_executions(
+                &self,
+                after_id: Option<&str>,
+                limit: u32,
+            ) -> $crate::Result<Vec<$crate::Execution>> {
                 let rows: Vec<$crate::model::ExecutionRow> = sqlx::query_as(
-                    "SELECT * FROM executions WHERE status = 'pending' ORDER BY id LIMIT $1",
+                    "SELECT * FROM executions WHERE status = 'pending' \
+                     AND ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
                 )
+                .bind(after_id)
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?;
@@ -1079,8 +1085,10 @@ macro_rules! impl_store {
             };
             let settled = row.is_some();
             if let Some((amount, counters)) = row {
-                let counters: Vec<$crate::CounterKey> = serde_json::from_str(&counters)
+                let mut counters: Vec<$crate::CounterKey> = serde_json::from_str(&counters)
                     .map_err(|error| $crate::Error::Corrupt(format!("reservation {id:?}: {error}")))?;
+                // The order reservations lock them in, so the two cannot deadlock (Postgres).
+                counters.sort();
                 for key in counters {
                     sqlx::query(
                         "UPDATE budget_counters SET reserved = reserved - $6, spent = spent + $7 \

@@ -868,7 +868,7 @@ mod cases {
             .unwrap()
             .unwrap();
         assert_eq!(got.status, ExecutionStatus::Pending);
-        let pending = store.pending_executions(10).await.unwrap();
+        let pending = store.pending_executions(None, 10).await.unwrap();
         assert_eq!(
             pending.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
             [execution.id.as_str()]

@@ -211,7 +211,16 @@ impl Verifier {
         validation.leeway = self.settings.leeway.as_secs();
         validation.validate_exp = true;
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp"]);
+        // jsonwebtoken checks `aud` and `iss` only when the token has them: a configured
+        // audience or issuer must also be a required claim, or a token without it would pass.
+        let mut required = vec!["exp"];
+        if self.settings.audience.is_some() {
+            required.push("aud");
+        }
+        if self.settings.issuer.is_some() {
+            required.push("iss");
+        }
+        validation.set_required_spec_claims(&required);
         match &self.settings.audience {
             Some(audience) => validation.set_audience(&[audience]),
             None => validation.validate_aud = false,
@@ -262,10 +271,8 @@ impl Verifier {
                 )));
             }
         };
+        // Only the configured claim: a token's other claims may be set by its users.
         let mut roles = strings(claims.get(&self.settings.roles_claim));
-        if self.settings.roles_claim != "role" {
-            roles.extend(strings(claims.get("role")));
-        }
         roles.sort();
         roles.dedup();
         // `permissions` as a list, else OAuth `scope` / `scp` (space-separated).
@@ -389,9 +396,13 @@ impl Jwks {
         {
             anyhow::bail!("JWKS larger than {MAX_JWKS_BYTES} bytes");
         }
-        let body = response.bytes().await?;
-        if body.len() > MAX_JWKS_BYTES {
-            anyhow::bail!("JWKS larger than {MAX_JWKS_BYTES} bytes");
+        let mut response = response;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            if body.len() + chunk.len() > MAX_JWKS_BYTES {
+                anyhow::bail!("JWKS larger than {MAX_JWKS_BYTES} bytes");
+            }
+            body.extend_from_slice(&chunk);
         }
         let set: JwkSet = serde_json::from_slice(&body)?;
         let mut keys = Vec::new();

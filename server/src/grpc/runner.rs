@@ -452,7 +452,12 @@ fn usage(usage: Option<&v1::Usage>) -> Usage {
         return Usage::default();
     };
     Usage {
-        cost: usage.cost.max(0.0),
+        // A runner cannot report an infinite or NaN cost into the budget counters.
+        cost: if usage.cost.is_finite() {
+            usage.cost.max(0.0)
+        } else {
+            0.0
+        },
         input_tokens: u64::try_from(usage.input_tokens).unwrap_or(0),
         output_tokens: u64::try_from(usage.output_tokens).unwrap_or(0),
         duration: usage
