@@ -246,7 +246,7 @@ impl Service {
         principal: &Principal,
         request: RunRequest,
         accepted: Option<tokio::sync::oneshot::Sender<String>>,
-        events: Option<tokio::sync::mpsc::UnboundedSender<dispatch::Event>>,
+        events: Option<tokio::sync::mpsc::Sender<dispatch::Event>>,
     ) -> Result<Execution, Error> {
         let view = self.skills.get(principal, &request.skill_id).await?;
         let manifest = &view.skill.manifest;
@@ -331,7 +331,7 @@ impl Service {
         skill: &Skill,
         run: Admitted,
         accepted: Option<tokio::sync::oneshot::Sender<String>>,
-        events: Option<tokio::sync::mpsc::UnboundedSender<dispatch::Event>>,
+        events: Option<tokio::sync::mpsc::Sender<dispatch::Event>>,
     ) -> Result<Execution, Error> {
         let Admitted {
             execution,

@@ -157,12 +157,14 @@ impl RateLimiter {
             .enumerate()
             .filter(|(_, (_, limit))| limit.is_some())
             .filter_map(|(index, (scope, _))| {
+                // `{tenant}` is a Redis Cluster hash tag: every key of one call is in one slot,
+                // as a multi-key script needs.
                 let key = match scope {
-                    Scope::Tenant if caller => format!("skillos:rl:t:{tenant}"),
+                    Scope::Tenant if caller => format!("skillos:rl:{{{tenant}}}:t"),
                     Scope::Principal if caller => {
-                        format!("skillos:rl:p:{tenant}:{}", principal.subject)
+                        format!("skillos:rl:{{{tenant}}}:p:{}", principal.subject)
                     }
-                    Scope::Skill => format!("skillos:rl:s:{tenant}:{}", skill?),
+                    Scope::Skill => format!("skillos:rl:{{{tenant}}}:s:{}", skill?),
                     _ => return None,
                 };
                 Some((index, key))

@@ -101,7 +101,9 @@ pub struct Invocation {
     /// Attempts at most, the first included.
     pub max_attempts: u32,
     /// Where to report attempts, progress and logs as they happen (for streaming callers).
-    pub events: Option<mpsc::UnboundedSender<Event>>,
+    /// Bounded: when the caller reads too slowly, progress and logs are dropped rather than
+    /// kept without limit.
+    pub events: Option<mpsc::Sender<Event>>,
     /// W3C trace context passed to the runner, so the skill's spans join the caller's trace.
     pub traceparent: String,
 }
@@ -248,7 +250,7 @@ struct Pending {
     attempt: u32,
     runner_id: String,
     reply: oneshot::Sender<AttemptEnd>,
-    events: Option<mpsc::UnboundedSender<Event>>,
+    events: Option<mpsc::Sender<Event>>,
 }
 
 #[derive(Default)]
@@ -570,7 +572,7 @@ impl Dispatcher {
             });
         }
         if let Some(events) = &current.events {
-            let _ = events.send(event);
+            let _ = events.try_send(event);
         }
         Ok(())
     }
@@ -750,7 +752,7 @@ impl Dispatcher {
                 },
             );
             if let Some(events) = &invocation.events {
-                let _ = events.send(Event::AttemptStarted {
+                let _ = events.try_send(Event::AttemptStarted {
                     attempt,
                     runner_id: runner_id.clone(),
                 });

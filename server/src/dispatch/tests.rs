@@ -344,7 +344,7 @@ async fn a_skill_error_is_an_outcome_not_a_dispatch_error() {
 async fn streaming_callers_see_attempts_progress_and_logs_of_the_current_attempt_only() {
     let dispatcher = Dispatcher::new();
     let (runner, mut stream) = dispatcher.attach(registration("r", &["a/x"], 1));
-    let (events, mut received) = mpsc::unbounded_channel();
+    let (events, mut received) = mpsc::channel(64);
     let mut streamed = invocation("e1", "a/x", false);
     streamed.events = Some(events);
     let pending = tokio::spawn({

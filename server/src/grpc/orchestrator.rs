@@ -145,7 +145,8 @@ impl OrchestratorService for Adapter {
                 .await;
         }
         tokio::spawn(async move {
-            let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+            // Bounded: a client that stops reading loses progress and logs, not memory.
+            let (events_tx, mut events) = tokio::sync::mpsc::channel(256);
             let (accepted_tx, mut accepted) = tokio::sync::oneshot::channel();
             let running =
                 service.run_with_events(&principal, run, Some(accepted_tx), Some(events_tx));
