@@ -493,6 +493,18 @@ impl Service {
         }
     }
 
+    /// Puts a claimed approved run back in the queue (RUNNING to PENDING) for a later try.
+    async fn requeue(&self, tenant: &skillos_store::TenantId, id: &str) {
+        let back = ExecutionUpdate {
+            status: Some(ExecutionStatus::Pending),
+            expect_status: Some(ExecutionStatus::Running),
+            ..Default::default()
+        };
+        if let Err(error) = self.store.update_execution(tenant, id, &back).await {
+            tracing::warn!(%error, execution_id = %id, "cannot requeue an approved run");
+        }
+    }
+
     /// Runs one claimed, approved execution, checking that it is still what was approved.
     async fn resume(&self, execution: Execution) {
         let tenant = execution.tenant_id.clone();
@@ -502,15 +514,7 @@ impl Service {
             Ok(()) | Err(Error::Dispatch { .. }) => return,
             // The breaker refuses for now: back in the queue, to try again later.
             Err(Error::Breaker(breaker::Error::Open { .. })) => {
-                let back = ExecutionUpdate {
-                    status: Some(ExecutionStatus::Pending),
-                    expect_status: Some(ExecutionStatus::Running),
-                    ..Default::default()
-                };
-                if let Err(error) = self.store.update_execution(&tenant, &id, &back).await {
-                    tracing::warn!(%error, execution_id = %id, "cannot requeue an approved run");
-                }
-                return;
+                return self.requeue(&tenant, &id).await;
             }
             Err(error @ Error::Budget(budget::Error::Exceeded { .. })) => (
                 ExecutionStatus::Rejected,
@@ -520,15 +524,7 @@ impl Service {
             // The store failed: back in the queue, to try again.
             Err(Error::Budget(budget::Error::Store(error)) | Error::Store(error)) => {
                 tracing::warn!(%error, execution_id = %id, "approved run requeued after a store error");
-                let back = ExecutionUpdate {
-                    status: Some(ExecutionStatus::Pending),
-                    expect_status: Some(ExecutionStatus::Running),
-                    ..Default::default()
-                };
-                if let Err(error) = self.store.update_execution(&tenant, &id, &back).await {
-                    tracing::warn!(%error, execution_id = %id, "cannot requeue an approved run");
-                }
-                return;
+                return self.requeue(&tenant, &id).await;
             }
             Err(error @ Error::ApprovalMismatch(_)) => (
                 ExecutionStatus::Rejected,
