@@ -170,11 +170,13 @@ impl Approvals {
     }
 
     /// Stores a held run: its execution (PENDING_APPROVAL) and its approval.
+    /// `Ok(Err(record))`: the idempotency key is held by another request.
     pub async fn hold(
         &self,
         run: HeldRun<'_>,
         requirement: Requirement,
-    ) -> Result<Execution, Error> {
+        claim: Option<&skillos_store::IdempotencyClaim>,
+    ) -> Result<Result<Execution, skillos_store::IdempotencyRecord>, Error> {
         let manifest = &run.skill.manifest;
         let now = skillos_store::now();
         let execution_id = uuid::Uuid::now_v7().to_string();
@@ -233,12 +235,20 @@ impl Approvals {
                    "skill_version": approval.skill_version, "payload_sha256": approval.payload_sha256,
                    "policy_id": approval.policy_id, "reason": approval.reason}),
         );
-        self.store
-            .insert_approval(&execution, &approval, &audit)
-            .await?;
+        let claim = claim.map(|claim| skillos_store::IdempotencyClaim {
+            response: Some(json!({"execution_id": execution.id})),
+            ..claim.clone()
+        });
+        if let Some(held) = self
+            .store
+            .insert_approval(&execution, &approval, &audit, claim.as_ref())
+            .await?
+        {
+            return Ok(Err(held));
+        }
         tracing::info!(approval_id, skill_id = %approval.skill_id, policy_id = %approval.policy_id, "run held for approval");
         self.emit(EventKind::Created, &approval);
-        Ok(execution)
+        Ok(Ok(execution))
     }
 
     /// Whether the principal may see every approval of its tenant (else only its own).

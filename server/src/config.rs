@@ -23,6 +23,10 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "SKILLOS_ALLOW_UNAUTHENTICATED_REMOTE",
         "server.allow_unauthenticated_remote",
     ),
+    (
+        "SKILLOS_IDEMPOTENCY_TTL_SECONDS",
+        "server.idempotency_ttl_seconds",
+    ),
     ("SKILLOS_ROOT", "skills.root"),
     ("SKILLOS_SKILLS_WATCH", "skills.watch"),
     (
@@ -439,6 +443,8 @@ pub struct ServerConfig {
     /// Allow dev mode (anonymous callers are admin) on a non-loopback address, for a proxy in
     /// front that authenticates callers. Without it such a setup is refused at start.
     pub allow_unauthenticated_remote: bool,
+    /// How long an idempotency key holds its response (Run, RunStream).
+    pub idempotency_ttl_seconds: u64,
 }
 
 impl Default for ServerConfig {
@@ -448,6 +454,7 @@ impl Default for ServerConfig {
             shutdown_grace_seconds: 10,
             cors_allowed_origins: Vec::new(),
             allow_unauthenticated_remote: false,
+            idempotency_ttl_seconds: 24 * 3600,
         }
     }
 }
@@ -680,6 +687,9 @@ impl Config {
             }
             "server.allow_unauthenticated_remote" => {
                 self.server.allow_unauthenticated_remote = parse_flag(value)?
+            }
+            "server.idempotency_ttl_seconds" => {
+                self.server.idempotency_ttl_seconds = parse_u64(value)?
             }
             "skills.root" => {
                 self.skills.root = Some(PathBuf::from(value)).filter(|p| !p.as_os_str().is_empty())
@@ -914,6 +924,12 @@ impl Config {
             return Err(Error::Invalid {
                 key: "skills.root",
                 message: format!("{} does not exist or is not a directory", root.display()),
+            });
+        }
+        if !(1..=30 * 24 * 3600).contains(&self.server.idempotency_ttl_seconds) {
+            return Err(Error::Invalid {
+                key: "server.idempotency_ttl_seconds",
+                message: "must be between 1 and 2592000 (30 days)".to_owned(),
             });
         }
         if self.server.shutdown_grace_seconds > 3600 {

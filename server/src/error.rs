@@ -13,6 +13,17 @@ use crate::{orchestrator, skills};
 /// `google.rpc.ErrorInfo.domain` of every SkillOS error.
 pub const ERROR_DOMAIN: &str = "skillos.dev";
 
+/// Reasons a stored (idempotent) error may carry: those a run can end with after it created an
+/// execution.
+const KNOWN_REASONS: &[&str] = &[
+    "NO_RUNNER",
+    "RUNNER_LOST",
+    "RESULT_TOO_LARGE",
+    "EXECUTION_TIMED_OUT",
+    "EXECUTION_CANCELLED",
+];
+const METADATA_KEYS: &[&str] = &["execution_id"];
+
 /// The kinds of failure a client can tell apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -27,10 +38,36 @@ pub enum Kind {
     Unavailable,
     /// The operation was cancelled (CancelExecution ended a run its caller was waiting for).
     Cancelled,
+    /// A concurrent request got in the way; retry later.
+    Aborted,
     Internal,
 }
 
 impl Kind {
+    const ALL: [Self; 12] = [
+        Self::InvalidArgument,
+        Self::Unauthenticated,
+        Self::PermissionDenied,
+        Self::NotFound,
+        Self::FailedPrecondition,
+        Self::ResourceExhausted,
+        Self::DeadlineExceeded,
+        Self::Unimplemented,
+        Self::Unavailable,
+        Self::Cancelled,
+        Self::Aborted,
+        Self::Internal,
+    ];
+
+    /// A stable name, to store an error (an idempotent request's response).
+    pub fn name(self) -> &'static str {
+        self.grpc().description()
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
     pub fn grpc(self) -> tonic::Code {
         match self {
             Self::InvalidArgument => tonic::Code::InvalidArgument,
@@ -43,6 +80,7 @@ impl Kind {
             Self::Unimplemented => tonic::Code::Unimplemented,
             Self::Unavailable => tonic::Code::Unavailable,
             Self::Cancelled => tonic::Code::Cancelled,
+            Self::Aborted => tonic::Code::Aborted,
             Self::Internal => tonic::Code::Internal,
         }
     }
@@ -58,7 +96,7 @@ impl Kind {
             Self::DeadlineExceeded => http::StatusCode::GATEWAY_TIMEOUT,
             Self::Unimplemented => http::StatusCode::NOT_IMPLEMENTED,
             Self::Unavailable => http::StatusCode::SERVICE_UNAVAILABLE,
-            Self::Cancelled => http::StatusCode::CONFLICT,
+            Self::Cancelled | Self::Aborted => http::StatusCode::CONFLICT,
             Self::Internal => http::StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -114,6 +152,38 @@ impl ApiError {
             "NOT_IMPLEMENTED",
             format!("{rpc} is not implemented by this version of SkillOS yet"),
         )
+    }
+
+    /// The error as stored with an idempotency key.
+    pub fn to_json(&self) -> serde_json::Value {
+        let metadata: serde_json::Map<String, serde_json::Value> = self
+            .metadata
+            .iter()
+            .map(|(key, value)| (key.to_string(), serde_json::Value::String(value.clone())))
+            .collect();
+        serde_json::json!({"kind": self.kind.name(), "reason": self.reason,
+                           "message": self.message, "metadata": metadata})
+    }
+
+    /// A stored error, replayed: its metadata says `replayed: true`. `None` when it does not
+    /// parse (the caller then answers INTERNAL).
+    pub fn replayed_from_json(value: &serde_json::Value) -> Option<Self> {
+        let kind = Kind::from_name(value.get("kind")?.as_str()?)?;
+        // Reasons are `&'static str`: keep the stored one only when it is a known reason.
+        let reason = value.get("reason")?.as_str()?;
+        let reason: &'static str = KNOWN_REASONS.iter().find(|known| **known == reason)?;
+        let mut error = Self::new(kind, reason, value.get("message")?.as_str()?);
+        if let Some(metadata) = value.get("metadata").and_then(|m| m.as_object()) {
+            for (key, value) in metadata {
+                if let (Some(key), Some(value)) = (
+                    METADATA_KEYS.iter().find(|known| **known == key.as_str()),
+                    value.as_str(),
+                ) {
+                    error = error.with(key, value);
+                }
+            }
+        }
+        Some(error.with("replayed", "true"))
     }
 
     pub fn into_status(self) -> tonic::Status {
@@ -233,6 +303,11 @@ impl From<orchestrator::Error> for ApiError {
             E::Budget(crate::budget::Error::Store(store)) => Self::internal(&store),
             E::Approval(approval) => Self::from(approval),
             E::Finished(_) => Self::new(Kind::FailedPrecondition, "EXECUTION_FINISHED", message),
+            E::IdempotencyKeyReused => {
+                Self::new(Kind::InvalidArgument, "IDEMPOTENCY_KEY_REUSED", message)
+            }
+            E::IdempotencyKeyInUse => Self::new(Kind::Aborted, "IDEMPOTENCY_KEY_IN_USE", message),
+            E::Api(error) => error,
             E::ApprovalMismatch(_) => {
                 Self::new(Kind::FailedPrecondition, "APPROVAL_MISMATCH", message)
             }

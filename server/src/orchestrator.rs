@@ -7,7 +7,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::{Value as Json, json};
-use skillos_store::{Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, Store};
+use skillos_store::{
+    Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, IdempotencyClaim,
+    IdempotencyRecord, Store,
+};
 use std::sync::Arc;
 
 use crate::approvals::{self, Approvals, HeldRun, payload_sha256};
@@ -65,6 +68,13 @@ pub enum Error {
     ApprovalMismatch(String),
     #[error("execution {0} already ended")]
     Finished(String),
+    #[error("this idempotency key was used with a different request")]
+    IdempotencyKeyReused,
+    #[error("a request with this idempotency key is still running; retry when it has ended")]
+    IdempotencyKeyInUse,
+    /// An error to give as it is (a stored response, replayed; or the one being stored).
+    #[error("{}", .0.message)]
+    Api(crate::error::ApiError),
     #[error(transparent)]
     Routing(#[from] routing::Error),
     #[error(transparent)]
@@ -78,6 +88,8 @@ struct Admitted {
     stored: bool,
     timeout: Duration,
     traceparent: Option<String>,
+    /// Claimed with the execution when it is stored; its response recorded at the end.
+    idempotency: Option<IdempotencyKey>,
 }
 
 /// Feedback on one routing, as a caller gives it.
@@ -99,6 +111,16 @@ pub struct RunRequest {
     pub timeout: Option<Duration>,
     /// The caller's W3C `traceparent`; a new trace is started when it is missing or malformed.
     pub traceparent: Option<String>,
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+/// A request's idempotency key: the key, the RPC whose key space it is in, and the SHA-256 of
+/// the request it came with.
+#[derive(Clone, Debug)]
+pub struct IdempotencyKey {
+    pub key: String,
+    pub method: &'static str,
+    pub request_sha256: String,
 }
 
 /// The checks every run passes besides routing: permission policies, rate limits and circuit
@@ -115,6 +137,7 @@ pub struct Governance {
 #[derive(Clone)]
 pub struct Service {
     governance: Governance,
+    idempotency_ttl: Duration,
     skills: skills::Service,
     store: Arc<dyn Store>,
     dispatcher: Dispatcher,
@@ -142,9 +165,11 @@ impl Service {
         routing: Arc<Routing>,
         default_timeout: Duration,
         governance: Governance,
+        idempotency_ttl: Duration,
     ) -> Self {
         Self {
             governance,
+            idempotency_ttl,
             skills,
             store,
             dispatcher,
@@ -152,6 +177,67 @@ impl Service {
             default_timeout,
             validators: Arc::default(),
         }
+    }
+
+    fn claim(&self, principal: &Principal, key: &IdempotencyKey) -> IdempotencyClaim {
+        IdempotencyClaim {
+            tenant_id: principal.tenant.clone(),
+            principal: principal.subject.clone(),
+            method: key.method.to_owned(),
+            key: key.key.clone(),
+            request_sha256: key.request_sha256.clone(),
+            expires_at: skillos_store::now()
+                + chrono::Duration::from_std(self.idempotency_ttl)
+                    .unwrap_or(chrono::Duration::days(1)),
+            response: None,
+        }
+    }
+
+    /// The stored answer of an earlier request with this key, if any: its execution (as it is
+    /// now), or its error (`Error::Api`, marked replayed). The same key with another request
+    /// is IDEMPOTENCY_KEY_REUSED; one still running is IDEMPOTENCY_KEY_IN_USE.
+    pub async fn replay(
+        &self,
+        principal: &Principal,
+        key: &IdempotencyKey,
+    ) -> Result<Option<Execution>, Error> {
+        let claim = self.claim(principal, key);
+        let Some(record) = self
+            .store
+            .idempotency_record(&claim, skillos_store::now())
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.replay_record(principal, key, record).await.map(Some)
+    }
+
+    async fn replay_record(
+        &self,
+        principal: &Principal,
+        key: &IdempotencyKey,
+        record: IdempotencyRecord,
+    ) -> Result<Execution, Error> {
+        if record.request_sha256 != key.request_sha256 {
+            return Err(Error::IdempotencyKeyReused);
+        }
+        if let Some(error) = record.response.as_ref().and_then(|r| r.get("error")) {
+            return Err(match crate::error::ApiError::replayed_from_json(error) {
+                Some(error) => Error::Api(error),
+                None => Error::IdempotencyKeyInUse,
+            });
+        }
+        let execution = self.get_execution(principal, &record.execution_id).await?;
+        // No response stored yet: still running, unless it ended without one (its server
+        // stopped first); then the execution is the answer.
+        let ended = !matches!(
+            execution.status,
+            ExecutionStatus::Running | ExecutionStatus::Pending
+        );
+        if record.response.is_none() && !ended {
+            return Err(Error::IdempotencyKeyInUse);
+        }
+        Ok(execution)
     }
 
     /// The rate limits of the caller (tenant and principal), counted once per call that does
@@ -286,7 +372,17 @@ impl Service {
                 timeout,
                 traceparent: request.traceparent.clone(),
             };
-            let execution = approvals.hold(held, requirement).await?;
+            let claim = request
+                .idempotency
+                .as_ref()
+                .map(|key| self.claim(principal, key));
+            let execution = match approvals.hold(held, requirement, claim.as_ref()).await? {
+                Ok(execution) => execution,
+                Err(taken) => {
+                    let key = request.idempotency.as_ref().expect("a claim has a key");
+                    return self.replay_record(principal, key, taken).await;
+                }
+            };
             if let Some(accepted) = accepted {
                 let _ = accepted.send(execution.id.clone());
             }
@@ -319,6 +415,7 @@ impl Service {
             stored: false,
             timeout,
             traceparent: request.traceparent,
+            idempotency: request.idempotency,
         };
         self.execute(principal, &view.skill, run, accepted, events)
             .await
@@ -338,7 +435,9 @@ impl Service {
             stored,
             timeout,
             traceparent,
+            idempotency,
         } = run;
+        let claim = idempotency.as_ref().map(|key| self.claim(principal, key));
         let plan = self
             .governance
             .budgets
@@ -375,7 +474,19 @@ impl Service {
             }
         };
         if !stored {
-            self.store.insert_execution(&execution).await?;
+            match (&claim, &idempotency) {
+                (Some(claim), Some(key)) => {
+                    if let Some(taken) = self
+                        .store
+                        .insert_execution_claimed(&execution, claim)
+                        .await?
+                    {
+                        // Another request holds the key: its answer, not a second run.
+                        return self.replay_record(principal, key, taken).await;
+                    }
+                }
+                _ => self.store.insert_execution(&execution).await?,
+            }
         }
         if let Some(accepted) = accepted {
             let _ = accepted.send(execution.id.clone());
@@ -439,12 +550,23 @@ impl Service {
             .await?;
         abandoned.store = None;
         abandoned.budgets = None;
-        if let Some(source) = failure {
-            return Err(Error::Dispatch {
-                execution_id: execution.id,
+        let result = match failure {
+            Some(source) => Err(crate::error::ApiError::from(Error::Dispatch {
+                execution_id: execution.id.clone(),
                 source,
-            });
+            })),
+            None => Ok(()),
+        };
+        if let Some(claim) = &claim {
+            let response = match &result {
+                Ok(()) => json!({"execution_id": execution.id}),
+                Err(error) => json!({"execution_id": execution.id, "error": error.to_json()}),
+            };
+            if let Err(error) = self.store.complete_idempotency(claim, &response).await {
+                tracing::warn!(%error, "cannot record the response of an idempotent request");
+            }
         }
+        result.map_err(Error::Api)?;
         self.get_execution(principal, &execution.id).await
     }
 
@@ -511,7 +633,7 @@ impl Service {
         let id = execution.id.clone();
         let result = self.resume_checked(execution).await;
         let (status, code, message) = match result {
-            Ok(()) | Err(Error::Dispatch { .. }) => return,
+            Ok(()) | Err(Error::Dispatch { .. } | Error::Api(_)) => return,
             // The breaker refuses for now: back in the queue, to try again later.
             Err(Error::Breaker(breaker::Error::Open { .. })) => {
                 return self.requeue(&tenant, &id).await;
@@ -621,6 +743,7 @@ impl Service {
             stored: true,
             timeout,
             traceparent,
+            idempotency: None,
         };
         tracing::info!(execution_id = %run.execution.id, approval_id, "running an approved run");
         self.execute(&principal, &view.skill, run, None, None)

@@ -113,6 +113,7 @@ pub async fn run(
     let budgets = Budgets::new(store.clone(), config.budgets.clone());
     let approvals = Approvals::new(store.clone(), policies.clone());
     let governance_task = tokio::spawn(maintain_governance(
+        store.clone(),
         policies.clone(),
         limiter.clone(),
         budgets.clone(),
@@ -184,6 +185,7 @@ pub async fn run(
             budgets: budgets.clone(),
             approvals: approvals.clone(),
         },
+        Duration::from_secs(config.server.idempotency_ttl_seconds),
     );
     let resumer_task = tokio::spawn(resume_approved(
         orchestrator.clone(),
@@ -334,6 +336,7 @@ fn jwt_verifier(config: &crate::config::AuthConfig) -> anyhow::Result<Option<jwt
 /// Reloads the permission policies when their files change (a broken file keeps the last good
 /// policies), releases stale budget reservations and forgets idle rate-limit keys.
 async fn maintain_governance(
+    store: Arc<dyn skillos_store::Store>,
     policies: Arc<Policies>,
     limiter: Arc<RateLimiter>,
     budgets: Budgets,
@@ -353,6 +356,11 @@ async fn maintain_governance(
             && let Err(error) = budgets.expire().await
         {
             tracing::warn!(%error, "cannot expire stale budget reservations");
+        }
+        if ticks.is_multiple_of(60)
+            && let Err(error) = store.delete_expired_idempotency(skillos_store::now()).await
+        {
+            tracing::warn!(%error, "cannot forget expired idempotency keys");
         }
         if ticks.is_multiple_of(30) {
             limiter.shrink();

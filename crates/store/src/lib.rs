@@ -11,13 +11,16 @@ mod sql;
 mod sqlite;
 
 use std::path::PathBuf;
+
+use serde_json::Value as Json;
 use std::sync::Arc;
 
 pub use model::{
     ApiKey, Approval, ApprovalDecision, ApprovalFilter, ApprovalState, AuditEvent, BudgetKey,
     BudgetLimit, Circuit, CircuitState, Counter, CounterKey, Decided, Execution, ExecutionFilter,
-    ExecutionStatus, ExecutionUpdate, Reservation, ReserveCheck, RoutingFeedback, Settlement,
-    SkillState, SkillVector, TenantId, UsageDelta, UsageFilter, UsageRow, now,
+    ExecutionStatus, ExecutionUpdate, IdempotencyClaim, IdempotencyRecord, Reservation,
+    ReserveCheck, RoutingFeedback, Settlement, SkillState, SkillVector, TenantId, UsageDelta,
+    UsageFilter, UsageRow, now,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -240,7 +243,29 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         execution: &Execution,
         approval: &Approval,
         audit: &AuditEvent,
-    ) -> Result<()>;
+        claim: Option<&IdempotencyClaim>,
+    ) -> Result<Option<IdempotencyRecord>>;
+
+    /// Stores a new execution and claims its idempotency key in one transaction. When the
+    /// key is already held (and unexpired), nothing is stored and its record is returned.
+    async fn insert_execution_claimed(
+        &self,
+        execution: &Execution,
+        claim: &IdempotencyClaim,
+    ) -> Result<Option<IdempotencyRecord>>;
+
+    /// The unexpired record of a key.
+    async fn idempotency_record(
+        &self,
+        claim: &IdempotencyClaim,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<IdempotencyRecord>>;
+
+    /// Stores the response of the request that claimed a key.
+    async fn complete_idempotency(&self, claim: &IdempotencyClaim, response: &Json) -> Result<()>;
+
+    /// Forgets expired keys; returns how many.
+    async fn delete_expired_idempotency(&self, now: chrono::DateTime<chrono::Utc>) -> Result<u64>;
 
     async fn approval(&self, tenant: &TenantId, id: &str) -> Result<Option<Approval>>;
 

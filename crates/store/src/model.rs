@@ -740,3 +740,26 @@ pub struct ApprovalFilter {
     /// Continue after this (created_at, id), the last of the previous page.
     pub before: Option<(DateTime<Utc>, String)>,
 }
+
+/// An idempotency key a request claims together with the execution it creates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IdempotencyClaim {
+    pub tenant_id: TenantId,
+    pub principal: String,
+    /// The RPC (`Run`, `RunStream`, ...): each is a key space of its own.
+    pub method: String,
+    pub key: String,
+    pub request_sha256: String,
+    pub expires_at: DateTime<Utc>,
+    /// The response when it is known at once (a held run); set later otherwise.
+    pub response: Option<Json>,
+}
+
+/// What a key holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IdempotencyRecord {
+    pub request_sha256: String,
+    pub execution_id: String,
+    /// `None` while the request that claimed it is still running.
+    pub response: Option<Json>,
+}

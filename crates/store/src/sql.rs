@@ -622,10 +622,16 @@ macro_rules! impl_store {
                 execution: &$crate::Execution,
                 approval: &$crate::Approval,
                 audit: &$crate::AuditEvent,
-            ) -> $crate::Result<()> {
+                claim: Option<&$crate::IdempotencyClaim>,
+            ) -> $crate::Result<Option<$crate::IdempotencyRecord>> {
                 let run_context = serde_json::to_string(&approval.run_context)
                     .map_err(|error| $crate::Error::Corrupt(error.to_string()))?;
                 let mut tx = self.writer().begin().await?;
+                if let Some(claim) = claim
+                    && let Some(held) = claim_key(&mut tx, claim, &execution.id).await?
+                {
+                    return Ok(Some(held));
+                }
                 insert_execution_row(&mut tx, execution).await?;
                 sqlx::query(
                     "INSERT INTO approvals (id, tenant_id, execution_id, skill_id, skill_version, \
@@ -654,7 +660,60 @@ macro_rules! impl_store {
                 .await?;
                 insert_audit(&mut tx, audit).await?;
                 tx.commit().await?;
+                Ok(None)
+            }
+
+            async fn insert_execution_claimed(
+                &self,
+                execution: &$crate::Execution,
+                claim: &$crate::IdempotencyClaim,
+            ) -> $crate::Result<Option<$crate::IdempotencyRecord>> {
+                let mut tx = self.writer().begin().await?;
+                if let Some(held) = claim_key(&mut tx, claim, &execution.id).await? {
+                    return Ok(Some(held));
+                }
+                insert_execution_row(&mut tx, execution).await?;
+                tx.commit().await?;
+                Ok(None)
+            }
+
+            async fn idempotency_record(
+                &self,
+                claim: &$crate::IdempotencyClaim,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::Result<Option<$crate::IdempotencyRecord>> {
+                let mut conn = self.pool.acquire().await?;
+                read_key(&mut conn, claim, now).await
+            }
+
+            async fn complete_idempotency(
+                &self,
+                claim: &$crate::IdempotencyClaim,
+                response: &serde_json::Value,
+            ) -> $crate::Result<()> {
+                sqlx::query(
+                    "UPDATE idempotency_keys SET response = $5 WHERE tenant_id = $1 \
+                     AND principal = $2 AND method = $3 AND idem_key = $4",
+                )
+                .bind(claim.tenant_id.as_str())
+                .bind(&claim.principal)
+                .bind(&claim.method)
+                .bind(&claim.key)
+                .bind(response.to_string())
+                .execute(self.writer())
+                .await?;
                 Ok(())
+            }
+
+            async fn delete_expired_idempotency(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::Result<u64> {
+                Ok(sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
+                    .bind(now)
+                    .execute(self.writer())
+                    .await?
+                    .rows_affected())
             }
 
             async fn approval(
@@ -1126,6 +1185,79 @@ macro_rules! impl_store {
                 .await?;
             }
             Ok(settled)
+        }
+
+        async fn read_key(
+            conn: &mut <$store as $crate::sql::PoolOf>::Connection,
+            claim: &$crate::IdempotencyClaim,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> $crate::Result<Option<$crate::IdempotencyRecord>> {
+            let row: Option<(String, String, Option<String>)> = sqlx::query_as(
+                "SELECT request_sha256, execution_id, response FROM idempotency_keys \
+                 WHERE tenant_id = $1 AND principal = $2 AND method = $3 AND idem_key = $4 \
+                 AND expires_at > $5",
+            )
+            .bind(claim.tenant_id.as_str())
+            .bind(&claim.principal)
+            .bind(&claim.method)
+            .bind(&claim.key)
+            .bind(now)
+            .fetch_optional(conn)
+            .await?;
+            row.map(|(request_sha256, execution_id, response)| {
+                let response = response
+                    .map(|text| serde_json::from_str(&text))
+                    .transpose()
+                    .map_err(|error| $crate::Error::Corrupt(format!("idempotency response: {error}")))?;
+                Ok($crate::IdempotencyRecord {
+                    request_sha256,
+                    execution_id,
+                    response,
+                })
+            })
+            .transpose()
+        }
+
+        /// Claims a key in the caller's transaction (an expired holder is replaced); the
+        /// current holder's record when it is taken.
+        async fn claim_key(
+            conn: &mut <$store as $crate::sql::PoolOf>::Connection,
+            claim: &$crate::IdempotencyClaim,
+            execution_id: &str,
+        ) -> $crate::Result<Option<$crate::IdempotencyRecord>> {
+            let now = $crate::now();
+            sqlx::query(
+                "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND principal = $2 \
+                 AND method = $3 AND idem_key = $4 AND expires_at <= $5",
+            )
+            .bind(claim.tenant_id.as_str())
+            .bind(&claim.principal)
+            .bind(&claim.method)
+            .bind(&claim.key)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            let inserted = sqlx::query(
+                "INSERT INTO idempotency_keys (tenant_id, principal, method, idem_key, \
+                 request_sha256, execution_id, response, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+            )
+            .bind(claim.tenant_id.as_str())
+            .bind(&claim.principal)
+            .bind(&claim.method)
+            .bind(&claim.key)
+            .bind(&claim.request_sha256)
+            .bind(execution_id)
+            .bind(claim.response.as_ref().map(|response| response.to_string()))
+            .bind(now)
+            .bind(claim.expires_at)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            if inserted == 1 {
+                return Ok(None);
+            }
+            read_key(conn, claim, now).await
         }
 
         fn row_id(row: &$crate::model::ApprovalRow) -> String {

@@ -138,6 +138,7 @@ conformance!(
     budget_reservations_are_all_or_nothing_and_settle_once,
     approvals_count_distinct_approvers_and_move_their_execution,
     an_approve_racing_the_expiry_ends_in_exactly_one_state,
+    an_idempotency_key_is_claimed_once_with_its_execution,
 );
 
 fn execution(tenant: &TenantId, id: &str, skill: &str, status: ExecutionStatus) -> Execution {
@@ -824,7 +825,7 @@ mod cases {
         let (execution, approval) = held(&tenant, "ap1", 2, Duration::hours(1));
         let audit = AuditEvent::now(&tenant, "alice", "approval.created", "ap1", json!({}));
         store
-            .insert_approval(&execution, &approval, &audit)
+            .insert_approval(&execution, &approval, &audit, None)
             .await
             .unwrap();
         assert_eq!(
@@ -878,7 +879,7 @@ mod cases {
         let (execution, approval) = held(&tenant, "ap2", 2, Duration::hours(1));
         let audit = AuditEvent::now(&tenant, "alice", "approval.created", "ap2", json!({}));
         store
-            .insert_approval(&execution, &approval, &audit)
+            .insert_approval(&execution, &approval, &audit, None)
             .await
             .unwrap();
         let audit = AuditEvent::now(&tenant, "bob", "approval.decided", "ap2", json!({}));
@@ -937,7 +938,7 @@ mod cases {
             let (execution, approval) = held(&tenant, &id, 1, Duration::milliseconds(30));
             let audit = AuditEvent::now(&tenant, "alice", "approval.created", &id, json!({}));
             store
-                .insert_approval(&execution, &approval, &audit)
+                .insert_approval(&execution, &approval, &audit, None)
                 .await
                 .unwrap();
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
@@ -968,5 +969,87 @@ mod cases {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    pub async fn an_idempotency_key_is_claimed_once_with_its_execution(store: &dyn Store) {
+        use skillos_store::IdempotencyClaim;
+        let tenant = TenantId::new("t1");
+        let claim = IdempotencyClaim {
+            tenant_id: tenant.clone(),
+            principal: "alice".to_owned(),
+            method: "Run".to_owned(),
+            key: "k1".to_owned(),
+            request_sha256: "aa".repeat(32),
+            expires_at: skillos_store::now() + Duration::hours(1),
+            response: None,
+        };
+        let first = super::execution(&tenant, "i1", "a/b", ExecutionStatus::Running);
+        assert_eq!(
+            store
+                .insert_execution_claimed(&first, &claim)
+                .await
+                .unwrap(),
+            None
+        );
+        // A second claim stores nothing and names the holder.
+        let second = super::execution(&tenant, "i2", "a/b", ExecutionStatus::Running);
+        let held = store
+            .insert_execution_claimed(&second, &claim)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((held.execution_id.as_str(), held.response), ("i1", None));
+        assert!(store.get_execution(&tenant, "i2").await.unwrap().is_none());
+        store
+            .complete_idempotency(&claim, &json!({"execution_id": "i1"}))
+            .await
+            .unwrap();
+        let record = store
+            .idempotency_record(&claim, skillos_store::now())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.response, Some(json!({"execution_id": "i1"})));
+        // Other principals and methods are other key spaces.
+        let other = IdempotencyClaim {
+            principal: "bob".to_owned(),
+            ..claim.clone()
+        };
+        assert!(
+            store
+                .idempotency_record(&other, skillos_store::now())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // An expired key is replaced by the next claim, and swept.
+        let expired = IdempotencyClaim {
+            key: "k2".to_owned(),
+            expires_at: skillos_store::now() - Duration::seconds(1),
+            ..claim.clone()
+        };
+        let third = super::execution(&tenant, "i3", "a/b", ExecutionStatus::Running);
+        assert_eq!(
+            store
+                .insert_execution_claimed(&third, &expired)
+                .await
+                .unwrap(),
+            None
+        );
+        let fourth = super::execution(&tenant, "i4", "a/b", ExecutionStatus::Running);
+        assert_eq!(
+            store
+                .insert_execution_claimed(&fourth, &expired)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .delete_expired_idempotency(skillos_store::now())
+                .await
+                .unwrap(),
+            1
+        );
     }
 }

@@ -345,6 +345,7 @@ pub async fn run(args: RunArgs, json: bool) -> Result<(), Failure> {
         target: Some(target),
         payload: Some(crate::grpc::convert::object(&payload)),
         timeout,
+        idempotency_key: args.idempotency_key.unwrap_or_default(),
         ..Default::default()
     };
     let response = client

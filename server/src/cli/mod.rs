@@ -120,6 +120,10 @@ struct RunArgs {
     /// Deadline of the run in seconds (default: the skill's, else the server's).
     #[arg(long)]
     timeout: Option<f64>,
+    /// Makes retrying safe: the same key with the same request answers the first run's
+    /// response instead of running again.
+    #[arg(long)]
+    idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Args)]

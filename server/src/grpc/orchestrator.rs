@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status};
 use super::convert;
 use crate::auth;
 use crate::error::{ApiError, Kind};
-use crate::orchestrator::{FeedbackRequest, RunRequest, Service};
+use crate::orchestrator::{FeedbackRequest, IdempotencyKey, RunRequest, Service};
 use crate::routing::{RouteRequest, Routed};
 
 #[derive(Clone, Debug)]
@@ -53,6 +53,19 @@ impl OrchestratorService for Adapter {
         self.service.admit_caller(&principal).await?;
         let traceparent = traceparent(&request);
         let request = request.into_inner();
+        let idempotency = idempotency("Run", &request.idempotency_key, &request, |r| {
+            r.idempotency_key.clear()
+        })?;
+        if let Some(key) = &idempotency
+            && let Some(execution) = self.service.replay(&principal, key).await?
+        {
+            return Ok(Response::new(v1::RunResponse {
+                outcome: outcome(&execution) as i32,
+                execution: Some(convert::execution(&execution)),
+                replayed: true,
+                ..Default::default()
+            }));
+        }
         let (skill_id, routed) = match self
             .resolve(
                 &principal,
@@ -76,7 +89,7 @@ impl OrchestratorService for Adapter {
             request.payload,
             request.timeout,
             request.dry_run,
-            &request.idempotency_key,
+            idempotency,
         )?;
         run.traceparent = traceparent;
         let execution = self.service.run(&principal, run).await?;
@@ -96,6 +109,28 @@ impl OrchestratorService for Adapter {
         self.service.admit_caller(&principal).await?;
         let traceparent = traceparent(&request);
         let request = request.into_inner();
+        let idempotency = idempotency("RunStream", &request.idempotency_key, &request, |r| {
+            r.idempotency_key.clear()
+        })?;
+        if let Some(key) = &idempotency
+            && let Some(execution) = self.service.replay(&principal, key).await?
+        {
+            let (out, stream) = tokio::sync::mpsc::channel(1);
+            let completed = v1::RunCompleted {
+                outcome: outcome(&execution) as i32,
+                execution: Some(convert::execution(&execution)),
+                replayed: true,
+                ..Default::default()
+            };
+            let _ = out
+                .send(Ok(event(v1::run_stream_response::Event::Completed(
+                    completed,
+                ))))
+                .await;
+            return Ok(Response::new(Box::pin(
+                tokio_stream::wrappers::ReceiverStream::new(stream),
+            )));
+        }
         let resolved = self
             .resolve(
                 &principal,
@@ -133,7 +168,7 @@ impl OrchestratorService for Adapter {
             request.payload,
             request.timeout,
             request.dry_run,
-            &request.idempotency_key,
+            idempotency,
         )?;
         run.traceparent = traceparent;
         let service = self.service.clone();
@@ -399,15 +434,44 @@ impl From<v1::run_stream_request::Target> for Target {
 }
 
 /// The checks Run and RunStream share, before anything runs.
+/// The idempotency key of a request, with the SHA-256 of the request without it (its protobuf
+/// encoding is deterministic: fields in tag order, `Struct` keys sorted).
+fn idempotency<M: prost::Message + Clone>(
+    method: &'static str,
+    key: &str,
+    request: &M,
+    clear_key: impl FnOnce(&mut M),
+) -> Result<Option<IdempotencyKey>, Status> {
+    if key.is_empty() {
+        return Ok(None);
+    }
+    if key.len() > 255 || !key.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Err(ApiError::new(
+            Kind::InvalidArgument,
+            "INVALID_IDEMPOTENCY_KEY",
+            "idempotency_key must be 1-255 printable ASCII characters",
+        )
+        .into_status());
+    }
+    let mut unkeyed = request.clone();
+    clear_key(&mut unkeyed);
+    let digest = crate::auth::sha256(&unkeyed.encode_to_vec());
+    Ok(Some(IdempotencyKey {
+        key: key.to_owned(),
+        method,
+        request_sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+    }))
+}
+
 fn run_request(
     skill_id: String,
     payload: Option<prost_types::Struct>,
     timeout: Option<prost_types::Duration>,
     dry_run: bool,
-    idempotency_key: &str,
+    idempotency: Option<IdempotencyKey>,
 ) -> Result<RunRequest, Status> {
-    if dry_run || !idempotency_key.is_empty() {
-        return Err(not_yet("Run with dry_run or idempotency_key"));
+    if dry_run {
+        return Err(not_yet("Run with dry_run"));
     }
     let timeout = match timeout {
         None => None,
@@ -427,6 +491,7 @@ fn run_request(
         payload,
         timeout,
         traceparent: None,
+        idempotency,
     })
 }
 
