@@ -63,19 +63,7 @@ async fn counting_runner(server: &TestServer) -> (TestRunner, Arc<AtomicUsize>) 
 }
 
 fn run(skill: &str, amount: f64) -> v1::RunRequest {
-    v1::RunRequest {
-        target: Some(v1::run_request::Target::SkillId(skill.to_owned())),
-        payload: Some(prost_types::Struct {
-            fields: [(
-                "amount".to_owned(),
-                prost_types::Value {
-                    kind: Some(prost_types::value::Kind::NumberValue(amount)),
-                },
-            )]
-            .into(),
-        }),
-        ..Default::default()
-    }
+    common::run_amount(skill, amount)
 }
 
 fn approve(id: &str, sha: &str) -> v1::ApproveRequest {

@@ -13,22 +13,12 @@ use tonic::Code;
 
 fn keyed(skill: &str, key: &str, amount: f64, timeout_ms: Option<i32>) -> v1::RunRequest {
     v1::RunRequest {
-        target: Some(v1::run_request::Target::SkillId(skill.to_owned())),
-        payload: Some(prost_types::Struct {
-            fields: [(
-                "amount".to_owned(),
-                prost_types::Value {
-                    kind: Some(prost_types::value::Kind::NumberValue(amount)),
-                },
-            )]
-            .into(),
-        }),
         timeout: timeout_ms.map(|ms| prost_types::Duration {
             seconds: 0,
             nanos: ms * 1_000_000,
         }),
         idempotency_key: key.to_owned(),
-        ..Default::default()
+        ..common::run_amount(skill, amount)
     }
 }
 

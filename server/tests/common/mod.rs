@@ -292,3 +292,21 @@ impl TestServer {
         new.token
     }
 }
+
+/// A Run of `skill` with the payload `{"amount": amount}`.
+pub fn run_amount(skill: &str, amount: f64) -> skillos_proto::v1::RunRequest {
+    use skillos_proto::v1;
+    v1::RunRequest {
+        target: Some(v1::run_request::Target::SkillId(skill.to_owned())),
+        payload: Some(prost_types::Struct {
+            fields: [(
+                "amount".to_owned(),
+                prost_types::Value {
+                    kind: Some(prost_types::value::Kind::NumberValue(amount)),
+                },
+            )]
+            .into(),
+        }),
+        ..Default::default()
+    }
+}
