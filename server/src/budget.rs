@@ -257,12 +257,35 @@ impl Budgets {
             .map(|default| default.limit)
     }
 
-    /// Every (scope, key, period) that applies to a run, with its limit if it has one.
+    /// The limit of one budget: set through the API, else the configuration's default.
+    fn limit(
+        &self,
+        api: &[BudgetLimit],
+        scope: Scope,
+        scope_key: &str,
+        period: Period,
+    ) -> Option<Limit> {
+        let key = Self::key(scope, scope_key, period);
+        match api.iter().find(|limit| limit.key == key) {
+            Some(set) => Some(Limit {
+                amount: set.amount,
+                source: Source::Api,
+                updated_at: Some(set.updated_at),
+            }),
+            None => self.config_limit(scope, period).map(|amount| Limit {
+                amount,
+                source: Source::Config,
+                updated_at: None,
+            }),
+        }
+    }
+
+    /// Every (scope, key, period) with a limit that applies to a run, and the limit.
     async fn applicable(
         &self,
         principal: &Principal,
         skill_id: &str,
-    ) -> Result<Vec<(Scope, String, Period, Option<Limit>)>, Error> {
+    ) -> Result<Vec<(Scope, String, Period, f64)>, Error> {
         let api = self.api_limits(&principal.tenant).await?;
         let mut out = Vec::new();
         for scope in Scope::ALL {
@@ -272,20 +295,9 @@ impl Budgets {
                 Scope::Skill => skill_id,
             };
             for period in Period::ALL {
-                let key = Self::key(scope, scope_key, period);
-                let limit = match api.iter().find(|limit| limit.key == key) {
-                    Some(set) => Some(Limit {
-                        amount: set.amount,
-                        source: Source::Api,
-                        updated_at: Some(set.updated_at),
-                    }),
-                    None => self.config_limit(scope, period).map(|amount| Limit {
-                        amount,
-                        source: Source::Config,
-                        updated_at: None,
-                    }),
-                };
-                out.push((scope, scope_key.to_owned(), period, limit));
+                if let Some(limit) = self.limit(&api, scope, scope_key, period) {
+                    out.push((scope, scope_key.to_owned(), period, limit.amount));
+                }
             }
         }
         Ok(out)
@@ -311,12 +323,7 @@ impl Budgets {
             .map(|tier| tier.cost_estimate)
             .or(manifest.cost_estimate)
             .unwrap_or(0.0);
-        let limited: Vec<(Scope, String, Period, f64)> = self
-            .applicable(principal, &skill_id)
-            .await?
-            .into_iter()
-            .filter_map(|(scope, key, period, limit)| Some((scope, key, period, limit?.amount)))
-            .collect();
+        let limited = self.applicable(principal, &skill_id).await?;
         let windows: Vec<(CounterKey, f64, Scope, String, Period)> = limited
             .iter()
             .filter_map(|(scope, key, period, limit)| {
@@ -505,21 +512,8 @@ impl Budgets {
         scope_key: &str,
         period: Period,
     ) -> Result<BudgetView, Error> {
-        let (principal_key, skill_key) = match scope {
-            Scope::Tenant => (principal.subject.as_str(), ""),
-            Scope::Principal => (scope_key, ""),
-            Scope::Skill => (principal.subject.as_str(), scope_key),
-        };
-        let subject = Principal {
-            subject: principal_key.to_owned(),
-            ..principal.clone()
-        };
-        let limit = self
-            .applicable(&subject, skill_key)
-            .await?
-            .into_iter()
-            .find(|(s, k, p, _)| *s == scope && k == scope_key && *p == period)
-            .and_then(|(.., limit)| limit);
+        let api = self.api_limits(&principal.tenant).await?;
+        let limit = self.limit(&api, scope, scope_key, period);
         let now = skillos_store::now();
         let (spent, reserved) = match period.counter(Self::key(scope, scope_key, period), now) {
             Some(counter) => {

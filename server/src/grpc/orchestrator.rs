@@ -49,16 +49,10 @@ impl OrchestratorService for Adapter {
         &self,
         request: Request<v1::RunRequest>,
     ) -> Result<Response<v1::RunResponse>, Status> {
-        let principal = self.auth.grpc(&request).await?;
-        self.service.admit_caller(&principal).await?;
-        let traceparent = traceparent(&request);
-        let request = request.into_inner();
-        let idempotency = idempotency("Run", &request.idempotency_key, &request, |r| {
-            r.idempotency_key.clear()
-        })?;
-        if let Some(key) = &idempotency
-            && let Some(execution) = self.service.replay(&principal, key).await?
-        {
+        let (principal, traceparent, request, idempotency, replayed) = self
+            .admit(request, "Run", |r| &mut r.idempotency_key)
+            .await?;
+        if let Some(execution) = replayed {
             return Ok(Response::new(v1::RunResponse {
                 outcome: outcome(&execution) as i32,
                 execution: Some(convert::execution(&execution)),
@@ -105,16 +99,10 @@ impl OrchestratorService for Adapter {
         &self,
         request: Request<v1::RunStreamRequest>,
     ) -> Result<Response<Self::RunStreamStream>, Status> {
-        let principal = self.auth.grpc(&request).await?;
-        self.service.admit_caller(&principal).await?;
-        let traceparent = traceparent(&request);
-        let request = request.into_inner();
-        let idempotency = idempotency("RunStream", &request.idempotency_key, &request, |r| {
-            r.idempotency_key.clear()
-        })?;
-        if let Some(key) = &idempotency
-            && let Some(execution) = self.service.replay(&principal, key).await?
-        {
+        let (principal, traceparent, request, idempotency, replayed) = self
+            .admit(request, "RunStream", |r| &mut r.idempotency_key)
+            .await?;
+        if let Some(execution) = replayed {
             let (out, stream) = tokio::sync::mpsc::channel(1);
             let completed = v1::RunCompleted {
                 outcome: outcome(&execution) as i32,
@@ -434,14 +422,46 @@ impl From<v1::run_stream_request::Target> for Target {
 }
 
 /// The checks Run and RunStream share, before anything runs.
+/// What the first stages make of a run request: the caller, its trace context, the request,
+/// its idempotency key, and the stored execution when the key replays one.
+type Admitted<M> = (
+    auth::Principal,
+    Option<String>,
+    M,
+    Option<IdempotencyKey>,
+    Option<skillos_store::Execution>,
+);
+
+impl Adapter {
+    /// The first stages of Run and RunStream: authenticate, rate limits of the caller, and the
+    /// idempotency key (a replay answers from the store).
+    async fn admit<M: prost::Message + Clone>(
+        &self,
+        request: Request<M>,
+        method: &'static str,
+        key_of: impl Fn(&mut M) -> &mut String,
+    ) -> Result<Admitted<M>, Status> {
+        let principal = self.auth.grpc(&request).await?;
+        self.service.admit_caller(&principal).await?;
+        let traceparent = traceparent(&request);
+        let mut request = request.into_inner();
+        let idempotency = idempotency(method, &mut request, key_of)?;
+        let replayed = match &idempotency {
+            Some(key) => self.service.replay(&principal, key).await?,
+            None => None,
+        };
+        Ok((principal, traceparent, request, idempotency, replayed))
+    }
+}
+
 /// The idempotency key of a request, with the SHA-256 of the request without it (its protobuf
 /// encoding is deterministic: fields in tag order, `Struct` keys sorted).
 fn idempotency<M: prost::Message + Clone>(
     method: &'static str,
-    key: &str,
-    request: &M,
-    clear_key: impl FnOnce(&mut M),
+    request: &mut M,
+    key_of: impl Fn(&mut M) -> &mut String,
 ) -> Result<Option<IdempotencyKey>, Status> {
+    let key = key_of(request).clone();
     if key.is_empty() {
         return Ok(None);
     }
@@ -454,10 +474,10 @@ fn idempotency<M: prost::Message + Clone>(
         .into_status());
     }
     let mut unkeyed = request.clone();
-    clear_key(&mut unkeyed);
+    key_of(&mut unkeyed).clear();
     let digest = crate::auth::sha256(&unkeyed.encode_to_vec());
     Ok(Some(IdempotencyKey {
-        key: key.to_owned(),
+        key,
         method,
         request_sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
     }))
