@@ -75,6 +75,8 @@ pub struct HeldRun<'a> {
     pub payload: &'a Json,
     pub timeout: Duration,
     pub traceparent: Option<String>,
+    /// The job the run is an attempt of.
+    pub job_id: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -198,6 +200,7 @@ impl Approvals {
             started_at: None,
             finished_at: None,
             approval_id: Some(approval_id.clone()),
+            job_id: run.job_id.clone(),
         };
         let expires_in =
             chrono::Duration::from_std(requirement.expires_in).unwrap_or(chrono::Duration::days(1));

@@ -112,6 +112,8 @@ pub struct RunRequest {
     /// The caller's W3C `traceparent`; a new trace is started when it is missing or malformed.
     pub traceparent: Option<String>,
     pub idempotency: Option<IdempotencyKey>,
+    /// The job the run is an attempt of.
+    pub job_id: Option<String>,
 }
 
 /// A request's idempotency key: the key, the RPC whose key space it is in, and the SHA-256 of
@@ -371,6 +373,7 @@ impl Service {
                 payload: &request.payload,
                 timeout,
                 traceparent: request.traceparent.clone(),
+                job_id: request.job_id.clone(),
             };
             let claim = request
                 .idempotency
@@ -409,6 +412,7 @@ impl Service {
             started_at: Some(now),
             finished_at: None,
             approval_id: None,
+            job_id: request.job_id,
         };
         let run = Admitted {
             execution,
@@ -511,6 +515,7 @@ impl Service {
             traceparent: traceparent
                 .filter(|traceparent| is_traceparent(traceparent))
                 .unwrap_or_else(new_traceparent),
+            job_id: execution.job_id.clone(),
         };
         let dispatched = self.dispatcher.dispatch(invocation).await;
         let outcome = match &dispatched {
@@ -898,8 +903,7 @@ impl Service {
     pub async fn list_executions(
         &self,
         principal: &Principal,
-        skill_id: Option<String>,
-        status: Option<ExecutionStatus>,
+        filter: ExecutionFilter,
         page_size: i32,
         page_token: Option<String>,
     ) -> Result<(Vec<Execution>, Option<String>), Error> {
@@ -915,14 +919,16 @@ impl Service {
         {
             return Err(Error::InvalidPageToken);
         }
-        let skill_id = skill_id
+        let skill_id = filter
+            .skill_id
             .filter(|id| !id.is_empty())
             .map(|id| skillos_core::SkillId::parse(&id).map(|id| id.to_string()));
         let skill_id = skill_id.transpose().map_err(skills::Error::from)?;
         let filter = ExecutionFilter {
             skill_id,
-            status,
+            job_id: filter.job_id.filter(|id| !id.is_empty()),
             before_id,
+            ..filter
         };
         // One more than asked tells whether another page exists.
         let mut executions = self

@@ -5,6 +5,8 @@
 //! its own embedded migrations, applied by [`open`]. Every tenant-owned row carries `tenant_id`
 //! and every query filters on it, so a tenant can never read another tenant's rows.
 
+mod job;
+mod job_sql;
 mod model;
 mod postgres;
 mod sql;
@@ -15,6 +17,7 @@ use std::path::PathBuf;
 use serde_json::Value as Json;
 use std::sync::Arc;
 
+pub use job::{AttemptChange, Job, JobFence, JobFilter, JobSource, JobState, JobTransition};
 pub use model::{
     ApiKey, Approval, ApprovalDecision, ApprovalFilter, ApprovalState, AuditEvent, BudgetKey,
     BudgetLimit, Circuit, CircuitState, Counter, CounterKey, Decided, Execution, ExecutionFilter,
@@ -323,6 +326,75 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         after_id: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Execution>>;
+
+    /// Stores a new job. With a claim, its idempotency key is recorded in the same
+    /// transaction; when the key is already held, nothing is stored and the holder's record is
+    /// returned.
+    async fn insert_job(
+        &self,
+        job: &Job,
+        claim: Option<&IdempotencyClaim>,
+    ) -> Result<Option<IdempotencyRecord>>;
+
+    async fn get_job(&self, tenant: &TenantId, id: &str) -> Result<Option<Job>>;
+
+    /// Newest first; `filter.before_id` continues a listing after its last id.
+    async fn list_jobs(
+        &self,
+        tenant: &TenantId,
+        filter: &JobFilter,
+        limit: u32,
+    ) -> Result<Vec<Job>>;
+
+    /// Dead jobs, most recently dead first; `before` (finish time, id) continues a listing
+    /// after its last job.
+    async fn list_dead_jobs(
+        &self,
+        tenant: &TenantId,
+        skill_id: Option<&str>,
+        before: Option<(chrono::DateTime<chrono::Utc>, String)>,
+        limit: u32,
+    ) -> Result<Vec<Job>>;
+
+    /// Claims up to `limit` jobs of the `tenant/skill` pairs in `hosted` that are due (queued
+    /// with `next_run_at <= now`) or whose lease expired, highest priority first: each becomes
+    /// RUNNING under `lease_token` until `lease_until`, its attempt one higher. Replicas
+    /// claiming at once never take the same job.
+    async fn claim_jobs(
+        &self,
+        hosted: &[String],
+        lease_token: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        lease_until: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<Vec<Job>>;
+
+    /// Extends the lease of a running job; false when the lease is no longer this token's.
+    async fn renew_job_lease(
+        &self,
+        id: &str,
+        lease_token: &str,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool>;
+
+    /// Applies a transition when the fence holds (and records the audit event in the same
+    /// transaction); false when the job is gone or has moved on.
+    async fn transition_job(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        fence: &JobFence,
+        transition: &JobTransition,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool>;
+
+    /// Jobs of every tenant in one state, by id, for background sweeps.
+    async fn jobs_in_state(
+        &self,
+        state: JobState,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Job>>;
 
     /// Oldest first, after `after_id` when given.
     async fn list_audit(

@@ -146,6 +146,8 @@ pub struct Execution {
     pub finished_at: Option<DateTime<Utc>>,
     /// The approval the execution waits for or waited for.
     pub approval_id: Option<String>,
+    /// The job the execution is an attempt of.
+    pub job_id: Option<String>,
 }
 
 /// A status change of an execution; `None` fields keep their stored value.
@@ -168,6 +170,8 @@ pub struct ExecutionUpdate {
 pub struct ExecutionFilter {
     pub skill_id: Option<String>,
     pub status: Option<ExecutionStatus>,
+    /// Only the attempts of this job.
+    pub job_id: Option<String>,
     /// Only executions older than this id (the last id of the previous page).
     pub before_id: Option<String>,
 }
@@ -222,6 +226,7 @@ pub(crate) struct ExecutionRow {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub approval_id: Option<String>,
+    pub job_id: Option<String>,
 }
 
 impl TryFrom<ExecutionRow> for Execution {
@@ -251,6 +256,7 @@ impl TryFrom<ExecutionRow> for Execution {
             started_at: row.started_at,
             finished_at: row.finished_at,
             approval_id: row.approval_id,
+            job_id: row.job_id,
         })
     }
 }

@@ -139,13 +139,15 @@ macro_rules! impl_store {
                 let rows: Vec<$crate::model::ExecutionRow> = sqlx::query_as(
                     "SELECT * FROM executions WHERE tenant_id = $1 \
                      AND ($2 IS NULL OR skill_id = $2) AND ($3 IS NULL OR status = $3) \
-                     AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5",
+                     AND ($4 IS NULL OR id < $4) AND ($6 IS NULL OR job_id = $6) \
+                     ORDER BY id DESC LIMIT $5",
                 )
                 .bind(tenant.as_str())
                 .bind(&filter.skill_id)
                 .bind(filter.status.map(|status| status.as_str()))
                 .bind(&filter.before_id)
                 .bind(i64::from(limit))
+                .bind(&filter.job_id)
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter().map($crate::Execution::try_from).collect()
@@ -953,6 +955,81 @@ macro_rules! impl_store {
                 rows.into_iter().map(TryInto::try_into).collect()
             }
 
+            async fn insert_job(
+                &self,
+                job: &$crate::Job,
+                claim: Option<&$crate::IdempotencyClaim>,
+            ) -> $crate::Result<Option<$crate::IdempotencyRecord>> {
+                self.sql_insert_job(job, claim).await
+            }
+
+            async fn get_job(
+                &self,
+                tenant: &$crate::TenantId,
+                id: &str,
+            ) -> $crate::Result<Option<$crate::Job>> {
+                self.sql_get_job(tenant, id).await
+            }
+
+            async fn list_jobs(
+                &self,
+                tenant: &$crate::TenantId,
+                filter: &$crate::JobFilter,
+                limit: u32,
+            ) -> $crate::Result<Vec<$crate::Job>> {
+                self.sql_list_jobs(tenant, filter, limit).await
+            }
+
+            async fn list_dead_jobs(
+                &self,
+                tenant: &$crate::TenantId,
+                skill_id: Option<&str>,
+                before: Option<(chrono::DateTime<chrono::Utc>, String)>,
+                limit: u32,
+            ) -> $crate::Result<Vec<$crate::Job>> {
+                self.sql_list_dead_jobs(tenant, skill_id, before, limit).await
+            }
+
+            async fn claim_jobs(
+                &self,
+                hosted: &[String],
+                lease_token: &str,
+                now: chrono::DateTime<chrono::Utc>,
+                lease_until: chrono::DateTime<chrono::Utc>,
+                limit: u32,
+            ) -> $crate::Result<Vec<$crate::Job>> {
+                self.sql_claim_jobs(hosted, lease_token, now, lease_until, limit).await
+            }
+
+            async fn renew_job_lease(
+                &self,
+                id: &str,
+                lease_token: &str,
+                until: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::Result<bool> {
+                self.sql_renew_job_lease(id, lease_token, until).await
+            }
+
+            async fn transition_job(
+                &self,
+                tenant: &$crate::TenantId,
+                id: &str,
+                fence: &$crate::JobFence,
+                transition: &$crate::JobTransition,
+                audit: Option<&$crate::AuditEvent>,
+            ) -> $crate::Result<bool> {
+                self.sql_transition_job(tenant, id, fence, transition, audit).await
+            }
+
+            async fn jobs_in_state(
+                &self,
+                state: $crate::JobState,
+                after_id: Option<&str>,
+                limit: u32,
+            ) -> $crate::Result<Vec<$crate::Job>> {
+                self.sql_jobs_in_state(state, after_id, limit).await
+            }
+
             async fn list_audit(
                 &self,
                 tenant: &$crate::TenantId,
@@ -972,6 +1049,8 @@ macro_rules! impl_store {
             }
         }
 
+        $crate::job_sql::impl_job_queries!($store, $backend);
+
         async fn insert_execution_row(
             conn: &mut <$store as $crate::sql::PoolOf>::Connection,
             execution: &$crate::Execution,
@@ -979,8 +1058,9 @@ macro_rules! impl_store {
             sqlx::query(
                 "INSERT INTO executions (id, tenant_id, skill_id, skill_version, status, \
                  principal, payload, output, error, runner_id, attempts, cost, created_at, \
-                 started_at, finished_at, approval_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                 started_at, finished_at, approval_id, job_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                 $17)",
             )
             .bind(&execution.id)
             .bind(execution.tenant_id.as_str())
@@ -998,6 +1078,7 @@ macro_rules! impl_store {
             .bind(execution.started_at)
             .bind(execution.finished_at)
             .bind(&execution.approval_id)
+            .bind(&execution.job_id)
             .execute(conn)
             .await?;
             Ok(())

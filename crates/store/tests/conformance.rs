@@ -139,7 +139,41 @@ conformance!(
     approvals_count_distinct_approvers_and_move_their_execution,
     an_approve_racing_the_expiry_ends_in_exactly_one_state,
     an_idempotency_key_is_claimed_once_with_its_execution,
+    jobs_are_claimed_once_by_priority_and_due_time,
+    job_changes_are_fenced_by_lease_and_state,
+    jobs_list_by_filter_and_dead_letters_by_finish_time,
+    an_expired_lease_is_claimed_again,
 );
+
+fn job(tenant: &TenantId, id: &str, skill: &str, priority: i32) -> skillos_store::Job {
+    let now = skillos_store::now();
+    skillos_store::Job {
+        id: id.to_owned(),
+        tenant_id: tenant.clone(),
+        skill_id: skill.to_owned(),
+        payload: json!({"n": id}),
+        state: skillos_store::JobState::Queued,
+        attempt: 0,
+        max_attempts: 3,
+        timeout_ms: None,
+        priority,
+        next_run_at: Some(now),
+        lease_token: None,
+        lease_expires_at: None,
+        execution_id: None,
+        last_error: None,
+        result: None,
+        source: skillos_store::JobSource::Api,
+        source_id: String::new(),
+        fire_time: None,
+        idempotency_key: String::new(),
+        principal: "alice".to_owned(),
+        run_context: json!({"roles": ["ops"]}),
+        created_at: now,
+        updated_at: now,
+        finished_at: None,
+    }
+}
 
 fn execution(tenant: &TenantId, id: &str, skill: &str, status: ExecutionStatus) -> Execution {
     Execution {
@@ -159,6 +193,7 @@ fn execution(tenant: &TenantId, id: &str, skill: &str, status: ExecutionStatus) 
         started_at: None,
         finished_at: None,
         approval_id: None,
+        job_id: None,
     }
 }
 
@@ -1050,6 +1085,361 @@ mod cases {
                 .await
                 .unwrap(),
             1
+        );
+    }
+
+    pub async fn jobs_are_claimed_once_by_priority_and_due_time(store: &dyn Store) {
+        use skillos_store::JobState;
+        let tenant = TenantId::new("acme");
+        let hosted = vec!["acme/a/b".to_owned()];
+        let mut later = super::job(&tenant, "j0", "a/b", 9);
+        later.next_run_at = Some(skillos_store::now() + Duration::hours(1));
+        for job in [
+            later,
+            super::job(&tenant, "j1", "a/b", 0),
+            super::job(&tenant, "j2", "a/b", 5),
+            super::job(&tenant, "j3", "c/d", 9),
+            super::job(&TenantId::new("other"), "j4", "a/b", 9),
+        ] {
+            assert_eq!(store.insert_job(&job, None).await.unwrap(), None);
+        }
+        let now = skillos_store::now();
+        let until = now + Duration::seconds(30);
+        let claimed = store
+            .claim_jobs(&hosted, "t1", now, until, 1)
+            .await
+            .unwrap();
+        // Highest priority among the due jobs of hosted skills of the hosting tenant.
+        assert_eq!(claimed.len(), 1);
+        let first = &claimed[0];
+        assert_eq!(
+            (first.id.as_str(), first.state, first.attempt),
+            ("j2", JobState::Running, 1)
+        );
+        assert_eq!(first.lease_token.as_deref(), Some("t1"));
+        assert_eq!(first.lease_expires_at, Some(until));
+        assert_eq!(first.next_run_at, None);
+        let rest = store
+            .claim_jobs(&hosted, "t2", now, until, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            rest.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+            ["j1"]
+        );
+        assert!(
+            store
+                .claim_jobs(&hosted, "t3", now, until, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .claim_jobs(&[], "t3", now, until, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    pub async fn job_changes_are_fenced_by_lease_and_state(store: &dyn Store) {
+        use skillos_store::{AttemptChange, JobFence, JobState, JobTransition};
+        let tenant = TenantId::new("acme");
+        store
+            .insert_job(&super::job(&tenant, "j1", "a/b", 0), None)
+            .await
+            .unwrap();
+        let now = skillos_store::now();
+        let hosted = vec!["acme/a/b".to_owned()];
+        store
+            .claim_jobs(&hosted, "t1", now, now + Duration::seconds(30), 1)
+            .await
+            .unwrap();
+        let later = now + Duration::seconds(60);
+        assert!(store.renew_job_lease("j1", "t1", later).await.unwrap());
+        assert!(!store.renew_job_lease("j1", "stale", later).await.unwrap());
+        // A retry: back in the queue with the error, the lease cleared.
+        let retry = JobTransition {
+            next_run_at: Some(now + Duration::seconds(5)),
+            execution_id: Some("e1".to_owned()),
+            last_error: Some(json!({"code": "boom"})),
+            ..JobTransition::to(JobState::Queued)
+        };
+        let stale = JobFence::Lease("stale".to_owned());
+        assert!(
+            !store
+                .transition_job(&tenant, "j1", &stale, &retry, None)
+                .await
+                .unwrap()
+        );
+        let fence = JobFence::Lease("t1".to_owned());
+        assert!(
+            store
+                .transition_job(&tenant, "j1", &fence, &retry, None)
+                .await
+                .unwrap()
+        );
+        // The same lease cannot record a second outcome.
+        assert!(
+            !store
+                .transition_job(&tenant, "j1", &fence, &retry, None)
+                .await
+                .unwrap()
+        );
+        let job = store.get_job(&tenant, "j1").await.unwrap().unwrap();
+        assert_eq!((job.state, job.attempt), (JobState::Queued, 1));
+        assert_eq!((job.lease_token, job.lease_expires_at), (None, None));
+        assert_eq!(job.execution_id.as_deref(), Some("e1"));
+        assert_eq!(job.last_error, Some(json!({"code": "boom"})));
+        // Another tenant cannot move it.
+        let queued = JobFence::State(JobState::Queued);
+        let cancel = JobTransition::to(JobState::Cancelled);
+        assert!(
+            !store
+                .transition_job(&TenantId::new("other"), "j1", &queued, &cancel, None)
+                .await
+                .unwrap()
+        );
+        // Dead, then requeued as a new chain with the audit event in the same transaction.
+        let dead = JobTransition::to(JobState::Dead);
+        assert!(
+            store
+                .transition_job(&tenant, "j1", &queued, &dead, None)
+                .await
+                .unwrap()
+        );
+        let job = store.get_job(&tenant, "j1").await.unwrap().unwrap();
+        assert!(job.finished_at.is_some());
+        let requeue = JobTransition {
+            next_run_at: Some(now),
+            attempt: AttemptChange::Reset,
+            max_attempts: Some(7),
+            ..JobTransition::to(JobState::Queued)
+        };
+        let audit = AuditEvent::now(&tenant, "alice", "job.requeued", "j1", json!({}));
+        let was_dead = JobFence::State(JobState::Dead);
+        assert!(
+            store
+                .transition_job(&tenant, "j1", &was_dead, &requeue, Some(&audit))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .transition_job(&tenant, "j1", &was_dead, &requeue, Some(&audit))
+                .await
+                .unwrap()
+        );
+        let job = store.get_job(&tenant, "j1").await.unwrap().unwrap();
+        assert_eq!(
+            (job.state, job.attempt, job.max_attempts),
+            (JobState::Queued, 0, 7)
+        );
+        assert_eq!(job.finished_at, None);
+        assert_eq!(job.last_error, Some(json!({"code": "boom"})));
+        let audit = store.list_audit(&tenant, None, 10).await.unwrap();
+        assert_eq!(
+            audit
+                .iter()
+                .filter(|event| event.action == "job.requeued")
+                .count(),
+            1
+        );
+        // A refunded attempt does not count.
+        let now = skillos_store::now();
+        store
+            .claim_jobs(&hosted, "t2", now, now + Duration::seconds(30), 1)
+            .await
+            .unwrap();
+        let refund = JobTransition {
+            next_run_at: Some(now),
+            attempt: AttemptChange::Refund,
+            ..JobTransition::to(JobState::Queued)
+        };
+        let fence = JobFence::Lease("t2".to_owned());
+        assert!(
+            store
+                .transition_job(&tenant, "j1", &fence, &refund, None)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store.get_job(&tenant, "j1").await.unwrap().unwrap().attempt,
+            0
+        );
+    }
+
+    pub async fn jobs_list_by_filter_and_dead_letters_by_finish_time(store: &dyn Store) {
+        use skillos_store::{JobFence, JobFilter, JobSource, JobState, JobTransition};
+        let tenant = TenantId::new("acme");
+        for id in ["j1", "j2", "j3", "j4"] {
+            let mut job = super::job(&tenant, id, if id == "j4" { "c/d" } else { "a/b" }, 0);
+            if id == "j3" {
+                job.source = JobSource::Webhook;
+                job.source_id = "hook".to_owned();
+            }
+            store.insert_job(&job, None).await.unwrap();
+        }
+        store
+            .insert_job(&super::job(&TenantId::new("other"), "j5", "a/b", 0), None)
+            .await
+            .unwrap();
+        let ids =
+            |jobs: Vec<skillos_store::Job>| jobs.into_iter().map(|j| j.id).collect::<Vec<_>>();
+        let all = store
+            .list_jobs(&tenant, &JobFilter::default(), 10)
+            .await
+            .unwrap();
+        assert_eq!(ids(all), ["j4", "j3", "j2", "j1"]);
+        let page = JobFilter {
+            skill_id: Some("a/b".to_owned()),
+            before_id: Some("j3".to_owned()),
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(store.list_jobs(&tenant, &page, 10).await.unwrap()),
+            ["j2", "j1"]
+        );
+        let webhook = JobFilter {
+            source: Some(JobSource::Webhook),
+            source_id: Some("hook".to_owned()),
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(store.list_jobs(&tenant, &webhook, 10).await.unwrap()),
+            ["j3"]
+        );
+        let queued = JobFence::State(JobState::Queued);
+        for id in ["j2", "j1", "j4"] {
+            let dead = JobTransition::to(JobState::Dead);
+            assert!(
+                store
+                    .transition_job(&tenant, id, &queued, &dead, None)
+                    .await
+                    .unwrap()
+            );
+        }
+        let states = JobFilter {
+            states: vec![JobState::Dead, JobState::Cancelled],
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(store.list_jobs(&tenant, &states, 10).await.unwrap()),
+            ["j4", "j2", "j1"]
+        );
+        let dead = store.list_dead_jobs(&tenant, None, None, 2).await.unwrap();
+        assert_eq!(ids(dead.clone()), ["j4", "j1"]);
+        let last = dead.last().unwrap();
+        let after = (last.finished_at.unwrap(), last.id.clone());
+        assert_eq!(
+            ids(store
+                .list_dead_jobs(&tenant, None, Some(after), 2)
+                .await
+                .unwrap()),
+            ["j2"]
+        );
+        assert_eq!(
+            ids(store
+                .list_dead_jobs(&tenant, Some("c/d"), None, 10)
+                .await
+                .unwrap()),
+            ["j4"]
+        );
+        assert!(
+            store
+                .list_dead_jobs(&TenantId::new("other"), None, None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let waiting = store
+            .jobs_in_state(JobState::Queued, None, 10)
+            .await
+            .unwrap();
+        assert_eq!(ids(waiting), ["j3", "j5"]);
+    }
+
+    pub async fn an_expired_lease_is_claimed_again(store: &dyn Store) {
+        use skillos_store::{IdempotencyClaim, JobFence, JobState, JobTransition};
+        let tenant = TenantId::new("acme");
+        let claim = IdempotencyClaim {
+            tenant_id: tenant.clone(),
+            principal: "alice".to_owned(),
+            method: "EnqueueJob".to_owned(),
+            key: "k1".to_owned(),
+            request_sha256: "aa".repeat(32),
+            expires_at: skillos_store::now() + Duration::hours(1),
+            response: Some(json!({"job_id": "j1"})),
+        };
+        assert_eq!(
+            store
+                .insert_job(&super::job(&tenant, "j1", "a/b", 0), Some(&claim))
+                .await
+                .unwrap(),
+            None
+        );
+        // The key is held: the second job is not stored.
+        let held = store
+            .insert_job(&super::job(&tenant, "j2", "a/b", 0), Some(&claim))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (held.execution_id.as_str(), held.response),
+            ("j1", Some(json!({"job_id": "j1"})))
+        );
+        assert!(store.get_job(&tenant, "j2").await.unwrap().is_none());
+        let hosted = vec!["acme/a/b".to_owned()];
+        let now = skillos_store::now();
+        store
+            .claim_jobs(&hosted, "t1", now, now + Duration::seconds(1), 1)
+            .await
+            .unwrap();
+        // Not yet expired: nobody else takes it.
+        assert!(
+            store
+                .claim_jobs(&hosted, "t2", now, now, 1)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let later = now + Duration::seconds(2);
+        let again = store
+            .claim_jobs(&hosted, "t2", later, later + Duration::seconds(30), 1)
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(
+            (again[0].attempt, again[0].lease_token.as_deref()),
+            (2, Some("t2"))
+        );
+        // The first worker's outcome is refused; renewing its lease fails.
+        let done = JobTransition::to(JobState::Succeeded);
+        assert!(
+            !store
+                .transition_job(
+                    &tenant,
+                    "j1",
+                    &JobFence::Lease("t1".to_owned()),
+                    &done,
+                    None
+                )
+                .await
+                .unwrap()
+        );
+        assert!(!store.renew_job_lease("j1", "t1", later).await.unwrap());
+        assert!(
+            store
+                .transition_job(
+                    &tenant,
+                    "j1",
+                    &JobFence::Lease("t2".to_owned()),
+                    &done,
+                    None
+                )
+                .await
+                .unwrap()
         );
     }
 }

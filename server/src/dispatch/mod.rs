@@ -106,6 +106,8 @@ pub struct Invocation {
     pub events: Option<mpsc::Sender<Event>>,
     /// W3C trace context passed to the runner, so the skill's spans join the caller's trace.
     pub traceparent: String,
+    /// The job the execution is an attempt of.
+    pub job_id: Option<String>,
 }
 
 /// Something that happened during an invocation, for callers that stream it.

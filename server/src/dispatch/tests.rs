@@ -32,6 +32,7 @@ fn invocation(id: &str, skill: &str, retryable: bool) -> Invocation {
         max_attempts: 3,
         events: None,
         traceparent: String::new(),
+        job_id: None,
     }
 }
 

@@ -216,6 +216,7 @@ pub fn execution(execution: &skillos_store::Execution) -> v1::Execution {
         finish_time: execution.finished_at.map(timestamp),
         principal_subject: execution.principal.clone(),
         approval_id: execution.approval_id.clone().unwrap_or_default(),
+        job_id: execution.job_id.clone().unwrap_or_default(),
         ..Default::default()
     }
 }

@@ -291,11 +291,8 @@ impl OrchestratorService for Adapter {
     ) -> Result<Response<v1::ListExecutionsResponse>, Status> {
         let principal = self.auth.grpc(&request).await?;
         let request = request.into_inner();
-        if request.created_after.is_some()
-            || request.created_before.is_some()
-            || !request.job_id.is_empty()
-        {
-            return Err(not_yet("ListExecutions filtered by time or job"));
+        if request.created_after.is_some() || request.created_before.is_some() {
+            return Err(not_yet("ListExecutions filtered by time"));
         }
         let status = match request.statuses().collect::<Vec<_>>().as_slice() {
             [] => None,
@@ -309,11 +306,16 @@ impl OrchestratorService for Adapter {
                 ));
             }
         };
-        let skill_id = Some(request.skill_id).filter(|id| !id.is_empty());
+        let filter = skillos_store::ExecutionFilter {
+            skill_id: Some(request.skill_id),
+            status,
+            job_id: Some(request.job_id),
+            before_id: None,
+        };
         let page_token = Some(request.page_token).filter(|token| !token.is_empty());
         let (executions, next) = self
             .service
-            .list_executions(&principal, skill_id, status, request.page_size, page_token)
+            .list_executions(&principal, filter, request.page_size, page_token)
             .await?;
         Ok(Response::new(v1::ListExecutionsResponse {
             executions: executions.iter().map(convert::execution).collect(),
@@ -512,6 +514,7 @@ fn run_request(
         timeout,
         traceparent: None,
         idempotency,
+        job_id: None,
     })
 }
 

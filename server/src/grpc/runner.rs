@@ -501,6 +501,7 @@ fn to_proto(message: ToRunner) -> attach_response::Message {
                 tenant_id: invocation.tenant.to_string(),
                 traceparent: invocation.traceparent.clone(),
                 model_tier: invocation.model_tier.clone().unwrap_or_default(),
+                job_id: invocation.job_id.clone().unwrap_or_default(),
                 ..Default::default()
             })
         }
