@@ -87,6 +87,12 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "circuit_breaker.open_seconds",
     ),
     ("SKILLOS_BUDGET_DEFAULTS", "budgets.defaults"),
+    ("SKILLOS_JOB_WORKERS", "jobs.workers"),
+    ("SKILLOS_JOB_LEASE_SECONDS", "jobs.lease_seconds"),
+    ("SKILLOS_JOB_POLL_INTERVAL_MS", "jobs.poll_interval_ms"),
+    ("SKILLOS_JOB_BACKOFF_INITIAL_MS", "jobs.backoff_initial_ms"),
+    ("SKILLOS_JOB_BACKOFF_MAX_MS", "jobs.backoff_max_ms"),
+    ("SKILLOS_JOB_MAX_ATTEMPTS", "jobs.max_attempts"),
     ("SKILLOS_LOG_LEVEL", "log.level"),
     ("SKILLOS_LOG_FORMAT", "log.format"),
 ];
@@ -104,7 +110,43 @@ pub struct Config {
     pub rate_limits: RateLimitsConfig,
     pub circuit_breaker: CircuitBreakerConfig,
     pub budgets: BudgetsConfig,
+    pub jobs: JobsConfig,
     pub log: LogConfig,
+}
+
+/// The job queue's workers and retry policy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Attempts one replica runs at once; 0 turns this replica's workers off (it still
+    /// accepts jobs).
+    pub workers: u32,
+    /// How long a claimed job stays leased without renewal. A worker renews it every third of
+    /// this while the attempt runs; when its replica dies, another claims the job after it.
+    pub lease_seconds: u64,
+    /// How often an idle worker looks for due jobs (a job enqueued on this replica wakes it
+    /// at once).
+    pub poll_interval_ms: u64,
+    /// Delay before the first retry; each further retry doubles it, with ±20% jitter.
+    pub backoff_initial_ms: u64,
+    /// The longest delay between retries.
+    pub backoff_max_ms: u64,
+    /// Attempts of a job of a retryable skill when EnqueueJob names none (a skill that is not
+    /// retryable gets 1).
+    pub max_attempts: u32,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            workers: 32,
+            lease_seconds: 30,
+            poll_interval_ms: 500,
+            backoff_initial_ms: 5_000,
+            backoff_max_ms: 300_000,
+            max_attempts: 3,
+        }
+    }
 }
 
 /// Default budget limits (BudgetService.SetBudget overrides them per tenant).
@@ -793,6 +835,18 @@ impl Config {
                     u32::try_from(parse_u64(value)?).map_err(|e| invalid(e.to_string()))?
             }
             "circuit_breaker.open_seconds" => self.circuit_breaker.open_seconds = parse_u64(value)?,
+            "jobs.workers" => {
+                self.jobs.workers =
+                    u32::try_from(parse_u64(value)?).map_err(|e| invalid(e.to_string()))?
+            }
+            "jobs.lease_seconds" => self.jobs.lease_seconds = parse_u64(value)?,
+            "jobs.poll_interval_ms" => self.jobs.poll_interval_ms = parse_u64(value)?,
+            "jobs.backoff_initial_ms" => self.jobs.backoff_initial_ms = parse_u64(value)?,
+            "jobs.backoff_max_ms" => self.jobs.backoff_max_ms = parse_u64(value)?,
+            "jobs.max_attempts" => {
+                self.jobs.max_attempts =
+                    u32::try_from(parse_u64(value)?).map_err(|e| invalid(e.to_string()))?
+            }
             // `tenant:day=100,principal:request=5`
             "budgets.defaults" => {
                 let mut defaults = Vec::new();
@@ -826,6 +880,27 @@ impl Config {
 
     /// Checks what types alone cannot.
     pub fn validate(&self) -> Result<(), Error> {
+        let jobs = &self.jobs;
+        let job_problem = if jobs.lease_seconds < 3 {
+            Some(("jobs.lease_seconds", "must be at least 3"))
+        } else if !(10..=60_000).contains(&jobs.poll_interval_ms) {
+            Some(("jobs.poll_interval_ms", "must be between 10 and 60000"))
+        } else if jobs.backoff_initial_ms > jobs.backoff_max_ms {
+            Some((
+                "jobs.backoff_initial_ms",
+                "must not exceed jobs.backoff_max_ms",
+            ))
+        } else if !(1..=100).contains(&jobs.max_attempts) {
+            Some(("jobs.max_attempts", "must be between 1 and 100"))
+        } else {
+            None
+        };
+        if let Some((key, message)) = job_problem {
+            return Err(Error::Invalid {
+                key,
+                message: message.to_owned(),
+            });
+        }
         if self.auth.dev_mode
             && !self.server.listen.ip().is_loopback()
             && !self.server.allow_unauthenticated_remote

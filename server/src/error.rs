@@ -350,6 +350,31 @@ impl From<crate::approvals::Error> for ApiError {
     }
 }
 
+impl From<crate::jobs::Error> for ApiError {
+    fn from(error: crate::jobs::Error) -> Self {
+        use crate::jobs::Error as E;
+        let message = error.to_string();
+        let (kind, reason) = match error {
+            E::Run(run) => return Self::from(run),
+            E::Store(store) => return Self::internal(&store),
+            E::NotFound(_) => (Kind::NotFound, "JOB_NOT_FOUND"),
+            E::Finished { .. } => (Kind::FailedPrecondition, "JOB_FINISHED"),
+            E::NotDead(_) => (Kind::FailedPrecondition, "JOB_NOT_DEAD"),
+            E::Invalid(_) => (Kind::InvalidArgument, "INVALID_REQUEST"),
+            E::Denied(_) => (Kind::PermissionDenied, "POLICY_DENIED"),
+            E::InvalidPageToken => (Kind::InvalidArgument, "INVALID_PAGE_TOKEN"),
+            E::InvalidPageSize => (Kind::InvalidArgument, "INVALID_PAGE_SIZE"),
+        };
+        Self::new(kind, reason, message)
+    }
+}
+
+impl From<crate::jobs::Error> for tonic::Status {
+    fn from(error: crate::jobs::Error) -> Self {
+        ApiError::from(error).into_status()
+    }
+}
+
 impl From<crate::approvals::Error> for tonic::Status {
     fn from(error: crate::approvals::Error) -> Self {
         ApiError::from(error).into_status()

@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod error;
 mod grpc;
 mod http;
+pub mod jobs;
 mod local_runner;
 mod metrics;
 pub mod orchestrator;

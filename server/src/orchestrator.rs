@@ -182,17 +182,7 @@ impl Service {
     }
 
     fn claim(&self, principal: &Principal, key: &IdempotencyKey) -> IdempotencyClaim {
-        IdempotencyClaim {
-            tenant_id: principal.tenant.clone(),
-            principal: principal.subject.clone(),
-            method: key.method.to_owned(),
-            key: key.key.clone(),
-            request_sha256: key.request_sha256.clone(),
-            expires_at: skillos_store::now()
-                + chrono::Duration::from_std(self.idempotency_ttl)
-                    .unwrap_or(chrono::Duration::days(1)),
-            response: None,
-        }
+        idempotency_claim(principal, key, self.idempotency_ttl)
     }
 
     /// The stored answer of an earlier request with this key, if any: its execution (as it is
@@ -336,30 +326,15 @@ impl Service {
         accepted: Option<tokio::sync::oneshot::Sender<String>>,
         events: Option<tokio::sync::mpsc::Sender<dispatch::Event>>,
     ) -> Result<Execution, Error> {
-        let view = self.skills.get(principal, &request.skill_id).await?;
+        let view = self
+            .admit_skill(principal, &request.skill_id, &request.payload)
+            .await?;
         let manifest = &view.skill.manifest;
         let skill_id = manifest.id.to_string();
-        let decision = self
-            .governance
-            .policies
-            .check_skill(principal, &skill_id, &manifest.tags);
-        if !decision.allowed {
-            tracing::info!(tenant = %principal.tenant, subject = %principal.subject, skill_id,
-                           policy_id = %decision.policy_id, "run denied by policy");
-            return Err(Error::Denied { skill_id, decision });
-        }
         self.governance
             .limiter
             .check(principal, false, Some(&skill_id))
             .await?;
-        if !request.payload.is_object() {
-            return Err(Error::InvalidPayload(
-                "the payload must be a JSON object".to_owned(),
-            ));
-        }
-        if let Some(schema) = &manifest.input_schema {
-            self.check_payload(&skill_id, schema, &request.payload)?;
-        }
         let timeout = request
             .timeout
             .or(manifest.timeout)
@@ -423,6 +398,38 @@ impl Service {
         };
         self.execute(principal, &view.skill, run, accepted, events)
             .await
+    }
+
+    /// The checks a run of a skill passes before anything is stored or limited: the skill
+    /// exists for the tenant, a policy grants it, the payload is an object that matches its
+    /// input schema. EnqueueJob applies them too, so a bad job is refused at once.
+    pub async fn admit_skill(
+        &self,
+        principal: &Principal,
+        skill_id: &str,
+        payload: &Json,
+    ) -> Result<skills::SkillView, Error> {
+        let view = self.skills.get(principal, skill_id).await?;
+        let manifest = &view.skill.manifest;
+        let skill_id = manifest.id.to_string();
+        let decision = self
+            .governance
+            .policies
+            .check_skill(principal, &skill_id, &manifest.tags);
+        if !decision.allowed {
+            tracing::info!(tenant = %principal.tenant, subject = %principal.subject, skill_id,
+                           policy_id = %decision.policy_id, "run denied by policy");
+            return Err(Error::Denied { skill_id, decision });
+        }
+        if !payload.is_object() {
+            return Err(Error::InvalidPayload(
+                "the payload must be a JSON object".to_owned(),
+            ));
+        }
+        if let Some(schema) = &manifest.input_schema {
+            self.check_payload(&skill_id, schema, payload)?;
+        }
+        Ok(view)
     }
 
     /// The stages after admission: budget, circuit breaker, dispatch, record.
@@ -698,26 +705,11 @@ impl Service {
             )));
         }
         let context = &approval.run_context;
-        let principal = Principal {
-            subject: execution.principal.clone(),
-            tenant: execution.tenant_id.clone(),
-            roles: serde_json::from_value(context["roles"].clone()).unwrap_or_default(),
-            permissions: Vec::new(),
-            attributes: serde_json::from_value(context["attributes"].clone()).unwrap_or_default(),
-            credential: crate::auth::Credential::Stored,
-        };
+        let principal = Principal::stored(&execution.principal, &execution.tenant_id, context);
         // The requester must still be allowed now: its API key not revoked or expired, and the
         // policies of today still granting the skill.
-        if let Some(key_id) = execution.principal.strip_prefix("key:") {
-            let key = self.store.api_key(key_id).await?;
-            let usable = key.is_some_and(|key| {
-                key.revoked_at.is_none() && key.expires_at.is_none_or(|at| at > chrono::Utc::now())
-            });
-            if !usable {
-                return Err(Error::ApprovalMismatch(format!(
-                    "the requester's API key {key_id} is revoked or expired"
-                )));
-            }
+        if let Some(problem) = self.credential_problem(&principal).await? {
+            return Err(Error::ApprovalMismatch(problem));
         }
         let view = self.skills.get(&principal, &execution.skill_id).await?;
         let decision = self.governance.policies.check_skill(
@@ -754,6 +746,19 @@ impl Service {
         self.execute(&principal, &view.skill, run, None, None)
             .await?;
         Ok(())
+    }
+
+    /// Why a stored principal may no longer run anything (its API key revoked or expired);
+    /// `None` when it may.
+    pub async fn credential_problem(&self, principal: &Principal) -> Result<Option<String>, Error> {
+        let Some(key_id) = principal.subject.strip_prefix("key:") else {
+            return Ok(None);
+        };
+        let key = self.store.api_key(key_id).await?;
+        let usable = key.is_some_and(|key| {
+            key.revoked_at.is_none() && key.expires_at.is_none_or(|at| at > chrono::Utc::now())
+        });
+        Ok((!usable).then(|| format!("the requester's API key {key_id} is revoked or expired")))
     }
 
     /// Checks a payload against the skill's input schema (compiled once per schema).
@@ -950,6 +955,25 @@ impl Service {
             .into_iter()
             .filter(|runner| runner.tenant == principal.tenant)
             .collect()
+    }
+}
+
+/// The claim of an idempotency key in the caller's key space (tenant, principal, RPC), good
+/// for `ttl`; its response is recorded later.
+pub fn idempotency_claim(
+    principal: &Principal,
+    key: &IdempotencyKey,
+    ttl: Duration,
+) -> IdempotencyClaim {
+    IdempotencyClaim {
+        tenant_id: principal.tenant.clone(),
+        principal: principal.subject.clone(),
+        method: key.method.to_owned(),
+        key: key.key.clone(),
+        request_sha256: key.request_sha256.clone(),
+        expires_at: skillos_store::now()
+            + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(1)),
+        response: None,
     }
 }
 

@@ -24,6 +24,7 @@ use crate::config::RunnerTokenConfig;
 use crate::config::{Config, StorageBackend};
 use crate::dispatch::Dispatcher;
 use crate::http::{self, HttpState};
+use crate::jobs::Jobs;
 use crate::local_runner::{self, LocalRunner};
 use crate::metrics::{self, Metrics};
 use crate::policy::Policies;
@@ -192,6 +193,15 @@ pub async fn run(
         approvals.clone(),
         dispatcher.shutdown_signal(),
     ));
+    let jobs = Jobs::new(
+        store.clone(),
+        orchestrator.clone(),
+        policies_for_grpc.clone(),
+        dispatcher.clone(),
+        config.jobs.clone(),
+        Duration::from_secs(config.server.idempotency_ttl_seconds),
+    );
+    let jobs_task = tokio::spawn(jobs.clone().work(dispatcher.shutdown_signal()));
     let services = grpc::Services {
         skills: skills.clone(),
         orchestrator,
@@ -207,6 +217,7 @@ pub async fn run(
         budgets,
         policies: policies_for_grpc,
         approvals,
+        jobs,
     };
     if runner_tokens.is_empty() {
         tracing::warn!(
@@ -278,6 +289,7 @@ pub async fn run(
     routing_task.abort();
     governance_task.abort();
     resumer_task.abort();
+    jobs_task.abort();
     if let Some(task) = local_runner_task {
         let _ = tokio::time::timeout(Duration::from_secs(12), task).await;
     }

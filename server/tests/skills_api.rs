@@ -252,15 +252,18 @@ async fn deprecation_round_trip_is_persisted_across_restarts() {
 #[tokio::test]
 async fn services_not_built_yet_answer_unimplemented_with_a_reason() {
     let server = TestServer::start().await;
-    let mut jobs = v1::job_service_client::JobServiceClient::new(server.channel().await);
-    let status = jobs
-        .get_job(v1::GetJobRequest::default())
+    let mut schedules =
+        v1::schedule_service_client::ScheduleServiceClient::new(server.channel().await);
+    let status = schedules
+        .get_schedule(v1::GetScheduleRequest::default())
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
     assert_eq!(reason(&status), "NOT_IMPLEMENTED");
     assert!(
-        status.message().contains("skillos.v1.JobService/GetJob"),
+        status
+            .message()
+            .contains("skillos.v1.ScheduleService/GetSchedule"),
         "{}",
         status.message()
     );

@@ -52,6 +52,26 @@ impl Principal {
     /// The role that holds every permission unless the policies define it otherwise.
     pub const ADMIN_ROLE: &'static str = "admin";
 
+    /// What a later run as this principal needs: the roles and attributes its credential
+    /// carries now (kept with held runs and jobs).
+    pub fn run_context(&self) -> serde_json::Value {
+        serde_json::json!({"roles": self.roles, "attributes": self.attributes})
+    }
+
+    /// The principal a stored run executes as: the subject and tenant that made it, with the
+    /// roles and attributes of its `run_context`. Permissions the credential itself granted
+    /// are not kept; policies decide from the roles.
+    pub fn stored(subject: &str, tenant: &TenantId, context: &serde_json::Value) -> Self {
+        Self {
+            subject: subject.to_owned(),
+            tenant: tenant.clone(),
+            roles: serde_json::from_value(context["roles"].clone()).unwrap_or_default(),
+            permissions: Vec::new(),
+            attributes: serde_json::from_value(context["attributes"].clone()).unwrap_or_default(),
+            credential: Credential::Stored,
+        }
+    }
+
     /// The dev-mode caller: the anonymous admin of the default tenant.
     pub fn anonymous() -> Self {
         Self {

@@ -415,6 +415,21 @@ impl Dispatcher {
             .any(|runner| &runner.info.tenant == tenant && runner.hosted.contains(skill_id))
     }
 
+    /// `tenant/skill` of every skill some runner that is not draining hosts, for claiming
+    /// jobs this replica can run.
+    pub fn hosted_skills(&self) -> Vec<String> {
+        let mut hosted = std::collections::BTreeSet::new();
+        for runner in self.state().runners.values() {
+            if runner.info.draining {
+                continue;
+            }
+            for skill_id in &runner.hosted {
+                hosted.insert(format!("{}/{skill_id}", runner.info.tenant));
+            }
+        }
+        hosted.into_iter().collect()
+    }
+
     /// The embedding models offered by runners that are not draining (of `tenant` when given),
     /// in attach order, without duplicates.
     pub fn embedding_models(&self, tenant: Option<&TenantId>) -> Vec<EmbeddingOffer> {

@@ -164,33 +164,36 @@ pub fn store_status(status: v1::ExecutionStatus) -> Option<skillos_store::Execut
         .find(|candidate| execution_status(*candidate) == status)
 }
 
+/// An execution's stored error (`class`, `origin`, `code`, `message`) as protobuf.
+pub fn execution_error(error: &Json) -> v1::ExecutionError {
+    let text = |key: &str| {
+        error
+            .get(key)
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let class = match text("class").as_str() {
+        "retryable" => v1::ErrorClass::Retryable,
+        "permanent" => v1::ErrorClass::Permanent,
+        _ => v1::ErrorClass::Unspecified,
+    };
+    let origin = match text("origin").as_str() {
+        "skill" => v1::ErrorOrigin::Skill,
+        "runner" => v1::ErrorOrigin::Runner,
+        "server" => v1::ErrorOrigin::Server,
+        _ => v1::ErrorOrigin::Unspecified,
+    };
+    v1::ExecutionError {
+        error_class: class as i32,
+        origin: origin as i32,
+        code: text("code"),
+        message: text("message"),
+    }
+}
+
 pub fn execution(execution: &skillos_store::Execution) -> v1::Execution {
-    let error = execution.error.as_ref().map(|error| {
-        let text = |key: &str| {
-            error
-                .get(key)
-                .and_then(Json::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let class = match text("class").as_str() {
-            "retryable" => v1::ErrorClass::Retryable,
-            "permanent" => v1::ErrorClass::Permanent,
-            _ => v1::ErrorClass::Unspecified,
-        };
-        let origin = match text("origin").as_str() {
-            "skill" => v1::ErrorOrigin::Skill,
-            "runner" => v1::ErrorOrigin::Runner,
-            "server" => v1::ErrorOrigin::Server,
-            _ => v1::ErrorOrigin::Unspecified,
-        };
-        v1::ExecutionError {
-            error_class: class as i32,
-            origin: origin as i32,
-            code: text("code"),
-            message: text("message"),
-        }
-    });
+    let error = execution.error.as_ref().map(execution_error);
     let duration = execution
         .started_at
         .zip(execution.finished_at)

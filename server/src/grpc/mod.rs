@@ -4,6 +4,7 @@
 mod approvals;
 mod budget;
 pub(crate) mod convert;
+mod jobs;
 mod orchestrator;
 pub(crate) mod runner;
 mod skills;
@@ -44,6 +45,7 @@ pub struct Services {
     pub budgets: crate::budget::Budgets,
     pub policies: std::sync::Arc<crate::policy::Policies>,
     pub approvals: crate::approvals::Approvals,
+    pub jobs: crate::jobs::Jobs,
 }
 
 /// Adds every gRPC service to `router`; `health` is tonic-health's service.
@@ -91,7 +93,7 @@ where
             services.auth.clone(),
         )))
         .add(OrchestratorServiceServer::new(orchestrator::Adapter::new(
-            services.orchestrator,
+            services.orchestrator.clone(),
             services.auth.clone(),
         )))
         .add(ApprovalServiceServer::new(approvals::Adapter::new(
@@ -100,7 +102,11 @@ where
             shutdown,
         )))
         .add(WebhookServiceServer::new(Unimplemented))
-        .add(JobServiceServer::new(Unimplemented))
+        .add(JobServiceServer::new(jobs::Adapter::new(
+            services.jobs,
+            services.orchestrator.clone(),
+            services.auth.clone(),
+        )))
         .add(ScheduleServiceServer::new(Unimplemented))
         .add(BudgetServiceServer::new(budget::Adapter::new(
             services.budgets,

@@ -458,7 +458,7 @@ impl Adapter {
 
 /// The idempotency key of a request, with the SHA-256 of the request without it (its protobuf
 /// encoding is deterministic: fields in tag order, `Struct` keys sorted).
-fn idempotency<M: prost::Message + Clone>(
+pub(super) fn idempotency<M: prost::Message + Clone>(
     method: &'static str,
     request: &mut M,
     key_of: impl Fn(&mut M) -> &mut String,

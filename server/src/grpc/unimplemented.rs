@@ -72,17 +72,6 @@ unimplemented_service! {
 }
 
 unimplemented_service! {
-    v1::job_service_server::JobService, "skillos.v1.JobService" {
-        enqueue_job(v1::EnqueueJobRequest) -> v1::EnqueueJobResponse = "EnqueueJob";
-        get_job(v1::GetJobRequest) -> v1::GetJobResponse = "GetJob";
-        list_jobs(v1::ListJobsRequest) -> v1::ListJobsResponse = "ListJobs";
-        cancel_job(v1::CancelJobRequest) -> v1::CancelJobResponse = "CancelJob";
-        list_dead_letters(v1::ListDeadLettersRequest) -> v1::ListDeadLettersResponse = "ListDeadLetters";
-        requeue_job(v1::RequeueJobRequest) -> v1::RequeueJobResponse = "RequeueJob";
-    }
-}
-
-unimplemented_service! {
     v1::schedule_service_server::ScheduleService, "skillos.v1.ScheduleService" {
         create_schedule(v1::CreateScheduleRequest) -> v1::CreateScheduleResponse = "CreateSchedule";
         list_schedules(v1::ListSchedulesRequest) -> v1::ListSchedulesResponse = "ListSchedules";

@@ -17,6 +17,8 @@ pub enum Answer {
     /// A progress report, then the output.
     ProgressThen(&'static str, prost_types::Value),
     Error(&'static str),
+    /// A retryable error of the skill.
+    Retryable(&'static str),
     /// The output, reporting this cost (the other answers report 0.25).
     Costed(prost_types::Value, f64),
     /// Never answer (the runner hangs).
@@ -157,6 +159,14 @@ impl TestRunner {
                             runner_v1::SkillError {
                                 error_class: v1::ErrorClass::Permanent as i32,
                                 code: "ValueError".into(),
+                                message: text.into(),
+                                runner_failure: false,
+                            },
+                        )),
+                        Answer::Retryable(text) => Some(runner_v1::invoke_result::Outcome::Error(
+                            runner_v1::SkillError {
+                                error_class: v1::ErrorClass::Retryable as i32,
+                                code: "Unavailable".into(),
                                 message: text.into(),
                                 runner_failure: false,
                             },
