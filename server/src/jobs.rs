@@ -114,7 +114,8 @@ struct Inner {
     dispatcher: Dispatcher,
     config: JobsConfig,
     idempotency_ttl: Duration,
-    /// Wakes this replica's workers when a job is enqueued or requeued here.
+    /// Wakes this replica's workers when a job is enqueued or requeued here, or a worker
+    /// becomes free.
     wake: Notify,
 }
 
@@ -615,6 +616,7 @@ impl Jobs {
             tokio::spawn(async move {
                 jobs.attempt(job, token).await;
                 drop(permit);
+                jobs.inner.wake.notify_one();
             });
         }
         Ok(claimed)

@@ -314,16 +314,22 @@ fn summary(text: &str, width: usize) -> String {
     }
 }
 
-pub async fn run(args: RunArgs, json: bool) -> Result<(), Failure> {
-    let payload: serde_json::Value = serde_json::from_str(&args.payload).map_err(|error| {
+/// The `--payload` argument: a JSON object.
+pub fn payload_object(text: &str) -> Result<serde_json::Map<String, serde_json::Value>, Failure> {
+    let payload: serde_json::Value = serde_json::from_str(text).map_err(|error| {
         Failure::with_reason(format!("--payload is not JSON: {error}"), "INVALID_PAYLOAD")
     })?;
-    let serde_json::Value::Object(payload) = payload else {
-        return Err(Failure::with_reason(
+    match payload {
+        serde_json::Value::Object(payload) => Ok(payload),
+        _ => Err(Failure::with_reason(
             "--payload must be a JSON object",
             "INVALID_PAYLOAD",
-        ));
-    };
+        )),
+    }
+}
+
+pub async fn run(args: RunArgs, json: bool) -> Result<(), Failure> {
+    let payload = payload_object(&args.payload)?;
     let timeout = match args.timeout {
         None => None,
         Some(seconds) if seconds > 0.0 && seconds.is_finite() => {

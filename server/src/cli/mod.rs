@@ -6,6 +6,7 @@
 mod approvals;
 mod budgets;
 mod client;
+mod jobs;
 mod keys;
 mod local;
 mod output;
@@ -64,6 +65,8 @@ enum Command {
     Budgets(budgets::BudgetsArgs),
     /// Runs held for approval on a running server: list, approve, reject.
     Approvals(approvals::ApprovalsArgs),
+    /// The durable job queue of a running server: enqueue, list, cancel, dead letters, requeue.
+    Jobs(jobs::JobsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -320,6 +323,7 @@ pub fn main() -> ExitCode {
         Command::Approvals(args) => {
             runtime().and_then(|rt| rt.block_on(approvals::approvals(args, json)))
         }
+        Command::Jobs(args) => runtime().and_then(|rt| rt.block_on(jobs::jobs(args, json))),
         Command::Budgets(args) => {
             runtime().and_then(|rt| rt.block_on(budgets::budgets(args, json)))
         }
