@@ -107,6 +107,7 @@ gen-check: setup ## Fail when generated code drifts from proto/, or the protos b
 bench: setup ## Benchmarks (release build); results and method in docs/benchmarks.md
 	cargo build --release -p skillos --bins --examples
 	BENCH_PYTHON=$(PYTHON) $(CARGO_TARGET_DIR)/release/examples/bench-skills
+	$(CARGO_TARGET_DIR)/release/examples/bench-jobs
 	cargo run --release -q -p skillos-routing --example bench-routing
 
 .PHONY: fuzz

@@ -87,6 +87,16 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "circuit_breaker.open_seconds",
     ),
     ("SKILLOS_BUDGET_DEFAULTS", "budgets.defaults"),
+    ("SKILLOS_WEBHOOK_ALLOW_UNSIGNED", "webhooks.allow_unsigned"),
+    ("SKILLOS_WEBHOOK_MAX_BODY_BYTES", "webhooks.max_body_bytes"),
+    (
+        "SKILLOS_WEBHOOK_DEDUP_TTL_SECONDS",
+        "webhooks.dedup_ttl_seconds",
+    ),
+    (
+        "SKILLOS_ATTACHMENT_MAX_SIZE_BYTES",
+        "webhooks.attachment_max_size_bytes",
+    ),
     ("SKILLOS_JOB_WORKERS", "jobs.workers"),
     ("SKILLOS_JOB_LEASE_SECONDS", "jobs.lease_seconds"),
     ("SKILLOS_JOB_POLL_INTERVAL_MS", "jobs.poll_interval_ms"),
@@ -111,7 +121,35 @@ pub struct Config {
     pub circuit_breaker: CircuitBreakerConfig,
     pub budgets: BudgetsConfig,
     pub jobs: JobsConfig,
+    pub webhooks: WebhooksConfig,
     pub log: LogConfig,
+}
+
+/// Webhook deliveries (`POST /webhooks/{trigger_id}`, WebhookService.DeliverWebhook).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Accept unsigned deliveries to triggers that allow them; off, no trigger accepts one.
+    pub allow_unsigned: bool,
+    /// The largest request body read; a larger one is refused (413) before it is read.
+    pub max_body_bytes: usize,
+    /// How long an accepted delivery id is remembered, so a repeat creates nothing. At least
+    /// twice the largest timestamp tolerance plus a minute; GitHub deliveries, which sign no
+    /// time, are remembered at least 72 hours.
+    pub dedup_ttl_seconds: u64,
+    /// The largest attachment, decoded.
+    pub attachment_max_size_bytes: usize,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            allow_unsigned: false,
+            max_body_bytes: 16 * 1024 * 1024,
+            dedup_ttl_seconds: 24 * 3600,
+            attachment_max_size_bytes: 10 * 1024 * 1024,
+        }
+    }
 }
 
 /// The job queue's workers and retry policy.
@@ -839,6 +877,16 @@ impl Config {
                 self.jobs.workers =
                     u32::try_from(parse_u64(value)?).map_err(|e| invalid(e.to_string()))?
             }
+            "webhooks.allow_unsigned" => self.webhooks.allow_unsigned = parse_flag(value)?,
+            "webhooks.max_body_bytes" => {
+                self.webhooks.max_body_bytes =
+                    usize::try_from(parse_u64(value)?).map_err(|e| invalid(e.to_string()))?
+            }
+            "webhooks.dedup_ttl_seconds" => self.webhooks.dedup_ttl_seconds = parse_u64(value)?,
+            "webhooks.attachment_max_size_bytes" => {
+                self.webhooks.attachment_max_size_bytes =
+                    usize::try_from(parse_u64(value)?).map_err(|e| invalid(e.to_string()))?
+            }
             "jobs.lease_seconds" => self.jobs.lease_seconds = parse_u64(value)?,
             "jobs.poll_interval_ms" => self.jobs.poll_interval_ms = parse_u64(value)?,
             "jobs.backoff_initial_ms" => self.jobs.backoff_initial_ms = parse_u64(value)?,
@@ -895,6 +943,20 @@ impl Config {
         } else {
             None
         };
+        let job_problem = job_problem.or_else(|| {
+            let min_dedup = 2 * crate::webhooks::MAX_TOLERANCE_SECONDS + 60;
+            if self.webhooks.dedup_ttl_seconds < min_dedup {
+                Some((
+                    "webhooks.dedup_ttl_seconds",
+                    "must be at least twice the largest timestamp tolerance (3600 s) plus a \
+                     minute, 7260 s: a signed delivery may be replayed anywhere in its window",
+                ))
+            } else if self.webhooks.max_body_bytes < 1024 {
+                Some(("webhooks.max_body_bytes", "must be at least 1024"))
+            } else {
+                None
+            }
+        });
         if let Some((key, message)) = job_problem {
             return Err(Error::Invalid {
                 key,

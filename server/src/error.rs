@@ -40,11 +40,13 @@ pub enum Kind {
     Cancelled,
     /// A concurrent request got in the way; retry later.
     Aborted,
+    /// The name is taken.
+    AlreadyExists,
     Internal,
 }
 
 impl Kind {
-    const ALL: [Self; 12] = [
+    const ALL: [Self; 13] = [
         Self::InvalidArgument,
         Self::Unauthenticated,
         Self::PermissionDenied,
@@ -56,6 +58,7 @@ impl Kind {
         Self::Unavailable,
         Self::Cancelled,
         Self::Aborted,
+        Self::AlreadyExists,
         Self::Internal,
     ];
 
@@ -81,6 +84,7 @@ impl Kind {
             Self::Unavailable => tonic::Code::Unavailable,
             Self::Cancelled => tonic::Code::Cancelled,
             Self::Aborted => tonic::Code::Aborted,
+            Self::AlreadyExists => tonic::Code::AlreadyExists,
             Self::Internal => tonic::Code::Internal,
         }
     }
@@ -96,7 +100,7 @@ impl Kind {
             Self::DeadlineExceeded => http::StatusCode::GATEWAY_TIMEOUT,
             Self::Unimplemented => http::StatusCode::NOT_IMPLEMENTED,
             Self::Unavailable => http::StatusCode::SERVICE_UNAVAILABLE,
-            Self::Cancelled | Self::Aborted => http::StatusCode::CONFLICT,
+            Self::Cancelled | Self::Aborted | Self::AlreadyExists => http::StatusCode::CONFLICT,
             Self::Internal => http::StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -208,7 +212,12 @@ impl axum::response::IntoResponse for ApiError {
             "error": {"reason": self.reason, "message": self.message},
             "detail": self.message,
         });
-        let mut response = (self.kind.http(), axum::Json(body)).into_response();
+        // Sizes are 413 in HTTP; in gRPC they share RESOURCE_EXHAUSTED with rate limits.
+        let status = match self.reason {
+            "BODY_TOO_LARGE" | "ATTACHMENT_TOO_LARGE" => http::StatusCode::PAYLOAD_TOO_LARGE,
+            _ => self.kind.http(),
+        };
+        let mut response = (status, axum::Json(body)).into_response();
         if let Some(after) = self.retry_after {
             // Whole seconds, rounded up: a client that waits that long is admitted.
             let seconds = after.as_secs() + u64::from(after.subsec_nanos() > 0);
@@ -347,6 +356,43 @@ impl From<crate::approvals::Error> for ApiError {
             E::Store(store) => return Self::internal(store),
         };
         Self::new(kind, reason, message)
+    }
+}
+
+impl From<crate::webhooks::Error> for ApiError {
+    fn from(error: crate::webhooks::Error) -> Self {
+        use crate::webhooks::attachments::Error as A;
+        use crate::webhooks::{Error as E, Refusal};
+        let message = error.to_string();
+        let (kind, reason) = match error {
+            E::Run(run) => return Self::from(run),
+            E::Jobs(jobs) => return Self::from(jobs),
+            E::Store(store) => return Self::internal(&store),
+            E::Attachment(A::Io(io)) => return Self::internal(&io),
+            E::NotFound(_) => (Kind::NotFound, "TRIGGER_NOT_FOUND"),
+            E::Disabled(_) => (Kind::FailedPrecondition, "TRIGGER_DISABLED"),
+            E::Refused(Refusal::Malformed(_)) => (Kind::InvalidArgument, "INVALID_HEADERS"),
+            E::Refused(Refusal::Unverified(_)) => (Kind::Unauthenticated, "SIGNATURE_INVALID"),
+            E::TooLarge(_) => (Kind::ResourceExhausted, "BODY_TOO_LARGE"),
+            E::InvalidBody(_) => (Kind::InvalidArgument, "INVALID_BODY"),
+            E::Attachment(A::Invalid(_)) => (Kind::InvalidArgument, "INVALID_ATTACHMENT"),
+            E::Attachment(A::TooLarge { .. }) => (Kind::ResourceExhausted, "ATTACHMENT_TOO_LARGE"),
+            E::InvalidTrigger(_) => (Kind::InvalidArgument, "INVALID_REQUEST"),
+            E::InvalidTriggerId(_) => (Kind::InvalidArgument, "INVALID_TRIGGER_ID"),
+            E::InvalidSecret(_) => (Kind::InvalidArgument, "INVALID_SECRET"),
+            E::Exists(_) => (Kind::AlreadyExists, "TRIGGER_EXISTS"),
+            E::ReadOnly(_) => (Kind::FailedPrecondition, "TRIGGER_READ_ONLY"),
+            E::Denied => (Kind::PermissionDenied, "POLICY_DENIED"),
+            E::InvalidPageToken => (Kind::InvalidArgument, "INVALID_PAGE_TOKEN"),
+            E::InvalidPageSize => (Kind::InvalidArgument, "INVALID_PAGE_SIZE"),
+        };
+        Self::new(kind, reason, message)
+    }
+}
+
+impl From<crate::webhooks::Error> for tonic::Status {
+    fn from(error: crate::webhooks::Error) -> Self {
+        ApiError::from(error).into_status()
     }
 }
 

@@ -75,6 +75,8 @@ pub struct EnqueueRequest {
     pub source: JobSource,
     pub source_id: String,
     pub fire_time: Option<DateTime<Utc>>,
+    /// The webhook delivery id the job was created for, shown as its idempotency key.
+    pub delivery_id: Option<String>,
 }
 
 impl EnqueueRequest {
@@ -91,6 +93,7 @@ impl EnqueueRequest {
             source: JobSource::Api,
             source_id: String::new(),
             fire_time: None,
+            delivery_id: None,
         }
     }
 }
@@ -187,6 +190,45 @@ impl Jobs {
         {
             return self.replayed(principal, key, record).await;
         }
+        let key = request.idempotency.clone();
+        let job = self.prepare(principal, request).await?;
+        let claim = claim.map(|claim| skillos_store::IdempotencyClaim {
+            response: Some(json!({"job_id": job.id})),
+            ..claim
+        });
+        if let Some(held) = store.insert_job(&job, claim.as_ref()).await? {
+            let key = key.as_ref().expect("a claim has a key");
+            return self.replayed(principal, key, held).await;
+        }
+        Ok((self.enqueued(job), false))
+    }
+
+    /// Enqueues the job of a webhook delivery, recorded with the delivery in one transaction.
+    /// A delivery seen before creates nothing: its job is returned, with `true`.
+    pub async fn enqueue_delivery(
+        &self,
+        principal: &Principal,
+        request: EnqueueRequest,
+        delivery: &skillos_store::Delivery,
+    ) -> Result<(JobView, bool), Error> {
+        let job = self.prepare(principal, request).await?;
+        match self.inner.store.insert_delivery_job(&job, delivery).await? {
+            Some(existing) => Ok((self.get(principal, &existing).await?, true)),
+            None => Ok((self.enqueued(job), false)),
+        }
+    }
+
+    fn enqueued(&self, job: Job) -> JobView {
+        tracing::debug!(job_id = %job.id, skill_id = %job.skill_id, "job enqueued");
+        self.inner.wake.notify_one();
+        JobView {
+            job,
+            execution_ids: Vec::new(),
+        }
+    }
+
+    /// Checks a request and makes its job (not stored yet).
+    async fn prepare(&self, principal: &Principal, request: EnqueueRequest) -> Result<Job, Error> {
         let view = self
             .inner
             .orchestrator
@@ -249,6 +291,7 @@ impl Jobs {
                 .idempotency
                 .as_ref()
                 .map(|key| key.key.clone())
+                .or(request.delivery_id)
                 .unwrap_or_default(),
             principal: principal.subject.clone(),
             run_context: principal.run_context(),
@@ -256,23 +299,7 @@ impl Jobs {
             updated_at: now,
             finished_at: None,
         };
-        let claim = claim.map(|claim| skillos_store::IdempotencyClaim {
-            response: Some(json!({"job_id": job.id})),
-            ..claim
-        });
-        if let Some(held) = store.insert_job(&job, claim.as_ref()).await? {
-            let key = request.idempotency.as_ref().expect("a claim has a key");
-            return self.replayed(principal, key, held).await;
-        }
-        tracing::debug!(job_id = %job.id, skill_id = %job.skill_id, "job enqueued");
-        self.inner.wake.notify_one();
-        Ok((
-            JobView {
-                job,
-                execution_ids: Vec::new(),
-            },
-            false,
-        ))
+        Ok(job)
     }
 
     async fn replayed(

@@ -20,3 +20,4 @@ pub mod routing;
 pub mod server;
 pub mod skills;
 pub mod telemetry;
+pub mod webhooks;

@@ -400,14 +400,11 @@ impl Service {
             .await
     }
 
-    /// The checks a run of a skill passes before anything is stored or limited: the skill
-    /// exists for the tenant, a policy grants it, the payload is an object that matches its
-    /// input schema. EnqueueJob applies them too, so a bad job is refused at once.
-    pub async fn admit_skill(
+    /// A skill of the caller's tenant that a policy lets the caller run.
+    pub async fn skill_for(
         &self,
         principal: &Principal,
         skill_id: &str,
-        payload: &Json,
     ) -> Result<skills::SkillView, Error> {
         let view = self.skills.get(principal, skill_id).await?;
         let manifest = &view.skill.manifest;
@@ -421,6 +418,21 @@ impl Service {
                            policy_id = %decision.policy_id, "run denied by policy");
             return Err(Error::Denied { skill_id, decision });
         }
+        Ok(view)
+    }
+
+    /// The checks a run of a skill passes before anything is stored or limited: the skill
+    /// exists for the tenant, a policy grants it, the payload is an object that matches its
+    /// input schema. EnqueueJob applies them too, so a bad job is refused at once.
+    pub async fn admit_skill(
+        &self,
+        principal: &Principal,
+        skill_id: &str,
+        payload: &Json,
+    ) -> Result<skills::SkillView, Error> {
+        let view = self.skill_for(principal, skill_id).await?;
+        let manifest = &view.skill.manifest;
+        let skill_id = manifest.id.to_string();
         if !payload.is_object() {
             return Err(Error::InvalidPayload(
                 "the payload must be a JSON object".to_owned(),

@@ -51,6 +51,8 @@ pub mod permission {
     pub const BUDGETS_WRITE: &str = "budgets:write";
     /// Cancel and requeue jobs other principals enqueued.
     pub const JOBS_MANAGE: &str = "jobs:manage";
+    /// Create, delete and rotate the secrets of webhook triggers.
+    pub const WEBHOOKS_MANAGE: &str = "webhooks:manage";
 }
 
 /// The outcome of one check.

@@ -30,6 +30,7 @@ use crate::metrics::{self, Metrics};
 use crate::policy::Policies;
 use crate::rate_limit::RateLimiter;
 use crate::routing::{EmbedderSource, Routing};
+use crate::webhooks::Webhooks;
 use crate::{grpc, orchestrator, skills};
 
 const STORE_CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -110,6 +111,7 @@ pub async fn run(
         );
     }
     let http_limiter = limiter.clone();
+    let webhook_limiter = limiter.clone();
     let policies_for_grpc = policies.clone();
     let budgets = Budgets::new(store.clone(), config.budgets.clone());
     let approvals = Approvals::new(store.clone(), policies.clone());
@@ -202,6 +204,20 @@ pub async fn run(
         Duration::from_secs(config.server.idempotency_ttl_seconds),
     );
     let jobs_task = tokio::spawn(jobs.clone().work(dispatcher.shutdown_signal()));
+    let webhooks = Webhooks::new(
+        store.clone(),
+        jobs.clone(),
+        orchestrator.clone(),
+        webhook_limiter,
+        policies_for_grpc.clone(),
+        config.skills.root.as_deref(),
+        &config.storage.data_dir,
+        config.webhooks.clone(),
+    );
+    let webhooks_task = tokio::spawn(maintain_webhooks(
+        webhooks.clone(),
+        dispatcher.shutdown_signal(),
+    ));
     let services = grpc::Services {
         skills: skills.clone(),
         orchestrator,
@@ -218,6 +234,7 @@ pub async fn run(
         policies: policies_for_grpc,
         approvals,
         jobs,
+        webhooks: webhooks.clone(),
     };
     if runner_tokens.is_empty() {
         tracing::warn!(
@@ -225,7 +242,7 @@ pub async fn run(
         );
     }
     let router = grpc::mount(
-        http::router(http_state, skills, authenticator, http_limiter),
+        http::router(http_state, skills, authenticator, http_limiter, webhooks),
         services,
         health_service,
         &config.server.cors_allowed_origins,
@@ -290,6 +307,7 @@ pub async fn run(
     governance_task.abort();
     resumer_task.abort();
     jobs_task.abort();
+    webhooks_task.abort();
     if let Some(task) = local_runner_task {
         let _ = tokio::time::timeout(Duration::from_secs(12), task).await;
     }
@@ -406,6 +424,23 @@ async fn resume_approved(
             _ = shutdown.changed() => return,
             () = approved.notified() => {}
             () = tokio::time::sleep(RESUME_TICK) => {}
+        }
+    }
+}
+
+/// Forgets expired webhook delivery ids and rotated-out secrets, once a minute.
+async fn maintain_webhooks(webhooks: Webhooks, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        match webhooks.sweep().await {
+            Ok(0) => {}
+            Ok(removed) => {
+                tracing::debug!(removed, "expired webhook deliveries and secrets removed")
+            }
+            Err(error) => tracing::warn!(%error, "cannot remove expired webhook deliveries"),
+        }
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            () = tokio::time::sleep(Duration::from_secs(60)) => {}
         }
     }
 }

@@ -17,6 +17,16 @@ macro_rules! impl_job_queries {
             {
                 return Ok(Some(held));
             }
+            Self::insert_job_row(&mut tx, job).await?;
+            tx.commit().await?;
+            Ok(None)
+        }
+
+        /// Inserts a job in the caller's transaction.
+        async fn insert_job_row(
+            conn: &mut <$store as $crate::sql::PoolOf>::Connection,
+            job: &$crate::Job,
+        ) -> $crate::Result<()> {
             sqlx::query(
                 "INSERT INTO jobs (id, tenant_id, skill_id, payload, state, attempt, max_attempts, \
                  timeout_ms, priority, next_run_at, lease_token, lease_expires_at, execution_id, \
@@ -49,8 +59,52 @@ macro_rules! impl_job_queries {
             .bind(job.created_at)
             .bind(job.updated_at)
             .bind(job.finished_at)
+            .execute(conn)
+            .await?;
+            Ok(())
+        }
+
+        async fn sql_insert_delivery_job(
+            &self,
+            job: &$crate::Job,
+            delivery: &$crate::Delivery,
+        ) -> $crate::Result<Option<String>> {
+            let now = $crate::now();
+            let mut tx = self.writer().begin().await?;
+            sqlx::query(
+                "DELETE FROM webhook_deliveries WHERE trigger_id = $1 AND delivery_id = $2 \
+                 AND expires_at <= $3",
+            )
+            .bind(&delivery.trigger_id)
+            .bind(&delivery.delivery_id)
+            .bind(now)
             .execute(&mut *tx)
             .await?;
+            let inserted = sqlx::query(
+                "INSERT INTO webhook_deliveries (trigger_id, delivery_id, tenant_id, job_id, \
+                 created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            )
+            .bind(&delivery.trigger_id)
+            .bind(&delivery.delivery_id)
+            .bind(delivery.tenant_id.as_str())
+            .bind(&job.id)
+            .bind(now)
+            .bind(delivery.expires_at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                let (existing,): (String,) = sqlx::query_as(
+                    "SELECT job_id FROM webhook_deliveries WHERE trigger_id = $1 \
+                     AND delivery_id = $2",
+                )
+                .bind(&delivery.trigger_id)
+                .bind(&delivery.delivery_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                return Ok(Some(existing));
+            }
+            Self::insert_job_row(&mut tx, job).await?;
             tx.commit().await?;
             Ok(None)
         }

@@ -11,6 +11,8 @@ mod model;
 mod postgres;
 mod sql;
 mod sqlite;
+mod webhook;
+mod webhook_sql;
 
 use std::path::PathBuf;
 
@@ -27,6 +29,7 @@ pub use model::{
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub use webhook::{Delivery, Trigger, TriggerSecret};
 
 /// Which database a store talks to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -395,6 +398,55 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         after_id: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Job>>;
+
+    /// Stores a job created by a webhook delivery together with the delivery's record, in one
+    /// transaction. When the delivery was recorded before (and has not expired), nothing is
+    /// stored and the job it created is returned.
+    async fn insert_delivery_job(&self, job: &Job, delivery: &Delivery) -> Result<Option<String>>;
+
+    /// Stores a trigger with its first secret and the audit event; false when the id is taken.
+    async fn insert_trigger(
+        &self,
+        trigger: &Trigger,
+        secret: &TriggerSecret,
+        audit: &AuditEvent,
+    ) -> Result<bool>;
+
+    /// A trigger by id: of `tenant` when given, of any tenant otherwise (a webhook delivery
+    /// names only the trigger; its tenant comes from the trigger).
+    async fn trigger(&self, tenant: Option<&TenantId>, id: &str) -> Result<Option<Trigger>>;
+
+    /// A tenant's triggers by id, after `after_id`.
+    async fn list_triggers(
+        &self,
+        tenant: &TenantId,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Trigger>>;
+
+    /// Deletes a trigger and its secrets, with the audit event; false when there is none.
+    async fn delete_trigger(&self, tenant: &TenantId, id: &str, audit: &AuditEvent)
+    -> Result<bool>;
+
+    /// The secrets of a trigger valid at `now`, newest first.
+    async fn trigger_secrets(
+        &self,
+        trigger_id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<TriggerSecret>>;
+
+    /// Adds a secret to a trigger of `tenant`; the secrets valid until now stay valid until
+    /// `grace_until` at the latest. False when the tenant has no such trigger.
+    async fn rotate_secret(
+        &self,
+        tenant: &TenantId,
+        secret: &TriggerSecret,
+        grace_until: chrono::DateTime<chrono::Utc>,
+        audit: &AuditEvent,
+    ) -> Result<bool>;
+
+    /// Removes delivery records and secrets that expired; how many.
+    async fn delete_expired_webhook_rows(&self, now: chrono::DateTime<chrono::Utc>) -> Result<u64>;
 
     /// Oldest first, after `after_id` when given.
     async fn list_audit(

@@ -1030,6 +1030,74 @@ macro_rules! impl_store {
                 self.sql_jobs_in_state(state, after_id, limit).await
             }
 
+            async fn insert_delivery_job(
+                &self,
+                job: &$crate::Job,
+                delivery: &$crate::Delivery,
+            ) -> $crate::Result<Option<String>> {
+                self.sql_insert_delivery_job(job, delivery).await
+            }
+
+            async fn insert_trigger(
+                &self,
+                trigger: &$crate::Trigger,
+                secret: &$crate::TriggerSecret,
+                audit: &$crate::AuditEvent,
+            ) -> $crate::Result<bool> {
+                self.sql_insert_trigger(trigger, secret, audit).await
+            }
+
+            async fn trigger(
+                &self,
+                tenant: Option<&$crate::TenantId>,
+                id: &str,
+            ) -> $crate::Result<Option<$crate::Trigger>> {
+                self.sql_trigger(tenant, id).await
+            }
+
+            async fn list_triggers(
+                &self,
+                tenant: &$crate::TenantId,
+                after_id: Option<&str>,
+                limit: u32,
+            ) -> $crate::Result<Vec<$crate::Trigger>> {
+                self.sql_list_triggers(tenant, after_id, limit).await
+            }
+
+            async fn delete_trigger(
+                &self,
+                tenant: &$crate::TenantId,
+                id: &str,
+                audit: &$crate::AuditEvent,
+            ) -> $crate::Result<bool> {
+                self.sql_delete_trigger(tenant, id, audit).await
+            }
+
+            async fn trigger_secrets(
+                &self,
+                trigger_id: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::Result<Vec<$crate::TriggerSecret>> {
+                self.sql_trigger_secrets(trigger_id, now).await
+            }
+
+            async fn rotate_secret(
+                &self,
+                tenant: &$crate::TenantId,
+                secret: &$crate::TriggerSecret,
+                grace_until: chrono::DateTime<chrono::Utc>,
+                audit: &$crate::AuditEvent,
+            ) -> $crate::Result<bool> {
+                self.sql_rotate_secret(tenant, secret, grace_until, audit).await
+            }
+
+            async fn delete_expired_webhook_rows(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::Result<u64> {
+                self.sql_delete_expired_webhook_rows(now).await
+            }
+
             async fn list_audit(
                 &self,
                 tenant: &$crate::TenantId,
@@ -1050,6 +1118,7 @@ macro_rules! impl_store {
         }
 
         $crate::job_sql::impl_job_queries!($store, $backend);
+        $crate::webhook_sql::impl_webhook_queries!($store);
 
         async fn insert_execution_row(
             conn: &mut <$store as $crate::sql::PoolOf>::Connection,

@@ -143,7 +143,39 @@ conformance!(
     job_changes_are_fenced_by_lease_and_state,
     jobs_list_by_filter_and_dead_letters_by_finish_time,
     an_expired_lease_is_claimed_again,
+    a_delivery_is_recorded_once_with_its_job,
+    triggers_are_unique_across_tenants_and_rotate_their_secrets,
 );
+
+fn trigger(tenant: &str, id: &str) -> skillos_store::Trigger {
+    let now = skillos_store::now();
+    skillos_store::Trigger {
+        id: id.to_owned(),
+        tenant_id: TenantId::new(tenant),
+        skill_id: "a/b".to_owned(),
+        description: String::new(),
+        scheme: "standard_webhooks".to_owned(),
+        allow_unsigned: false,
+        tolerance_seconds: 300,
+        payload_mapping: "envelope".to_owned(),
+        forwarded_headers: vec!["x-event".to_owned()],
+        enabled: true,
+        principal: "alice".to_owned(),
+        run_context: json!({"roles": ["ops"]}),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn secret(trigger: &str, id: &str, value: &str) -> skillos_store::TriggerSecret {
+    skillos_store::TriggerSecret {
+        id: id.to_owned(),
+        trigger_id: trigger.to_owned(),
+        secret: value.to_owned(),
+        created_at: skillos_store::now(),
+        expires_at: None,
+    }
+}
 
 fn job(tenant: &TenantId, id: &str, skill: &str, priority: i32) -> skillos_store::Job {
     let now = skillos_store::now();
@@ -1441,5 +1473,170 @@ mod cases {
                 .await
                 .unwrap()
         );
+    }
+
+    pub async fn a_delivery_is_recorded_once_with_its_job(store: &dyn Store) {
+        use skillos_store::{Delivery, JobFilter};
+        let tenant = TenantId::new("acme");
+        let delivery = Delivery {
+            tenant_id: tenant.clone(),
+            trigger_id: "hook".to_owned(),
+            delivery_id: "msg_1".to_owned(),
+            expires_at: skillos_store::now() + Duration::hours(1),
+        };
+        let first = super::job(&tenant, "j1", "a/b", 0);
+        assert_eq!(
+            store.insert_delivery_job(&first, &delivery).await.unwrap(),
+            None
+        );
+        // The same delivery again: the first job, and nothing stored.
+        let second = super::job(&tenant, "j2", "a/b", 0);
+        assert_eq!(
+            store
+                .insert_delivery_job(&second, &delivery)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("j1")
+        );
+        assert!(store.get_job(&tenant, "j2").await.unwrap().is_none());
+        // Another trigger is another key space.
+        let other = Delivery {
+            trigger_id: "other".to_owned(),
+            ..delivery.clone()
+        };
+        assert_eq!(
+            store.insert_delivery_job(&second, &other).await.unwrap(),
+            None
+        );
+        // An expired record is replaced, and swept.
+        let stale = Delivery {
+            delivery_id: "msg_2".to_owned(),
+            expires_at: skillos_store::now() - Duration::seconds(1),
+            ..delivery.clone()
+        };
+        let third = super::job(&tenant, "j3", "a/b", 0);
+        assert_eq!(
+            store.insert_delivery_job(&third, &stale).await.unwrap(),
+            None
+        );
+        let fourth = super::job(&tenant, "j4", "a/b", 0);
+        assert_eq!(
+            store.insert_delivery_job(&fourth, &stale).await.unwrap(),
+            None
+        );
+        let jobs = store
+            .list_jobs(&tenant, &JobFilter::default(), 10)
+            .await
+            .unwrap();
+        assert_eq!(jobs.len(), 4);
+        assert_eq!(
+            store
+                .delete_expired_webhook_rows(skillos_store::now())
+                .await
+                .unwrap(),
+            1
+        );
+    }
+
+    pub async fn triggers_are_unique_across_tenants_and_rotate_their_secrets(store: &dyn Store) {
+        let acme = TenantId::new("acme");
+        let audit = || AuditEvent::now(&acme, "alice", "trigger.changed", "hook", json!({}));
+        let made = super::trigger("acme", "hook");
+        assert!(
+            store
+                .insert_trigger(&made, &super::secret("hook", "s1", "one"), &audit())
+                .await
+                .unwrap()
+        );
+        // The id is taken for every tenant.
+        let taken = super::trigger("other", "hook");
+        assert!(
+            !store
+                .insert_trigger(&taken, &super::secret("hook", "s9", "x"), &audit())
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store.trigger(None, "hook").await.unwrap(),
+            Some(made.clone())
+        );
+        assert_eq!(
+            store.trigger(Some(&acme), "hook").await.unwrap(),
+            Some(made.clone())
+        );
+        assert!(
+            store
+                .trigger(Some(&TenantId::new("other")), "hook")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .list_triggers(&TenantId::new("other"), None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        store
+            .insert_trigger(
+                &super::trigger("acme", "later"),
+                &super::secret("later", "s2", "two"),
+                &audit(),
+            )
+            .await
+            .unwrap();
+        let ids = |t: Vec<skillos_store::Trigger>| t.into_iter().map(|t| t.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(store.list_triggers(&acme, None, 10).await.unwrap()),
+            ["hook", "later"]
+        );
+        assert_eq!(
+            ids(store.list_triggers(&acme, Some("hook"), 10).await.unwrap()),
+            ["later"]
+        );
+
+        // A rotation: both secrets valid during the grace, then only the new one.
+        let now = skillos_store::now();
+        let grace = now + Duration::seconds(60);
+        let rotated = super::secret("hook", "s3", "three");
+        assert!(
+            store
+                .rotate_secret(&acme, &rotated, grace, &audit())
+                .await
+                .unwrap()
+        );
+        let valid = store.trigger_secrets("hook", now).await.unwrap();
+        assert_eq!(
+            valid.iter().map(|s| s.secret.as_str()).collect::<Vec<_>>(),
+            ["three", "one"]
+        );
+        assert_eq!(valid[1].expires_at, Some(grace));
+        let after = store
+            .trigger_secrets("hook", grace + Duration::seconds(1))
+            .await
+            .unwrap();
+        assert_eq!(
+            after.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+            ["s3"]
+        );
+        // Another tenant cannot rotate or delete it.
+        let other = TenantId::new("other");
+        assert!(
+            !store
+                .rotate_secret(&other, &super::secret("hook", "s4", "x"), grace, &audit())
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .delete_trigger(&other, "hook", &audit())
+                .await
+                .unwrap()
+        );
+        assert!(store.delete_trigger(&acme, "hook", &audit()).await.unwrap());
+        assert!(store.trigger(None, "hook").await.unwrap().is_none());
+        assert!(store.trigger_secrets("hook", now).await.unwrap().is_empty());
     }
 }

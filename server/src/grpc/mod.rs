@@ -9,6 +9,7 @@ mod orchestrator;
 pub(crate) mod runner;
 mod skills;
 mod unimplemented;
+mod webhooks;
 
 use std::convert::Infallible;
 
@@ -46,6 +47,7 @@ pub struct Services {
     pub policies: std::sync::Arc<crate::policy::Policies>,
     pub approvals: crate::approvals::Approvals,
     pub jobs: crate::jobs::Jobs,
+    pub webhooks: crate::webhooks::Webhooks,
 }
 
 /// Adds every gRPC service to `router`; `health` is tonic-health's service.
@@ -101,7 +103,10 @@ where
             services.auth.clone(),
             shutdown,
         )))
-        .add(WebhookServiceServer::new(Unimplemented))
+        .add(WebhookServiceServer::new(webhooks::Adapter::new(
+            services.webhooks,
+            services.auth.clone(),
+        )))
         .add(JobServiceServer::new(jobs::Adapter::new(
             services.jobs,
             services.orchestrator.clone(),

@@ -82,14 +82,3 @@ unimplemented_service! {
         trigger_schedule(v1::TriggerScheduleRequest) -> v1::TriggerScheduleResponse = "TriggerSchedule";
     }
 }
-
-unimplemented_service! {
-    v1::webhook_service_server::WebhookService, "skillos.v1.WebhookService" {
-        deliver_webhook(v1::DeliverWebhookRequest) -> v1::DeliverWebhookResponse = "DeliverWebhook";
-        create_trigger(v1::CreateTriggerRequest) -> v1::CreateTriggerResponse = "CreateTrigger";
-        list_triggers(v1::ListTriggersRequest) -> v1::ListTriggersResponse = "ListTriggers";
-        get_trigger(v1::GetTriggerRequest) -> v1::GetTriggerResponse = "GetTrigger";
-        delete_trigger(v1::DeleteTriggerRequest) -> v1::DeleteTriggerResponse = "DeleteTrigger";
-        rotate_secret(v1::RotateSecretRequest) -> v1::RotateSecretResponse = "RotateSecret";
-    }
-}

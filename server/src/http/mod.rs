@@ -2,6 +2,7 @@
 //! as JSON.
 
 mod skills;
+mod webhooks;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,6 +27,7 @@ pub const ROUTES: &[&str] = &[
     "/skills",
     "/skills/{*rest}",
     "/validate",
+    "/webhooks/{trigger_id}",
 ];
 
 const STORE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -46,6 +48,7 @@ pub fn router(
     skills: crate::skills::Service,
     auth: crate::auth::Authenticator,
     limiter: Arc<crate::rate_limit::RateLimiter>,
+    webhooks: crate::webhooks::Webhooks,
 ) -> Router {
     let skills_api = Router::new()
         .route("/skills", get(skills::list))
@@ -62,6 +65,11 @@ pub fn router(
         .route("/metrics", get(metrics))
         .with_state(state)
         .merge(skills_api)
+        .merge(
+            Router::new()
+                .route("/webhooks/{trigger_id}", post(webhooks::deliver))
+                .with_state(webhooks),
+        )
 }
 
 /// Liveness: the process answers.
