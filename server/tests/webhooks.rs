@@ -375,7 +375,7 @@ async fn triggers_of_the_skills_root_read_their_secrets_when_deliveries_arrive()
     let secrets = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(
         secrets.path(),
-        "old-secret-0123456789, new-secret-0123456789\n",
+        "old-secret-0123456789\nnew-secret-0123456789\n",
     )
     .unwrap();
     let file = format!(

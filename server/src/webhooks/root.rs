@@ -5,7 +5,8 @@
 //! `description` and `secret_file`. Secrets never live in the file: they are read when a
 //! delivery arrives from the file `secret_file` names (an absolute path, e.g. a mounted
 //! secret), else from the environment variable `secret_env` names (`SKILLOS_WEBHOOK_SECRET`
-//! by default); several secrets, separated by commas, spaces or lines, during a rotation. The file is read again when it changes; these
+//! by default); one secret per line (several during a rotation), surrounding whitespace
+//! trimmed. The file is read again when it changes; these
 //! triggers belong to the default tenant and run as `webhook:<id>` with `roles`
 //! (`["webhook"]` by default).
 
@@ -42,7 +43,8 @@ impl Declared {
             None => std::env::var(&self.secret_env).unwrap_or_default(),
         };
         secrets
-            .split([',', ' ', '\n', '\r'])
+            .lines()
+            .map(str::trim)
             .filter(|secret| !secret.is_empty())
             .filter_map(|secret| self.scheme.key(secret))
             .collect()
