@@ -7,7 +7,9 @@
 //! the queue: `JOBS` jobs of the same skill enqueued with 64 calls in flight while the
 //! server's workers claim and run them; the figures are the enqueue rate (acknowledged jobs
 //! per second), the end-to-end rate (jobs from the first enqueue to the last success) and each
-//! job's time from enqueue to finish. PostgreSQL comes from `SKILLOS_TEST_POSTGRES_DSN` or the
+//! job's time from enqueue to finish. Last, webhooks: signed Standard Webhooks deliveries
+//! (each with its own id) posted to `/webhooks/{id}` over HTTP/1.1 with 64 in flight; each
+//! accepted one is verified, deduplicated and stored with its job. PostgreSQL comes from `SKILLOS_TEST_POSTGRES_DSN` or the
 //! local default; `BENCH_POSTGRES=off` leaves it out.
 
 use std::net::SocketAddr;
@@ -68,7 +70,8 @@ async fn measure(store: &str, addr: SocketAddr) -> anyhow::Result<()> {
         .connect()
         .await?;
     let runs = direct_runs(channel.clone()).await?;
-    let (enqueued, elapsed, latencies) = queue(channel).await?;
+    let (enqueued, elapsed, latencies) = queue(channel.clone()).await?;
+    let hooks = webhooks(addr, channel).await?;
     let count = latencies.len();
     let end_to_end = count as f64 / elapsed;
     println!(
@@ -85,7 +88,86 @@ async fn measure(store: &str, addr: SocketAddr) -> anyhow::Result<()> {
         percentile(&latencies, 0.99),
         end_to_end / runs.per_second
     );
+    println!(
+        "| {store} | webhook deliveries accepted | {} | {:.0} | {:.2} | {:.2} | {:.2} |",
+        hooks.count,
+        hooks.per_second,
+        hooks.p50_ms,
+        hooks.p99_ms,
+        hooks.per_second / runs.per_second
+    );
     Ok(())
+}
+
+/// Signed deliveries with distinct ids, as fast as 64 senders can post them.
+async fn webhooks(addr: SocketAddr, channel: Channel) -> anyhow::Result<Rate> {
+    use skillos::webhooks::{Scheme, verify::sign};
+    let trigger = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let secret = v1::webhook_service_client::WebhookServiceClient::new(channel)
+        .create_trigger(v1::CreateTriggerRequest {
+            trigger: Some(v1::Trigger {
+                id: trigger.clone(),
+                skill_id: ECHO_SKILL.into(),
+                signature_scheme: v1::SignatureScheme::StandardWebhooks as i32,
+                enabled: true,
+                ..Default::default()
+            }),
+            secret: String::new(),
+        })
+        .await?
+        .into_inner()
+        .secret;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(IN_FLIGHT)
+        .build()?;
+    let url = format!("http://{addr}/webhooks/{trigger}");
+    let deadline = Instant::now() + duration();
+    let started = Instant::now();
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..IN_FLIGHT {
+        let (client, url, secret, next) =
+            (client.clone(), url.clone(), secret.clone(), next.clone());
+        workers.push(tokio::spawn(async move {
+            let body = r#"{"minutes": 10, "mood": "focused"}"#;
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let id = format!("msg_{}", next.fetch_add(1, Ordering::Relaxed));
+                let t = chrono::Utc::now().timestamp();
+                let call = Instant::now();
+                let response = client
+                    .post(&url)
+                    .header("webhook-id", &id)
+                    .header("webhook-timestamp", t.to_string())
+                    .header(
+                        "webhook-signature",
+                        sign(Scheme::StandardWebhooks, &secret, &id, t, body.as_bytes()),
+                    )
+                    .body(body)
+                    .send()
+                    .await?;
+                anyhow::ensure!(
+                    response.status() == 202,
+                    "delivery {id}: {}",
+                    response.status()
+                );
+                latencies.push(call.elapsed().as_secs_f64() * 1e3);
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for worker in workers {
+        latencies.extend(worker.await??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    Ok(Rate {
+        count: latencies.len(),
+        per_second: latencies.len() as f64 / elapsed,
+        p50_ms: percentile(&latencies, 0.5),
+        p99_ms: percentile(&latencies, 0.99),
+    })
 }
 
 struct Rate {
