@@ -396,6 +396,33 @@ impl From<crate::webhooks::Error> for tonic::Status {
     }
 }
 
+impl From<crate::schedules::Error> for ApiError {
+    fn from(error: crate::schedules::Error) -> Self {
+        use crate::schedules::Error as E;
+        let message = error.to_string();
+        let (kind, reason) = match error {
+            E::Run(run) => return Self::from(run),
+            E::Jobs(jobs) => return Self::from(jobs),
+            E::Store(store) => return Self::internal(&store),
+            E::NotFound(_) => (Kind::NotFound, "SCHEDULE_NOT_FOUND"),
+            E::Completed(_) => (Kind::FailedPrecondition, "SCHEDULE_COMPLETED"),
+            E::InvalidCron(_) => (Kind::InvalidArgument, "INVALID_CRON"),
+            E::UnknownTimeZone(_) => (Kind::InvalidArgument, "UNKNOWN_TIME_ZONE"),
+            E::Invalid(_) => (Kind::InvalidArgument, "INVALID_SCHEDULE"),
+            E::Denied(_) => (Kind::PermissionDenied, "POLICY_DENIED"),
+            E::InvalidPageToken => (Kind::InvalidArgument, "INVALID_PAGE_TOKEN"),
+            E::InvalidPageSize => (Kind::InvalidArgument, "INVALID_PAGE_SIZE"),
+        };
+        Self::new(kind, reason, message)
+    }
+}
+
+impl From<crate::schedules::Error> for tonic::Status {
+    fn from(error: crate::schedules::Error) -> Self {
+        ApiError::from(error).into_status()
+    }
+}
+
 impl From<crate::jobs::Error> for ApiError {
     fn from(error: crate::jobs::Error) -> Self {
         use crate::jobs::Error as E;

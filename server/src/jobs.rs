@@ -218,6 +218,11 @@ impl Jobs {
         }
     }
 
+    /// Wakes this replica's workers: jobs were stored outside [`Jobs::enqueue`].
+    pub fn notify(&self) {
+        self.inner.wake.notify_one();
+    }
+
     fn enqueued(&self, job: Job) -> JobView {
         tracing::debug!(job_id = %job.id, skill_id = %job.skill_id, "job enqueued");
         self.inner.wake.notify_one();
@@ -228,7 +233,11 @@ impl Jobs {
     }
 
     /// Checks a request and makes its job (not stored yet).
-    async fn prepare(&self, principal: &Principal, request: EnqueueRequest) -> Result<Job, Error> {
+    pub(crate) async fn prepare(
+        &self,
+        principal: &Principal,
+        request: EnqueueRequest,
+    ) -> Result<Job, Error> {
         let view = self
             .inner
             .orchestrator

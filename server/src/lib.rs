@@ -17,6 +17,7 @@ pub mod orchestrator;
 pub mod policy;
 pub mod rate_limit;
 pub mod routing;
+pub mod schedules;
 pub mod server;
 pub mod skills;
 pub mod telemetry;

@@ -53,6 +53,8 @@ pub mod permission {
     pub const JOBS_MANAGE: &str = "jobs:manage";
     /// Create, delete and rotate the secrets of webhook triggers.
     pub const WEBHOOKS_MANAGE: &str = "webhooks:manage";
+    /// Pause, resume, delete and trigger schedules other principals created.
+    pub const SCHEDULES_MANAGE: &str = "schedules:manage";
 }
 
 /// The outcome of one check.

@@ -30,6 +30,7 @@ use crate::metrics::{self, Metrics};
 use crate::policy::Policies;
 use crate::rate_limit::RateLimiter;
 use crate::routing::{EmbedderSource, Routing};
+use crate::schedules::Schedules;
 use crate::webhooks::Webhooks;
 use crate::{grpc, orchestrator, skills};
 
@@ -214,6 +215,14 @@ pub async fn run(
         &config.storage.data_dir,
         config.webhooks.clone(),
     );
+    let schedules = Schedules::new(
+        store.clone(),
+        jobs.clone(),
+        orchestrator.clone(),
+        policies_for_grpc.clone(),
+        Duration::from_secs(config.server.idempotency_ttl_seconds),
+    );
+    let scheduler_task = tokio::spawn(schedules.clone().run(dispatcher.shutdown_signal()));
     let webhooks_task = tokio::spawn(maintain_webhooks(
         webhooks.clone(),
         dispatcher.shutdown_signal(),
@@ -235,6 +244,7 @@ pub async fn run(
         approvals,
         jobs,
         webhooks: webhooks.clone(),
+        schedules,
     };
     if runner_tokens.is_empty() {
         tracing::warn!(
@@ -308,6 +318,7 @@ pub async fn run(
     resumer_task.abort();
     jobs_task.abort();
     webhooks_task.abort();
+    scheduler_task.abort();
     if let Some(task) = local_runner_task {
         let _ = tokio::time::timeout(Duration::from_secs(12), task).await;
     }

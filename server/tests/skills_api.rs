@@ -250,12 +250,15 @@ async fn deprecation_round_trip_is_persisted_across_restarts() {
 }
 
 #[tokio::test]
-async fn services_not_built_yet_answer_unimplemented_with_a_reason() {
+async fn parts_not_built_yet_answer_unimplemented_with_a_reason() {
     let server = TestServer::start().await;
-    let mut schedules =
-        v1::schedule_service_client::ScheduleServiceClient::new(server.channel().await);
-    let status = schedules
-        .get_schedule(v1::GetScheduleRequest::default())
+    let mut orchestrator =
+        v1::orchestrator_service_client::OrchestratorServiceClient::new(server.channel().await);
+    let status = orchestrator
+        .list_executions(v1::ListExecutionsRequest {
+            created_after: Some(prost_types::Timestamp::default()),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
@@ -263,7 +266,7 @@ async fn services_not_built_yet_answer_unimplemented_with_a_reason() {
     assert!(
         status
             .message()
-            .contains("skillos.v1.ScheduleService/GetSchedule"),
+            .contains("skillos.v1.OrchestratorService/ListExecutions"),
         "{}",
         status.message()
     );

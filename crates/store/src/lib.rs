@@ -9,6 +9,8 @@ mod job;
 mod job_sql;
 mod model;
 mod postgres;
+mod schedule;
+mod schedule_sql;
 mod sql;
 mod sqlite;
 mod webhook;
@@ -28,6 +30,7 @@ pub use model::{
     UsageFilter, UsageRow, now,
 };
 pub use postgres::PgStore;
+pub use schedule::{ManualFire, Schedule, ScheduleFilter, ScheduleState};
 pub use sqlite::SqliteStore;
 pub use webhook::{Delivery, Trigger, TriggerSecret};
 
@@ -447,6 +450,72 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Removes delivery records and secrets that expired; how many.
     async fn delete_expired_webhook_rows(&self, now: chrono::DateTime<chrono::Utc>) -> Result<u64>;
+
+    /// Stores a schedule; with a claim, records its idempotency key in the same transaction
+    /// (when the key is held, nothing is stored and the holder's record is returned).
+    async fn insert_schedule(
+        &self,
+        schedule: &Schedule,
+        claim: Option<&IdempotencyClaim>,
+    ) -> Result<Option<IdempotencyRecord>>;
+
+    async fn get_schedule(&self, tenant: &TenantId, id: &str) -> Result<Option<Schedule>>;
+
+    /// By create time, then id; `filter.after` continues a listing after its last schedule.
+    async fn list_schedules(
+        &self,
+        tenant: &TenantId,
+        filter: &ScheduleFilter,
+        limit: u32,
+    ) -> Result<Vec<Schedule>>;
+
+    /// Moves a schedule from `expect` to `state` with its next fire time, and records the
+    /// audit event; false when it is gone or not in `expect`.
+    async fn set_schedule_state(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        expect: ScheduleState,
+        state: ScheduleState,
+        next_fire_at: Option<chrono::DateTime<chrono::Utc>>,
+        audit: &AuditEvent,
+    ) -> Result<bool>;
+
+    async fn delete_schedule(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        audit: &AuditEvent,
+    ) -> Result<bool>;
+
+    /// Active schedules of every tenant whose next fire is due at `now`, earliest first.
+    async fn due_schedules(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<Vec<Schedule>>;
+
+    /// Fires a schedule: moves its next fire time from `expected_next` (a compare-and-set on
+    /// an active schedule) and stores the fire's job, if any, in the same transaction. False
+    /// when another replica fired it first (nothing stored).
+    async fn fire_schedule(
+        &self,
+        id: &str,
+        expected_next: chrono::DateTime<chrono::Utc>,
+        next_fire_at: Option<chrono::DateTime<chrono::Utc>>,
+        state: ScheduleState,
+        job: Option<&Job>,
+    ) -> Result<bool>;
+
+    /// Fires a schedule of `tenant` now, out of its times: stores the job (and the idempotency
+    /// key) and records it as the last fire.
+    async fn fire_schedule_now(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        job: &Job,
+        claim: Option<&IdempotencyClaim>,
+    ) -> Result<ManualFire>;
 
     /// Oldest first, after `after_id` when given.
     async fn list_audit(

@@ -1098,6 +1098,83 @@ macro_rules! impl_store {
                 self.sql_delete_expired_webhook_rows(now).await
             }
 
+            async fn insert_schedule(
+                &self,
+                schedule: &$crate::Schedule,
+                claim: Option<&$crate::IdempotencyClaim>,
+            ) -> $crate::Result<Option<$crate::IdempotencyRecord>> {
+                self.sql_insert_schedule(schedule, claim).await
+            }
+
+            async fn get_schedule(
+                &self,
+                tenant: &$crate::TenantId,
+                id: &str,
+            ) -> $crate::Result<Option<$crate::Schedule>> {
+                self.sql_get_schedule(tenant, id).await
+            }
+
+            async fn list_schedules(
+                &self,
+                tenant: &$crate::TenantId,
+                filter: &$crate::ScheduleFilter,
+                limit: u32,
+            ) -> $crate::Result<Vec<$crate::Schedule>> {
+                self.sql_list_schedules(tenant, filter, limit).await
+            }
+
+            async fn set_schedule_state(
+                &self,
+                tenant: &$crate::TenantId,
+                id: &str,
+                expect: $crate::ScheduleState,
+                state: $crate::ScheduleState,
+                next_fire_at: Option<chrono::DateTime<chrono::Utc>>,
+                audit: &$crate::AuditEvent,
+            ) -> $crate::Result<bool> {
+                self.sql_set_schedule_state(tenant, id, expect, state, next_fire_at, audit)
+                    .await
+            }
+
+            async fn delete_schedule(
+                &self,
+                tenant: &$crate::TenantId,
+                id: &str,
+                audit: &$crate::AuditEvent,
+            ) -> $crate::Result<bool> {
+                self.sql_delete_schedule(tenant, id, audit).await
+            }
+
+            async fn due_schedules(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+                limit: u32,
+            ) -> $crate::Result<Vec<$crate::Schedule>> {
+                self.sql_due_schedules(now, limit).await
+            }
+
+            async fn fire_schedule(
+                &self,
+                id: &str,
+                expected_next: chrono::DateTime<chrono::Utc>,
+                next_fire_at: Option<chrono::DateTime<chrono::Utc>>,
+                state: $crate::ScheduleState,
+                job: Option<&$crate::Job>,
+            ) -> $crate::Result<bool> {
+                self.sql_fire_schedule(id, expected_next, next_fire_at, state, job)
+                    .await
+            }
+
+            async fn fire_schedule_now(
+                &self,
+                tenant: &$crate::TenantId,
+                id: &str,
+                job: &$crate::Job,
+                claim: Option<&$crate::IdempotencyClaim>,
+            ) -> $crate::Result<$crate::ManualFire> {
+                self.sql_fire_schedule_now(tenant, id, job, claim).await
+            }
+
             async fn list_audit(
                 &self,
                 tenant: &$crate::TenantId,
@@ -1119,6 +1196,7 @@ macro_rules! impl_store {
 
         $crate::job_sql::impl_job_queries!($store, $backend);
         $crate::webhook_sql::impl_webhook_queries!($store);
+        $crate::schedule_sql::impl_schedule_queries!($store);
 
         async fn insert_execution_row(
             conn: &mut <$store as $crate::sql::PoolOf>::Connection,

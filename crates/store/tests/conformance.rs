@@ -145,7 +145,35 @@ conformance!(
     an_expired_lease_is_claimed_again,
     a_delivery_is_recorded_once_with_its_job,
     triggers_are_unique_across_tenants_and_rotate_their_secrets,
+    a_schedule_fires_each_nominal_time_once,
 );
+
+fn schedule(tenant: &str, id: &str, next: chrono::DateTime<Utc>) -> skillos_store::Schedule {
+    let now = skillos_store::now();
+    skillos_store::Schedule {
+        id: id.to_owned(),
+        tenant_id: TenantId::new(tenant),
+        skill_id: "a/b".to_owned(),
+        payload: json!({}),
+        description: String::new(),
+        kind: "cron".to_owned(),
+        cron_expression: "* * * * *".to_owned(),
+        time_zone: "Europe/Moscow".to_owned(),
+        interval_ms: None,
+        anchor_at: None,
+        once_at: None,
+        catch_up: "skip".to_owned(),
+        max_attempts: 0,
+        state: skillos_store::ScheduleState::Active,
+        next_fire_at: Some(next),
+        last_fire_at: None,
+        last_job_id: String::new(),
+        principal: "alice".to_owned(),
+        run_context: json!({}),
+        created_at: now,
+        updated_at: now,
+    }
+}
 
 fn trigger(tenant: &str, id: &str) -> skillos_store::Trigger {
     let now = skillos_store::now();
@@ -1638,5 +1666,154 @@ mod cases {
         assert!(store.delete_trigger(&acme, "hook", &audit()).await.unwrap());
         assert!(store.trigger(None, "hook").await.unwrap().is_none());
         assert!(store.trigger_secrets("hook", now).await.unwrap().is_empty());
+    }
+
+    pub async fn a_schedule_fires_each_nominal_time_once(store: &dyn Store) {
+        use skillos_store::{JobSource, ManualFire, ScheduleFilter, ScheduleState};
+        let tenant = TenantId::new("acme");
+        let t0 = skillos_store::now() - Duration::seconds(5);
+        let t1 = t0 + Duration::minutes(1);
+        assert_eq!(
+            store
+                .insert_schedule(&super::schedule("acme", "s1", t0), None)
+                .await
+                .unwrap(),
+            None
+        );
+        store
+            .insert_schedule(&super::schedule("acme", "s2", t1), None)
+            .await
+            .unwrap();
+        store
+            .insert_schedule(&super::schedule("other", "s3", t0), None)
+            .await
+            .unwrap();
+        let due = store.due_schedules(skillos_store::now(), 10).await.unwrap();
+        assert_eq!(
+            due.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+            ["s1", "s3"]
+        );
+
+        let fire = |id: &str| {
+            let mut job = super::job(&tenant, id, "a/b", 0);
+            job.source = JobSource::Schedule;
+            job.source_id = "s1".to_owned();
+            job.fire_time = Some(t0);
+            job
+        };
+        let first = fire("j1");
+        assert!(
+            store
+                .fire_schedule("s1", t0, Some(t1), ScheduleState::Active, Some(&first))
+                .await
+                .unwrap()
+        );
+        // A second replica firing the same nominal time stores nothing.
+        let second = fire("j2");
+        assert!(
+            !store
+                .fire_schedule("s1", t0, Some(t1), ScheduleState::Active, Some(&second))
+                .await
+                .unwrap()
+        );
+        assert!(store.get_job(&tenant, "j2").await.unwrap().is_none());
+        let s1 = store.get_schedule(&tenant, "s1").await.unwrap().unwrap();
+        assert_eq!(
+            (s1.next_fire_at, s1.last_fire_at, s1.last_job_id.as_str()),
+            (Some(t1), Some(t0), "j1")
+        );
+        // Even a job made outside the compare-and-set cannot repeat a fire.
+        assert!(store.insert_job(&fire("j3"), None).await.is_err());
+
+        // A manual fire, and pause / resume / delete with their audit events.
+        let mut manual = super::job(&tenant, "j4", "a/b", 0);
+        manual.source = JobSource::Schedule;
+        manual.source_id = "s2".to_owned();
+        manual.fire_time = Some(skillos_store::now());
+        assert_eq!(
+            store
+                .fire_schedule_now(&tenant, "s2", &manual, None)
+                .await
+                .unwrap(),
+            ManualFire::Fired
+        );
+        let mut stray = manual.clone();
+        stray.id = "j5".to_owned();
+        assert_eq!(
+            store
+                .fire_schedule_now(&TenantId::new("other"), "s2", &stray, None)
+                .await
+                .unwrap(),
+            ManualFire::NoSchedule
+        );
+        let audit = || AuditEvent::now(&tenant, "alice", "schedule.changed", "s2", json!({}));
+        assert!(
+            store
+                .set_schedule_state(
+                    &tenant,
+                    "s2",
+                    ScheduleState::Active,
+                    ScheduleState::Paused,
+                    None,
+                    &audit()
+                )
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .set_schedule_state(
+                    &tenant,
+                    "s2",
+                    ScheduleState::Active,
+                    ScheduleState::Paused,
+                    None,
+                    &audit()
+                )
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .fire_schedule("s2", t1, None, ScheduleState::Active, None)
+                .await
+                .unwrap()
+        );
+        let paused = ScheduleFilter {
+            states: vec![ScheduleState::Paused],
+            ..Default::default()
+        };
+        let listed = store.list_schedules(&tenant, &paused, 10).await.unwrap();
+        assert_eq!(
+            listed.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+            ["s2"]
+        );
+        assert_eq!(listed[0].last_job_id, "j4");
+        let all = store
+            .list_schedules(&tenant, &ScheduleFilter::default(), 1)
+            .await
+            .unwrap();
+        assert_eq!(all[0].id, "s1");
+        let after = ScheduleFilter {
+            after: Some((all[0].created_at, all[0].id.clone())),
+            ..Default::default()
+        };
+        assert_eq!(
+            store.list_schedules(&tenant, &after, 10).await.unwrap()[0].id,
+            "s2"
+        );
+        assert!(
+            store
+                .delete_schedule(&tenant, "s2", &audit())
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .delete_schedule(&tenant, "s2", &audit())
+                .await
+                .unwrap()
+        );
+        assert!(store.get_schedule(&tenant, "s2").await.unwrap().is_none());
     }
 }

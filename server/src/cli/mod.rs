@@ -11,6 +11,7 @@ mod keys;
 mod local;
 mod output;
 mod route;
+mod schedules;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,6 +68,8 @@ enum Command {
     Approvals(approvals::ApprovalsArgs),
     /// The durable job queue of a running server: enqueue, list, cancel, dead letters, requeue.
     Jobs(jobs::JobsArgs),
+    /// Schedules of a running server: cron, intervals, one-shot times.
+    Schedules(schedules::SchedulesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -324,6 +327,9 @@ pub fn main() -> ExitCode {
             runtime().and_then(|rt| rt.block_on(approvals::approvals(args, json)))
         }
         Command::Jobs(args) => runtime().and_then(|rt| rt.block_on(jobs::jobs(args, json))),
+        Command::Schedules(args) => {
+            runtime().and_then(|rt| rt.block_on(schedules::schedules(args, json)))
+        }
         Command::Budgets(args) => {
             runtime().and_then(|rt| rt.block_on(budgets::budgets(args, json)))
         }

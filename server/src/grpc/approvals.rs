@@ -84,7 +84,7 @@ fn wanted(
 
 #[tonic::async_trait]
 impl ApprovalService for Adapter {
-    type WatchApprovalsStream = super::unimplemented::BoxStream<v1::WatchApprovalsResponse>;
+    type WatchApprovalsStream = super::BoxStream<v1::WatchApprovalsResponse>;
 
     async fn list_approvals(
         &self,

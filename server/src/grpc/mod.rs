@@ -7,8 +7,8 @@ pub(crate) mod convert;
 mod jobs;
 mod orchestrator;
 pub(crate) mod runner;
+mod schedules;
 mod skills;
-mod unimplemented;
 mod webhooks;
 
 use std::convert::Infallible;
@@ -21,7 +21,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::skills::Service as SkillsService;
 
-pub use unimplemented::Unimplemented;
+/// The stream type of server-streaming RPCs.
+pub type BoxStream<T> =
+    std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<T, tonic::Status>> + Send + 'static>>;
 
 /// Encoded descriptor sets served by reflection (and used for metric labels). `google.rpc` is
 /// there so that clients such as grpcurl can decode the `ErrorInfo` details of errors.
@@ -48,6 +50,7 @@ pub struct Services {
     pub approvals: crate::approvals::Approvals,
     pub jobs: crate::jobs::Jobs,
     pub webhooks: crate::webhooks::Webhooks,
+    pub schedules: crate::schedules::Schedules,
 }
 
 /// Adds every gRPC service to `router`; `health` is tonic-health's service.
@@ -112,7 +115,11 @@ where
             services.orchestrator.clone(),
             services.auth.clone(),
         )))
-        .add(ScheduleServiceServer::new(Unimplemented))
+        .add(ScheduleServiceServer::new(schedules::Adapter::new(
+            services.schedules,
+            services.orchestrator.clone(),
+            services.auth.clone(),
+        )))
         .add(BudgetServiceServer::new(budget::Adapter::new(
             services.budgets,
             services.policies,

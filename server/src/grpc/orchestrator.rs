@@ -43,7 +43,7 @@ fn invalid(message: &str) -> Status {
 
 #[tonic::async_trait]
 impl OrchestratorService for Adapter {
-    type RunStreamStream = super::unimplemented::BoxStream<v1::RunStreamResponse>;
+    type RunStreamStream = super::BoxStream<v1::RunStreamResponse>;
 
     async fn run(
         &self,
