@@ -160,14 +160,7 @@ async fn webhooks(addr: SocketAddr, channel: Channel) -> anyhow::Result<Rate> {
     for worker in workers {
         latencies.extend(worker.await??);
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort_by(f64::total_cmp);
-    Ok(Rate {
-        count: latencies.len(),
-        per_second: latencies.len() as f64 / elapsed,
-        p50_ms: percentile(&latencies, 0.5),
-        p99_ms: percentile(&latencies, 0.99),
-    })
+    Ok(rate(latencies, started.elapsed().as_secs_f64()))
 }
 
 struct Rate {
@@ -175,6 +168,17 @@ struct Rate {
     per_second: f64,
     p50_ms: f64,
     p99_ms: f64,
+}
+
+/// Calls per second and latency percentiles of calls that took `latencies` (ms) in `elapsed` s.
+fn rate(mut latencies: Vec<f64>, elapsed: f64) -> Rate {
+    latencies.sort_by(f64::total_cmp);
+    Rate {
+        count: latencies.len(),
+        per_second: latencies.len() as f64 / elapsed,
+        p50_ms: percentile(&latencies, 0.5),
+        p99_ms: percentile(&latencies, 0.99),
+    }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -206,14 +210,7 @@ async fn direct_runs(channel: Channel) -> anyhow::Result<Rate> {
     for worker in workers {
         latencies.extend(worker.await??);
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort_by(f64::total_cmp);
-    Ok(Rate {
-        count: latencies.len(),
-        per_second: latencies.len() as f64 / elapsed,
-        p50_ms: percentile(&latencies, 0.5),
-        p99_ms: percentile(&latencies, 0.99),
-    })
+    Ok(rate(latencies, started.elapsed().as_secs_f64()))
 }
 
 /// Enqueues the jobs and waits for all of them: the enqueue rate, the seconds from the first

@@ -22,8 +22,6 @@ use tokio::sync::{Notify, broadcast};
 use crate::auth::Principal;
 use crate::policy::{Policies, Requirement, permission};
 
-const DEFAULT_PAGE_SIZE: u32 = 100;
-const MAX_PAGE_SIZE: u32 = 1000;
 const MAX_COMMENT_CHARS: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +44,7 @@ pub enum Error {
     Invalid(String),
     #[error("invalid page_token; pass the next_page_token of the previous response")]
     InvalidPageToken,
-    #[error("page_size must be between 0 and {MAX_PAGE_SIZE}")]
+    #[error("page_size must be between 0 and {}", crate::page::MAX_SIZE)]
     InvalidPageSize,
     #[error(transparent)]
     Store(#[from] skillos_store::Error),
@@ -311,11 +309,7 @@ impl Approvals {
         page_size: i32,
         page_token: &str,
     ) -> Result<(Vec<Approval>, Option<String>), Error> {
-        let page_size = match u32::try_from(page_size) {
-            Ok(0) => DEFAULT_PAGE_SIZE,
-            Ok(size) if size <= MAX_PAGE_SIZE => size,
-            _ => return Err(Error::InvalidPageSize),
-        };
+        let page_size = crate::page::size(page_size).ok_or(Error::InvalidPageSize)?;
         if !page_token.is_empty() {
             let (micros, id) = page_token.split_once(':').ok_or(Error::InvalidPageToken)?;
             let micros: i64 = micros.parse().map_err(|_| Error::InvalidPageToken)?;

@@ -32,8 +32,6 @@ pub const MAX_ATTEMPTS: u32 = 100;
 const MAX_DELAY: Duration = Duration::from_secs(365 * 24 * 3600);
 const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 const PRIORITIES: std::ops::RangeInclusive<i32> = -1000..=1000;
-const DEFAULT_PAGE_SIZE: u32 = 100;
-const MAX_PAGE_SIZE: u32 = 1000;
 /// How long a job waits after a refusal that says nothing of when to retry (no runner, a
 /// store error).
 const RETRY_SOON: Duration = Duration::from_secs(1);
@@ -52,7 +50,7 @@ pub enum Error {
     Denied(String),
     #[error("invalid page_token; pass the next_page_token of the previous response")]
     InvalidPageToken,
-    #[error("page_size must be between 0 and {MAX_PAGE_SIZE}")]
+    #[error("page_size must be between 0 and {}", crate::page::MAX_SIZE)]
     InvalidPageSize,
     #[error(transparent)]
     Run(#[from] orchestrator::Error),
@@ -334,17 +332,25 @@ impl Jobs {
     }
 
     async fn view(&self, job: Job) -> Result<JobView, Error> {
+        let executions = self.attempts(&job, crate::page::MAX_SIZE).await?;
+        let execution_ids = executions.into_iter().rev().map(|e| e.id).collect();
+        Ok(JobView { job, execution_ids })
+    }
+
+    /// The executions of a job's attempts, newest first, at most `limit`.
+    async fn attempts(
+        &self,
+        job: &Job,
+        limit: u32,
+    ) -> Result<Vec<skillos_store::Execution>, skillos_store::Error> {
         let filter = ExecutionFilter {
             job_id: Some(job.id.clone()),
             ..Default::default()
         };
-        let executions = self
-            .inner
+        self.inner
             .store
-            .list_executions(&job.tenant_id, &filter, MAX_PAGE_SIZE)
-            .await?;
-        let execution_ids = executions.into_iter().rev().map(|e| e.id).collect();
-        Ok(JobView { job, execution_ids })
+            .list_executions(&job.tenant_id, &filter, limit)
+            .await
     }
 
     /// Newest first; the page token is the last id of the previous page.
@@ -355,7 +361,7 @@ impl Jobs {
         page_size: i32,
         page_token: &str,
     ) -> Result<(Vec<JobView>, Option<String>), Error> {
-        let limit = page_limit(page_size)?;
+        let limit = crate::page::size(page_size).ok_or(Error::InvalidPageSize)?;
         if !page_token.is_empty() {
             if uuid::Uuid::parse_str(page_token).is_err() {
                 return Err(Error::InvalidPageToken);
@@ -383,7 +389,7 @@ impl Jobs {
         page_size: i32,
         page_token: &str,
     ) -> Result<(Vec<JobView>, Option<String>), Error> {
-        let limit = page_limit(page_size)?;
+        let limit = crate::page::size(page_size).ok_or(Error::InvalidPageSize)?;
         let before = if page_token.is_empty() {
             None
         } else {
@@ -505,16 +511,7 @@ impl Jobs {
     /// Cancels the latest execution of a job, if it has not ended.
     async fn cancel_attempt(&self, job: &Job, reason: &str) {
         let owner = Principal::stored(&job.principal, &job.tenant_id, &job.run_context);
-        let filter = ExecutionFilter {
-            job_id: Some(job.id.clone()),
-            ..Default::default()
-        };
-        let latest = match self
-            .inner
-            .store
-            .list_executions(&job.tenant_id, &filter, 1)
-            .await
-        {
+        let latest = match self.attempts(job, 1).await {
             Ok(latest) => latest,
             Err(error) => {
                 tracing::warn!(%error, job_id = %job.id, "cannot find the attempt to cancel");
@@ -760,15 +757,7 @@ impl Jobs {
         if job.attempt <= 1 {
             return Ok(None);
         }
-        let filter = ExecutionFilter {
-            job_id: Some(job.id.clone()),
-            ..Default::default()
-        };
-        let latest = self
-            .inner
-            .store
-            .list_executions(&job.tenant_id, &filter, 1)
-            .await?;
+        let latest = self.attempts(job, 1).await?;
         Ok(latest.into_iter().find_map(|execution| {
             (execution.status == ExecutionStatus::Succeeded)
                 .then(|| (execution.id, execution.output.unwrap_or(Json::Null)))
@@ -960,14 +949,6 @@ fn classify(
 /// An error of the server's making, in the shape executions store errors.
 fn server_error(class: &str, code: &str, message: &str) -> Json {
     json!({"class": class, "origin": "server", "code": code, "message": message})
-}
-
-fn page_limit(page_size: i32) -> Result<u32, Error> {
-    match u32::try_from(page_size) {
-        Ok(0) => Ok(DEFAULT_PAGE_SIZE),
-        Ok(size) if size <= MAX_PAGE_SIZE => Ok(size),
-        _ => Err(Error::InvalidPageSize),
-    }
 }
 
 fn chrono_duration(duration: Duration) -> chrono::Duration {

@@ -14,6 +14,7 @@ pub mod jobs;
 mod local_runner;
 mod metrics;
 pub mod orchestrator;
+mod page;
 pub mod policy;
 pub mod rate_limit;
 pub mod routing;

@@ -25,8 +25,6 @@ use crate::skills;
 use skillos_core::registry::Skill;
 
 const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
-const DEFAULT_PAGE_SIZE: u32 = 100;
-const MAX_PAGE_SIZE: u32 = 1000;
 /// Attempts of a retryable skill whose runner was lost.
 const MAX_ATTEMPTS: u32 = 3;
 
@@ -49,7 +47,7 @@ pub enum Error {
     ExecutionNotFound(String),
     #[error("invalid page_token; pass the next_page_token of the previous response")]
     InvalidPageToken,
-    #[error("page_size must be between 0 and {MAX_PAGE_SIZE}")]
+    #[error("page_size must be between 0 and {}", crate::page::MAX_SIZE)]
     InvalidPageSize,
     #[error("{}", decision.reason)]
     Denied {
@@ -924,11 +922,7 @@ impl Service {
         page_size: i32,
         page_token: Option<String>,
     ) -> Result<(Vec<Execution>, Option<String>), Error> {
-        let page_size = match u32::try_from(page_size) {
-            Ok(0) => DEFAULT_PAGE_SIZE,
-            Ok(size) if size <= MAX_PAGE_SIZE => size,
-            _ => return Err(Error::InvalidPageSize),
-        };
+        let page_size = crate::page::size(page_size).ok_or(Error::InvalidPageSize)?;
         let before_id = page_token.filter(|token| !token.is_empty());
         if before_id
             .as_deref()

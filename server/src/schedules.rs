@@ -32,8 +32,6 @@ const TICK: Duration = Duration::from_millis(500);
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// Most missed times walked through to find the latest one.
 const MAX_CATCH_UP_STEPS: usize = 100_000;
-const DEFAULT_PAGE_SIZE: u32 = 100;
-const MAX_PAGE_SIZE: u32 = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -51,7 +49,7 @@ pub enum Error {
     Denied(String),
     #[error("invalid page_token; pass the next_page_token of the previous response")]
     InvalidPageToken,
-    #[error("page_size must be between 0 and {MAX_PAGE_SIZE}")]
+    #[error("page_size must be between 0 and {}", crate::page::MAX_SIZE)]
     InvalidPageSize,
     #[error(transparent)]
     Run(#[from] orchestrator::Error),
@@ -283,6 +281,28 @@ impl Schedules {
         }
     }
 
+    /// The id an earlier request with this key made, if any (IDEMPOTENCY_KEY_REUSED when it
+    /// came with another request).
+    async fn replayed(
+        &self,
+        principal: &Principal,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Option<String>, Error> {
+        let Some(key) = key else {
+            return Ok(None);
+        };
+        let claim = orchestrator::idempotency_claim(principal, key, self.inner.idempotency_ttl);
+        match self
+            .inner
+            .store
+            .idempotency_record(&claim, skillos_store::now())
+            .await?
+        {
+            Some(record) => Self::replayed_id(key, &record).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// An earlier request's record of this key: the id it made, or IDEMPOTENCY_KEY_REUSED.
     fn replayed_id(key: &IdempotencyKey, record: &IdempotencyRecord) -> Result<String, Error> {
         if record.request_sha256 != key.request_sha256 {
@@ -299,15 +319,8 @@ impl Schedules {
         idempotency: Option<IdempotencyKey>,
     ) -> Result<(Schedule, bool), Error> {
         let store = &self.inner.store;
-        if let Some(key) = &idempotency {
-            let claim = orchestrator::idempotency_claim(principal, key, self.inner.idempotency_ttl);
-            if let Some(record) = store
-                .idempotency_record(&claim, skillos_store::now())
-                .await?
-            {
-                let id = Self::replayed_id(key, &record)?;
-                return Ok((self.get(principal, &id).await?, true));
-            }
+        if let Some(id) = self.replayed(principal, idempotency.as_ref()).await? {
+            return Ok((self.get(principal, &id).await?, true));
         }
         let view = self
             .inner
@@ -405,11 +418,7 @@ impl Schedules {
         page_size: i32,
         page_token: &str,
     ) -> Result<(Vec<Schedule>, Option<String>), Error> {
-        let limit = match u32::try_from(page_size) {
-            Ok(0) => DEFAULT_PAGE_SIZE,
-            Ok(size) if size <= MAX_PAGE_SIZE => size,
-            _ => return Err(Error::InvalidPageSize),
-        };
+        let limit = crate::page::size(page_size).ok_or(Error::InvalidPageSize)?;
         if !page_token.is_empty() {
             let last = self
                 .inner
@@ -538,16 +547,9 @@ impl Schedules {
         idempotency: Option<IdempotencyKey>,
     ) -> Result<(Schedule, JobView, bool), Error> {
         let store = &self.inner.store;
-        if let Some(key) = &idempotency {
-            let claim = orchestrator::idempotency_claim(principal, key, self.inner.idempotency_ttl);
-            if let Some(record) = store
-                .idempotency_record(&claim, skillos_store::now())
-                .await?
-            {
-                let job_id = Self::replayed_id(key, &record)?;
-                let job = self.inner.jobs.get(principal, &job_id).await?;
-                return Ok((self.get(principal, id).await?, job, true));
-            }
+        if let Some(job_id) = self.replayed(principal, idempotency.as_ref()).await? {
+            let job = self.inner.jobs.get(principal, &job_id).await?;
+            return Ok((self.get(principal, id).await?, job, true));
         }
         let schedule = self.owned(principal, id).await?;
         let job = self.job(&schedule, skillos_store::now()).await?;

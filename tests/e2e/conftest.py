@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -103,6 +104,16 @@ def start_server(root: Path, data: Path, port: int | None = None, extra_env: dic
         time.sleep(0.05)
     server.stop(signal.SIGKILL)
     raise AssertionError("server did not become ready")
+
+
+def start_runner(addr: str, root: Path, name: str, log: Path, token: str, concurrency: int = 16) -> subprocess.Popen:
+    """A Python runner process for `root`, attached to the server at `addr` with `token`."""
+    env = {**os.environ, "SKILLOS_RUNNER_TOKEN": token}
+    return subprocess.Popen(
+        [sys.executable, "-m", "skillos_runner", "--server", addr, "--root", str(root), "--name", name,
+         "--concurrency", str(concurrency)],
+        env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115 - closed with the process
+    )
 
 
 @pytest.fixture

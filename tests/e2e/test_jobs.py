@@ -5,11 +5,9 @@ reaches the dead letters after exactly its attempts and is requeued with the CLI
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,7 +17,7 @@ from google.protobuf import struct_pb2
 from skillos.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc, orchestrator_service_pb2
 from skillos.v1 import orchestrator_service_pb2_grpc
 
-from conftest import SKILLOS, run, start_server
+from conftest import SKILLOS, run, start_runner, start_server
 
 TOKEN = "jobs-test-runner-token-0123456789"
 JOBS = 10_000
@@ -110,15 +108,6 @@ def counter_db(path: Path) -> Path:
     return path
 
 
-def start_runner(addr: str, root: Path, name: str, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "SKILLOS_RUNNER_TOKEN": TOKEN}
-    return subprocess.Popen(
-        [sys.executable, "-m", "skillos_runner", "--server", addr, "--root", str(root), "--name", name,
-         "--concurrency", "16"],
-        env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115 - closed with the process
-    )
-
-
 def wait_for_runners(addr: str, count: int) -> None:
     with grpc.insecure_channel(addr) as channel:
         stub = orchestrator_service_pb2_grpc.OrchestratorServiceStub(channel)
@@ -175,7 +164,7 @@ def test_kill_9_with_10000_queued_jobs_loses_none_and_counts_each_once(tmp_path:
             expected[f"k{n % KEYS}"] = expected.get(f"k{n % KEYS}", 0) + 1
         assert len(set(acknowledged)) == JOBS
 
-        runners = [start_runner(server.addr, root, f"r{i}", tmp_path / f"runner{i}.log") for i in range(2)]
+        runners = [start_runner(server.addr, root, f"r{i}", tmp_path / f"runner{i}.log", TOKEN) for i in range(2)]
         # kill -9 once about 30% of the jobs have counted.
         deadline = time.monotonic() + 120
         while scalar(db, "SELECT COUNT(*) FROM seen") < JOBS * 3 // 10:
@@ -252,7 +241,7 @@ def test_a_failing_skill_is_dead_after_exactly_its_attempts_and_requeued(tmp_pat
     data = tmp_path / "data"
     data.mkdir()
     server = start_server(root, data, extra_env=SERVER_ENV)
-    runner = start_runner(server.addr, root, "r", tmp_path / "runner.log")
+    runner = start_runner(server.addr, root, "r", tmp_path / "runner.log", TOKEN)
     try:
         wait_for_runners(server.addr, 1)
         cli = (SKILLOS, "--json", "jobs")

@@ -14,7 +14,7 @@ import grpc
 from google.protobuf import struct_pb2
 from skillos.v1 import execution_pb2, orchestrator_service_pb2, orchestrator_service_pb2_grpc
 
-from conftest import start_server
+from conftest import start_runner, start_server
 
 TOKEN = "failover-test-runner-token-0123"
 CALLS = 200
@@ -66,22 +66,13 @@ def write_root(root: Path) -> None:
     (root / "implementations" / "__init__.py").write_text("")
 
 
-def start_runner(addr: str, root: Path, name: str, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "SKILLOS_RUNNER_TOKEN": TOKEN}
-    return subprocess.Popen(
-        [sys.executable, "-m", "skillos_runner", "--server", addr, "--root", str(root), "--name", name,
-         "--concurrency", "16"],
-        env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115 - closed with the process
-    )
-
-
 def test_sigkill_of_one_runner_during_200_calls_loses_none(tmp_path: Path):
     root = tmp_path / "root"
     write_root(root)
     data = tmp_path / "data"
     data.mkdir()
     server = start_server(root, data, extra_env={"SKILLOS_RUNNER_TOKEN": TOKEN})
-    runners = [start_runner(server.addr, root, f"r{i}", tmp_path / f"runner{i}.log") for i in range(2)]
+    runners = [start_runner(server.addr, root, f"r{i}", tmp_path / f"runner{i}.log", TOKEN) for i in range(2)]
     channel = grpc.insecure_channel(server.addr)
     try:
         stub = orchestrator_service_pb2_grpc.OrchestratorServiceStub(channel)
@@ -125,7 +116,7 @@ def test_a_5_mb_result_fails_only_its_call(tmp_path: Path):
     data = tmp_path / "data"
     data.mkdir()
     server = start_server(root, data, extra_env={"SKILLOS_RUNNER_TOKEN": TOKEN})
-    runner = start_runner(server.addr, root, "r", tmp_path / "runner.log")
+    runner = start_runner(server.addr, root, "r", tmp_path / "runner.log", TOKEN)
     channel = grpc.insecure_channel(server.addr, options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)])
     try:
         stub = orchestrator_service_pb2_grpc.OrchestratorServiceStub(channel)

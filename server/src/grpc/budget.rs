@@ -13,9 +13,6 @@ use crate::budget::{BudgetView, Budgets, Period, Scope, Source};
 use crate::error::{ApiError, Kind};
 use crate::policy::{Policies, permission};
 
-const DEFAULT_PAGE_SIZE: usize = 100;
-const MAX_PAGE_SIZE: usize = 1000;
-
 #[derive(Clone, Debug)]
 pub struct Adapter {
     budgets: Budgets,
@@ -206,16 +203,9 @@ impl BudgetService for Adapter {
         if subject != principal.subject {
             self.require(&principal, permission::BUDGETS_READ)?;
         }
-        let page_size = match usize::try_from(request.page_size) {
-            Ok(0) => DEFAULT_PAGE_SIZE,
-            Ok(size) if size <= MAX_PAGE_SIZE => size,
-            _ => {
-                return Err(invalid(
-                    "INVALID_PAGE_SIZE",
-                    "page_size must be between 0 and 1000",
-                ));
-            }
-        };
+        let page_size = crate::page::size(request.page_size)
+            .ok_or_else(|| invalid("INVALID_PAGE_SIZE", "page_size must be between 0 and 1000"))?
+            as usize;
         let offset = match request.page_token.as_str() {
             "" => 0,
             token => token.parse::<usize>().map_err(|_| {

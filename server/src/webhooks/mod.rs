@@ -38,8 +38,6 @@ const UNTIMED_DEDUP: Duration = Duration::from_secs(72 * 3600);
 const MAX_GRACE: Duration = Duration::from_secs(30 * 24 * 3600);
 const DEFAULT_GRACE: Duration = Duration::from_secs(24 * 3600);
 const MAX_FORWARDED_HEADERS: usize = 32;
-const DEFAULT_PAGE_SIZE: u32 = 100;
-const MAX_PAGE_SIZE: u32 = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -70,7 +68,7 @@ pub enum Error {
     Denied,
     #[error("invalid page_token; pass the next_page_token of the previous response")]
     InvalidPageToken,
-    #[error("page_size must be between 0 and {MAX_PAGE_SIZE}")]
+    #[error("page_size must be between 0 and {}", crate::page::MAX_SIZE)]
     InvalidPageSize,
     #[error(transparent)]
     Run(#[from] orchestrator::Error),
@@ -536,11 +534,7 @@ impl Webhooks {
         page_size: i32,
         page_token: &str,
     ) -> Result<(Vec<TriggerView>, Option<String>), Error> {
-        let limit = match u32::try_from(page_size) {
-            Ok(0) => DEFAULT_PAGE_SIZE,
-            Ok(size) if size <= MAX_PAGE_SIZE => size,
-            _ => return Err(Error::InvalidPageSize),
-        };
+        let limit = crate::page::size(page_size).ok_or(Error::InvalidPageSize)?;
         if !page_token.is_empty() && check_trigger_id(page_token).is_err() {
             return Err(Error::InvalidPageToken);
         }
@@ -552,7 +546,7 @@ impl Webhooks {
             let page = self
                 .inner
                 .store
-                .list_triggers(&principal.tenant, cursor.as_deref(), MAX_PAGE_SIZE)
+                .list_triggers(&principal.tenant, cursor.as_deref(), crate::page::MAX_SIZE)
                 .await?;
             let last = page.last().map(|t| t.id.clone());
             for trigger in page {
