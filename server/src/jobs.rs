@@ -572,8 +572,18 @@ impl Jobs {
             return Err(Error::NotDead(id.to_owned()));
         }
         tracing::info!(job_id = id, actor = %principal.subject, "dead job requeued");
+        // The job as the requeue left it (a worker may claim it at once).
+        let requeued = Job {
+            state: JobState::Queued,
+            attempt: 0,
+            max_attempts: transition.max_attempts.unwrap_or(job.max_attempts),
+            next_run_at: transition.next_run_at,
+            finished_at: None,
+            ..job
+        };
+        let view = self.view(requeued).await?;
         self.inner.wake.notify_one();
-        self.get(principal, id).await
+        Ok(view)
     }
 
     /// Runs this replica's workers until `shutdown` changes: claims due jobs of the skills its

@@ -74,12 +74,27 @@ async fn wait_for(
     id: &str,
     state: v1::JobState,
 ) -> v1::Job {
+    wait_as(client, id, state, None).await
+}
+
+/// Polls a job until it is in `state`, as the caller `token` when given.
+async fn wait_as(
+    client: &mut JobServiceClient<Channel>,
+    id: &str,
+    state: v1::JobState,
+    token: Option<&str>,
+) -> v1::Job {
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {
+        let request = v1::GetJobRequest {
+            job_id: id.to_owned(),
+        };
+        let request = match token {
+            Some(token) => with_token(request, token),
+            None => tonic::Request::new(request),
+        };
         let job = client
-            .get_job(v1::GetJobRequest {
-                job_id: id.to_owned(),
-            })
+            .get_job(request)
             .await
             .unwrap()
             .into_inner()
@@ -389,26 +404,7 @@ async fn cancel_stops_a_waiting_job_and_only_its_owner_or_a_manager_may() {
         .into_inner()
         .job
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let job = client
-            .get_job(with_token(
-                v1::GetJobRequest {
-                    job_id: done.id.clone(),
-                },
-                &alice,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .job
-            .unwrap();
-        if job.state() == v1::JobState::Succeeded {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_as(&mut client, &done.id, v1::JobState::Succeeded, Some(&alice)).await;
     let status = client
         .cancel_job(cancel(&done.id, &alice))
         .await
