@@ -473,3 +473,89 @@ async fn two_replicas_on_one_postgres_queue_run_each_job_once() {
         two.len()
     );
 }
+
+#[tokio::test]
+async fn an_attempt_longer_than_the_lease_keeps_it_by_renewing() {
+    let server = TestServer::start_with(Options {
+        configure: Some(Arc::new(|config, _| {
+            config.jobs.lease_seconds = 3;
+            config.jobs.poll_interval_ms = 20;
+        })),
+        ..Options::default()
+    })
+    .await;
+    let seen: Seen = Arc::default();
+    let counted = seen.clone();
+    let _runner = TestRunner::attach(
+        server.channel().await,
+        ALL_SKILLS_TOKEN,
+        "slow",
+        &["a/one"],
+        Arc::new(move |invoke: &skillos_proto::runner_v1::Invoke| {
+            *counted
+                .lock()
+                .unwrap()
+                .entry(invoke.job_id.clone())
+                .or_default() += 1;
+            Answer::After(
+                Duration::from_secs(5),
+                prost_types::Value {
+                    kind: Some(prost_types::value::Kind::StringValue("done".into())),
+                },
+            )
+        }),
+    )
+    .await
+    .unwrap();
+    let mut client = JobServiceClient::new(server.channel().await);
+    let id = client
+        .enqueue_job(enqueue("a/one", 3))
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap()
+        .id;
+    let running = wait_for(&mut client, &id, v1::JobState::Running).await;
+    let first_expiry = running.lease_expire_time.unwrap().seconds;
+    let done = wait_for(&mut client, &id, v1::JobState::Succeeded).await;
+    // Renewed, never taken over: one attempt, one invocation.
+    assert_eq!((done.attempt, done.execution_ids.len()), (1, 1));
+    assert_eq!(seen.lock().unwrap().get(&id), Some(&1));
+    // The first lease had run out before the attempt ended.
+    assert!(first_expiry < chrono::Utc::now().timestamp());
+}
+
+#[tokio::test]
+async fn concurrent_enqueues_with_one_key_make_one_job() {
+    let server = TestServer::start().await;
+    let channel = server.channel().await;
+    let mut calls = Vec::new();
+    for _ in 0..50 {
+        let mut client = JobServiceClient::new(channel.clone());
+        calls.push(tokio::spawn(async move {
+            client
+                .enqueue_job(v1::EnqueueJobRequest {
+                    idempotency_key: "once".to_owned(),
+                    ..enqueue("a/one", 0)
+                })
+                .await
+                .map(|response| response.into_inner())
+        }));
+    }
+    let mut ids = std::collections::HashSet::new();
+    let mut fresh = 0;
+    for call in calls {
+        let response = call.await.unwrap().unwrap();
+        fresh += usize::from(!response.replayed);
+        ids.insert(response.job.unwrap().id);
+    }
+    assert_eq!((fresh, ids.len()), (1, 1));
+    let listed = JobServiceClient::new(channel)
+        .list_jobs(v1::ListJobsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .jobs;
+    assert_eq!(listed.len(), 1);
+}

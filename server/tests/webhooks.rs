@@ -534,3 +534,45 @@ async fn ten_thousand_concurrent_copies_of_one_delivery_make_one_job_on_postgres
     .await;
     ten_thousand_copies(&server).await;
 }
+
+#[tokio::test]
+async fn unsigned_deliveries_need_both_switches_and_rate_limits_answer_429() {
+    let file = r#"{"triggers": [{"id": "open", "skill_id": "a/one", "allow_unsigned": true},
+                                {"id": "closed", "skill_id": "a/one"}]}"#;
+    let server = TestServer::start_with(Options {
+        configure: Some(Arc::new(move |config, root| {
+            common::write(root, "triggers/webhooks.json", file);
+            config.webhooks.allow_unsigned = true;
+            config.rate_limits.principal = Some(skillos::config::RateLimit {
+                rate: 0.5,
+                burst: 2,
+            });
+        })),
+        ..Options::default()
+    })
+    .await;
+    let body = r#"{"n": 1}"#;
+    let id = |key: &str| vec![("idempotency-key".to_owned(), key.to_owned())];
+    assert_eq!(post(&server, "open", &id("u1"), body).await.0, 202);
+    assert_eq!(post(&server, "closed", &id("u2"), body).await.0, 401);
+    // A signature that is present is still checked.
+    let forged = vec![(
+        "x-skillos-signature".to_owned(),
+        format!("t={},v1={}", now(), "ab".repeat(32)),
+    )];
+    assert_eq!(post(&server, "open", &forged, body).await.0, 401);
+    // The trigger's principal (webhook:open) has a burst of 2: the third delivery waits.
+    assert_eq!(post(&server, "open", &id("u3"), body).await.0, 202);
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{}/webhooks/open", server.url()))
+        .header("idempotency-key", "u4")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 429);
+    assert!(response.headers().contains_key("retry-after"));
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(answer["error"]["reason"], "RATE_LIMITED");
+}

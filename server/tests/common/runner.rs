@@ -23,6 +23,8 @@ pub enum Answer {
     Costed(prost_types::Value, f64),
     /// Never answer (the runner hangs).
     Silence,
+    /// The output after a pause (the runner answers nothing else meanwhile).
+    After(std::time::Duration, prost_types::Value),
 }
 
 pub type Handler = Arc<dyn Fn(&runner_v1::Invoke) -> Answer + Send + Sync>;
@@ -175,6 +177,10 @@ impl TestRunner {
                             Some(runner_v1::invoke_result::Outcome::Output(value))
                         }
                         Answer::Silence => None,
+                        Answer::After(pause, value) => {
+                            tokio::time::sleep(pause).await;
+                            Some(runner_v1::invoke_result::Outcome::Output(value))
+                        }
                     };
                     if let Some(outcome) = outcome {
                         let result = runner_v1::InvokeResult {
