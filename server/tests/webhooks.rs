@@ -188,6 +188,17 @@ async fn a_signed_delivery_becomes_one_job_and_a_refused_one_leaves_nothing() {
         (status, answer["error"]["reason"].as_str()),
         (400, Some("INVALID_BODY"))
     );
+    // A compressed body is refused, never unpacked.
+    let gzip = [("content-encoding".to_owned(), "gzip".to_owned())];
+    let headers: Vec<_> = standard(&secret, "msg_5", body)
+        .into_iter()
+        .chain(gzip)
+        .collect();
+    let (status, answer) = post(&server, "orders", &headers, body).await;
+    assert_eq!(
+        (status, answer["error"]["reason"].as_str()),
+        (400, Some("INVALID_BODY"))
+    );
     // A corrected retry of the refused body is evaluated afresh.
     let fixed = r#"{"amount": 1}"#;
     assert_eq!(

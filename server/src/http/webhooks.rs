@@ -1,6 +1,7 @@
 //! `POST /webhooks/{trigger_id}`: webhook deliveries over plain HTTP. The body limit is
 //! checked before anything is read (`Content-Length`, then while reading); the rest is
-//! [`crate::webhooks::Webhooks::deliver`]. Answers: 202 with the job id, 200 with the first
+//! [`crate::webhooks::Webhooks::deliver`]; a `Content-Encoding` other than identity is refused
+//! (bodies are never decompressed). Answers: 202 with the job id, 200 with the first
 //! job's id for a duplicate, 400/401/404/413/429 whose body says nothing a forger could use.
 
 use axum::body::Body;
@@ -25,6 +26,15 @@ pub async fn deliver(
         .and_then(|value| value.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
         return ApiError::from(webhooks::Error::TooLarge(limit)).into_response();
+    }
+    // Bodies are never decompressed: no decompression bomb can reach the server, and the
+    // signature covers the bytes as sent.
+    let encoded = headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|value| !value.as_bytes().eq_ignore_ascii_case(b"identity"));
+    if encoded {
+        let refused = webhooks::Error::InvalidBody("compressed bodies are not accepted".into());
+        return ApiError::from(refused).into_response();
     }
     let Ok(body) = axum::body::to_bytes(body, limit).await else {
         return ApiError::from(webhooks::Error::TooLarge(limit)).into_response();
