@@ -195,9 +195,10 @@ def test_real_signers_are_accepted_and_negative_vectors_leave_nothing(tmp_path: 
         # Replays: the same delivery again is a duplicate (200, same job), even without an id.
         status, again = post(server, "std", body, std_headers("msg_1", body))
         assert (status, again["job_id"], again["duplicate"]) == (200, std["job_id"], True)
-        header = legacy_header(body)
-        first = post(server, "legacy", body, {"X-SkillOS-Signature": header})
-        second = post(server, "legacy", body, {"X-SkillOS-Signature": header})
+        other = json.dumps({"order": "A-2", "amount": 7}).encode()
+        header = legacy_header(other)
+        first = post(server, "legacy", other, {"X-SkillOS-Signature": header})
+        second = post(server, "legacy", other, {"X-SkillOS-Signature": header})
         assert (first[0], second[0]) == (202, 200) and first[1]["job_id"] == second[1]["job_id"]
         assert counts(data) == (4, 4)
     finally:
