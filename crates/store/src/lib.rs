@@ -407,6 +407,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// stored and the job it created is returned.
     async fn insert_delivery_job(&self, job: &Job, delivery: &Delivery) -> Result<Option<String>>;
 
+    /// The job an unexpired delivery record of (trigger, delivery id) names.
+    async fn delivery_job(
+        &self,
+        trigger_id: &str,
+        delivery_id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<String>>;
+
     /// Stores a trigger with its first secret and the audit event; false when the id is taken.
     async fn insert_trigger(
         &self,

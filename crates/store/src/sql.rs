@@ -1038,6 +1038,24 @@ macro_rules! impl_store {
                 self.sql_insert_delivery_job(job, delivery).await
             }
 
+            async fn delivery_job(
+                &self,
+                trigger_id: &str,
+                delivery_id: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::Result<Option<String>> {
+                let row: Option<(String,)> = sqlx::query_as(
+                    "SELECT job_id FROM webhook_deliveries WHERE trigger_id = $1 \
+                     AND delivery_id = $2 AND expires_at > $3",
+                )
+                .bind(trigger_id)
+                .bind(delivery_id)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|(job_id,)| job_id))
+            }
+
             async fn insert_trigger(
                 &self,
                 trigger: &$crate::Trigger,

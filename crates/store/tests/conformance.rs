@@ -1528,6 +1528,19 @@ mod cases {
             Some("j1")
         );
         assert!(store.get_job(&tenant, "j2").await.unwrap().is_none());
+        let now = skillos_store::now();
+        assert_eq!(
+            store
+                .delivery_job("hook", "msg_1", now)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("j1")
+        );
+        assert_eq!(
+            store.delivery_job("hook", "msg_9", now).await.unwrap(),
+            None
+        );
         // Another trigger is another key space.
         let other = Delivery {
             trigger_id: "other".to_owned(),

@@ -3,7 +3,8 @@
 //!
 //! A delivery passes, in this order: the trigger (unknown: 404), the body limit (checked by
 //! the HTTP route before reading), the signature ([`verify`]: headers, timestamp, HMAC against
-//! every valid secret), the rate limits of the trigger's principal, then the body is parsed
+//! every valid secret), the rate limits of the trigger's principal, a known delivery id (its job
+//! is the answer), then the body is parsed
 //! and mapped to the skill's payload (attachments stored), the payload checked against the
 //! skill's policy and schema, and finally the job is stored together with the delivery's
 //! record in one transaction. A refused delivery leaves nothing behind, so a corrected retry
@@ -247,13 +248,33 @@ impl Webhooks {
             .await
             .map_err(orchestrator::Error::from)?;
 
-        // Authentic: only now is the body read as JSON.
+        // A delivery id seen before answers with its job, before the body is even parsed (the
+        // transaction below still decides when two copies race).
+        let header_id = verified.delivery_id.or(incoming.delivery_id);
+        if let Some(id) = &header_id {
+            verify::check_delivery_id(id).map_err(Error::Refused)?;
+            if let Some(job_id) = self
+                .inner
+                .store
+                .delivery_job(&trigger.id, id, skillos_store::now())
+                .await?
+            {
+                let job = self.inner.jobs.get(&principal, &job_id).await?;
+                return Ok(Accepted {
+                    job,
+                    delivery_id: id.clone(),
+                    duplicate: true,
+                });
+            }
+        }
+
+        // Authentic and new: only now is the body read as JSON.
         let body: Json = serde_json::from_slice(incoming.body)
             .map_err(|_| Error::InvalidBody("the body is not JSON".into()))?;
         let Json::Object(body) = body else {
             return Err(Error::InvalidBody("the body must be a JSON object".into()));
         };
-        let delivery_id = match verified.delivery_id.or(incoming.delivery_id) {
+        let delivery_id = match header_id {
             Some(id) => id,
             None => match body.get("idempotency_key") {
                 Some(Json::String(key)) => key.clone(),
