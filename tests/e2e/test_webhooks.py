@@ -20,7 +20,7 @@ from google.protobuf import json_format
 from skillos.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
 from standardwebhooks import Webhook
 
-from conftest import start_server
+from conftest import SKILLOS, run, start_server
 
 STD_SECRET = "whsec_" + base64.b64encode(b"a standard webhooks key, 32 byte").decode()
 LEGACY_SECRET = "legacy-secret-0123456789abcdef"
@@ -252,5 +252,42 @@ def test_attachments_are_stored_by_hash_and_bad_ones_refused(tmp_path: Path):
         assert status == 202
         files = [p for p in (data / "attachments").rglob("*") if p.is_file()]
         assert len(files) == 2
+    finally:
+        assert server.stop() == 0
+
+
+def test_the_cli_makes_a_trigger_whose_secret_signs_deliveries(tmp_path: Path):
+    root = tmp_path / "root"
+    write_root(root)
+    data = tmp_path / "data"
+    data.mkdir()
+    server = start_server(root, data, local_runner=True)
+    try:
+        cli = (SKILLOS, "--json", "webhooks")
+        where = ("--server", server.addr)
+        created = json.loads(run(*cli, "create", "hooks/receive", "--id", "shop",
+                                 "--scheme", "standard_webhooks", *where).stdout)
+        assert created["secret"].startswith("whsec_") and created["origin"] == "api"
+        body = json.dumps({"order": "B-7"}).encode()
+        status, answer = post(server, "shop", body, std_headers("evt_1", body, secret=created["secret"]))
+        assert status == 202, answer
+        assert wait_succeeded(server.addr, answer["job_id"])
+        # The secret is never shown again; a rotation without grace retires it.
+        shown = run(*cli, "get", "shop", *where).stdout
+        assert created["secret"] not in shown and json.loads(shown)["secrets"][0]["id"] == created["secret_id"]
+        rotated = json.loads(run(*cli, "rotate", "shop", "--grace", "0", *where).stdout)
+        status, _ = post(server, "shop", body, std_headers("evt_2", body, secret=created["secret"]))
+        assert status == 401
+        status, _ = post(server, "shop", body, std_headers("evt_2", body, secret=rotated["secret"]))
+        assert status == 202
+        listed = json.loads(run(*cli, "list", *where).stdout)["triggers"]
+        assert {t["id"]: t["origin"] for t in listed} == {"gh": "skills_root", "legacy": "skills_root",
+                                                          "shop": "api", "std": "skills_root"}
+        readonly = run(*cli, "delete", "legacy", *where, check=False)
+        assert readonly.returncode == 1 and json.loads(readonly.stdout)["error"]["reason"] == "TRIGGER_READ_ONLY"
+        bad = run(SKILLOS, "webhooks", "create", "hooks/receive", "--scheme", "md5", *where, check=False)
+        assert bad.returncode == 2 and "--scheme" in bad.stderr
+        run(*cli, "delete", "shop", *where)
+        assert post(server, "shop", body, std_headers("evt_3", body, secret=rotated["secret"]))[0] == 404
     finally:
         assert server.stop() == 0

@@ -12,6 +12,7 @@ mod local;
 mod output;
 mod route;
 mod schedules;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -70,6 +71,8 @@ enum Command {
     Jobs(jobs::JobsArgs),
     /// Schedules of a running server: cron, intervals, one-shot times.
     Schedules(schedules::SchedulesArgs),
+    /// Webhook triggers of a running server: create, list, rotate secrets, delete.
+    Webhooks(webhooks::WebhooksArgs),
 }
 
 #[derive(Debug, Args)]
@@ -329,6 +332,9 @@ pub fn main() -> ExitCode {
         Command::Jobs(args) => runtime().and_then(|rt| rt.block_on(jobs::jobs(args, json))),
         Command::Schedules(args) => {
             runtime().and_then(|rt| rt.block_on(schedules::schedules(args, json)))
+        }
+        Command::Webhooks(args) => {
+            runtime().and_then(|rt| rt.block_on(webhooks::webhooks(args, json)))
         }
         Command::Budgets(args) => {
             runtime().and_then(|rt| rt.block_on(budgets::budgets(args, json)))
