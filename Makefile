@@ -7,7 +7,10 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-export CARGO_TARGET_DIR ?= $(CURDIR)/target
+CARGO_TARGET_DIR ?= $(CURDIR)/target
+# Absolute, so recipes that change directory (the runner's tests) find the binary too.
+override CARGO_TARGET_DIR := $(abspath $(CARGO_TARGET_DIR))
+export CARGO_TARGET_DIR
 VENV      := $(CURDIR)/.venv
 PYTHON    := $(VENV)/bin/python
 BUF       := $(CURDIR)/node_modules/.bin/buf
