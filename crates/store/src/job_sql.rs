@@ -5,8 +5,9 @@
 
 macro_rules! impl_job_queries {
     ($store:ty, $backend:expr) => {
-        impl $store {
-        async fn sql_insert_job(
+        #[async_trait::async_trait]
+        impl $crate::JobStore for $store {
+        async fn insert_job(
             &self,
             job: &$crate::Job,
             claim: Option<&$crate::IdempotencyClaim>,
@@ -22,94 +23,7 @@ macro_rules! impl_job_queries {
             Ok(None)
         }
 
-        /// Inserts a job in the caller's transaction.
-        async fn insert_job_row(
-            conn: &mut <$store as $crate::sql::PoolOf>::Connection,
-            job: &$crate::Job,
-        ) -> $crate::Result<()> {
-            sqlx::query(
-                "INSERT INTO jobs (id, tenant_id, skill_id, payload, state, attempt, max_attempts, \
-                 timeout_ms, priority, next_run_at, lease_token, lease_expires_at, execution_id, \
-                 last_error, result, source, source_id, fire_time, idempotency_key, principal, \
-                 run_context, created_at, updated_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, \
-                 $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, \
-                 $24)",
-            )
-            .bind(&job.id)
-            .bind(job.tenant_id.as_str())
-            .bind(&job.skill_id)
-            .bind(sqlx::types::Json(&job.payload))
-            .bind(job.state.as_str())
-            .bind(job.attempt)
-            .bind(job.max_attempts)
-            .bind(job.timeout_ms)
-            .bind(job.priority)
-            .bind(job.next_run_at)
-            .bind(&job.lease_token)
-            .bind(job.lease_expires_at)
-            .bind(&job.execution_id)
-            .bind(job.last_error.as_ref().map(sqlx::types::Json))
-            .bind(job.result.as_ref().map(sqlx::types::Json))
-            .bind(job.source.as_str())
-            .bind(&job.source_id)
-            .bind(job.fire_time)
-            .bind(&job.idempotency_key)
-            .bind(&job.principal)
-            .bind(sqlx::types::Json(&job.run_context))
-            .bind(job.created_at)
-            .bind(job.updated_at)
-            .bind(job.finished_at)
-            .execute(conn)
-            .await?;
-            Ok(())
-        }
-
-        async fn sql_insert_delivery_job(
-            &self,
-            job: &$crate::Job,
-            delivery: &$crate::Delivery,
-        ) -> $crate::Result<Option<String>> {
-            let now = $crate::now();
-            let mut tx = self.writer().begin().await?;
-            sqlx::query(
-                "DELETE FROM webhook_deliveries WHERE trigger_id = $1 AND delivery_id = $2 \
-                 AND expires_at <= $3",
-            )
-            .bind(&delivery.trigger_id)
-            .bind(&delivery.delivery_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            let inserted = sqlx::query(
-                "INSERT INTO webhook_deliveries (trigger_id, delivery_id, tenant_id, job_id, \
-                 created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            )
-            .bind(&delivery.trigger_id)
-            .bind(&delivery.delivery_id)
-            .bind(delivery.tenant_id.as_str())
-            .bind(&job.id)
-            .bind(now)
-            .bind(delivery.expires_at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
-                let (existing,): (String,) = sqlx::query_as(
-                    "SELECT job_id FROM webhook_deliveries WHERE trigger_id = $1 \
-                     AND delivery_id = $2",
-                )
-                .bind(&delivery.trigger_id)
-                .bind(&delivery.delivery_id)
-                .fetch_one(&mut *tx)
-                .await?;
-                return Ok(Some(existing));
-            }
-            Self::insert_job_row(&mut tx, job).await?;
-            tx.commit().await?;
-            Ok(None)
-        }
-
-        async fn sql_get_job(
+        async fn get_job(
             &self,
             tenant: &$crate::TenantId,
             id: &str,
@@ -123,7 +37,7 @@ macro_rules! impl_job_queries {
             row.map($crate::Job::try_from).transpose()
         }
 
-        async fn sql_list_jobs(
+        async fn list_jobs(
             &self,
             tenant: &$crate::TenantId,
             filter: &$crate::JobFilter,
@@ -153,7 +67,7 @@ macro_rules! impl_job_queries {
             rows.into_iter().map($crate::Job::try_from).collect()
         }
 
-        async fn sql_list_dead_jobs(
+        async fn list_dead_jobs(
             &self,
             tenant: &$crate::TenantId,
             skill_id: Option<&str>,
@@ -177,7 +91,7 @@ macro_rules! impl_job_queries {
             rows.into_iter().map($crate::Job::try_from).collect()
         }
 
-        async fn sql_claim_jobs(
+        async fn claim_jobs(
             &self,
             hosted: &[String],
             lease_token: &str,
@@ -222,7 +136,7 @@ macro_rules! impl_job_queries {
             Ok(jobs)
         }
 
-        async fn sql_renew_job_lease(
+        async fn renew_job_lease(
             &self,
             id: &str,
             lease_token: &str,
@@ -241,7 +155,7 @@ macro_rules! impl_job_queries {
             Ok(renewed == 1)
         }
 
-        async fn sql_transition_job(
+        async fn transition_job(
             &self,
             tenant: &$crate::TenantId,
             id: &str,
@@ -299,7 +213,7 @@ macro_rules! impl_job_queries {
             Ok(changed)
         }
 
-        async fn sql_jobs_in_state(
+        async fn jobs_in_state(
             &self,
             state: $crate::JobState,
             after_id: Option<&str>,
@@ -315,6 +229,50 @@ macro_rules! impl_job_queries {
             .fetch_all(&self.pool)
             .await?;
             rows.into_iter().map($crate::Job::try_from).collect()
+        }
+        }
+
+        impl $store {
+        /// Inserts a job in the caller's transaction.
+        async fn insert_job_row(
+            conn: &mut <$store as $crate::sql::PoolOf>::Connection,
+            job: &$crate::Job,
+        ) -> $crate::Result<()> {
+            sqlx::query(
+                "INSERT INTO jobs (id, tenant_id, skill_id, payload, state, attempt, max_attempts, \
+                 timeout_ms, priority, next_run_at, lease_token, lease_expires_at, execution_id, \
+                 last_error, result, source, source_id, fire_time, idempotency_key, principal, \
+                 run_context, created_at, updated_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, \
+                 $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, \
+                 $24)",
+            )
+            .bind(&job.id)
+            .bind(job.tenant_id.as_str())
+            .bind(&job.skill_id)
+            .bind(sqlx::types::Json(&job.payload))
+            .bind(job.state.as_str())
+            .bind(job.attempt)
+            .bind(job.max_attempts)
+            .bind(job.timeout_ms)
+            .bind(job.priority)
+            .bind(job.next_run_at)
+            .bind(&job.lease_token)
+            .bind(job.lease_expires_at)
+            .bind(&job.execution_id)
+            .bind(job.last_error.as_ref().map(sqlx::types::Json))
+            .bind(job.result.as_ref().map(sqlx::types::Json))
+            .bind(job.source.as_str())
+            .bind(&job.source_id)
+            .bind(job.fire_time)
+            .bind(&job.idempotency_key)
+            .bind(&job.principal)
+            .bind(sqlx::types::Json(&job.run_context))
+            .bind(job.created_at)
+            .bind(job.updated_at)
+            .bind(job.finished_at)
+            .execute(conn)
+            .await?;
+            Ok(())
         }
         }
     };

@@ -95,7 +95,7 @@ pub async fn open(options: &Options) -> Result<Arc<dyn Store>> {
 
 /// Everything SkillOS persists.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: JobStore + WebhookStore + ScheduleStore + std::fmt::Debug {
     fn backend(&self) -> Backend;
 
     /// Round trip to the database, for readiness checks.
@@ -333,6 +333,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         limit: u32,
     ) -> Result<Vec<Execution>>;
 
+    /// Oldest first, after `after_id` when given.
+    async fn list_audit(
+        &self,
+        tenant: &TenantId,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>>;
+}
+
+/// The durable job queue (`job_sql.rs`).
+#[async_trait::async_trait]
+pub trait JobStore: Send + Sync {
     /// Stores a new job. With a claim, its idempotency key is recorded in the same
     /// transaction; when the key is already held, nothing is stored and the holder's record is
     /// returned.
@@ -401,7 +413,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         after_id: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Job>>;
+}
 
+/// Webhook triggers, their secrets and accepted deliveries (`webhook_sql.rs`).
+#[async_trait::async_trait]
+pub trait WebhookStore: Send + Sync {
     /// Stores a job created by a webhook delivery together with the delivery's record, in one
     /// transaction. When the delivery was recorded before (and has not expired), nothing is
     /// stored and the job it created is returned.
@@ -458,7 +474,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Removes delivery records and secrets that expired; how many.
     async fn delete_expired_webhook_rows(&self, now: chrono::DateTime<chrono::Utc>) -> Result<u64>;
+}
 
+/// Schedules and their fires (`schedule_sql.rs`).
+#[async_trait::async_trait]
+pub trait ScheduleStore: Send + Sync {
     /// Stores a schedule; with a claim, records its idempotency key in the same transaction
     /// (when the key is held, nothing is stored and the holder's record is returned).
     async fn insert_schedule(
@@ -524,12 +544,4 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         job: &Job,
         claim: Option<&IdempotencyClaim>,
     ) -> Result<ManualFire>;
-
-    /// Oldest first, after `after_id` when given.
-    async fn list_audit(
-        &self,
-        tenant: &TenantId,
-        after_id: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<AuditEvent>>;
 }

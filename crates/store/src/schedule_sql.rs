@@ -3,8 +3,9 @@
 
 macro_rules! impl_schedule_queries {
     ($store:ty) => {
-        impl $store {
-            async fn sql_insert_schedule(
+        #[async_trait::async_trait]
+        impl $crate::ScheduleStore for $store {
+            async fn insert_schedule(
                 &self,
                 schedule: &$crate::Schedule,
                 claim: Option<&$crate::IdempotencyClaim>,
@@ -49,7 +50,7 @@ macro_rules! impl_schedule_queries {
                 Ok(None)
             }
 
-            async fn sql_get_schedule(
+            async fn get_schedule(
                 &self,
                 tenant: &$crate::TenantId,
                 id: &str,
@@ -63,7 +64,7 @@ macro_rules! impl_schedule_queries {
                 row.map(TryInto::try_into).transpose()
             }
 
-            async fn sql_list_schedules(
+            async fn list_schedules(
                 &self,
                 tenant: &$crate::TenantId,
                 filter: &$crate::ScheduleFilter,
@@ -92,7 +93,7 @@ macro_rules! impl_schedule_queries {
                 rows.into_iter().map(TryInto::try_into).collect()
             }
 
-            async fn sql_set_schedule_state(
+            async fn set_schedule_state(
                 &self,
                 tenant: &$crate::TenantId,
                 id: &str,
@@ -123,7 +124,7 @@ macro_rules! impl_schedule_queries {
                 Ok(true)
             }
 
-            async fn sql_delete_schedule(
+            async fn delete_schedule(
                 &self,
                 tenant: &$crate::TenantId,
                 id: &str,
@@ -144,7 +145,7 @@ macro_rules! impl_schedule_queries {
                 Ok(true)
             }
 
-            async fn sql_due_schedules(
+            async fn due_schedules(
                 &self,
                 now: chrono::DateTime<chrono::Utc>,
                 limit: u32,
@@ -160,7 +161,7 @@ macro_rules! impl_schedule_queries {
                 rows.into_iter().map(TryInto::try_into).collect()
             }
 
-            async fn sql_fire_schedule(
+            async fn fire_schedule(
                 &self,
                 id: &str,
                 expected_next: chrono::DateTime<chrono::Utc>,
@@ -195,7 +196,7 @@ macro_rules! impl_schedule_queries {
                 Ok(true)
             }
 
-            async fn sql_fire_schedule_now(
+            async fn fire_schedule_now(
                 &self,
                 tenant: &$crate::TenantId,
                 id: &str,

@@ -3,8 +3,72 @@
 
 macro_rules! impl_webhook_queries {
     ($store:ty) => {
-        impl $store {
-            async fn sql_insert_trigger(
+        #[async_trait::async_trait]
+        impl $crate::WebhookStore for $store {
+            async fn insert_delivery_job(
+                &self,
+                job: &$crate::Job,
+                delivery: &$crate::Delivery,
+            ) -> $crate::Result<Option<String>> {
+                let now = $crate::now();
+                let mut tx = self.writer().begin().await?;
+                sqlx::query(
+                    "DELETE FROM webhook_deliveries WHERE trigger_id = $1 AND delivery_id = $2 \
+                     AND expires_at <= $3",
+                )
+                .bind(&delivery.trigger_id)
+                .bind(&delivery.delivery_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO webhook_deliveries (trigger_id, delivery_id, tenant_id, job_id, \
+                     created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                )
+                .bind(&delivery.trigger_id)
+                .bind(&delivery.delivery_id)
+                .bind(delivery.tenant_id.as_str())
+                .bind(&job.id)
+                .bind(now)
+                .bind(delivery.expires_at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if inserted == 0 {
+                    let (existing,): (String,) = sqlx::query_as(
+                        "SELECT job_id FROM webhook_deliveries WHERE trigger_id = $1 \
+                         AND delivery_id = $2",
+                    )
+                    .bind(&delivery.trigger_id)
+                    .bind(&delivery.delivery_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    return Ok(Some(existing));
+                }
+                Self::insert_job_row(&mut tx, job).await?;
+                tx.commit().await?;
+                Ok(None)
+            }
+
+            async fn delivery_job(
+                &self,
+                trigger_id: &str,
+                delivery_id: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::Result<Option<String>> {
+                let row: Option<(String,)> = sqlx::query_as(
+                    "SELECT job_id FROM webhook_deliveries WHERE trigger_id = $1 \
+                     AND delivery_id = $2 AND expires_at > $3",
+                )
+                .bind(trigger_id)
+                .bind(delivery_id)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|(job_id,)| job_id))
+            }
+
+            async fn insert_trigger(
                 &self,
                 trigger: &$crate::Trigger,
                 secret: &$crate::TriggerSecret,
@@ -43,25 +107,7 @@ macro_rules! impl_webhook_queries {
                 Ok(true)
             }
 
-            async fn insert_secret_row(
-                conn: &mut <$store as $crate::sql::PoolOf>::Connection,
-                secret: &$crate::TriggerSecret,
-            ) -> $crate::Result<()> {
-                sqlx::query(
-                    "INSERT INTO webhook_secrets (id, trigger_id, secret, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(&secret.id)
-                .bind(&secret.trigger_id)
-                .bind(&secret.secret)
-                .bind(secret.created_at)
-                .bind(secret.expires_at)
-                .execute(conn)
-                .await?;
-                Ok(())
-            }
-
-            async fn sql_trigger(
+            async fn trigger(
                 &self,
                 tenant: Option<&$crate::TenantId>,
                 id: &str,
@@ -77,7 +123,7 @@ macro_rules! impl_webhook_queries {
                 Ok(row.map(Into::into))
             }
 
-            async fn sql_list_triggers(
+            async fn list_triggers(
                 &self,
                 tenant: &$crate::TenantId,
                 after_id: Option<&str>,
@@ -95,7 +141,7 @@ macro_rules! impl_webhook_queries {
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
-            async fn sql_delete_trigger(
+            async fn delete_trigger(
                 &self,
                 tenant: &$crate::TenantId,
                 id: &str,
@@ -122,7 +168,7 @@ macro_rules! impl_webhook_queries {
                 Ok(true)
             }
 
-            async fn sql_trigger_secrets(
+            async fn trigger_secrets(
                 &self,
                 trigger_id: &str,
                 now: chrono::DateTime<chrono::Utc>,
@@ -137,7 +183,7 @@ macro_rules! impl_webhook_queries {
                 .await?)
             }
 
-            async fn sql_rotate_secret(
+            async fn rotate_secret(
                 &self,
                 tenant: &$crate::TenantId,
                 secret: &$crate::TriggerSecret,
@@ -172,7 +218,7 @@ macro_rules! impl_webhook_queries {
                 Ok(true)
             }
 
-            async fn sql_delete_expired_webhook_rows(
+            async fn delete_expired_webhook_rows(
                 &self,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::Result<u64> {
@@ -187,6 +233,26 @@ macro_rules! impl_webhook_queries {
                     .await?
                     .rows_affected();
                 Ok(deliveries + secrets)
+            }
+        }
+
+        impl $store {
+            async fn insert_secret_row(
+                conn: &mut <$store as $crate::sql::PoolOf>::Connection,
+                secret: &$crate::TriggerSecret,
+            ) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO webhook_secrets (id, trigger_id, secret, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&secret.id)
+                .bind(&secret.trigger_id)
+                .bind(&secret.secret)
+                .bind(secret.created_at)
+                .bind(secret.expires_at)
+                .execute(conn)
+                .await?;
+                Ok(())
             }
         }
     };
