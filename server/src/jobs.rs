@@ -332,9 +332,7 @@ impl Jobs {
     }
 
     async fn view(&self, job: Job) -> Result<JobView, Error> {
-        let executions = self.attempts(&job, crate::page::MAX_SIZE).await?;
-        let execution_ids = executions.into_iter().rev().map(|e| e.id).collect();
-        Ok(JobView { job, execution_ids })
+        Ok(self.views(vec![job]).await?.remove(0))
     }
 
     /// The executions of a job's attempts, newest first, at most `limit`.
@@ -419,12 +417,25 @@ impl Jobs {
         Ok((self.views(jobs).await?, next))
     }
 
+    /// Jobs with the executions of their attempts (one query for the page; jobs of one
+    /// tenant).
     async fn views(&self, jobs: Vec<Job>) -> Result<Vec<JobView>, Error> {
-        let mut views = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            views.push(self.view(job).await?);
+        let Some(tenant) = jobs.first().map(|job| job.tenant_id.clone()) else {
+            return Ok(Vec::new());
+        };
+        let ids: Vec<String> = jobs.iter().map(|job| job.id.clone()).collect();
+        let mut attempts: std::collections::HashMap<String, Vec<String>> =
+            std::collections::HashMap::new();
+        for (job_id, execution_id) in self.inner.store.attempt_ids(&tenant, &ids).await? {
+            attempts.entry(job_id).or_default().push(execution_id);
         }
-        Ok(views)
+        Ok(jobs
+            .into_iter()
+            .map(|job| JobView {
+                execution_ids: attempts.remove(&job.id).unwrap_or_default(),
+                job,
+            })
+            .collect())
     }
 
     /// The caller may change the job: it enqueued it, or holds `jobs:manage`.

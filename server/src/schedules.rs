@@ -461,25 +461,15 @@ impl Schedules {
             ScheduleState::Completed => return Err(Error::Completed(id.to_owned())),
             ScheduleState::Active => {}
         }
-        let audit = AuditEvent::now(
-            &principal.tenant,
-            &principal.subject,
-            "schedule.paused",
+        self.set_state(
+            principal,
             id,
-            json!({}),
-        );
-        self.inner
-            .store
-            .set_schedule_state(
-                &principal.tenant,
-                id,
-                ScheduleState::Active,
-                ScheduleState::Paused,
-                None,
-                &audit,
-            )
-            .await?;
-        self.get(principal, id).await
+            ScheduleState::Active,
+            ScheduleState::Paused,
+            None,
+            "schedule.paused",
+        )
+        .await
     }
 
     /// Resumes a paused schedule from its next nominal time after now; an active one is
@@ -498,23 +488,32 @@ impl Schedules {
         } else {
             ScheduleState::Completed
         };
-        let audit = AuditEvent::now(
-            &principal.tenant,
-            &principal.subject,
-            "schedule.resumed",
+        self.set_state(
+            principal,
             id,
-            json!({}),
-        );
+            ScheduleState::Paused,
+            state,
+            next,
+            "schedule.resumed",
+        )
+        .await
+    }
+
+    /// Moves a schedule from `from` to `to` with its next fire time, audited as `action`;
+    /// returns it as it is then.
+    async fn set_state(
+        &self,
+        principal: &Principal,
+        id: &str,
+        from: ScheduleState,
+        to: ScheduleState,
+        next_fire_at: Option<DateTime<Utc>>,
+        action: &str,
+    ) -> Result<Schedule, Error> {
+        let audit = AuditEvent::now(&principal.tenant, &principal.subject, action, id, json!({}));
         self.inner
             .store
-            .set_schedule_state(
-                &principal.tenant,
-                id,
-                ScheduleState::Paused,
-                state,
-                next,
-                &audit,
-            )
+            .set_schedule_state(&principal.tenant, id, from, to, next_fire_at, &audit)
             .await?;
         self.get(principal, id).await
     }

@@ -69,6 +69,21 @@ fn enqueue(skill: &str, max_attempts: i32) -> v1::EnqueueJobRequest {
     }
 }
 
+/// Enqueues a job and returns its id.
+async fn enqueued(
+    client: &mut JobServiceClient<Channel>,
+    request: v1::EnqueueJobRequest,
+) -> String {
+    client
+        .enqueue_job(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap()
+        .id
+}
+
 async fn wait_for(
     client: &mut JobServiceClient<Channel>,
     id: &str,
@@ -162,14 +177,7 @@ async fn a_failing_job_is_retried_then_dead_lettered_and_requeued_as_a_new_chain
     let (_runner, seen) = runner(&server).await;
     let mut client = JobServiceClient::new(server.channel().await);
 
-    let id = client
-        .enqueue_job(enqueue("a/two", 3))
-        .await
-        .unwrap()
-        .into_inner()
-        .job
-        .unwrap()
-        .id;
+    let id = enqueued(&mut client, enqueue("a/two", 3)).await;
     let dead = wait_for(&mut client, &id, v1::JobState::Dead).await;
     assert_eq!((dead.attempt, dead.max_attempts), (3, 3));
     assert_eq!(dead.execution_ids.len(), 3);
@@ -207,14 +215,7 @@ async fn a_failing_job_is_retried_then_dead_lettered_and_requeued_as_a_new_chain
     assert_eq!(seen.lock().unwrap().get(&id), Some(&5));
 
     // Only dead jobs are requeued.
-    let ok = client
-        .enqueue_job(enqueue("a/one", 0))
-        .await
-        .unwrap()
-        .into_inner()
-        .job
-        .unwrap()
-        .id;
+    let ok = enqueued(&mut client, enqueue("a/one", 0)).await;
     wait_for(&mut client, &ok, v1::JobState::Succeeded).await;
     let status = client
         .requeue_job(v1::RequeueJobRequest {
@@ -234,14 +235,7 @@ async fn a_permanent_error_is_a_dead_letter_at_once() {
     let server = TestServer::start_with(fast_retries()).await;
     let (_runner, seen) = runner(&server).await;
     let mut client = JobServiceClient::new(server.channel().await);
-    let id = client
-        .enqueue_job(enqueue("b/three", 5))
-        .await
-        .unwrap()
-        .into_inner()
-        .job
-        .unwrap()
-        .id;
+    let id = enqueued(&mut client, enqueue("b/three", 5)).await;
     let dead = wait_for(&mut client, &id, v1::JobState::Dead).await;
     assert_eq!(dead.attempt, 1);
     assert_eq!(dead.last_error.unwrap().code, "ValueError");
@@ -508,14 +502,7 @@ async fn an_attempt_longer_than_the_lease_keeps_it_by_renewing() {
     .await
     .unwrap();
     let mut client = JobServiceClient::new(server.channel().await);
-    let id = client
-        .enqueue_job(enqueue("a/one", 3))
-        .await
-        .unwrap()
-        .into_inner()
-        .job
-        .unwrap()
-        .id;
+    let id = enqueued(&mut client, enqueue("a/one", 3)).await;
     let running = wait_for(&mut client, &id, v1::JobState::Running).await;
     let first_expiry = running.lease_expire_time.unwrap().seconds;
     let done = wait_for(&mut client, &id, v1::JobState::Succeeded).await;

@@ -213,6 +213,29 @@ macro_rules! impl_job_queries {
             Ok(changed)
         }
 
+        async fn attempt_ids(
+            &self,
+            tenant: &$crate::TenantId,
+            job_ids: &[String],
+        ) -> $crate::Result<Vec<(String, String)>> {
+            if job_ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let ids = match $backend {
+                $crate::Backend::Postgres => "SELECT jsonb_array_elements_text($2)",
+                $crate::Backend::Sqlite => "SELECT value FROM json_each($2)",
+            };
+            let statement = format!(
+                "SELECT job_id, id FROM executions WHERE tenant_id = $1 AND job_id IN ({ids}) \
+                 ORDER BY id"
+            );
+            Ok(sqlx::query_as(sqlx::AssertSqlSafe(statement))
+                .bind(tenant.as_str())
+                .bind(sqlx::types::Json(job_ids))
+                .fetch_all(&self.pool)
+                .await?)
+        }
+
         async fn jobs_in_state(
             &self,
             state: $crate::JobState,

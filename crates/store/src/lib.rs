@@ -406,6 +406,14 @@ pub trait JobStore: Send + Sync {
         audit: Option<&AuditEvent>,
     ) -> Result<bool>;
 
+    /// The executions of the attempts of these jobs of `tenant`, as (job id, execution id),
+    /// oldest first.
+    async fn attempt_ids(
+        &self,
+        tenant: &TenantId,
+        job_ids: &[String],
+    ) -> Result<Vec<(String, String)>>;
+
     /// Jobs of every tenant in one state, by id, for background sweeps.
     async fn jobs_in_state(
         &self,

@@ -1249,6 +1249,22 @@ mod cases {
         );
         let job = store.get_job(&tenant, "j1").await.unwrap().unwrap();
         assert_eq!((job.state, job.attempt), (JobState::Queued, 1));
+        // Attempts are found through the executions that name their job.
+        let mut attempt = super::execution(&tenant, "e1", "a/b", ExecutionStatus::Failed);
+        attempt.job_id = Some("j1".to_owned());
+        store.insert_execution(&attempt).await.unwrap();
+        let ids = vec!["j1".to_owned(), "j9".to_owned()];
+        assert_eq!(
+            store.attempt_ids(&tenant, &ids).await.unwrap(),
+            [("j1".to_owned(), "e1".to_owned())]
+        );
+        assert!(
+            store
+                .attempt_ids(&TenantId::new("other"), &ids)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!((job.lease_token, job.lease_expires_at), (None, None));
         assert_eq!(job.execution_id.as_deref(), Some("e1"));
         assert_eq!(job.last_error, Some(json!({"code": "boom"})));

@@ -143,6 +143,13 @@ fn print_one(schedule: &v1::Schedule, json: bool) {
     );
 }
 
+/// The schedule an RPC answered with, or its error as a CLI failure.
+fn answered(
+    response: Result<Option<v1::Schedule>, tonic::Status>,
+) -> Result<v1::Schedule, Failure> {
+    Ok(response.map_err(status_failure)?.unwrap_or_default())
+}
+
 pub async fn schedules(args: SchedulesArgs, json: bool) -> Result<(), Failure> {
     let mut client = ScheduleServiceClient::new(connect(&args.server).await?);
     match args.command {
@@ -269,34 +276,19 @@ pub async fn schedules(args: SchedulesArgs, json: bool) -> Result<(), Failure> {
             }
         }
         SchedulesCommand::Get { id } => {
-            let schedule = client
-                .get_schedule(v1::GetScheduleRequest { schedule_id: id })
-                .await
-                .map_err(status_failure)?
-                .into_inner()
-                .schedule
-                .unwrap_or_default();
-            print_one(&schedule, json);
+            let request = v1::GetScheduleRequest { schedule_id: id };
+            let response = client.get_schedule(request).await;
+            print_one(&answered(response.map(|r| r.into_inner().schedule))?, json);
         }
         SchedulesCommand::Pause { id } => {
-            let schedule = client
-                .pause_schedule(v1::PauseScheduleRequest { schedule_id: id })
-                .await
-                .map_err(status_failure)?
-                .into_inner()
-                .schedule
-                .unwrap_or_default();
-            print_one(&schedule, json);
+            let request = v1::PauseScheduleRequest { schedule_id: id };
+            let response = client.pause_schedule(request).await;
+            print_one(&answered(response.map(|r| r.into_inner().schedule))?, json);
         }
         SchedulesCommand::Resume { id } => {
-            let schedule = client
-                .resume_schedule(v1::ResumeScheduleRequest { schedule_id: id })
-                .await
-                .map_err(status_failure)?
-                .into_inner()
-                .schedule
-                .unwrap_or_default();
-            print_one(&schedule, json);
+            let request = v1::ResumeScheduleRequest { schedule_id: id };
+            let response = client.resume_schedule(request).await;
+            print_one(&answered(response.map(|r| r.into_inner().schedule))?, json);
         }
         SchedulesCommand::Delete { id } => {
             client
