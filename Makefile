@@ -73,11 +73,18 @@ eval-routing: setup build ## Routing accuracy per mode on eval/routing/queries.j
 		--catalog eval/routing/original-catalog.yaml
 
 .PHONY: lint
-lint: setup ## rustfmt, clippy (warnings fail), buf lint
+lint: setup check-layers ## rustfmt, clippy (warnings fail), buf lint, the engine's dependency rule
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(BUF) lint
 	$(BUF) format --diff --exit-code
+
+.PHONY: check-layers
+check-layers: ## Fail when the engine depends on a transport (tonic, axum, hyper, tower) or names one
+	@found=$$(cargo tree -p skillos-engine -e normal --prefix none | grep -E '^(tonic|axum|hyper|tower)(-[a-z-]+)? v' | sort -u || true); \
+	if [ -n "$$found" ]; then echo "error: skillos-engine depends on a transport:" >&2; echo "$$found" >&2; exit 1; fi
+	@if grep -rnE '\b(tonic|axum|hyper|tower)::' crates/engine/src; then \
+		echo "error: crates/engine names a transport crate" >&2; exit 1; fi
 
 .PHONY: fmt
 fmt: setup ## Format Rust and proto sources

@@ -101,7 +101,7 @@ async fn measure(store: &str, addr: SocketAddr) -> anyhow::Result<()> {
 
 /// Signed deliveries with distinct ids, as fast as 64 senders can post them.
 async fn webhooks(addr: SocketAddr, channel: Channel) -> anyhow::Result<Rate> {
-    use skillos::webhooks::{Scheme, verify::sign};
+    use skillos_engine::webhooks::{Scheme, verify::sign};
     let trigger = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let secret = v1::webhook_service_client::WebhookServiceClient::new(channel)
         .create_trigger(v1::CreateTriggerRequest {

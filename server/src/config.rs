@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use skillos_engine::{breaker, budget, jobs, rate_limit, webhooks};
 
 /// Environment variables and the keys they set. Where two variables set one key, the first
 /// one present wins (`SKILLOS_POSTGRES_DSN` over `DATABASE_URL`).
@@ -117,104 +118,12 @@ pub struct Config {
     pub routing: RoutingConfig,
     pub auth: AuthConfig,
     pub policies: PoliciesConfig,
-    pub rate_limits: RateLimitsConfig,
-    pub circuit_breaker: CircuitBreakerConfig,
-    pub budgets: BudgetsConfig,
-    pub jobs: JobsConfig,
-    pub webhooks: WebhooksConfig,
+    pub rate_limits: rate_limit::Options,
+    pub circuit_breaker: breaker::Options,
+    pub budgets: budget::Options,
+    pub jobs: jobs::Options,
+    pub webhooks: webhooks::Options,
     pub log: LogConfig,
-}
-
-/// Webhook deliveries (`POST /webhooks/{trigger_id}`, WebhookService.DeliverWebhook).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct WebhooksConfig {
-    /// Accept unsigned deliveries to triggers that allow them; off, no trigger accepts one.
-    pub allow_unsigned: bool,
-    /// The largest request body read; a larger one is refused (413) before it is read.
-    pub max_body_bytes: usize,
-    /// How long an accepted delivery id is remembered, so a repeat creates nothing. At least
-    /// twice the largest timestamp tolerance plus a minute; GitHub deliveries, which sign no
-    /// time, are remembered at least 72 hours.
-    pub dedup_ttl_seconds: u64,
-    /// The largest attachment, decoded.
-    pub attachment_max_size_bytes: usize,
-}
-
-impl Default for WebhooksConfig {
-    fn default() -> Self {
-        Self {
-            allow_unsigned: false,
-            max_body_bytes: 16 * 1024 * 1024,
-            dedup_ttl_seconds: 24 * 3600,
-            attachment_max_size_bytes: 10 * 1024 * 1024,
-        }
-    }
-}
-
-/// The job queue's workers and retry policy.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct JobsConfig {
-    /// Attempts one replica runs at once; 0 turns this replica's workers off (it still
-    /// accepts jobs).
-    pub workers: u32,
-    /// How long a claimed job stays leased without renewal. A worker renews it every third of
-    /// this while the attempt runs; when its replica dies, another claims the job after it.
-    pub lease_seconds: u64,
-    /// How often an idle worker looks for due jobs (a job enqueued on this replica wakes it
-    /// at once).
-    pub poll_interval_ms: u64,
-    /// Delay before the first retry; each further retry doubles it, with ±20% jitter.
-    pub backoff_initial_ms: u64,
-    /// The longest delay between retries.
-    pub backoff_max_ms: u64,
-    /// Attempts of a job of a retryable skill when EnqueueJob names none (a skill that is not
-    /// retryable gets 1).
-    pub max_attempts: u32,
-}
-
-impl Default for JobsConfig {
-    fn default() -> Self {
-        Self {
-            workers: 32,
-            lease_seconds: 30,
-            poll_interval_ms: 500,
-            backoff_initial_ms: 5_000,
-            backoff_max_ms: 300_000,
-            max_attempts: 3,
-        }
-    }
-}
-
-/// Default budget limits (BudgetService.SetBudget overrides them per tenant).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BudgetsConfig {
-    /// Limits that apply to every tenant, principal or skill without one of its own.
-    pub defaults: Vec<BudgetDefault>,
-    /// A run picks a skill's cheapest model tier when, after it, less than this fraction of a
-    /// limit would remain.
-    pub low_remaining_fraction: f64,
-}
-
-impl Default for BudgetsConfig {
-    fn default() -> Self {
-        Self {
-            defaults: Vec::new(),
-            low_remaining_fraction: 0.1,
-        }
-    }
-}
-
-/// One default limit: `scope` tenant, principal or skill; `period` request, day, month or
-/// total.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BudgetDefault {
-    pub scope: String,
-    pub period: String,
-    pub limit: f64,
 }
 
 /// Who may call: JWTs, API keys (always on, kept in the store) and the dev mode.
@@ -285,50 +194,6 @@ pub struct PoliciesConfig {
     /// Directory of `permission_policies.json` (and `tenants/<id>/...` overrides); unset:
     /// `<skills root>/policies`.
     pub dir: Option<PathBuf>,
-}
-
-/// One GCRA limit: `rate` requests per second on average, `burst` at once.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateLimit {
-    pub rate: f64,
-    pub burst: u32,
-}
-
-/// Rate limits of Run, RunStream and Route per tenant, principal and skill.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RateLimitsConfig {
-    pub tenant: Option<RateLimit>,
-    pub principal: Option<RateLimit>,
-    pub skill: Option<RateLimit>,
-    /// Count in Redis, shared by every replica, with one atomic script; the server refuses to
-    /// start without Redis and refuses requests while Redis is unreachable.
-    pub strict: bool,
-    /// Redis URL for strict mode.
-    pub redis_url: Option<String>,
-}
-
-/// Circuit breakers per (tenant, skill), kept in the store.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CircuitBreakerConfig {
-    /// Consecutive runner or transport failures that open the circuit; 0 turns breakers off.
-    pub failure_threshold: u32,
-    /// How long an open circuit fails fast before it admits one probe.
-    pub open_seconds: u64,
-    /// How long the probe may take before another call may probe instead.
-    pub probe_timeout_seconds: u64,
-}
-
-impl Default for CircuitBreakerConfig {
-    fn default() -> Self {
-        Self {
-            failure_threshold: 5,
-            open_seconds: 30,
-            probe_timeout_seconds: 60,
-        }
-    }
 }
 
 /// Where query and skill embeddings come from.
@@ -428,6 +293,15 @@ impl RoutingConfig {
         } else {
             skillos_routing::Mode::Hybrid
         })
+    }
+
+    /// What the routing service takes of this section.
+    pub fn options(&self) -> skillos_engine::routing::Options {
+        skillos_engine::routing::Options {
+            default_mode: self.default_mode(),
+            embed_timeout: std::time::Duration::from_millis(self.embed_timeout_ms),
+            params: self.router_params(),
+        }
     }
 
     /// The router's parameters.
@@ -650,7 +524,7 @@ fn list(value: &str) -> Vec<String> {
 }
 
 /// `RATE/s:BURST` (e.g. `50/s:100`, also `/m` and `/h`); empty or `off` removes the limit.
-fn parse_rate(value: &str) -> Result<Option<RateLimit>, String> {
+fn parse_rate(value: &str) -> Result<Option<rate_limit::Limit>, String> {
     let value = value.trim();
     if value.is_empty() || value == "off" {
         return Ok(None);
@@ -666,7 +540,7 @@ fn parse_rate(value: &str) -> Result<Option<RateLimit>, String> {
         _ => return Err(error()),
     };
     let burst: u32 = burst.trim().parse().map_err(|_| error())?;
-    Ok(Some(RateLimit {
+    Ok(Some(rate_limit::Limit {
         rate: count / seconds,
         burst,
     }))
@@ -901,7 +775,7 @@ impl Config {
                 for item in list(value) {
                     let parsed = item.split_once('=').and_then(|(key, limit)| {
                         let (scope, period) = key.trim().split_once(':')?;
-                        Some(BudgetDefault {
+                        Some(budget::DefaultLimit {
                             scope: scope.trim().to_owned(),
                             period: period.trim().to_owned(),
                             limit: limit.trim().parse().ok()?,
@@ -944,7 +818,7 @@ impl Config {
             None
         };
         let job_problem = job_problem.or_else(|| {
-            let min_dedup = 2 * crate::webhooks::MAX_TOLERANCE_SECONDS + 60;
+            let min_dedup = 2 * skillos_engine::webhooks::MAX_TOLERANCE_SECONDS + 60;
             if self.webhooks.dedup_ttl_seconds < min_dedup {
                 Some((
                     "webhooks.dedup_ttl_seconds",
@@ -1147,8 +1021,8 @@ impl Config {
             });
         }
         for default in &self.budgets.defaults {
-            if crate::budget::Scope::parse(&default.scope).is_none()
-                || crate::budget::Period::parse(&default.period).is_none()
+            if skillos_engine::budget::Scope::parse(&default.scope).is_none()
+                || skillos_engine::budget::Period::parse(&default.period).is_none()
                 || !(default.limit.is_finite() && default.limit >= 0.0)
             {
                 return Err(Error::Invalid {

@@ -16,23 +16,24 @@ use skillos_core::Registry;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
-use crate::approvals::Approvals;
 use crate::auth::{Authenticator, RunnerTokens, jwt};
-use crate::breaker::Breakers;
-use crate::budget::Budgets;
 use crate::config::RunnerTokenConfig;
 use crate::config::{Config, StorageBackend};
-use crate::dispatch::Dispatcher;
+use crate::grpc;
 use crate::http::{self, HttpState};
-use crate::jobs::Jobs;
 use crate::local_runner::{self, LocalRunner};
 use crate::metrics::{self, Metrics};
-use crate::policy::Policies;
-use crate::rate_limit::RateLimiter;
-use crate::routing::{EmbedderSource, Routing};
-use crate::schedules::Schedules;
-use crate::webhooks::Webhooks;
-use crate::{grpc, orchestrator, skills};
+use skillos_engine::approvals::Approvals;
+use skillos_engine::breaker::Breakers;
+use skillos_engine::budget::Budgets;
+use skillos_engine::dispatch::Dispatcher;
+use skillos_engine::jobs::Jobs;
+use skillos_engine::policy::Policies;
+use skillos_engine::rate_limit::RateLimiter;
+use skillos_engine::routing::Routing;
+use skillos_engine::schedules::Schedules;
+use skillos_engine::webhooks::Webhooks;
+use skillos_engine::{orchestrator, skills};
 
 const STORE_CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 /// How often routing checks for a reloaded root and for missing skill vectors.
@@ -159,8 +160,8 @@ pub async fn run(
         });
     }
     let routing = Arc::new(Routing::new(
-        config.routing.clone(),
-        EmbedderSource::from_config(&config.routing, &dispatcher),
+        config.routing.options(),
+        crate::embedders::source(&config.routing, &dispatcher),
         Some(store.clone()),
     ));
     if let Some(registry) = &registry {
@@ -488,7 +489,7 @@ async fn maintain_routing(
                 failures = 0;
                 tracing::info!(computed, "skill vectors computed");
             }
-            Err(crate::routing::EmbedError::Unavailable) => {}
+            Err(skillos_engine::routing::EmbedError::Unavailable) => {}
             Err(error) => {
                 failures += 1;
                 let backoff = ROUTING_TICK * 2u32.saturating_pow(failures.min(6));

@@ -1,4 +1,7 @@
-//! Logging setup: text or JSON lines on stderr, filtered by `log.level` (or `RUST_LOG`).
+//! Logging setup: text or JSON lines on stderr, filtered by `log.level` (or `RUST_LOG`). Text
+//! carries ANSI colours only when stderr is a terminal, so files and collectors get plain lines.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -11,7 +14,8 @@ pub fn init(config: &LogConfig) {
         .unwrap_or_else(|| EnvFilter::new(with_quiet_dependencies(&config.level)));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let result = match config.format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -13,7 +13,8 @@ use common::runner::{Answer, TestRunner, echo};
 use common::{ALL_SKILLS_TOKEN, Options, TestServer, metadata, reason, with_token, write};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
-use skillos::config::{Config, JwtKeyConfig, RateLimit};
+use skillos::config::{Config, JwtKeyConfig};
+use skillos_engine::rate_limit::Limit as RateLimit;
 use skillos_proto::v1::{
     self, orchestrator_service_client::OrchestratorServiceClient,
     skill_service_client::SkillServiceClient,
@@ -679,7 +680,7 @@ async fn strict_mode_fails_closed_when_redis_goes_away_and_refuses_to_start_with
     let mut config = Config::default();
     config.rate_limits.strict = true;
     config.rate_limits.redis_url = Some("redis://127.0.0.1:1".to_owned());
-    let error = skillos::rate_limit::RateLimiter::new(&config.rate_limits)
+    let error = skillos_engine::rate_limit::RateLimiter::new(&config.rate_limits)
         .await
         .unwrap_err();
     assert!(error.to_string().contains("Redis"), "{error}");

@@ -453,10 +453,10 @@ async fn payloads_are_checked_against_the_input_schema_before_anything_runs() {
     .unwrap();
     let mut orchestrator = OrchestratorServiceClient::new(server.channel().await);
 
-    for bad in [
-        serde_json::json!({}),
-        serde_json::json!({"amount": -1}),
-        serde_json::json!({"amount": 1, "x": "y"}),
+    for (bad, field) in [
+        (serde_json::json!({}), "payload"),
+        (serde_json::json!({"amount": -1}), "payload.amount"),
+        (serde_json::json!({"amount": 1, "x": "y"}), "payload"),
     ] {
         let status = orchestrator
             .run(run_request("c/typed", bad.clone()))
@@ -469,6 +469,11 @@ async fn payloads_are_checked_against_the_input_schema_before_anything_runs() {
             "{bad}: {}",
             status.message()
         );
+        // The field at fault, as google.rpc.BadRequest beside the ErrorInfo.
+        let bad_request = status
+            .get_details_bad_request()
+            .expect("a BadRequest detail");
+        assert_eq!(bad_request.field_violations[0].field, field, "{bad}");
     }
     let listed = orchestrator
         .list_executions(v1::ListExecutionsRequest::default())
@@ -636,5 +641,205 @@ async fn the_callers_trace_context_reaches_the_runner() {
         "a new trace is started: {}",
         seen[1]
     );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn executions_are_listed_by_time_range_and_by_several_statuses() {
+    let server = TestServer::start().await;
+    let _runner = TestRunner::attach(
+        server.channel().await,
+        ALL_SKILLS_TOKEN,
+        "r",
+        &["a/one"],
+        Arc::new(|invoke| {
+            let fail = invoke
+                .payload
+                .as_ref()
+                .is_some_and(|payload| payload.fields.contains_key("fail"));
+            if fail {
+                Answer::Error("asked to fail")
+            } else {
+                echo()(invoke)
+            }
+        }),
+    )
+    .await
+    .unwrap();
+    let mut orchestrator = OrchestratorServiceClient::new(server.channel().await);
+    let run = |payload: serde_json::Value| {
+        let mut orchestrator = orchestrator.clone();
+        async move {
+            orchestrator
+                .run(run_request("a/one", payload))
+                .await
+                .unwrap()
+                .into_inner()
+                .execution
+                .unwrap()
+        }
+    };
+    let first = run(serde_json::json!({"amount": 1})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let between = prost_types::Timestamp::from(std::time::SystemTime::now());
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let failed = run(serde_json::json!({"fail": 1})).await;
+    let last = run(serde_json::json!({"amount": 2})).await;
+    assert_eq!(failed.status(), v1::ExecutionStatus::Failed);
+    let ids = |request: v1::ListExecutionsRequest| {
+        let mut orchestrator = orchestrator.clone();
+        async move {
+            orchestrator
+                .list_executions(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .executions
+                .into_iter()
+                .map(|execution| execution.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let since = ids(v1::ListExecutionsRequest {
+        created_after: Some(between),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(since, [last.id.as_str(), failed.id.as_str()]);
+    let before = ids(v1::ListExecutionsRequest {
+        created_before: Some(between),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(before, [first.id]);
+    let either = ids(v1::ListExecutionsRequest {
+        statuses: vec![
+            v1::ExecutionStatus::Failed as i32,
+            v1::ExecutionStatus::Cancelled as i32,
+        ],
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(either, [failed.id.as_str()]);
+    let succeeded_since = ids(v1::ListExecutionsRequest {
+        created_after: Some(between),
+        statuses: vec![v1::ExecutionStatus::Succeeded as i32],
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(succeeded_since, [last.id]);
+
+    // A time out of range names its field.
+    let status = orchestrator
+        .list_executions(v1::ListExecutionsRequest {
+            created_after: Some(prost_types::Timestamp {
+                seconds: i64::MAX,
+                nanos: 0,
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let bad_request = status.get_details_bad_request().unwrap();
+    assert_eq!(bad_request.field_violations[0].field, "created_after");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn runners_are_listed_in_pages_and_bad_filters_are_refused() {
+    let server = TestServer::start().await;
+    let mut attached = Vec::new();
+    for (name, skills) in [
+        ("c", &["a/one"][..]),
+        ("a", &["a/one"]),
+        ("b", &["b/three"]),
+    ] {
+        let runner = TestRunner::attach(
+            server.channel().await,
+            ALL_SKILLS_TOKEN,
+            name,
+            skills,
+            echo(),
+        )
+        .await
+        .unwrap();
+        attached.push(runner);
+    }
+    let mut orchestrator = OrchestratorServiceClient::new(server.channel().await);
+    let names = |response: &v1::ListRunnersResponse| {
+        response
+            .runners
+            .iter()
+            .map(|runner| runner.name.clone())
+            .collect::<Vec<_>>()
+    };
+    let first = orchestrator
+        .list_runners(v1::ListRunnersRequest {
+            page_size: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(names(&first), ["a", "b"]);
+    assert!(!first.next_page_token.is_empty());
+    let second = orchestrator
+        .list_runners(v1::ListRunnersRequest {
+            page_size: 2,
+            page_token: first.next_page_token.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(names(&second), ["c"]);
+    assert!(second.next_page_token.is_empty());
+    let serving = orchestrator
+        .list_runners(v1::ListRunnersRequest {
+            skill_id: "a.one".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(names(&serving), ["a", "c"]);
+
+    for (request, code, why, field) in [
+        (
+            v1::ListRunnersRequest {
+                page_token: "garbage!".into(),
+                ..Default::default()
+            },
+            Code::InvalidArgument,
+            "INVALID_PAGE_TOKEN",
+            "page_token",
+        ),
+        (
+            v1::ListRunnersRequest {
+                page_size: -1,
+                ..Default::default()
+            },
+            Code::InvalidArgument,
+            "INVALID_PAGE_SIZE",
+            "page_size",
+        ),
+        (
+            v1::ListRunnersRequest {
+                skill_id: "not an id".into(),
+                ..Default::default()
+            },
+            Code::InvalidArgument,
+            "INVALID_SKILL_ID",
+            "skill_id",
+        ),
+    ] {
+        let status = orchestrator.list_runners(request).await.unwrap_err();
+        assert_eq!(status.code(), code);
+        assert_eq!(reason(&status), why);
+        let bad_request = status.get_details_bad_request().unwrap();
+        assert_eq!(bad_request.field_violations[0].field, field);
+    }
+    drop(attached);
     server.stop().await.unwrap();
 }

@@ -248,27 +248,3 @@ async fn deprecation_round_trip_is_persisted_across_restarts() {
     assert!(!cleared.deprecation.unwrap().deprecated);
     server.stop().await.unwrap();
 }
-
-#[tokio::test]
-async fn parts_not_built_yet_answer_unimplemented_with_a_reason() {
-    let server = TestServer::start().await;
-    let mut orchestrator =
-        v1::orchestrator_service_client::OrchestratorServiceClient::new(server.channel().await);
-    let status = orchestrator
-        .list_executions(v1::ListExecutionsRequest {
-            created_after: Some(prost_types::Timestamp::default()),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::Unimplemented);
-    assert_eq!(reason(&status), "NOT_IMPLEMENTED");
-    assert!(
-        status
-            .message()
-            .contains("skillos.v1.OrchestratorService/ListExecutions"),
-        "{}",
-        status.message()
-    );
-    server.stop().await.unwrap();
-}

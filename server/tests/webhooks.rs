@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::runner::{TestRunner, echo};
 use common::{ALL_SKILLS_TOKEN, Options, TestServer, reason, with_token};
-use skillos::webhooks::{Scheme, verify::sign};
+use skillos_engine::webhooks::{Scheme, verify::sign};
 use skillos_proto::v1::{
     self, job_service_client::JobServiceClient, webhook_service_client::WebhookServiceClient,
 };
@@ -554,7 +554,7 @@ async fn unsigned_deliveries_need_both_switches_and_rate_limits_answer_429() {
         configure: Some(Arc::new(move |config, root| {
             common::write(root, "triggers/webhooks.json", file);
             config.webhooks.allow_unsigned = true;
-            config.rate_limits.principal = Some(skillos::config::RateLimit {
+            config.rate_limits.principal = Some(skillos_engine::rate_limit::Limit {
                 rate: 0.5,
                 burst: 2,
             });

@@ -104,15 +104,19 @@ def test_a_broken_yaml_is_reported_while_the_sixteen_keep_being_served(server):
     assert [skill["id"] for skill in listed["skills"]] == EXAMPLE_IDS
 
 
-def test_durable_work_services_answer_grpcurl_and_unbuilt_parts_say_so(server):
+def test_durable_work_services_answer_grpcurl_and_listings_filter_by_time(server):
     # Jobs, schedules and webhook triggers answer through reflection like every service.
     for method in ("skillos.v1.JobService/ListJobs", "skillos.v1.ScheduleService/ListSchedules",
                    "skillos.v1.WebhookService/ListTriggers"):
         assert server.grpcurl(method, {}) == {}, method
-    result = run("grpcurl", "-plaintext", "-d", '{"createdAfter": "2026-01-01T00:00:00Z"}', server.addr,
-                 "skillos.v1.OrchestratorService/ListExecutions", check=False)
+    window = {"createdAfter": "2026-01-01T00:00:00Z", "statuses": ["EXECUTION_STATUS_FAILED",
+                                                                   "EXECUTION_STATUS_SUCCEEDED"]}
+    assert server.grpcurl("skillos.v1.OrchestratorService/ListExecutions", window) == {}
+    result = run("grpcurl", "-plaintext", "-d",
+                 '{"createdAfter": "2026-02-01T00:00:00Z", "createdBefore": "2026-01-01T00:00:00Z"}',
+                 server.addr, "skillos.v1.OrchestratorService/ListExecutions", check=False)
     assert result.returncode != 0
-    assert "Unimplemented" in result.stderr and "NOT_IMPLEMENTED" in result.stderr
+    assert "InvalidArgument" in result.stderr and "INVALID_REQUEST" in result.stderr
 
 
 def test_http_health_readiness_and_metrics(server):

@@ -94,7 +94,7 @@ pub struct Job {
     pub lease_expires_at: Option<DateTime<Utc>>,
     /// The execution of the current or last attempt.
     pub execution_id: Option<String>,
-    pub last_error: Option<Json>,
+    pub last_error: Option<crate::ExecutionError>,
     pub result: Option<Json>,
     pub source: JobSource,
     /// The trigger or schedule that created the job; empty for the API.
@@ -155,7 +155,7 @@ pub struct JobTransition {
     /// Replaces the stored value when set.
     pub execution_id: Option<String>,
     /// Replaces the stored value when set.
-    pub last_error: Option<Json>,
+    pub last_error: Option<crate::ExecutionError>,
     pub result: Option<Json>,
 }
 
@@ -189,7 +189,7 @@ pub(crate) struct JobRow {
     pub lease_token: Option<String>,
     pub lease_expires_at: Option<DateTime<Utc>>,
     pub execution_id: Option<String>,
-    pub last_error: Option<sqlx::types::Json<Json>>,
+    pub last_error: Option<sqlx::types::Json<crate::ExecutionError>>,
     pub result: Option<sqlx::types::Json<Json>>,
     pub source: String,
     pub source_id: String,

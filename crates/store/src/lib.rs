@@ -24,10 +24,10 @@ use std::sync::Arc;
 pub use job::{AttemptChange, Job, JobFence, JobFilter, JobSource, JobState, JobTransition};
 pub use model::{
     ApiKey, Approval, ApprovalDecision, ApprovalFilter, ApprovalState, AuditEvent, BudgetKey,
-    BudgetLimit, Circuit, CircuitState, Counter, CounterKey, Decided, Execution, ExecutionFilter,
-    ExecutionStatus, ExecutionUpdate, IdempotencyClaim, IdempotencyRecord, Reservation,
-    ReserveCheck, RoutingFeedback, Settlement, SkillState, SkillVector, TenantId, UsageDelta,
-    UsageFilter, UsageRow, now,
+    BudgetLimit, Circuit, CircuitState, Counter, CounterKey, Decided, ErrorClass, ErrorOrigin,
+    Execution, ExecutionError, ExecutionFilter, ExecutionStatus, ExecutionUpdate, IdempotencyClaim,
+    IdempotencyRecord, Reservation, ReserveCheck, RoutingFeedback, Settlement, SkillState,
+    SkillVector, TenantId, UsageDelta, UsageFilter, UsageRow, now,
 };
 pub use postgres::PgStore;
 pub use schedule::{ManualFire, Schedule, ScheduleFilter, ScheduleState};

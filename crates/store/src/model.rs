@@ -124,6 +124,63 @@ impl ExecutionStatus {
     }
 }
 
+/// Whether repeating a failed run may succeed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorClass {
+    Retryable,
+    Permanent,
+}
+
+/// Who reported a failure: the skill's own code, its runner, or the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorOrigin {
+    Skill,
+    Runner,
+    Server,
+}
+
+/// Why an execution, or a job's last attempt, did not succeed, as it is stored and shown.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ExecutionError {
+    pub class: ErrorClass,
+    pub origin: ErrorOrigin,
+    /// A stable code: the skill's own, or a server reason such as `RUNNER_LOST`.
+    pub code: String,
+    pub message: String,
+}
+
+impl ExecutionError {
+    pub fn new(
+        class: ErrorClass,
+        origin: ErrorOrigin,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            class,
+            origin,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A permanent failure the server decided.
+    pub fn permanent(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(ErrorClass::Permanent, ErrorOrigin::Server, code, message)
+    }
+
+    /// A failure of the server that a later attempt may not meet.
+    pub fn retryable(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(ErrorClass::Retryable, ErrorOrigin::Server, code, message)
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        self.class == ErrorClass::Retryable
+    }
+}
+
 /// One run of a skill.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Execution {
@@ -137,7 +194,7 @@ pub struct Execution {
     pub principal: String,
     pub payload: Json,
     pub output: Option<Json>,
-    pub error: Option<Json>,
+    pub error: Option<ExecutionError>,
     pub runner_id: Option<String>,
     pub attempts: i32,
     pub cost: f64,
@@ -155,7 +212,7 @@ pub struct Execution {
 pub struct ExecutionUpdate {
     pub status: Option<ExecutionStatus>,
     pub output: Option<Json>,
-    pub error: Option<Json>,
+    pub error: Option<ExecutionError>,
     pub runner_id: Option<String>,
     pub attempts: Option<i32>,
     pub cost: Option<f64>,
@@ -169,7 +226,12 @@ pub struct ExecutionUpdate {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExecutionFilter {
     pub skill_id: Option<String>,
-    pub status: Option<ExecutionStatus>,
+    /// Any of these statuses; empty: every status.
+    pub statuses: Vec<ExecutionStatus>,
+    /// Only executions created at or after this time.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Only executions created before this time.
+    pub created_before: Option<DateTime<Utc>>,
     /// Only the attempts of this job.
     pub job_id: Option<String>,
     /// Only executions older than this id (the last id of the previous page).
@@ -218,7 +280,7 @@ pub(crate) struct ExecutionRow {
     pub principal: String,
     pub payload: sqlx::types::Json<Json>,
     pub output: Option<sqlx::types::Json<Json>>,
-    pub error: Option<sqlx::types::Json<Json>>,
+    pub error: Option<sqlx::types::Json<ExecutionError>>,
     pub runner_id: Option<String>,
     pub attempts: i32,
     pub cost: f64,

@@ -136,20 +136,34 @@ macro_rules! impl_store {
                 filter: &$crate::ExecutionFilter,
                 limit: u32,
             ) -> $crate::Result<Vec<$crate::Execution>> {
-                let rows: Vec<$crate::model::ExecutionRow> = sqlx::query_as(
+                // One placeholder per status; only numbered placeholders are formatted in.
+                let statuses: Vec<String> = (0..filter.statuses.len())
+                    .map(|i| format!("${}", i + 8))
+                    .collect();
+                let status_clause = if statuses.is_empty() {
+                    String::new()
+                } else {
+                    format!(" AND status IN ({})", statuses.join(", "))
+                };
+                let sql = format!(
                     "SELECT * FROM executions WHERE tenant_id = $1 \
-                     AND ($2 IS NULL OR skill_id = $2) AND ($3 IS NULL OR status = $3) \
+                     AND ($2 IS NULL OR skill_id = $2) AND ($3 IS NULL OR created_at >= $3) \
                      AND ($4 IS NULL OR id < $4) AND ($6 IS NULL OR job_id = $6) \
-                     ORDER BY id DESC LIMIT $5",
-                )
-                .bind(tenant.as_str())
-                .bind(&filter.skill_id)
-                .bind(filter.status.map(|status| status.as_str()))
-                .bind(&filter.before_id)
-                .bind(i64::from(limit))
-                .bind(&filter.job_id)
-                .fetch_all(&self.pool)
-                .await?;
+                     AND ($7 IS NULL OR created_at < $7){status_clause} \
+                     ORDER BY id DESC LIMIT $5"
+                );
+                let mut query = sqlx::query_as::<_, $crate::model::ExecutionRow>(sqlx::AssertSqlSafe(sql))
+                    .bind(tenant.as_str())
+                    .bind(&filter.skill_id)
+                    .bind(filter.created_after)
+                    .bind(&filter.before_id)
+                    .bind(i64::from(limit))
+                    .bind(&filter.job_id)
+                    .bind(filter.created_before);
+                for status in &filter.statuses {
+                    query = query.bind(status.as_str());
+                }
+                let rows = query.fetch_all(&self.pool).await?;
                 rows.into_iter().map($crate::Execution::try_from).collect()
             }
 
@@ -1067,8 +1081,10 @@ macro_rules! impl_store {
                 $crate::ApprovalState::Approved => ($crate::ExecutionStatus::Pending, None),
                 $crate::ApprovalState::Cancelled => (
                     $crate::ExecutionStatus::Cancelled,
-                    Some(serde_json::json!({"class": "permanent", "origin": "server",
-                        "code": "EXECUTION_CANCELLED", "message": reason.unwrap_or("cancelled while waiting for approval")})),
+                    Some($crate::ExecutionError::permanent(
+                        "EXECUTION_CANCELLED",
+                        reason.unwrap_or("cancelled while waiting for approval"),
+                    )),
                 ),
                 other => {
                     let code = match other {
@@ -1078,8 +1094,10 @@ macro_rules! impl_store {
                     };
                     (
                         $crate::ExecutionStatus::Rejected,
-                        Some(serde_json::json!({"class": "permanent", "origin": "server",
-                            "code": code, "message": format!("approval {} {}", approval.id, other.as_str())})),
+                        Some($crate::ExecutionError::permanent(
+                            code,
+                            format!("approval {} {}", approval.id, other.as_str()),
+                        )),
                     )
                 }
             };

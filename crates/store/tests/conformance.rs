@@ -504,6 +504,7 @@ mod cases {
 
     pub async fn execution_listing_filters_and_pages(store: &dyn Store) {
         let tenant = TenantId::default_tenant();
+        let base = skillos_store::now() - chrono::Duration::hours(1);
         for (index, skill, status) in [
             (1, "a/x", ExecutionStatus::Succeeded),
             (2, "a/y", ExecutionStatus::Failed),
@@ -512,10 +513,9 @@ mod cases {
             (5, "a/y", ExecutionStatus::Succeeded),
         ] {
             let id = format!("e{index:03}");
-            store
-                .insert_execution(&execution(&tenant, &id, skill, status))
-                .await
-                .unwrap();
+            let mut row = execution(&tenant, &id, skill, status);
+            row.created_at = base + chrono::Duration::seconds(index);
+            store.insert_execution(&row).await.unwrap();
         }
         let ids =
             |executions: Vec<Execution>| executions.into_iter().map(|e| e.id).collect::<Vec<_>>();
@@ -542,12 +542,43 @@ mod cases {
         );
 
         let failed = ExecutionFilter {
-            status: Some(ExecutionStatus::Failed),
+            statuses: vec![ExecutionStatus::Failed],
             ..Default::default()
         };
         assert_eq!(
             ids(store.list_executions(&tenant, &failed, 10).await.unwrap()),
             ["e003", "e002"]
+        );
+        let either = ExecutionFilter {
+            statuses: vec![ExecutionStatus::Failed, ExecutionStatus::Running],
+            skill_id: Some("a/x".to_owned()),
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(store.list_executions(&tenant, &either, 10).await.unwrap()),
+            ["e003"]
+        );
+        // [after, before): the second and third executions.
+        let window = ExecutionFilter {
+            created_after: Some(base + chrono::Duration::seconds(2)),
+            created_before: Some(base + chrono::Duration::seconds(4)),
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(store.list_executions(&tenant, &window, 10).await.unwrap()),
+            ["e003", "e002"]
+        );
+        let succeeded_since = ExecutionFilter {
+            created_after: Some(base + chrono::Duration::seconds(4)),
+            statuses: vec![ExecutionStatus::Succeeded],
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(store
+                .list_executions(&tenant, &succeeded_since, 10)
+                .await
+                .unwrap()),
+            ["e005", "e004"]
         );
     }
 
@@ -1223,7 +1254,7 @@ mod cases {
         let retry = JobTransition {
             next_run_at: Some(now + Duration::seconds(5)),
             execution_id: Some("e1".to_owned()),
-            last_error: Some(json!({"code": "boom"})),
+            last_error: Some(skillos_store::ExecutionError::retryable("BOOM", "boom")),
             ..JobTransition::to(JobState::Queued)
         };
         let stale = JobFence::Lease("stale".to_owned());
@@ -1267,7 +1298,10 @@ mod cases {
         );
         assert_eq!((job.lease_token, job.lease_expires_at), (None, None));
         assert_eq!(job.execution_id.as_deref(), Some("e1"));
-        assert_eq!(job.last_error, Some(json!({"code": "boom"})));
+        assert_eq!(
+            job.last_error,
+            Some(skillos_store::ExecutionError::retryable("BOOM", "boom"))
+        );
         // Another tenant cannot move it.
         let queued = JobFence::State(JobState::Queued);
         let cancel = JobTransition::to(JobState::Cancelled);
@@ -1313,7 +1347,10 @@ mod cases {
             (JobState::Queued, 0, 7)
         );
         assert_eq!(job.finished_at, None);
-        assert_eq!(job.last_error, Some(json!({"code": "boom"})));
+        assert_eq!(
+            job.last_error,
+            Some(skillos_store::ExecutionError::retryable("BOOM", "boom"))
+        );
         let audit = store.list_audit(&tenant, None, 10).await.unwrap();
         assert_eq!(
             audit

@@ -6,7 +6,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use skillos_store::{ApiKey, AuditEvent, Store, TenantId};
 
-use super::{AuthError, Credential, Principal, constant_time_eq, sha256};
+use super::{Credential, Error, Principal, constant_time_eq, sha256};
 
 pub const PREFIX: &str = "skos_";
 const ID_HEX_LEN: usize = 16;
@@ -59,11 +59,11 @@ pub async fn create(store: &dyn Store, key: &ApiKey) -> skillos_store::Result<()
 }
 
 /// The principal of a presented key.
-pub async fn authenticate(store: &dyn Store, credential: &str) -> Result<Principal, AuthError> {
-    let (id, secret) = parse(credential).ok_or(AuthError::InvalidApiKey)?;
+pub async fn authenticate(store: &dyn Store, credential: &str) -> Result<Principal, Error> {
+    let (id, secret) = parse(credential).ok_or(Error::InvalidApiKey)?;
     let stored = store.api_key(id).await.map_err(|error| {
         tracing::error!(%error, "cannot read an API key");
-        AuthError::Unavailable
+        Error::Unavailable
     })?;
     let presented = sha256(secret.as_bytes());
     // An unknown id is compared against a fixed digest, so both paths take the same time.
@@ -72,12 +72,12 @@ pub async fn authenticate(store: &dyn Store, credential: &str) -> Result<Princip
         .and_then(|key| unhex(&key.secret_sha256))
         .unwrap_or([0u8; 32]);
     let matches = constant_time_eq(&known, &presented);
-    let key = stored.filter(|_| matches).ok_or(AuthError::InvalidApiKey)?;
+    let key = stored.filter(|_| matches).ok_or(Error::InvalidApiKey)?;
     if key.revoked_at.is_some() {
-        return Err(AuthError::RevokedApiKey);
+        return Err(Error::RevokedApiKey);
     }
     if key.expires_at.is_some_and(|at| at <= Utc::now()) {
-        return Err(AuthError::ExpiredApiKey);
+        return Err(Error::ExpiredApiKey);
     }
     Ok(Principal {
         subject: format!("key:{}", key.id),
@@ -163,7 +163,7 @@ mod tests {
         ] {
             assert_eq!(
                 authenticate(store.as_ref(), bad).await,
-                Err(AuthError::InvalidApiKey),
+                Err(Error::InvalidApiKey),
                 "{bad}"
             );
         }
@@ -183,7 +183,7 @@ mod tests {
         );
         assert_eq!(
             authenticate(store.as_ref(), &new.token).await,
-            Err(AuthError::RevokedApiKey)
+            Err(Error::RevokedApiKey)
         );
 
         let expired = generate(
@@ -196,7 +196,7 @@ mod tests {
         create(store.as_ref(), &expired.key).await.unwrap();
         assert_eq!(
             authenticate(store.as_ref(), &expired.token).await,
-            Err(AuthError::ExpiredApiKey)
+            Err(Error::ExpiredApiKey)
         );
     }
 }

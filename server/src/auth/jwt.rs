@@ -14,7 +14,7 @@ use serde_json::{Map, Value as Json};
 use skillos_store::TenantId;
 use tokio::sync::{Mutex, RwLock};
 
-use super::{AuthError, Credential, MAX_CREDENTIAL_BYTES, Principal};
+use super::{Credential, Error, MAX_CREDENTIAL_BYTES, Principal};
 
 /// Keys older than this are fetched again on the next token (the old ones stay on failure).
 const JWKS_MAX_AGE: Duration = Duration::from_secs(600);
@@ -161,10 +161,10 @@ impl Verifier {
         })
     }
 
-    pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
-        let invalid = |message: &str| AuthError::InvalidToken(message.to_owned());
+    pub async fn verify(&self, token: &str) -> Result<Principal, Error> {
+        let invalid = |message: &str| Error::InvalidToken(message.to_owned());
         if token.len() > MAX_CREDENTIAL_BYTES {
-            return Err(AuthError::TooLarge);
+            return Err(Error::TooLarge);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|error| match error.kind() {
             ErrorKind::InvalidAlgorithmName => invalid("unsupported algorithm"),
@@ -177,7 +177,7 @@ impl Verifier {
             self.settings.algorithms.contains(&alg)
         };
         if !accepted {
-            return Err(AuthError::InvalidToken(format!(
+            return Err(Error::InvalidToken(format!(
                 "algorithm {alg:?} is not accepted"
             )));
         }
@@ -185,7 +185,7 @@ impl Verifier {
         let candidates = self.candidates(kid, alg).await;
         if candidates.is_empty() {
             return Err(match kid {
-                Some(kid) => AuthError::InvalidToken(format!("unknown key id {kid:?}")),
+                Some(kid) => Error::InvalidToken(format!("unknown key id {kid:?}")),
                 None => invalid("no key for this algorithm; the token names no key id"),
             });
         }
@@ -253,8 +253,8 @@ impl Verifier {
         found
     }
 
-    fn principal(&self, claims: Map<String, Json>) -> Result<Principal, AuthError> {
-        let invalid = |message: String| AuthError::InvalidToken(message);
+    fn principal(&self, claims: Map<String, Json>) -> Result<Principal, Error> {
+        let invalid = |message: String| Error::InvalidToken(message);
         let subject = claims
             .get("sub")
             .and_then(Json::as_str)
@@ -322,7 +322,7 @@ fn strings(claim: Option<&Json>) -> Vec<String> {
     }
 }
 
-fn describe(error: &jsonwebtoken::errors::Error) -> AuthError {
+fn describe(error: &jsonwebtoken::errors::Error) -> Error {
     let message = match error.kind() {
         ErrorKind::ExpiredSignature => "token expired".to_owned(),
         ErrorKind::ImmatureSignature => "token not valid yet (nbf)".to_owned(),
@@ -334,7 +334,7 @@ fn describe(error: &jsonwebtoken::errors::Error) -> AuthError {
         ErrorKind::InvalidClaimFormat(claim) => format!("claim {claim} has the wrong type"),
         _ => "malformed token".to_owned(),
     };
-    AuthError::InvalidToken(message)
+    Error::InvalidToken(message)
 }
 
 impl Jwks {

@@ -3,7 +3,8 @@
 
 use skillos_store::TenantId;
 
-use super::{constant_time_eq, glob_matches, sha256};
+use super::{constant_time_eq, sha256};
+use skillos_engine::auth::glob_matches;
 
 /// What a runner token allows.
 #[derive(Clone, Debug, PartialEq, Eq)]

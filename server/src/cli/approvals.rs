@@ -91,7 +91,7 @@ fn print_one(approval: &v1::Approval, json: bool) {
             .iter()
             .filter(|d| d.verdict == v1::ApprovalVerdict::Approve as i32)
             .count();
-        println!(
+        outln!(
             "approval {} is {} ({approvals}/{} approvals); execution {}",
             approval.id,
             state_name(approval.state),
@@ -153,7 +153,7 @@ pub async fn approvals(args: ApprovalsArgs, json: bool) -> Result<(), Failure> {
                         approval.policy_id.clone(),
                     ]
                 });
-                println!(
+                outln!(
                     "{}",
                     table(
                         ["id", "skill", "state", "approvals", "requester", "policy"],

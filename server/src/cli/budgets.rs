@@ -110,7 +110,7 @@ fn print_budget(budget: &v1::Budget, json: bool) {
             "remaining": budget.remaining,
         }));
     } else {
-        println!(
+        outln!(
             "{}",
             table(
                 ["limit", "spent", "reserved", "remaining"],
@@ -223,13 +223,14 @@ pub async fn budgets(args: BudgetsArgs, json: bool) -> Result<(), Failure> {
                         r.cost.to_string(),
                     ]
                 });
-                println!(
+                outln!(
                     "{}",
                     table(["period", "skill", "principal", "runs", "cost"], rows)
                 );
-                println!(
+                outln!(
                     "total: {} runs, cost {}",
-                    totals.execution_count, totals.cost
+                    totals.execution_count,
+                    totals.cost
                 );
             }
         }

@@ -10,7 +10,7 @@ use super::{
     ExecutionsArgs, ExecutionsCommand, FeedbackArgs, RunArgs, RunnersArgs, RunnersCommand,
     SkillsArgs, SkillsCommand,
 };
-use crate::skills::SkillDocument;
+use skillos_engine::skills::SkillDocument;
 use skillos_proto::v1::orchestrator_service_client::OrchestratorServiceClient;
 
 pub async fn skills(args: SkillsArgs, json: bool) -> Result<(), Failure> {
@@ -62,7 +62,7 @@ pub async fn skills(args: SkillsArgs, json: bool) -> Result<(), Failure> {
                         summary(&skill.description, 60),
                     ]
                 });
-                println!(
+                outln!(
                     "{}",
                     table(["id", "version", "tags", "state", "description"], rows)
                 );
@@ -233,7 +233,7 @@ fn print_skill(skill: Option<v1::Skill>, json: bool) {
     if !deprecation.replacement_id.is_empty() {
         rows.push(["replacement".to_owned(), deprecation.replacement_id.clone()]);
     }
-    println!("{}", table(["field", "value"], rows));
+    outln!("{}", table(["field", "value"], rows));
 }
 
 /// A skill from the server in the JSON shape the HTTP API uses too.
@@ -419,10 +419,11 @@ pub async fn run(args: RunArgs, json: bool) -> Result<(), Failure> {
                 "approval_id": execution.approval_id,
             }));
         } else {
-            println!(
+            outln!(
                 "held for approval {}: execution {} runs once approvers approve it \
                  (skillos approvals list)",
-                execution.approval_id, execution.id
+                execution.approval_id,
+                execution.id
             );
         }
         return Ok(());
@@ -440,7 +441,7 @@ pub async fn run(args: RunArgs, json: bool) -> Result<(), Failure> {
             .as_ref()
             .map(crate::grpc::convert::value_json)
             .unwrap_or_default();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&output).unwrap_or_default()
         );
@@ -482,7 +483,7 @@ pub async fn executions(args: ExecutionsArgs, json: bool) -> Result<(), Failure>
                             .unwrap_or_default(),
                     ]
                 });
-                println!(
+                outln!(
                     "{}",
                     table(["id", "skill", "status", "attempts", "created"], rows)
                 );
@@ -513,7 +514,7 @@ pub async fn executions(args: ExecutionsArgs, json: bool) -> Result<(), Failure>
             if json {
                 print_json(&execution_json(&execution));
             } else {
-                println!(
+                outln!(
                     "execution {} is {}",
                     execution.id,
                     status_name(execution.status())
@@ -564,7 +565,7 @@ pub async fn runners(args: RunnersArgs, json: bool) -> Result<(), Failure> {
                 .to_owned(),
             ]
         });
-        println!("{}", table(["id", "name", "skills", "load", "state"], rows));
+        outln!("{}", table(["id", "name", "skills", "load", "state"], rows));
     }
     Ok(())
 }
@@ -632,7 +633,7 @@ pub async fn feedback(args: FeedbackArgs, json: bool) -> Result<(), Failure> {
             "source": feedback.source,
         }));
     } else {
-        println!("feedback {} recorded", feedback.id);
+        outln!("feedback {} recorded", feedback.id);
     }
     Ok(())
 }

@@ -147,7 +147,7 @@ fn print_one(job: &v1::Job, json: bool) {
         print_json(&document(job));
         return;
     }
-    println!(
+    outln!(
         "job {} ({}) is {}, attempt {}/{}",
         job.id,
         job.skill_id,
@@ -156,10 +156,10 @@ fn print_one(job: &v1::Job, json: bool) {
         job.max_attempts
     );
     if let Some(error) = &job.last_error {
-        println!("last error: {} {}", error.code, error.message);
+        outln!("last error: {} {}", error.code, error.message);
     }
     if let Some(result) = &job.result {
-        println!("result: {}", value_json(result));
+        outln!("result: {}", value_json(result));
     }
 }
 
@@ -180,7 +180,7 @@ fn print_list(jobs: &[v1::Job], json: bool) {
                 .unwrap_or_default(),
         ]
     });
-    println!(
+    outln!(
         "{}",
         table(["id", "skill", "state", "attempt", "last error"], rows)
     );

@@ -103,7 +103,7 @@ async fn run(
                                    "name": new.key.name, "roles": new.key.roles, "expires_at": new.key.expires_at}),
                 );
             } else {
-                println!("{}", new.token);
+                outln!("{}", new.token);
                 eprintln!(
                     "created API key {} for tenant {} (roles: {}); it is shown only once",
                     new.key.id,
@@ -154,7 +154,7 @@ async fn run(
                         key.created_at.format("%Y-%m-%d %H:%M").to_string(),
                     ]
                 });
-                println!(
+                outln!(
                     "{}",
                     table(["id", "tenant", "name", "roles", "state", "created"], rows)
                 );
@@ -188,7 +188,7 @@ async fn run(
             if json {
                 print_json(&json!({"id": key.id, "revoked": true}));
             } else {
-                println!("revoked API key {}", key.id);
+                outln!("revoked API key {}", key.id);
             }
         }
     }

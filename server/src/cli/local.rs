@@ -15,7 +15,7 @@ pub fn config_show(args: &ServeArgs, json: bool) -> Result<(), Failure> {
     if json {
         print_json(&serde_json::to_value(config.redacted()).unwrap_or_default());
     } else {
-        print!("{}", config.to_toml());
+        out!("{}", config.to_toml());
     }
     Ok(())
 }
@@ -55,13 +55,13 @@ pub fn report_validation(skill_count: usize, issues: &[Issue], json: bool) -> Re
                     issue.message.clone(),
                 ]
             });
-            println!(
+            outln!(
                 "{}",
                 table(["severity", "category", "path", "message"], rows)
             );
         }
         let verdict = if valid { "valid" } else { "invalid" };
-        println!("{verdict}: {skill_count} skills, {errors} errors, {warnings} warnings");
+        outln!("{verdict}: {skill_count} skills, {errors} errors, {warnings} warnings");
     }
     if valid {
         Ok(())
@@ -97,8 +97,8 @@ pub fn add_skill(id: &str, root: &Path, json: bool) -> Result<(), Failure> {
             "implementation": created.implementation,
         }));
     } else {
-        println!("created {}", created.manifest.display());
-        println!("created {}", created.implementation.display());
+        outln!("created {}", created.manifest.display());
+        outln!("created {}", created.implementation.display());
     }
     Ok(())
 }

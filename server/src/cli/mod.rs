@@ -1,7 +1,25 @@
 //! The `skillos` command line: the server (`serve`), local tools on a skills root (`validate`,
 //! `add-skill`) and a client of a running server (`skills ...`).
 //!
-//! Exit codes: 0 success, 1 failure or refusal, 2 usage error.
+//! Exit codes: 0 success, 1 failure or refusal, 2 usage error. A closed standard output (a
+//! pipe into `head`) ends the command quietly with 0.
+
+/// `print!` that ends the process quietly when standard output is closed.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// `println!` that ends the process quietly when standard output is closed.
+macro_rules! outln {
+    () => {
+        $crate::cli::output::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
 
 mod approvals;
 mod budgets;
@@ -204,6 +222,10 @@ pub struct ServeArgs {
     /// tenant [env: SKILLOS_DEV_MODE=1]. Only on a loopback address.
     #[arg(long)]
     dev: bool,
+    /// Log lines as `text` (colours only on a terminal) or `json` (one object a line, for log
+    /// collectors) [env: SKILLOS_LOG_FORMAT] [default: text].
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"])]
+    log_format: Option<String>,
 }
 
 impl ServeArgs {
@@ -231,6 +253,9 @@ impl ServeArgs {
         }
         if self.no_local_runner {
             config.runners.local = false;
+        }
+        if let Some(format) = &self.log_format {
+            config.set("log.format", format, "--log-format")?;
         }
         config.validate()?;
         Ok(config)

@@ -58,7 +58,7 @@ impl Failure {
             if json {
                 let body =
                     serde_json::json!({"error": {"message": self.message, "reason": self.reason}});
-                println!("{body}");
+                outln!("{body}");
             } else {
                 match &self.reason {
                     Some(reason) => eprintln!("error: {} ({reason})", self.message),
@@ -95,8 +95,22 @@ pub fn table<const N: usize>(
         .join("\n")
 }
 
+/// Writes to standard output; a closed one (the reader went away) ends the process with 0,
+/// any other write error with 1.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {error}");
+        std::process::exit(1);
+    }
+}
+
 pub fn print_json(value: &serde_json::Value) {
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
     );

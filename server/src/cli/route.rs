@@ -13,8 +13,8 @@ use skillos_store::TenantId;
 
 use super::output::{Failure, table};
 use crate::config::{Config, EmbedderKind};
-use crate::routing::embed::StdioEmbedder;
-use crate::routing::{EmbedderSource, RouteRequest, Routed, Routing};
+use crate::embedders::StdioEmbedder;
+use skillos_engine::routing::{EmbedderSource, RouteRequest, Routed, Routing};
 
 /// How long the local embedder may take to load its model.
 const EMBEDDER_STARTUP: Duration = Duration::from_secs(120);
@@ -79,9 +79,10 @@ pub async fn route(args: RouteArgs, json: bool) -> Result<(), Failure> {
     // the local embedding process.
     let source = match (mode.uses_vectors(), config.routing.embedder) {
         (false, _) => EmbedderSource::None,
-        (true, EmbedderKind::Openai) => {
-            EmbedderSource::from_config(&config.routing, &crate::dispatch::Dispatcher::new())
-        }
+        (true, EmbedderKind::Openai) => crate::embedders::source(
+            &config.routing,
+            &skillos_engine::dispatch::Dispatcher::new(),
+        ),
         (true, _) => EmbedderSource::Fixed(start_embedder(&config).await?),
     };
     let store = if mode.uses_vectors() && !args.no_cache {
@@ -97,9 +98,11 @@ pub async fn route(args: RouteArgs, json: bool) -> Result<(), Failure> {
         None
     };
     // The local model's first query is slow (it warms up); offline, waiting longer is fine.
-    let mut routing_config = config.routing.clone();
-    routing_config.embed_timeout_ms = routing_config.embed_timeout_ms.max(30_000);
-    let routing = Routing::new(routing_config, source, store.clone());
+    let mut options = config.routing.options();
+    options.embed_timeout = options
+        .embed_timeout
+        .max(std::time::Duration::from_secs(30));
+    let routing = Routing::new(options, source, store.clone());
     routing.sync(&catalog);
     if mode.uses_vectors() {
         if !json {

@@ -134,7 +134,7 @@ fn print_one(schedule: &v1::Schedule, json: bool) {
         .as_ref()
         .map(|t| format!(", next fire {t}"))
         .unwrap_or_default();
-    println!(
+    outln!(
         "schedule {} ({}, {}) is {}{next}",
         schedule.id,
         schedule.skill_id,
@@ -269,7 +269,7 @@ pub async fn schedules(args: SchedulesArgs, json: bool) -> Result<(), Failure> {
                             .unwrap_or_default(),
                     ]
                 });
-                println!(
+                outln!(
                     "{}",
                     table(["id", "skill", "when", "state", "next fire"], rows)
                 );
@@ -300,7 +300,7 @@ pub async fn schedules(args: SchedulesArgs, json: bool) -> Result<(), Failure> {
             if json {
                 print_json(&json!({"id": id, "deleted": true}));
             } else {
-                println!("schedule {id} deleted");
+                outln!("schedule {id} deleted");
             }
         }
         SchedulesCommand::Trigger {
@@ -322,7 +322,7 @@ pub async fn schedules(args: SchedulesArgs, json: bool) -> Result<(), Failure> {
                                    "replayed": response.replayed}),
                 );
             } else {
-                println!("fired: job {} ({})", job.id, job.skill_id);
+                outln!("fired: job {} ({})", job.id, job.skill_id);
             }
         }
     }

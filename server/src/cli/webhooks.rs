@@ -116,7 +116,7 @@ fn print_one(trigger: &v1::Trigger, json: bool) {
     if json {
         print_json(&document(trigger));
     } else {
-        println!(
+        outln!(
             "trigger {} -> {} ({}, {} secret(s), {})",
             trigger.id,
             trigger.skill_id,
@@ -143,7 +143,7 @@ fn print_secret(trigger: &v1::Trigger, secret_id: &str, secret: &str, json: bool
         print_json(&document);
     } else {
         print_one(trigger, false);
-        println!("secret {secret_id}: {secret}");
+        outln!("secret {secret_id}: {secret}");
         eprintln!("the secret is shown only now; give it to the sender");
     }
 }
@@ -219,7 +219,7 @@ pub async fn webhooks(args: WebhooksArgs, json: bool) -> Result<(), Failure> {
                         if t.enabled { "yes" } else { "no" }.to_owned(),
                     ]
                 });
-                println!(
+                outln!(
                     "{}",
                     table(["id", "skill", "scheme", "origin", "enabled"], rows)
                 );
@@ -245,7 +245,7 @@ pub async fn webhooks(args: WebhooksArgs, json: bool) -> Result<(), Failure> {
             if json {
                 print_json(&json!({"id": id, "deleted": true}));
             } else {
-                println!("trigger {id} deleted");
+                outln!("trigger {id} deleted");
             }
         }
         WebhooksCommand::Rotate { id, grace, secret } => {

@@ -1,13 +1,14 @@
-//! gRPC adapter of `skillos.v1.ApprovalService`; the logic lives in [`crate::approvals`].
+//! gRPC adapter of `skillos.v1.ApprovalService`; the logic lives in [`skillos_engine::approvals`].
 
 use skillos_proto::v1::{self, approval_service_server::ApprovalService};
 use skillos_store::{ApprovalFilter, ApprovalState};
 use tonic::{Request, Response, Status};
 
 use super::convert;
-use crate::approvals::{Approvals, EventKind};
 use crate::auth::{self, Principal};
-use crate::error::{ApiError, Kind};
+use crate::error::{IntoStatus, status};
+use skillos_engine::approvals::{Approvals, EventKind};
+use skillos_engine::error::{Error, reason};
 
 #[derive(Clone, Debug)]
 pub struct Adapter {
@@ -30,7 +31,7 @@ impl Adapter {
     }
 
     async fn message(&self, approval: &skillos_store::Approval) -> Result<v1::Approval, Status> {
-        let payload = self.approvals.payload(approval).await?;
+        let payload = self.approvals.payload(approval).await.map_err(status)?;
         Ok(convert::approval(approval, payload.as_ref()))
     }
 }
@@ -40,10 +41,7 @@ fn skill_filter(skill_id: &str) -> Result<Option<String>, Status> {
         "" => Ok(None),
         id => skillos_core::SkillId::parse(id)
             .map(|id| Some(id.to_string()))
-            .map_err(|error| {
-                ApiError::new(Kind::InvalidArgument, "INVALID_SKILL_ID", error.to_string())
-                    .into_status()
-            }),
+            .map_err(|error| Error::new(reason::INVALID_SKILL_ID, error.to_string()).into_status()),
     }
 }
 
@@ -53,9 +51,8 @@ fn store_state(state: i32) -> Result<ApprovalState, Status> {
         .into_iter()
         .find(|candidate| convert::approval_state(*candidate) == state)
         .ok_or_else(|| {
-            ApiError::new(
-                Kind::InvalidArgument,
-                "INVALID_REQUEST",
+            Error::new(
+                reason::INVALID_REQUEST,
                 "states must be PENDING, APPROVED, REJECTED, EXPIRED or CANCELLED",
             )
             .into_status()
@@ -110,7 +107,8 @@ impl ApprovalService for Adapter {
                 request.page_size,
                 &request.page_token,
             )
-            .await?;
+            .await
+            .map_err(status)?;
         let mut messages = Vec::with_capacity(approvals.len());
         for approval in &approvals {
             messages.push(self.message(approval).await?);
@@ -129,7 +127,8 @@ impl ApprovalService for Adapter {
         let approval = self
             .approvals
             .get(&principal, &request.get_ref().approval_id)
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::GetApprovalResponse {
             approval: Some(self.message(&approval).await?),
         }))
@@ -151,7 +150,8 @@ impl ApprovalService for Adapter {
                 &request.comment,
                 reviewed,
             )
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::ApproveResponse {
             approval: Some(self.message(&approval).await?),
         }))
@@ -172,7 +172,8 @@ impl ApprovalService for Adapter {
                 &request.reason,
                 None,
             )
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::RejectResponse {
             approval: Some(self.message(&approval).await?),
         }))
@@ -238,7 +239,7 @@ impl ApprovalService for Adapter {
             loop {
                 tokio::select! {
                     _ = shutdown.changed() => {
-                        let status = ApiError::new(Kind::Unavailable, "SHUTTING_DOWN", "the server is shutting down; reconnect").into_status();
+                        let status = Error::new(reason::SHUTTING_DOWN, "the server is shutting down; reconnect").into_status();
                         let _ = out.send(Err(status)).await;
                         return;
                     }

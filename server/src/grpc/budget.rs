@@ -1,4 +1,4 @@
-//! gRPC adapter of `skillos.v1.BudgetService`; the logic lives in [`crate::budget`].
+//! gRPC adapter of `skillos.v1.BudgetService`; the logic lives in [`skillos_engine::budget`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,9 +9,10 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use crate::auth::{self, Principal};
-use crate::budget::{BudgetView, Budgets, Period, Scope, Source};
-use crate::error::{ApiError, Kind};
-use crate::policy::{Policies, permission};
+use crate::error::{IntoStatus, status};
+use skillos_engine::budget::{BudgetView, Budgets, Period, Scope, Source};
+use skillos_engine::error::{Error, Reason, reason};
+use skillos_engine::policy::{Policies, permission};
 
 #[derive(Clone, Debug)]
 pub struct Adapter {
@@ -34,21 +35,19 @@ impl Adapter {
         if decision.allowed {
             return Ok(());
         }
-        Err(
-            ApiError::new(Kind::PermissionDenied, "POLICY_DENIED", decision.reason)
-                .with("policy_id", decision.policy_id)
-                .with("missing_permissions", permission)
-                .into_status(),
-        )
+        Err(Error::new(reason::POLICY_DENIED, decision.reason)
+            .with("policy_id", decision.policy_id)
+            .with("missing_permissions", permission)
+            .into_status())
     }
 }
 
-fn invalid(reason: &'static str, message: impl Into<String>) -> Status {
-    ApiError::new(Kind::InvalidArgument, reason, message).into_status()
+fn invalid(reason: Reason, message: impl Into<String>) -> Status {
+    status(Error::new(reason, message))
 }
 
-fn internal(error: crate::budget::Error) -> Status {
-    ApiError::internal(&error).into_status()
+fn internal(error: skillos_engine::budget::Error) -> Status {
+    Error::internal(&error).into_status()
 }
 
 /// The scope, canonical key and period of a request.
@@ -59,7 +58,7 @@ fn budget_of(scope: i32, scope_key: &str, period: i32) -> Result<(Scope, String,
         Ok(v1::BudgetScope::Skill) => Scope::Skill,
         _ => {
             return Err(invalid(
-                "INVALID_BUDGET_SCOPE",
+                reason::INVALID_BUDGET_SCOPE,
                 "scope must be TENANT, PRINCIPAL or SKILL",
             ));
         }
@@ -71,7 +70,7 @@ fn budget_of(scope: i32, scope_key: &str, period: i32) -> Result<(Scope, String,
         Ok(v1::BudgetPeriod::Total) => Period::Total,
         _ => {
             return Err(invalid(
-                "INVALID_BUDGET_SCOPE",
+                reason::INVALID_BUDGET_SCOPE,
                 "period must be PER_REQUEST, DAY, MONTH or TOTAL",
             ));
         }
@@ -81,18 +80,18 @@ fn budget_of(scope: i32, scope_key: &str, period: i32) -> Result<(Scope, String,
         Scope::Tenant if key.is_empty() => String::new(),
         Scope::Tenant => {
             return Err(invalid(
-                "INVALID_BUDGET_SCOPE",
+                reason::INVALID_BUDGET_SCOPE,
                 "scope_key must be empty for TENANT",
             ));
         }
         _ if key.is_empty() => {
             return Err(invalid(
-                "INVALID_BUDGET_SCOPE",
+                reason::INVALID_BUDGET_SCOPE,
                 "scope_key (a principal's subject or a skill id) is required",
             ));
         }
         Scope::Skill => skillos_core::SkillId::parse(key)
-            .map_err(|error| invalid("INVALID_SKILL_ID", error.to_string()))?
+            .map_err(|error| invalid(reason::INVALID_SKILL_ID, error.to_string()))?
             .to_string(),
         Scope::Principal => key.to_owned(),
     };
@@ -175,7 +174,7 @@ impl BudgetService for Adapter {
             && !(limit.is_finite() && limit >= 0.0)
         {
             return Err(invalid(
-                "INVALID_BUDGET_LIMIT",
+                reason::INVALID_BUDGET_LIMIT,
                 "limit must be a finite number >= 0 (unset removes it)",
             ));
         }
@@ -203,14 +202,17 @@ impl BudgetService for Adapter {
         if subject != principal.subject {
             self.require(&principal, permission::BUDGETS_READ)?;
         }
-        let page_size = crate::page::size(request.page_size)
-            .ok_or_else(|| invalid("INVALID_PAGE_SIZE", "page_size must be between 0 and 1000"))?
-            as usize;
+        let page_size = skillos_engine::page::size(request.page_size).ok_or_else(|| {
+            invalid(
+                reason::INVALID_PAGE_SIZE,
+                "page_size must be between 0 and 1000",
+            )
+        })? as usize;
         let offset = match request.page_token.as_str() {
             "" => 0,
             token => token.parse::<usize>().map_err(|_| {
                 invalid(
-                    "INVALID_PAGE_TOKEN",
+                    reason::INVALID_PAGE_TOKEN,
                     "pass the next_page_token of the previous response",
                 )
             })?,
@@ -219,7 +221,7 @@ impl BudgetService for Adapter {
             "" => None,
             id => Some(
                 skillos_core::SkillId::parse(id)
-                    .map_err(|error| invalid("INVALID_SKILL_ID", error.to_string()))?
+                    .map_err(|error| invalid(reason::INVALID_SKILL_ID, error.to_string()))?
                     .to_string(),
             ),
         };
@@ -233,7 +235,7 @@ impl BudgetService for Adapter {
             && from >= to
         {
             return Err(invalid(
-                "INVALID_REQUEST",
+                reason::INVALID_REQUEST,
                 "start_time must be before end_time",
             ));
         }

@@ -6,7 +6,7 @@ use skillos_core::manifest::RiskTier;
 use skillos_core::registry::{Category, Issue, Severity};
 use skillos_proto::v1;
 
-use crate::skills::SkillView;
+use skillos_engine::skills::SkillView;
 
 /// `with_schemas` false leaves out the input and output schemas (the BASIC view).
 pub fn skill(view: &SkillView, with_schemas: bool) -> v1::Skill {
@@ -76,6 +76,14 @@ pub fn issue(issue: &Issue) -> v1::ValidationIssue {
         skill_id: issue.skill_id.clone().unwrap_or_default(),
         severity: severity as i32,
     }
+}
+
+/// A protobuf time as a `DateTime`; `None` when it is out of range or its nanos are invalid.
+pub fn time(time: &prost_types::Timestamp) -> Option<chrono::DateTime<chrono::Utc>> {
+    let nanos = u32::try_from(time.nanos)
+        .ok()
+        .filter(|nanos| *nanos < 1_000_000_000)?;
+    chrono::DateTime::from_timestamp(time.seconds, nanos)
 }
 
 pub fn timestamp(time: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
@@ -164,31 +172,23 @@ pub fn store_status(status: v1::ExecutionStatus) -> Option<skillos_store::Execut
         .find(|candidate| execution_status(*candidate) == status)
 }
 
-/// An execution's stored error (`class`, `origin`, `code`, `message`) as protobuf.
-pub fn execution_error(error: &Json) -> v1::ExecutionError {
-    let text = |key: &str| {
-        error
-            .get(key)
-            .and_then(Json::as_str)
-            .unwrap_or_default()
-            .to_owned()
+/// An execution's stored error as protobuf.
+pub fn execution_error(error: &skillos_store::ExecutionError) -> v1::ExecutionError {
+    use skillos_store::{ErrorClass, ErrorOrigin};
+    let class = match error.class {
+        ErrorClass::Retryable => v1::ErrorClass::Retryable,
+        ErrorClass::Permanent => v1::ErrorClass::Permanent,
     };
-    let class = match text("class").as_str() {
-        "retryable" => v1::ErrorClass::Retryable,
-        "permanent" => v1::ErrorClass::Permanent,
-        _ => v1::ErrorClass::Unspecified,
-    };
-    let origin = match text("origin").as_str() {
-        "skill" => v1::ErrorOrigin::Skill,
-        "runner" => v1::ErrorOrigin::Runner,
-        "server" => v1::ErrorOrigin::Server,
-        _ => v1::ErrorOrigin::Unspecified,
+    let origin = match error.origin {
+        ErrorOrigin::Skill => v1::ErrorOrigin::Skill,
+        ErrorOrigin::Runner => v1::ErrorOrigin::Runner,
+        ErrorOrigin::Server => v1::ErrorOrigin::Server,
     };
     v1::ExecutionError {
         error_class: class as i32,
         origin: origin as i32,
-        code: text("code"),
-        message: text("message"),
+        code: error.code.clone(),
+        message: error.message.clone(),
     }
 }
 
@@ -278,7 +278,7 @@ pub fn approval(approval: &skillos_store::Approval, payload: Option<&Json>) -> v
     }
 }
 
-pub fn runner(runner: &crate::dispatch::RunnerInfo) -> v1::Runner {
+pub fn runner(runner: &skillos_engine::dispatch::RunnerInfo) -> v1::Runner {
     let state = if runner.draining {
         v1::RunnerState::Draining
     } else {
@@ -339,8 +339,8 @@ pub fn route_filter(filter: Option<v1::RouteFilter>) -> skillos_routing::Filter 
 }
 
 /// A routing outcome as the API shows it.
-pub fn routing_decision(routed: &crate::routing::Routed) -> v1::RoutingDecision {
-    use crate::routing::Fallback;
+pub fn routing_decision(routed: &skillos_engine::routing::Routed) -> v1::RoutingDecision {
+    use skillos_engine::routing::Fallback;
     use skillos_routing::Status;
     let decision = &routed.decision;
     let fallback_reason = match &routed.fallback {

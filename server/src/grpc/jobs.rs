@@ -1,4 +1,4 @@
-//! gRPC adapter of `skillos.v1.JobService`; the logic lives in [`crate::jobs`].
+//! gRPC adapter of `skillos.v1.JobService`; the logic lives in [`skillos_engine::jobs`].
 
 use std::time::Duration;
 
@@ -8,20 +8,21 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use crate::auth;
-use crate::error::{ApiError, Kind};
-use crate::jobs::{EnqueueRequest, JobView, Jobs};
+use crate::error::{IntoStatus, status};
+use skillos_engine::error::{Error, reason};
+use skillos_engine::jobs::{EnqueueRequest, JobView, Jobs};
 
 #[derive(Clone, Debug)]
 pub struct Adapter {
     jobs: Jobs,
-    orchestrator: crate::orchestrator::Service,
+    orchestrator: skillos_engine::orchestrator::Service,
     auth: auth::Authenticator,
 }
 
 impl Adapter {
     pub fn new(
         jobs: Jobs,
-        orchestrator: crate::orchestrator::Service,
+        orchestrator: skillos_engine::orchestrator::Service,
         auth: auth::Authenticator,
     ) -> Self {
         Self {
@@ -33,7 +34,7 @@ impl Adapter {
 }
 
 fn invalid(message: impl Into<String>) -> Status {
-    ApiError::new(Kind::InvalidArgument, "INVALID_REQUEST", message).into_status()
+    Error::new(reason::INVALID_REQUEST, message).into_status()
 }
 
 fn skill_filter(skill_id: &str) -> Result<Option<String>, Status> {
@@ -41,10 +42,7 @@ fn skill_filter(skill_id: &str) -> Result<Option<String>, Status> {
         "" => Ok(None),
         id => skillos_core::SkillId::parse(id)
             .map(|id| Some(id.to_string()))
-            .map_err(|error| {
-                ApiError::new(Kind::InvalidArgument, "INVALID_SKILL_ID", error.to_string())
-                    .into_status()
-            }),
+            .map_err(|error| Error::new(reason::INVALID_SKILL_ID, error.to_string()).into_status()),
     }
 }
 
@@ -104,10 +102,10 @@ pub fn job(view: &JobView) -> v1::Job {
 fn attempts(value: i32, field: &str) -> Result<Option<u32>, Status> {
     match u32::try_from(value) {
         Ok(0) => Ok(None),
-        Ok(n) if n <= crate::jobs::MAX_ATTEMPTS => Ok(Some(n)),
+        Ok(n) if n <= skillos_engine::jobs::MAX_ATTEMPTS => Ok(Some(n)),
         _ => Err(invalid(format!(
             "{field} must be between 1 and {}, or 0 for the default",
-            crate::jobs::MAX_ATTEMPTS
+            skillos_engine::jobs::MAX_ATTEMPTS
         ))),
     }
 }
@@ -119,7 +117,10 @@ impl JobService for Adapter {
         request: Request<v1::EnqueueJobRequest>,
     ) -> Result<Response<v1::EnqueueJobResponse>, Status> {
         let principal = self.auth.grpc(&request).await?;
-        self.orchestrator.admit_caller(&principal).await?;
+        self.orchestrator
+            .admit_caller(&principal)
+            .await
+            .map_err(status)?;
         let mut request = request.into_inner();
         let idempotency = super::orchestrator::idempotency("EnqueueJob", &mut request, |r| {
             &mut r.idempotency_key
@@ -167,7 +168,11 @@ impl JobService for Adapter {
                     .unwrap_or_else(|| serde_json::json!({})),
             )
         };
-        let (view, replayed) = self.jobs.enqueue(&principal, enqueue).await?;
+        let (view, replayed) = self
+            .jobs
+            .enqueue(&principal, enqueue)
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::EnqueueJobResponse {
             job: Some(job(&view)),
             replayed,
@@ -179,7 +184,11 @@ impl JobService for Adapter {
         request: Request<v1::GetJobRequest>,
     ) -> Result<Response<v1::GetJobResponse>, Status> {
         let principal = self.auth.grpc(&request).await?;
-        let view = self.jobs.get(&principal, &request.get_ref().job_id).await?;
+        let view = self
+            .jobs
+            .get(&principal, &request.get_ref().job_id)
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::GetJobResponse {
             job: Some(job(&view)),
         }))
@@ -217,7 +226,8 @@ impl JobService for Adapter {
         let (jobs, next) = self
             .jobs
             .list(&principal, filter, request.page_size, &request.page_token)
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::ListJobsResponse {
             jobs: jobs.iter().map(job).collect(),
             next_page_token: next.unwrap_or_default(),
@@ -233,7 +243,8 @@ impl JobService for Adapter {
         let view = self
             .jobs
             .cancel(&principal, &request.job_id, &request.reason)
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::CancelJobResponse {
             job: Some(job(&view)),
         }))
@@ -254,7 +265,8 @@ impl JobService for Adapter {
                 request.page_size,
                 &request.page_token,
             )
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::ListDeadLettersResponse {
             jobs: jobs.iter().map(job).collect(),
             next_page_token: next.unwrap_or_default(),
@@ -271,7 +283,8 @@ impl JobService for Adapter {
         let view = self
             .jobs
             .requeue(&principal, &request.job_id, max_attempts)
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::RequeueJobResponse {
             job: Some(job(&view)),
         }))

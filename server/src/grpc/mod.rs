@@ -19,7 +19,7 @@ use tonic::server::NamedService;
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::skills::Service as SkillsService;
+use skillos_engine::skills::Service as SkillsService;
 
 /// The stream type of server-streaming RPCs.
 pub type BoxStream<T> =
@@ -40,17 +40,17 @@ pub fn descriptor_sets() -> [&'static [u8]; 5] {
 /// The domain services the gRPC adapters serve.
 pub struct Services {
     pub skills: SkillsService,
-    pub orchestrator: crate::orchestrator::Service,
-    pub dispatcher: crate::dispatch::Dispatcher,
+    pub orchestrator: skillos_engine::orchestrator::Service,
+    pub dispatcher: skillos_engine::dispatch::Dispatcher,
     pub runner_tokens: crate::auth::RunnerTokens,
     pub runner_limits: runner::Limits,
     pub auth: crate::auth::Authenticator,
-    pub budgets: crate::budget::Budgets,
-    pub policies: std::sync::Arc<crate::policy::Policies>,
-    pub approvals: crate::approvals::Approvals,
-    pub jobs: crate::jobs::Jobs,
-    pub webhooks: crate::webhooks::Webhooks,
-    pub schedules: crate::schedules::Schedules,
+    pub budgets: skillos_engine::budget::Budgets,
+    pub policies: std::sync::Arc<skillos_engine::policy::Policies>,
+    pub approvals: skillos_engine::approvals::Approvals,
+    pub jobs: skillos_engine::jobs::Jobs,
+    pub webhooks: skillos_engine::webhooks::Webhooks,
+    pub schedules: skillos_engine::schedules::Schedules,
 }
 
 /// Adds every gRPC service to `router`; `health` is tonic-health's service.

@@ -1,4 +1,4 @@
-//! gRPC adapter of `skillos.v1.OrchestratorService`; the logic lives in [`crate::orchestrator`].
+//! gRPC adapter of `skillos.v1.OrchestratorService`; the logic lives in [`skillos_engine::orchestrator`].
 //! Dry runs and idempotency keys answer UNIMPLEMENTED until they are built.
 
 use std::time::Duration;
@@ -8,9 +8,10 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use crate::auth;
-use crate::error::{ApiError, Kind};
-use crate::orchestrator::{FeedbackRequest, IdempotencyKey, RunRequest, Service};
-use crate::routing::{RouteRequest, Routed};
+use crate::error::{IntoStatus, invalid_field, status};
+use skillos_engine::error::{Error, reason};
+use skillos_engine::orchestrator::{FeedbackRequest, IdempotencyKey, RunRequest, Service};
+use skillos_engine::routing::{RouteRequest, Routed};
 
 #[derive(Clone, Debug)]
 pub struct Adapter {
@@ -25,7 +26,12 @@ impl Adapter {
 }
 
 fn not_yet(rpc: &str) -> Status {
-    ApiError::unimplemented(&format!("skillos.v1.OrchestratorService/{rpc}")).into_status()
+    status(Error::new(
+        reason::NOT_IMPLEMENTED,
+        format!(
+            "skillos.v1.OrchestratorService/{rpc} is not implemented by this version of SkillOS yet"
+        ),
+    ))
 }
 
 /// EXECUTED, or PENDING_APPROVAL for a run held for approval.
@@ -38,7 +44,7 @@ fn outcome(execution: &skillos_store::Execution) -> v1::RunOutcome {
 }
 
 fn invalid(message: &str) -> Status {
-    ApiError::new(Kind::InvalidArgument, "INVALID_REQUEST", message).into_status()
+    Error::new(reason::INVALID_REQUEST, message).into_status()
 }
 
 #[tonic::async_trait]
@@ -86,7 +92,7 @@ impl OrchestratorService for Adapter {
             idempotency,
         )?;
         run.traceparent = traceparent;
-        let execution = self.service.run(&principal, run).await?;
+        let execution = self.service.run(&principal, run).await.map_err(status)?;
         Ok(Response::new(v1::RunResponse {
             outcome: outcome(&execution) as i32,
             execution: Some(convert::execution(&execution)),
@@ -210,7 +216,7 @@ impl OrchestratorService for Adapter {
                         ..Default::default()
                     },
                 ))),
-                Err(error) => Err(Status::from(error)),
+                Err(error) => Err(status(error)),
             };
             let _ = out.send(last).await;
         });
@@ -224,7 +230,10 @@ impl OrchestratorService for Adapter {
         request: Request<v1::RouteRequest>,
     ) -> Result<Response<v1::RouteResponse>, Status> {
         let principal = self.auth.grpc(&request).await?;
-        self.service.admit_caller(&principal).await?;
+        self.service
+            .admit_caller(&principal)
+            .await
+            .map_err(status)?;
         let request = request.into_inner();
         let max_candidates = usize::try_from(request.max_candidates)
             .map_err(|_| invalid("max_candidates must be between 1 and 50 (0: 5)"))?;
@@ -239,7 +248,8 @@ impl OrchestratorService for Adapter {
                     max_candidates,
                 },
             )
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::RouteResponse {
             decision: Some(convert::routing_decision(&routed)),
         }))
@@ -265,7 +275,8 @@ impl OrchestratorService for Adapter {
                     execution_id: some(request.execution_id),
                 },
             )
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::RecordFeedbackResponse {
             feedback: Some(convert::feedback(&feedback)),
         }))
@@ -279,7 +290,8 @@ impl OrchestratorService for Adapter {
         let execution = self
             .service
             .get_execution(&principal, &request.get_ref().execution_id)
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::GetExecutionResponse {
             execution: Some(convert::execution(&execution)),
         }))
@@ -291,24 +303,37 @@ impl OrchestratorService for Adapter {
     ) -> Result<Response<v1::ListExecutionsResponse>, Status> {
         let principal = self.auth.grpc(&request).await?;
         let request = request.into_inner();
-        if request.created_after.is_some() || request.created_before.is_some() {
-            return Err(not_yet("ListExecutions filtered by time"));
-        }
-        let status = match request.statuses().collect::<Vec<_>>().as_slice() {
-            [] => None,
-            [status] => Some(
-                convert::store_status(*status)
-                    .ok_or_else(|| invalid("statuses: unknown status"))?,
-            ),
-            _ => {
-                return Err(invalid(
-                    "statuses: filter by one status at a time in this version",
-                ));
-            }
+        let statuses = request
+            .statuses()
+            .map(|status| {
+                convert::store_status(status).ok_or_else(|| {
+                    invalid_field(
+                        reason::INVALID_REQUEST,
+                        "statuses",
+                        "statuses: unknown status",
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, Status>>()?;
+        let time = |field: &str, time: Option<prost_types::Timestamp>| {
+            time.map(|time| {
+                convert::time(&time).ok_or_else(|| {
+                    invalid_field(
+                        reason::INVALID_REQUEST,
+                        field,
+                        format!("{field} is out of range"),
+                    )
+                })
+            })
+            .transpose()
         };
+        let created_after = time("created_after", request.created_after)?;
+        let created_before = time("created_before", request.created_before)?;
         let filter = skillos_store::ExecutionFilter {
             skill_id: Some(request.skill_id),
-            status,
+            statuses,
+            created_after,
+            created_before,
             job_id: Some(request.job_id),
             before_id: None,
         };
@@ -316,7 +341,8 @@ impl OrchestratorService for Adapter {
         let (executions, next) = self
             .service
             .list_executions(&principal, filter, request.page_size, page_token)
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::ListExecutionsResponse {
             executions: executions.iter().map(convert::execution).collect(),
             next_page_token: next.unwrap_or_default(),
@@ -332,7 +358,8 @@ impl OrchestratorService for Adapter {
         let execution = self
             .service
             .cancel_execution(&principal, &request.execution_id, &request.reason)
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::CancelExecutionResponse {
             execution: Some(convert::execution(&execution)),
         }))
@@ -343,17 +370,19 @@ impl OrchestratorService for Adapter {
         request: Request<v1::ListRunnersRequest>,
     ) -> Result<Response<v1::ListRunnersResponse>, Status> {
         let principal = self.auth.grpc(&request).await?;
-        let skill_id = request.get_ref().skill_id.clone();
-        let runners = self
+        let request = request.into_inner();
+        let (runners, next) = self
             .service
-            .runners(&principal)
-            .into_iter()
-            .filter(|runner| skill_id.is_empty() || runner.skills.contains(&skill_id))
-            .map(|runner| convert::runner(&runner))
-            .collect();
+            .list_runners(
+                &principal,
+                &request.skill_id,
+                request.page_size,
+                &request.page_token,
+            )
+            .map_err(status)?;
         Ok(Response::new(v1::ListRunnersResponse {
-            runners,
-            next_page_token: String::new(),
+            runners: runners.iter().map(convert::runner).collect(),
+            next_page_token: next.unwrap_or_default(),
         }))
     }
 }
@@ -390,7 +419,11 @@ impl Adapter {
                     filter: convert::route_filter(filter),
                     max_candidates: 0,
                 };
-                let routed = self.service.route(principal, &request).await?;
+                let routed = self
+                    .service
+                    .route(principal, &request)
+                    .await
+                    .map_err(status)?;
                 match &routed.decision.skill_id {
                     Some(skill_id)
                         if routed.decision.status == skillos_routing::Status::Selected =>
@@ -444,12 +477,15 @@ impl Adapter {
         key_of: impl Fn(&mut M) -> &mut String,
     ) -> Result<Admitted<M>, Status> {
         let principal = self.auth.grpc(&request).await?;
-        self.service.admit_caller(&principal).await?;
+        self.service
+            .admit_caller(&principal)
+            .await
+            .map_err(status)?;
         let traceparent = traceparent(&request);
         let mut request = request.into_inner();
         let idempotency = idempotency(method, &mut request, key_of)?;
         let replayed = match &idempotency {
-            Some(key) => self.service.replay(&principal, key).await?,
+            Some(key) => self.service.replay(&principal, key).await.map_err(status)?,
             None => None,
         };
         Ok((principal, traceparent, request, idempotency, replayed))
@@ -468,9 +504,8 @@ pub(super) fn idempotency<M: prost::Message + Clone>(
         return Ok(None);
     }
     if key.len() > 255 || !key.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        return Err(ApiError::new(
-            Kind::InvalidArgument,
-            "INVALID_IDEMPOTENCY_KEY",
+        return Err(Error::new(
+            reason::INVALID_IDEMPOTENCY_KEY,
             "idempotency_key must be 1-255 printable ASCII characters",
         )
         .into_status());
@@ -535,9 +570,9 @@ fn accepted_event(execution_id: String) -> v1::run_stream_response::Event {
 
 fn dispatch_event(
     execution_id: &str,
-    event: &crate::dispatch::Event,
+    event: &skillos_engine::dispatch::Event,
 ) -> v1::run_stream_response::Event {
-    use crate::dispatch::{Event, LogLevel};
+    use skillos_engine::dispatch::{Event, LogLevel};
     let now = || Some(convert::timestamp(chrono::Utc::now()));
     match event {
         Event::AttemptStarted { attempt, runner_id } => {

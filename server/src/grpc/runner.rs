@@ -18,11 +18,12 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::convert;
 use crate::auth::{RunnerGrant, RunnerTokens};
-use crate::dispatch::{
+use crate::error::{IntoStatus, status};
+use skillos_engine::dispatch::{
     CancelReason, Dispatcher, EmbedKind, EmbeddingOffer, Event, Finished, LogLevel, Registration,
     Rejection, SkillError, ToRunner, Usage,
 };
-use crate::error::{ApiError, Kind};
+use skillos_engine::error::{Error, Reason, reason};
 
 /// The protocol version this server speaks.
 pub const PROTOCOL_VERSION: i32 = 1;
@@ -68,9 +69,8 @@ impl RunnerService for Adapter {
         request: Request<Streaming<runner_v1::AttachRequest>>,
     ) -> Result<Response<Self::AttachStream>, Status> {
         let Some(grant) = self.tokens.authenticate(&request) else {
-            return Err(ApiError::new(
-                Kind::Unauthenticated,
-                "RUNNER_TOKEN_INVALID",
+            return Err(Error::new(
+                reason::RUNNER_TOKEN_INVALID,
                 "missing or unknown runner token",
             )
             .into_status());
@@ -96,8 +96,8 @@ struct Session {
     outbound: Outbound,
 }
 
-fn refuse(kind: Kind, reason: &'static str, message: impl Into<String>) -> Status {
-    ApiError::new(kind, reason, message).into_status()
+fn refuse(reason: Reason, message: impl Into<String>) -> Status {
+    status(Error::new(reason, message))
 }
 
 impl Session {
@@ -127,9 +127,7 @@ impl Session {
             }))) => register,
             Ok(Ok(Some(_))) | Err(_) => {
                 let message = "the first message must be `register`, sent within 10 s";
-                return self
-                    .end(refuse(Kind::InvalidArgument, "REGISTER_REQUIRED", message))
-                    .await;
+                return self.end(refuse(reason::REGISTER_REQUIRED, message)).await;
             }
             Ok(Ok(None)) | Ok(Err(_)) => return,
         };
@@ -139,11 +137,7 @@ impl Session {
                 register.protocol_version
             );
             return self
-                .end(refuse(
-                    Kind::FailedPrecondition,
-                    "UNSUPPORTED_PROTOCOL_VERSION",
-                    message,
-                ))
+                .end(refuse(reason::UNSUPPORTED_PROTOCOL_VERSION, message))
                 .await;
         }
 
@@ -163,9 +157,7 @@ impl Session {
                 "the runner token allows none of the registered skills ({})",
                 ids.join(", ")
             );
-            return self
-                .end(refuse(Kind::PermissionDenied, "NO_SKILL_ALLOWED", message))
-                .await;
+            return self.end(refuse(reason::NO_SKILL_ALLOWED, message)).await;
         }
         let registration = Registration {
             name: register.name.clone(),
@@ -263,9 +255,7 @@ impl Session {
         loop {
             if draining && self.dispatcher.in_flight(runner_id) == 0 {
                 let message = "the server is shutting down";
-                return self
-                    .end(refuse(Kind::Unavailable, "SERVER_SHUTTING_DOWN", message))
-                    .await;
+                return self.end(refuse(reason::SHUTTING_DOWN, message)).await;
             }
             tokio::select! {
                 changed = shutdown.changed(), if !draining => {
@@ -292,7 +282,7 @@ impl Session {
                     if last_heard.elapsed() > self.limits.heartbeat_timeout {
                         tracing::warn!(runner_id, "runner missed its heartbeats; removing it");
                         let message = "no message from the runner within the heartbeat timeout";
-                        return self.end(refuse(Kind::DeadlineExceeded, "HEARTBEAT_TIMEOUT", message)).await;
+                        return self.end(refuse(reason::HEARTBEAT_TIMEOUT, message)).await;
                     }
                     let beat = runner_v1::ServerHeartbeat { send_time: Some(convert::timestamp(chrono::Utc::now())) };
                     if !self.send(attach_response::Message::Heartbeat(beat)).await {
@@ -313,8 +303,7 @@ impl Session {
             }
             Some(attach_request::Message::Register(_)) => {
                 self.end(refuse(
-                    Kind::InvalidArgument,
-                    "ALREADY_REGISTERED",
+                    reason::ALREADY_REGISTERED,
                     "`register` was already sent",
                 ))
                 .await;
@@ -366,12 +355,8 @@ impl Session {
             // Liveness is counted by the caller.
             Some(attach_request::Message::Heartbeat(_)) => true,
             None => {
-                self.end(refuse(
-                    Kind::InvalidArgument,
-                    "INVALID_REQUEST",
-                    "empty message",
-                ))
-                .await;
+                self.end(refuse(reason::INVALID_REQUEST, "empty message"))
+                    .await;
                 false
             }
         }

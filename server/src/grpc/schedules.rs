@@ -1,4 +1,4 @@
-//! gRPC adapter of `skillos.v1.ScheduleService`; the logic lives in [`crate::schedules`].
+//! gRPC adapter of `skillos.v1.ScheduleService`; the logic lives in [`skillos_engine::schedules`].
 
 use std::time::Duration;
 
@@ -8,20 +8,21 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use crate::auth;
-use crate::error::{ApiError, Kind};
-use crate::schedules::{CatchUp, NewSchedule, Schedules, Spec};
+use crate::error::status;
+use skillos_engine::error::{Error, Reason, reason};
+use skillos_engine::schedules::{CatchUp, NewSchedule, Schedules, Spec};
 
 #[derive(Clone, Debug)]
 pub struct Adapter {
     schedules: Schedules,
-    orchestrator: crate::orchestrator::Service,
+    orchestrator: skillos_engine::orchestrator::Service,
     auth: auth::Authenticator,
 }
 
 impl Adapter {
     pub fn new(
         schedules: Schedules,
-        orchestrator: crate::orchestrator::Service,
+        orchestrator: skillos_engine::orchestrator::Service,
         auth: auth::Authenticator,
     ) -> Self {
         Self {
@@ -32,8 +33,8 @@ impl Adapter {
     }
 }
 
-fn invalid(reason: &'static str, message: impl Into<String>) -> Status {
-    ApiError::new(Kind::InvalidArgument, reason, message).into_status()
+fn invalid(reason: Reason, message: impl Into<String>) -> Status {
+    status(Error::new(reason, message))
 }
 
 fn state(state: ScheduleState) -> v1::ScheduleState {
@@ -45,8 +46,7 @@ fn state(state: ScheduleState) -> v1::ScheduleState {
 }
 
 fn time(t: &prost_types::Timestamp) -> Result<chrono::DateTime<chrono::Utc>, Status> {
-    chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
-        .ok_or_else(|| invalid("INVALID_SCHEDULE", "a time is out of range"))
+    convert::time(t).ok_or_else(|| invalid(reason::INVALID_SCHEDULE, "a time is out of range"))
 }
 
 /// The protobuf form of a schedule.
@@ -96,7 +96,10 @@ impl ScheduleService for Adapter {
         request: Request<v1::CreateScheduleRequest>,
     ) -> Result<Response<v1::CreateScheduleResponse>, Status> {
         let principal = self.auth.grpc(&request).await?;
-        self.orchestrator.admit_caller(&principal).await?;
+        self.orchestrator
+            .admit_caller(&principal)
+            .await
+            .map_err(status)?;
         let mut request = request.into_inner();
         let idempotency = super::orchestrator::idempotency("CreateSchedule", &mut request, |r| {
             &mut r.idempotency_key
@@ -105,17 +108,22 @@ impl ScheduleService for Adapter {
         let spec = match given.spec {
             None => {
                 return Err(invalid(
-                    "INVALID_SCHEDULE",
+                    reason::INVALID_SCHEDULE,
                     "a cron, an interval or a one-shot time is required",
                 ));
             }
-            Some(v1::schedule::Spec::Cron(cron)) => Spec::cron(&cron.expression, &cron.time_zone)?,
+            Some(v1::schedule::Spec::Cron(cron)) => {
+                Spec::cron(&cron.expression, &cron.time_zone).map_err(status)?
+            }
             Some(v1::schedule::Spec::Interval(interval)) => Spec::Interval {
                 every: interval
                     .interval
                     .and_then(|d| Duration::try_from(d).ok())
                     .ok_or_else(|| {
-                        invalid("INVALID_SCHEDULE", "the interval must be at least 1 s")
+                        invalid(
+                            reason::INVALID_SCHEDULE,
+                            "the interval must be at least 1 s",
+                        )
                     })?,
                 anchor: match &interval.anchor_time {
                     Some(anchor) => time(anchor)?,
@@ -129,7 +137,7 @@ impl ScheduleService for Adapter {
             Ok(_) => CatchUp::Skip,
             Err(_) => {
                 return Err(invalid(
-                    "INVALID_REQUEST",
+                    reason::INVALID_REQUEST,
                     "catch_up_policy: unknown policy",
                 ));
             }
@@ -139,7 +147,7 @@ impl ScheduleService for Adapter {
             Ok(n) => Some(n),
             Err(_) => {
                 return Err(invalid(
-                    "INVALID_REQUEST",
+                    reason::INVALID_REQUEST,
                     "max_attempts must not be negative",
                 ));
             }
@@ -156,7 +164,11 @@ impl ScheduleService for Adapter {
             catch_up,
             max_attempts,
         };
-        let (created, replayed) = self.schedules.create(&principal, new, idempotency).await?;
+        let (created, replayed) = self
+            .schedules
+            .create(&principal, new, idempotency)
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::CreateScheduleResponse {
             schedule: Some(schedule(&created)),
             replayed,
@@ -176,14 +188,16 @@ impl ScheduleService for Adapter {
             let found = ScheduleState::ALL
                 .into_iter()
                 .find(|candidate| state(*candidate) == wanted)
-                .ok_or_else(|| invalid("INVALID_REQUEST", "states: unknown schedule state"))?;
+                .ok_or_else(|| {
+                    invalid(reason::INVALID_REQUEST, "states: unknown schedule state")
+                })?;
             states.push(found);
         }
         let skill_id = match request.skill_id.trim() {
             "" => None,
             id => Some(
                 skillos_core::SkillId::parse(id)
-                    .map_err(|error| invalid("INVALID_SKILL_ID", error.to_string()))?
+                    .map_err(|error| invalid(reason::INVALID_SKILL_ID, error.to_string()))?
                     .to_string(),
             ),
         };
@@ -195,7 +209,8 @@ impl ScheduleService for Adapter {
         let (schedules, next) = self
             .schedules
             .list(&principal, filter, request.page_size, &request.page_token)
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::ListSchedulesResponse {
             schedules: schedules.iter().map(schedule).collect(),
             next_page_token: next.unwrap_or_default(),
@@ -210,7 +225,8 @@ impl ScheduleService for Adapter {
         let found = self
             .schedules
             .get(&principal, &request.get_ref().schedule_id)
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::GetScheduleResponse {
             schedule: Some(schedule(&found)),
         }))
@@ -224,7 +240,8 @@ impl ScheduleService for Adapter {
         let paused = self
             .schedules
             .pause(&principal, &request.get_ref().schedule_id)
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::PauseScheduleResponse {
             schedule: Some(schedule(&paused)),
         }))
@@ -238,7 +255,8 @@ impl ScheduleService for Adapter {
         let resumed = self
             .schedules
             .resume(&principal, &request.get_ref().schedule_id)
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::ResumeScheduleResponse {
             schedule: Some(schedule(&resumed)),
         }))
@@ -251,7 +269,8 @@ impl ScheduleService for Adapter {
         let principal = self.auth.grpc(&request).await?;
         self.schedules
             .delete(&principal, &request.get_ref().schedule_id)
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::DeleteScheduleResponse {}))
     }
 
@@ -260,7 +279,10 @@ impl ScheduleService for Adapter {
         request: Request<v1::TriggerScheduleRequest>,
     ) -> Result<Response<v1::TriggerScheduleResponse>, Status> {
         let principal = self.auth.grpc(&request).await?;
-        self.orchestrator.admit_caller(&principal).await?;
+        self.orchestrator
+            .admit_caller(&principal)
+            .await
+            .map_err(status)?;
         let mut request = request.into_inner();
         let idempotency = super::orchestrator::idempotency("TriggerSchedule", &mut request, |r| {
             &mut r.idempotency_key
@@ -268,7 +290,8 @@ impl ScheduleService for Adapter {
         let (fired, job, replayed) = self
             .schedules
             .trigger(&principal, &request.schedule_id, idempotency)
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::TriggerScheduleResponse {
             schedule: Some(schedule(&fired)),
             job: Some(super::jobs::job(&job)),

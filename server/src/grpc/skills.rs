@@ -1,11 +1,12 @@
-//! gRPC adapter of `skillos.v1.SkillService`; the logic lives in [`crate::skills`].
+//! gRPC adapter of `skillos.v1.SkillService`; the logic lives in [`skillos_engine::skills`].
 
+use crate::error::status;
 use skillos_proto::v1::{self, skill_service_server::SkillService};
 use tonic::{Request, Response, Status};
 
 use super::convert;
 use crate::auth;
-use crate::skills::{ListQuery, Service};
+use skillos_engine::skills::{ListQuery, Service};
 
 #[derive(Clone, Debug)]
 pub struct Adapter {
@@ -36,7 +37,7 @@ impl SkillService for Adapter {
             page_token: Some(request.page_token),
         };
         let full = view == v1::SkillView::Full;
-        let page = self.service.list(&principal, query).await?;
+        let page = self.service.list(&principal, query).await.map_err(status)?;
         Ok(Response::new(v1::ListSkillsResponse {
             skills: page
                 .skills
@@ -56,7 +57,8 @@ impl SkillService for Adapter {
         let view = self
             .service
             .get(&principal, &request.get_ref().skill_id)
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::GetSkillResponse {
             skill: Some(convert::skill(&view, true)),
         }))
@@ -69,7 +71,8 @@ impl SkillService for Adapter {
         let catalog = self
             .service
             .validate(request.get_ref().check_entrypoints)
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::ValidateSkillsResponse {
             valid: catalog.is_valid(),
             issues: catalog.issues().iter().map(convert::issue).collect(),
@@ -91,7 +94,8 @@ impl SkillService for Adapter {
                 &request.reason,
                 &request.replacement_id,
             )
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::DeprecateSkillResponse {
             skill: Some(convert::skill(&view, true)),
         }))
@@ -105,7 +109,8 @@ impl SkillService for Adapter {
         let view = self
             .service
             .undeprecate(&principal, &request.get_ref().skill_id)
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::UndeprecateSkillResponse {
             skill: Some(convert::skill(&view, true)),
         }))

@@ -1,4 +1,4 @@
-//! gRPC adapter of `skillos.v1.WebhookService`; the logic lives in [`crate::webhooks`].
+//! gRPC adapter of `skillos.v1.WebhookService`; the logic lives in [`skillos_engine::webhooks`].
 //! DeliverWebhook needs no caller credentials: like the HTTP route, the signature is the
 //! authentication. The trigger RPCs authenticate the caller.
 
@@ -9,8 +9,9 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use crate::auth;
-use crate::error::{ApiError, Kind};
-use crate::webhooks::{
+use crate::error::{IntoStatus, status};
+use skillos_engine::error::{Error, reason};
+use skillos_engine::webhooks::{
     Headers, Incoming, Mapping, NewTrigger, Origin, Scheme, TriggerView, Webhooks,
 };
 
@@ -27,7 +28,7 @@ impl Adapter {
 }
 
 fn invalid(message: impl Into<String>) -> Status {
-    ApiError::new(Kind::InvalidArgument, "INVALID_REQUEST", message).into_status()
+    Error::new(reason::INVALID_REQUEST, message).into_status()
 }
 
 fn scheme(value: i32) -> Result<Option<Scheme>, Status> {
@@ -126,7 +127,7 @@ impl WebhookService for Adapter {
             body: &request.body,
             delivery_id: Some(request.idempotency_key).filter(|key| !key.is_empty()),
         };
-        let accepted = self.webhooks.deliver(incoming).await?;
+        let accepted = self.webhooks.deliver(incoming).await.map_err(status)?;
         Ok(Response::new(v1::DeliverWebhookResponse {
             job_id: accepted.job.job.id,
             duplicate: accepted.duplicate,
@@ -153,7 +154,11 @@ impl WebhookService for Adapter {
             enabled: spec.enabled,
             secret: Some(request.secret).filter(|s| !s.is_empty()),
         };
-        let (view, secret_id, secret) = self.webhooks.create(&principal, new).await?;
+        let (view, secret_id, secret) = self
+            .webhooks
+            .create(&principal, new)
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::CreateTriggerResponse {
             trigger: Some(trigger(&view)),
             secret,
@@ -172,8 +177,7 @@ impl WebhookService for Adapter {
             id => Some(
                 skillos_core::SkillId::parse(id)
                     .map_err(|error| {
-                        ApiError::new(Kind::InvalidArgument, "INVALID_SKILL_ID", error.to_string())
-                            .into_status()
+                        Error::new(reason::INVALID_SKILL_ID, error.to_string()).into_status()
                     })?
                     .to_string(),
             ),
@@ -186,7 +190,8 @@ impl WebhookService for Adapter {
                 request.page_size,
                 &request.page_token,
             )
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::ListTriggersResponse {
             triggers: views.iter().map(trigger).collect(),
             next_page_token: next.unwrap_or_default(),
@@ -201,7 +206,8 @@ impl WebhookService for Adapter {
         let view = self
             .webhooks
             .get(&principal, &request.get_ref().trigger_id)
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::GetTriggerResponse {
             trigger: Some(trigger(&view)),
         }))
@@ -214,7 +220,8 @@ impl WebhookService for Adapter {
         let principal = self.auth.grpc(&request).await?;
         self.webhooks
             .delete(&principal, &request.get_ref().trigger_id)
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::DeleteTriggerResponse {}))
     }
 
@@ -233,7 +240,8 @@ impl WebhookService for Adapter {
                 grace,
                 Some(request.secret).filter(|s| !s.is_empty()),
             )
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(v1::RotateSecretResponse {
             trigger: Some(trigger(&view)),
             secret,

@@ -45,10 +45,10 @@ pub struct HttpState {
 
 pub fn router(
     state: HttpState,
-    skills: crate::skills::Service,
+    skills: skillos_engine::skills::Service,
     auth: crate::auth::Authenticator,
-    limiter: Arc<crate::rate_limit::RateLimiter>,
-    webhooks: crate::webhooks::Webhooks,
+    limiter: Arc<skillos_engine::rate_limit::RateLimiter>,
+    webhooks: skillos_engine::webhooks::Webhooks,
 ) -> Router {
     let skills_api = Router::new()
         .route("/skills", get(skills::list))

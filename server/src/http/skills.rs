@@ -1,7 +1,7 @@
 //! The skill registry over plain HTTP/JSON, compatible with the predecessor's routes
 //! (`POST /validate`, `POST /skills/{id}/deprecate|undeprecate`) and extended with reads
 //! (`GET /skills`, `GET /skills/{id}`). Ids may be `domain/name` or `domain.name` in the path.
-//! The logic lives in [`crate::skills`]; errors come from the one table in [`crate::error`].
+//! The logic lives in [`skillos_engine::skills`]; errors come from the one table in [`crate::error`].
 
 use axum::Json;
 use axum::body::Bytes;
@@ -13,8 +13,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::Authenticator;
-use crate::error::{ApiError, Kind};
-use crate::skills::{ListQuery, Service, SkillDocument};
+use crate::error::HttpError;
+use skillos_engine::error::{Error, reason};
+use skillos_engine::skills::{ListQuery, Service, SkillDocument};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -33,7 +34,7 @@ pub struct ListParams {
 pub struct SkillsState {
     pub service: Service,
     pub auth: Authenticator,
-    pub limiter: std::sync::Arc<crate::rate_limit::RateLimiter>,
+    pub limiter: std::sync::Arc<skillos_engine::rate_limit::RateLimiter>,
 }
 
 impl SkillsState {
@@ -41,7 +42,7 @@ impl SkillsState {
     async fn admit(
         &self,
         headers: &axum::http::HeaderMap,
-    ) -> Result<crate::auth::Principal, ApiError> {
+    ) -> Result<crate::auth::Principal, Error> {
         let principal = self.auth.http(headers).await?;
         self.limiter.check(&principal, true, None).await?;
         Ok(principal)
@@ -56,19 +57,21 @@ pub async fn list(
 ) -> Response {
     let principal = match state.admit(&headers).await {
         Ok(principal) => principal,
-        Err(error) => return error.into_response(),
+        Err(error) => return HttpError(error).into_response(),
     };
     let service = state.service;
     let params = match params {
         Ok(Query(params)) => params,
-        Err(rejection) => return invalid_request(&rejection.body_text()).into_response(),
+        Err(rejection) => {
+            return HttpError(invalid_request(&rejection.body_text())).into_response();
+        }
     };
     let full = match params.view.as_deref() {
         None | Some("basic") => false,
         Some("full") => true,
         Some(other) => {
-            return invalid_request(&format!("view {other:?} must be basic or full"))
-                .into_response();
+            let message = format!("view {other:?} must be basic or full");
+            return HttpError(invalid_request(&message).violation("view", message)).into_response();
         }
     };
     let query = ListQuery {
@@ -85,7 +88,7 @@ pub async fn list(
             "total_size": page.total_size,
         }))
         .into_response(),
-        Err(error) => ApiError::from(error).into_response(),
+        Err(error) => HttpError::from(error).into_response(),
     }
 }
 
@@ -121,7 +124,7 @@ pub async fn skill(
 ) -> Response {
     let principal = match state.admit(&headers).await {
         Ok(principal) => principal,
-        Err(error) => return error.into_response(),
+        Err(error) => return HttpError(error).into_response(),
     };
     let service = state.service;
     let result = match (method, rest.rsplit_once('/')) {
@@ -129,7 +132,7 @@ pub async fn skill(
         (Method::POST, Some((id, "deprecate"))) => {
             let body: DeprecateBody = match parse_body(&body) {
                 Ok(body) => body,
-                Err(error) => return error.into_response(),
+                Err(error) => return HttpError(error).into_response(),
             };
             let reason = body.reason.unwrap_or_default();
             let replacement = body.replacement_id.unwrap_or_default();
@@ -142,11 +145,11 @@ pub async fn skill(
             json!({"status": "undeprecated", "skill_id": view.skill.id().to_string(), "deprecated": false,
                    "skill": SkillDocument::new(&view, true)})
         }),
-        _ => return ApiError::new(Kind::NotFound, "NOT_FOUND", "no such route").into_response(),
+        _ => return HttpError(Error::new(reason::NOT_FOUND, "no such route")).into_response(),
     };
     match result {
         Ok(body) => Json(body).into_response(),
-        Err(error) => ApiError::from(error).into_response(),
+        Err(error) => HttpError::from(error).into_response(),
     }
 }
 
@@ -158,15 +161,18 @@ pub async fn validate(
 ) -> Response {
     let principal = match state.admit(&headers).await {
         Ok(principal) => principal,
-        Err(error) => return error.into_response(),
+        Err(error) => return HttpError(error).into_response(),
     };
     let service = state.service;
-    if let Err(error) = service.require(&principal, crate::policy::permission::SKILLS_MANAGE) {
-        return ApiError::from(error).into_response();
+    if let Err(error) = service.require(
+        &principal,
+        skillos_engine::policy::permission::SKILLS_MANAGE,
+    ) {
+        return HttpError::from(error).into_response();
     }
     let body: ValidateBody = match parse_body(&body) {
         Ok(body) => body,
-        Err(error) => return error.into_response(),
+        Err(error) => return HttpError(error).into_response(),
     };
     match service.validate(body.check_entrypoints).await {
         Ok(catalog) => {
@@ -191,12 +197,12 @@ pub async fn validate(
             }))
             .into_response()
         }
-        Err(error) => ApiError::from(error).into_response(),
+        Err(error) => HttpError::from(error).into_response(),
     }
 }
 
 /// An empty body is the default request; anything else must be a JSON object of known fields.
-fn parse_body<T: Default + serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+fn parse_body<T: Default + serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
@@ -204,6 +210,6 @@ fn parse_body<T: Default + serde::de::DeserializeOwned>(body: &[u8]) -> Result<T
         .map_err(|error| invalid_request(&format!("invalid JSON body: {error}")))
 }
 
-fn invalid_request(message: &str) -> ApiError {
-    ApiError::new(Kind::InvalidArgument, "INVALID_REQUEST", message)
+fn invalid_request(message: &str) -> Error {
+    Error::new(reason::INVALID_REQUEST, message)
 }

@@ -1,6 +1,6 @@
 //! `POST /webhooks/{trigger_id}`: webhook deliveries over plain HTTP. The body limit is
 //! checked before anything is read (`Content-Length`, then while reading); the rest is
-//! [`crate::webhooks::Webhooks::deliver`]; a `Content-Encoding` other than identity is refused
+//! [`skillos_engine::webhooks::Webhooks::deliver`]; a `Content-Encoding` other than identity is refused
 //! (bodies are never decompressed). Answers: 202 with the job id, 200 with the first
 //! job's id for a duplicate, 400/401/404/413/429 whose body says nothing a forger could use.
 
@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::error::ApiError;
-use crate::webhooks::{self, Headers, Incoming, Webhooks};
+use crate::error::HttpError;
+use skillos_engine::webhooks::{self, Headers, Incoming, Webhooks};
 
 pub async fn deliver(
     State(webhooks): State<Webhooks>,
@@ -25,7 +25,7 @@ pub async fn deliver(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
-        return ApiError::from(webhooks::Error::TooLarge(limit)).into_response();
+        return HttpError::from(webhooks::Error::TooLarge(limit)).into_response();
     }
     // Bodies are never decompressed: no decompression bomb can reach the server, and the
     // signature covers the bytes as sent.
@@ -34,10 +34,10 @@ pub async fn deliver(
         .is_some_and(|value| !value.as_bytes().eq_ignore_ascii_case(b"identity"));
     if encoded {
         let refused = webhooks::Error::InvalidBody("compressed bodies are not accepted".into());
-        return ApiError::from(refused).into_response();
+        return HttpError::from(refused).into_response();
     }
     let Ok(body) = axum::body::to_bytes(body, limit).await else {
-        return ApiError::from(webhooks::Error::TooLarge(limit)).into_response();
+        return HttpError::from(webhooks::Error::TooLarge(limit)).into_response();
     };
     let mut received = Headers::new();
     for (name, value) in &headers {
@@ -45,7 +45,7 @@ pub async fn deliver(
     }
     let delivery_id = match received.one("idempotency-key") {
         Ok(key) => key.map(str::to_owned),
-        Err(refusal) => return ApiError::from(webhooks::Error::Refused(refusal)).into_response(),
+        Err(refusal) => return HttpError::from(webhooks::Error::Refused(refusal)).into_response(),
     };
     let incoming = Incoming {
         trigger_id: &trigger_id,
@@ -67,6 +67,6 @@ pub async fn deliver(
             });
             (status, axum::Json(body)).into_response()
         }
-        Err(error) => ApiError::from(error).into_response(),
+        Err(error) => HttpError::from(error).into_response(),
     }
 }

@@ -91,14 +91,15 @@ class RunnerServiceServicer:
         8. Draining. A runner that wants to stop sends `draining`, gets no new invocations,
         finishes those in flight and then closes its side of the stream. The server sends
         `drain` when it shuts down: the runner finishes or abandons its invocations by the
-        drain deadline; the stream then ends with UNAVAILABLE (SERVER_SHUTTING_DOWN).
+        drain deadline; the stream then ends with UNAVAILABLE (SHUTTING_DOWN).
 
         The stream ends with UNAUTHENTICATED (RUNNER_TOKEN_INVALID) for a missing, unknown or
         revoked token; INVALID_ARGUMENT (REGISTER_REQUIRED) when the first message is not
         `register`, (ALREADY_REGISTERED) for a second `register`, (INVALID_REQUEST) for a
         malformed message; PERMISSION_DENIED (NO_SKILL_ALLOWED) when every skill was rejected and
         the runner provides no embeddings; DEADLINE_EXCEEDED (HEARTBEAT_TIMEOUT) when the runner
-        was silent too long; UNAVAILABLE (SERVER_SHUTTING_DOWN).
+        was silent too long; FAILED_PRECONDITION (UNSUPPORTED_PROTOCOL_VERSION) for a protocol
+        version the server does not speak; UNAVAILABLE (SHUTTING_DOWN).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,101 +1,32 @@
-//! The `Embedder` boundary and its providers: a connected runner, an OpenAI-compatible HTTP
-//! endpoint, and a local child process speaking JSON lines (for `skillos route` without a
-//! server).
+//! Embedding providers with a transport of their own: an OpenAI-compatible HTTP endpoint, and a
+//! local child process speaking JSON lines (for `skillos route` without a server). The
+//! `Embedder` boundary they implement is the engine's.
 
 use std::process::Stdio;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use skillos_store::TenantId;
+use skillos_engine::dispatch::Dispatcher;
+use skillos_engine::routing::EmbedderSource;
+use skillos_engine::routing::embed::{EmbedError, EmbedKind, Embedder};
+
+use crate::config::{EmbedderKind, RoutingConfig};
+
+/// Where query embeddings come from, as configured; runners need the dispatcher.
+pub fn source(config: &RoutingConfig, dispatcher: &Dispatcher) -> EmbedderSource {
+    match config.embedder {
+        EmbedderKind::None => EmbedderSource::None,
+        EmbedderKind::Runner => EmbedderSource::Runners(dispatcher.clone()),
+        EmbedderKind::Openai => EmbedderSource::Fixed(Arc::new(OpenAiEmbedder::new(
+            config.openai_url.as_deref().unwrap_or_default(),
+            &config.openai_model,
+            config.openai_api_key.clone(),
+        ))),
+    }
+}
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 use tokio::sync::Mutex;
-
-pub use crate::dispatch::EmbedKind;
-use crate::dispatch::{self, Dispatcher};
-
-/// Why embeddings could not be had.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum EmbedError {
-    #[error("no embedder is available")]
-    Unavailable,
-    #[error("the embedder did not answer in time")]
-    Timeout,
-    #[error("the embedder failed: {0}")]
-    Failed(String),
-}
-
-impl From<dispatch::EmbedError> for EmbedError {
-    fn from(error: dispatch::EmbedError) -> Self {
-        match error {
-            dispatch::EmbedError::NoProvider => EmbedError::Unavailable,
-            dispatch::EmbedError::Timeout => EmbedError::Timeout,
-            other => EmbedError::Failed(other.to_string()),
-        }
-    }
-}
-
-/// Something that turns texts into vectors with one model.
-#[async_trait::async_trait]
-pub trait Embedder: Send + Sync {
-    /// The model; skill vectors are kept per model.
-    fn model(&self) -> &str;
-
-    /// Most texts per call; 0: no limit.
-    fn max_batch_size(&self) -> usize {
-        0
-    }
-
-    /// One vector per text, in order; gives up after `timeout`.
-    async fn embed(
-        &self,
-        texts: &[String],
-        kind: EmbedKind,
-        timeout: Duration,
-    ) -> Result<Vec<Vec<f32>>, EmbedError>;
-}
-
-/// Embeddings from a connected runner that offers `model`.
-pub struct RunnerEmbedder {
-    pub dispatcher: Dispatcher,
-    pub model: String,
-    pub max_batch_size: usize,
-    /// Queries go only to runners of the caller's tenant; documents to any.
-    pub tenant: Option<TenantId>,
-}
-
-#[async_trait::async_trait]
-impl Embedder for RunnerEmbedder {
-    fn model(&self) -> &str {
-        &self.model
-    }
-
-    fn max_batch_size(&self) -> usize {
-        self.max_batch_size
-    }
-
-    async fn embed(
-        &self,
-        texts: &[String],
-        kind: EmbedKind,
-        timeout: Duration,
-    ) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let tenant = match kind {
-            EmbedKind::Query => self.tenant.as_ref(),
-            EmbedKind::Document => None,
-        };
-        Ok(self
-            .dispatcher
-            .embed(
-                tenant,
-                &self.model,
-                texts.to_vec(),
-                kind,
-                SystemTime::now() + timeout,
-            )
-            .await?)
-    }
-}
 
 /// Embeddings from an OpenAI-compatible `POST {base}/embeddings` endpoint.
 pub struct OpenAiEmbedder {

@@ -17,7 +17,27 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use skillos_store::{Circuit, CircuitState, Store, TenantId};
 
-use crate::config::CircuitBreakerConfig;
+/// Circuit breakers per (tenant, skill), kept in the store.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Options {
+    /// Consecutive runner or transport failures that open the circuit; 0 turns breakers off.
+    pub failure_threshold: u32,
+    /// How long an open circuit fails fast before it admits one probe.
+    pub open_seconds: u64,
+    /// How long the probe may take before another call may probe instead.
+    pub probe_timeout_seconds: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            failure_threshold: 5,
+            open_seconds: 30,
+            probe_timeout_seconds: 60,
+        }
+    }
+}
 
 /// Compare-and-set attempts before giving up on a contended row.
 const MAX_RACES: usize = 8;
@@ -68,7 +88,7 @@ pub struct Breakers {
 }
 
 impl Breakers {
-    pub fn new(store: Arc<dyn Store>, config: &CircuitBreakerConfig) -> Self {
+    pub fn new(store: Arc<dyn Store>, config: &Options) -> Self {
         let seconds =
             |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
         Self {
@@ -278,7 +298,7 @@ mod tests {
         .unwrap();
         Breakers::new(
             store,
-            &CircuitBreakerConfig {
+            &Options {
                 failure_threshold: threshold,
                 open_seconds,
                 probe_timeout_seconds: 60,

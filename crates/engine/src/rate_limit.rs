@@ -5,13 +5,35 @@
 //! when all admit it, using Redis's clock; the server does not start without Redis, and while
 //! Redis is unreachable calls are refused (fail closed).
 
+use crate::error::reason;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use governor::{DefaultKeyedRateLimiter, Quota, clock::Clock};
 
 use crate::auth::Principal;
-use crate::config::{RateLimit, RateLimitsConfig};
+
+/// One GCRA limit: `rate` requests per second on average, `burst` at once.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limit {
+    pub rate: f64,
+    pub burst: u32,
+}
+
+/// Rate limits of Run, RunStream and Route per tenant, principal and skill.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Options {
+    pub tenant: Option<Limit>,
+    pub principal: Option<Limit>,
+    pub skill: Option<Limit>,
+    /// Count in Redis, shared by every replica, with one atomic script; the server refuses to
+    /// start without Redis and refuses requests while Redis is unreachable.
+    pub strict: bool,
+    /// Redis URL for strict mode.
+    pub redis_url: Option<String>,
+}
 
 /// Which limit refused a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,7 +63,7 @@ pub enum Refusal {
 
 /// The rate limiter of the server.
 pub struct RateLimiter {
-    limits: [(Scope, Option<RateLimit>); 3],
+    limits: [(Scope, Option<Limit>); 3],
     backend: Backend,
 }
 
@@ -94,9 +116,18 @@ end
 return {1, 0, 0}
 "#;
 
+/// Why a strict limiter cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("strict rate limiting needs a Redis URL")]
+    NoRedisUrl,
+    #[error("strict rate limiting: {0}")]
+    Redis(String),
+}
+
 impl RateLimiter {
     /// Builds the limiter; in strict mode connects to Redis and fails when it cannot.
-    pub async fn new(config: &RateLimitsConfig) -> anyhow::Result<Self> {
+    pub async fn new(config: &Options) -> Result<Self, StartError> {
         // Narrowest first: in process, a principal over its own limit is refused before it
         // takes anything from its tenant's bucket.
         let limits = [
@@ -105,11 +136,9 @@ impl RateLimiter {
             (Scope::Tenant, config.tenant),
         ];
         let backend = if config.strict {
-            let url = config
-                .redis_url
-                .as_deref()
-                .ok_or_else(|| anyhow::anyhow!("strict rate limiting needs a Redis URL"))?;
-            let client = redis::Client::open(url)?;
+            let url = config.redis_url.as_deref().ok_or(StartError::NoRedisUrl)?;
+            let client = redis::Client::open(url)
+                .map_err(|error| StartError::Redis(format!("invalid Redis URL: {error}")))?;
             let manager_config = redis::aio::ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(Duration::from_secs(2)))
                 .set_response_timeout(Some(Duration::from_secs(1)))
@@ -117,15 +146,11 @@ impl RateLimiter {
             let mut connection =
                 redis::aio::ConnectionManager::new_with_config(client, manager_config)
                     .await
-                    .map_err(|error| {
-                        anyhow::anyhow!("strict rate limiting: cannot reach Redis: {error}")
-                    })?;
+                    .map_err(|error| StartError::Redis(format!("cannot reach Redis: {error}")))?;
             let _: String = redis::cmd("PING")
                 .query_async(&mut connection)
                 .await
-                .map_err(|error| {
-                    anyhow::anyhow!("strict rate limiting: Redis does not answer: {error}")
-                })?;
+                .map_err(|error| StartError::Redis(format!("Redis does not answer: {error}")))?;
             Backend::Redis {
                 connection,
                 script: redis::Script::new(GCRA_SCRIPT),
@@ -235,11 +260,11 @@ impl RateLimiter {
     }
 }
 
-fn interval_micros(limit: RateLimit) -> u64 {
+fn interval_micros(limit: Limit) -> u64 {
     ((1_000_000.0 / limit.rate).round() as u64).max(1)
 }
 
-fn quota(limit: RateLimit) -> Quota {
+fn quota(limit: Limit) -> Quota {
     let interval = Duration::from_micros(interval_micros(limit));
     let burst = NonZeroU32::new(limit.burst).unwrap_or(NonZeroU32::MIN);
     Quota::with_period(interval)
@@ -247,15 +272,28 @@ fn quota(limit: RateLimit) -> Quota {
         .allow_burst(burst)
 }
 
+impl From<crate::rate_limit::Refusal> for crate::error::Error {
+    fn from(refusal: crate::rate_limit::Refusal) -> Self {
+        use crate::rate_limit::Refusal;
+        let message = refusal.to_string();
+        match refusal {
+            Refusal::Limited { scope, retry_after } => Self::new(reason::RATE_LIMITED, message)
+                .with("scope", scope.as_str())
+                .retry_after(retry_after),
+            Refusal::Unavailable => Self::new(reason::RATE_LIMITER_UNAVAILABLE, message),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use skillos_store::TenantId;
 
-    fn config(burst: u32) -> RateLimitsConfig {
-        RateLimitsConfig {
-            principal: Some(RateLimit { rate: 0.001, burst }),
-            skill: Some(RateLimit {
+    fn config(burst: u32) -> Options {
+        Options {
+            principal: Some(Limit { rate: 0.001, burst }),
+            skill: Some(Limit {
                 rate: 0.001,
                 burst: 100,
             }),

@@ -8,6 +8,7 @@
 //! ends in exactly one state, and every decision, accepted or refused, is audited. Once
 //! approved, the execution is PENDING and the orchestrator's resumer runs it exactly once.
 
+use crate::error::reason;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -216,12 +217,12 @@ impl Approvals {
             policy_id: requirement.policy_id.clone(),
             reason: requirement.reason.clone(),
             approver_group: requirement.approver_group.clone(),
-            run_context: json!({
-                "timeout_ms": u64::try_from(run.timeout.as_millis()).unwrap_or(u64::MAX),
-                "roles": run.principal.roles,
-                "attributes": run.principal.attributes,
-                "traceparent": run.traceparent,
-            }),
+            run_context: crate::auth::RunContext {
+                timeout_ms: Some(u64::try_from(run.timeout.as_millis()).unwrap_or(u64::MAX)),
+                traceparent: run.traceparent.clone(),
+                ..run.principal.run_context()
+            }
+            .to_json(),
             expire_at: now + expires_in,
             created_at: now,
             resolved_at: None,
@@ -519,6 +520,31 @@ fn in_group(principal: &Principal, group: &str) -> bool {
                 .split([',', ' '])
                 .any(|member| member.trim() == group)
         })
+}
+
+impl From<crate::approvals::Error> for crate::error::Error {
+    fn from(error: crate::approvals::Error) -> Self {
+        use crate::approvals::Error as E;
+        let message = error.to_string();
+        let reason = match &error {
+            E::NotFound(_) => reason::APPROVAL_NOT_FOUND,
+            E::SelfApproval => reason::SELF_APPROVAL,
+            E::NotAnApprover(_) => reason::NOT_AN_APPROVER,
+            E::NotPending { .. } => reason::APPROVAL_NOT_PENDING,
+            E::Expired(_) => reason::APPROVAL_EXPIRED,
+            E::PayloadMismatch => reason::PAYLOAD_MISMATCH,
+            E::AlreadyDecided(_) => reason::APPROVER_ALREADY_DECIDED,
+            E::Invalid(_) => reason::INVALID_REQUEST,
+            E::InvalidPageToken => {
+                return Self::field(reason::INVALID_PAGE_TOKEN, "page_token", message);
+            }
+            E::InvalidPageSize => {
+                return Self::field(reason::INVALID_PAGE_SIZE, "page_size", message);
+            }
+            E::Store(store) => return Self::internal(store),
+        };
+        Self::new(reason, message)
+    }
 }
 
 #[cfg(test)]

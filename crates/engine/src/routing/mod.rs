@@ -4,6 +4,7 @@
 
 pub mod embed;
 
+use crate::error::reason;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -18,7 +19,6 @@ use skillos_store::{RoutingFeedback, SkillVector, Store, TenantId};
 
 pub use embed::{EmbedError, EmbedKind, Embedder};
 
-use crate::config::{EmbedderKind, RoutingConfig};
 use crate::dispatch::Dispatcher;
 
 /// Longest query routing accepts, in characters.
@@ -96,19 +96,6 @@ pub enum EmbedderSource {
 }
 
 impl EmbedderSource {
-    /// From the configuration; runners need the dispatcher.
-    pub fn from_config(config: &RoutingConfig, dispatcher: &Dispatcher) -> Self {
-        match config.embedder {
-            EmbedderKind::None => EmbedderSource::None,
-            EmbedderKind::Runner => EmbedderSource::Runners(dispatcher.clone()),
-            EmbedderKind::Openai => EmbedderSource::Fixed(Arc::new(embed::OpenAiEmbedder::new(
-                config.openai_url.as_deref().unwrap_or_default(),
-                &config.openai_model,
-                config.openai_api_key.clone(),
-            ))),
-        }
-    }
-
     /// The embedder to use now, for queries of `tenant` (documents: `None`).
     fn current(&self, tenant: Option<&TenantId>) -> Option<Arc<dyn Embedder>> {
         match self {
@@ -127,9 +114,30 @@ impl EmbedderSource {
     }
 }
 
+/// How the routing service ranks and how long it waits for embeddings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Options {
+    /// The mode of a request that names none.
+    pub default_mode: Mode,
+    /// Longest a query waits for its embedding before keyword ranking takes over.
+    pub embed_timeout: Duration,
+    /// Weights, thresholds and calibration of the router.
+    pub params: skillos_routing::RouterParams,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            default_mode: Mode::Keyword,
+            embed_timeout: Duration::from_secs(1),
+            params: skillos_routing::RouterParams::default(),
+        }
+    }
+}
+
 /// The routing service.
 pub struct Routing {
-    config: RoutingConfig,
+    options: Options,
     router: RwLock<Router>,
     source: EmbedderSource,
     store: Option<Arc<dyn Store>>,
@@ -166,14 +174,10 @@ pub fn text_hash(text: &str) -> String {
 }
 
 impl Routing {
-    pub fn new(
-        config: RoutingConfig,
-        source: EmbedderSource,
-        store: Option<Arc<dyn Store>>,
-    ) -> Self {
-        let router = Router::new(Arc::new(Analyzer::new()), config.router_params());
+    pub fn new(options: Options, source: EmbedderSource, store: Option<Arc<dyn Store>>) -> Self {
+        let router = Router::new(Arc::new(Analyzer::new()), options.params.clone());
         Self {
-            config,
+            options,
             router: RwLock::new(router),
             source,
             store,
@@ -182,8 +186,8 @@ impl Routing {
         }
     }
 
-    pub fn config(&self) -> &RoutingConfig {
-        &self.config
+    pub fn options(&self) -> &Options {
+        &self.options
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Router> {
@@ -319,7 +323,7 @@ impl Routing {
             0 => DEFAULT_CANDIDATES,
             n => n,
         };
-        let requested_mode = request.mode.unwrap_or(self.config.default_mode());
+        let requested_mode = request.mode.unwrap_or(self.options.default_mode);
         let mut fallback = None;
         let mut query_vector: Option<(String, Vec<f32>)> = None;
         if requested_mode.uses_vectors() {
@@ -390,7 +394,7 @@ impl Routing {
         if !self.read().vectors_ready(&model) {
             return Err(Fallback::IndexNotReady);
         }
-        let timeout = Duration::from_millis(self.config.embed_timeout_ms);
+        let timeout = self.options.embed_timeout;
         match embedder
             .embed(&[query.to_owned()], EmbedKind::Query, timeout)
             .await
@@ -448,5 +452,17 @@ impl Routing {
                 feedback.expected_skill_id.as_deref(),
             );
         Ok(feedback)
+    }
+}
+
+impl From<crate::routing::Error> for crate::error::Error {
+    fn from(error: crate::routing::Error) -> Self {
+        use crate::routing::Error as E;
+        let message = error.to_string();
+        match error {
+            E::InvalidRequest(_) => Self::new(reason::INVALID_REQUEST, message),
+            E::SkillNotFound(_) => Self::new(reason::SKILL_NOT_FOUND, message),
+            E::Store(store) => Self::internal(&store),
+        }
     }
 }

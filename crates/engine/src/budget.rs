@@ -25,7 +25,36 @@ use skillos_store::{
 };
 
 use crate::auth::Principal;
-use crate::config::BudgetsConfig;
+
+/// Default budget limits (BudgetService.SetBudget overrides them per tenant).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Options {
+    /// Limits that apply to every tenant, principal or skill without one of its own.
+    pub defaults: Vec<DefaultLimit>,
+    /// A run picks a skill's cheapest model tier when, after it, less than this fraction of a
+    /// limit would remain.
+    pub low_remaining_fraction: f64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            defaults: Vec::new(),
+            low_remaining_fraction: 0.1,
+        }
+    }
+}
+
+/// One default limit: `scope` tenant, principal or skill; `period` request, day, month or
+/// total.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultLimit {
+    pub scope: String,
+    pub period: String,
+    pub limit: f64,
+}
 
 /// An amount without the noise of binary fractions (0.25 - 0.2 shows as 0.05).
 pub fn units(amount: f64) -> f64 {
@@ -208,12 +237,12 @@ type LimitsCache = HashMap<TenantId, (Instant, Arc<Vec<BudgetLimit>>)>;
 #[derive(Clone, Debug)]
 pub struct Budgets {
     store: Arc<dyn Store>,
-    config: BudgetsConfig,
+    config: Options,
     limits: Arc<Mutex<LimitsCache>>,
 }
 
 impl Budgets {
-    pub fn new(store: Arc<dyn Store>, config: BudgetsConfig) -> Self {
+    pub fn new(store: Arc<dyn Store>, config: Options) -> Self {
         Self {
             store,
             config,

@@ -1,6 +1,7 @@
 //! The skill registry as the API serves it: the catalog of the skills root, merged with the
 //! deprecation state kept in the store for the caller's tenant.
 
+use crate::error::reason;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -453,6 +454,41 @@ fn decode_page_token(token: &str) -> Result<PageToken, Error> {
         filters: filters.to_owned(),
         after,
     })
+}
+
+impl From<Error> for crate::error::Error {
+    fn from(error: Error) -> Self {
+        use Error as E;
+        let message = error.to_string();
+        let reason = match &error {
+            E::InvalidId(_) => return Self::field(reason::INVALID_SKILL_ID, "skill_id", message),
+            E::NotFound(_) => reason::SKILL_NOT_FOUND,
+            E::ReasonRequired => {
+                return Self::field(reason::DEPRECATION_REASON_REQUIRED, "reason", message);
+            }
+            E::InvalidReplacement(_) => {
+                return Self::field(reason::INVALID_REPLACEMENT, "replacement_id", message);
+            }
+            E::InvalidPageToken => {
+                return Self::field(reason::INVALID_PAGE_TOKEN, "page_token", message);
+            }
+            E::InvalidPageSize(_) => {
+                return Self::field(reason::INVALID_PAGE_SIZE, "page_size", message);
+            }
+            E::NoRoot => reason::NO_SKILLS_ROOT,
+            E::Denied(decision) => {
+                let mut denied = Self::new(reason::POLICY_DENIED, error.to_string())
+                    .with("policy_id", decision.policy_id.clone());
+                if !decision.missing.is_empty() {
+                    denied = denied.with("missing_permissions", decision.missing.join(","));
+                }
+                return denied;
+            }
+            E::Store(store) => return Self::internal(store),
+            E::Internal(detail) => return Self::internal(detail),
+        };
+        Self::new(reason, error.to_string())
+    }
 }
 
 #[cfg(test)]

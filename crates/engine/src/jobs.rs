@@ -8,23 +8,57 @@
 //! as the principal that enqueued the job, through the same policy, approval and budget stages
 //! as a direct run; the skill sees the job id, stable across attempts, to deduplicate effects.
 
+use crate::error::reason;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value as Json, json};
 use skillos_store::{
-    AttemptChange, AuditEvent, ExecutionFilter, ExecutionStatus, IdempotencyRecord, Job, JobFence,
-    JobFilter, JobSource, JobState, JobTransition, Store,
+    AttemptChange, AuditEvent, ExecutionError, ExecutionFilter, ExecutionStatus, IdempotencyRecord,
+    Job, JobFence, JobFilter, JobSource, JobState, JobTransition, Store,
 };
 use tokio::sync::{Notify, Semaphore};
 
 use crate::auth::Principal;
-use crate::config::JobsConfig;
 use crate::dispatch::Dispatcher;
-use crate::error::ApiError;
 use crate::orchestrator::{self, IdempotencyKey, RunRequest};
 use crate::policy::{Policies, permission};
+
+/// The job queue's workers and retry policy.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Options {
+    /// Attempts one replica runs at once; 0 turns this replica's workers off (it still
+    /// accepts jobs).
+    pub workers: u32,
+    /// How long a claimed job stays leased without renewal. A worker renews it every third of
+    /// this while the attempt runs; when its replica dies, another claims the job after it.
+    pub lease_seconds: u64,
+    /// How often an idle worker looks for due jobs (a job enqueued on this replica wakes it
+    /// at once).
+    pub poll_interval_ms: u64,
+    /// Delay before the first retry; each further retry doubles it, with ±20% jitter.
+    pub backoff_initial_ms: u64,
+    /// The longest delay between retries.
+    pub backoff_max_ms: u64,
+    /// Attempts of a job of a retryable skill when EnqueueJob names none (a skill that is not
+    /// retryable gets 1).
+    pub max_attempts: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            workers: 32,
+            lease_seconds: 30,
+            poll_interval_ms: 500,
+            backoff_initial_ms: 5_000,
+            backoff_max_ms: 300_000,
+            max_attempts: 3,
+        }
+    }
+}
 
 /// Most attempts one chain may have.
 pub const MAX_ATTEMPTS: u32 = 100;
@@ -113,7 +147,7 @@ struct Inner {
     orchestrator: orchestrator::Service,
     policies: Arc<Policies>,
     dispatcher: Dispatcher,
-    config: JobsConfig,
+    config: Options,
     idempotency_ttl: Duration,
     /// Wakes this replica's workers when a job is enqueued or requeued here, or a worker
     /// becomes free.
@@ -133,17 +167,17 @@ enum Next {
     Waiting,
     /// Failed; retried while attempts remain when `retryable`.
     Failed {
-        error: Json,
+        error: ExecutionError,
         retryable: bool,
     },
     /// Refused for a reason that does not count as an attempt (rate limit, open breaker, no
     /// runner, a store error): due again after the delay.
     Later {
         delay: Duration,
-        error: Json,
+        error: ExecutionError,
     },
     /// Refused for good (policy, budget, a rejected approval, an unknown skill).
-    Refused(Json),
+    Refused(ExecutionError),
     Cancelled,
 }
 
@@ -153,7 +187,7 @@ impl Jobs {
         orchestrator: orchestrator::Service,
         policies: Arc<Policies>,
         dispatcher: Dispatcher,
-        config: JobsConfig,
+        config: Options,
         idempotency_ttl: Duration,
     ) -> Self {
         Self {
@@ -301,7 +335,7 @@ impl Jobs {
                 .or(request.delivery_id)
                 .unwrap_or_default(),
             principal: principal.subject.clone(),
-            run_context: principal.run_context(),
+            run_context: principal.run_context().to_json(),
             created_at: now,
             updated_at: now,
             finished_at: None,
@@ -489,7 +523,7 @@ impl Jobs {
                 JobState::Queued | JobState::Running | JobState::PendingApproval => {}
             }
             let transition = JobTransition {
-                last_error: Some(server_error("permanent", "JOB_CANCELLED", &reason)),
+                last_error: Some(ExecutionError::permanent("JOB_CANCELLED", reason.clone())),
                 ..JobTransition::to(JobState::Cancelled)
             };
             let audit = AuditEvent::now(
@@ -521,7 +555,11 @@ impl Jobs {
 
     /// Cancels the latest execution of a job, if it has not ended.
     async fn cancel_attempt(&self, job: &Job, reason: &str) {
-        let owner = Principal::stored(&job.principal, &job.tenant_id, &job.run_context);
+        let owner = Principal::stored(
+            &job.principal,
+            &job.tenant_id,
+            crate::auth::RunContext::from_json(&job.run_context),
+        );
         let latest = match self.attempts(job, 1).await {
             Ok(latest) => latest,
             Err(error) => {
@@ -722,7 +760,11 @@ impl Jobs {
     }
 
     async fn run_attempt(&self, job: &Job) -> (Next, Option<String>) {
-        let principal = Principal::stored(&job.principal, &job.tenant_id, &job.run_context);
+        let principal = Principal::stored(
+            &job.principal,
+            &job.tenant_id,
+            crate::auth::RunContext::from_json(&job.run_context),
+        );
         // An attempt after a lost lease: the previous one may have succeeded before its
         // replica died. Then its result is the job's, and nothing runs again.
         match self.previous_success(job).await {
@@ -734,7 +776,7 @@ impl Jobs {
                 return (
                     Next::Later {
                         delay: RETRY_SOON,
-                        error: server_error("retryable", "INTERNAL", &error.to_string()),
+                        error: ExecutionError::retryable(reason::INTERNAL.name, error.to_string()),
                     },
                     None,
                 );
@@ -744,7 +786,7 @@ impl Jobs {
             Ok(None) => {}
             Ok(Some(problem)) => {
                 return (
-                    Next::Refused(server_error("permanent", "CREDENTIAL_REVOKED", &problem)),
+                    Next::Refused(ExecutionError::permanent("CREDENTIAL_REVOKED", problem)),
                     None,
                 );
             }
@@ -752,7 +794,7 @@ impl Jobs {
                 return (
                     Next::Later {
                         delay: RETRY_SOON,
-                        error: server_error("retryable", "INTERNAL", &error.to_string()),
+                        error: ExecutionError::retryable(reason::INTERNAL.name, error.to_string()),
                     },
                     None,
                 );
@@ -917,25 +959,18 @@ fn classify(
                 | E::Budget(crate::budget::Error::Store(_)) => Some(RETRY_SOON),
                 _ => None,
             };
-            let api = ApiError::from(error);
-            let execution_id = api
-                .metadata
-                .iter()
-                .find(|(key, _)| *key == "execution_id")
-                .map(|(_, id)| id.clone());
-            let retryable = matches!(
-                api.reason,
-                "RUNNER_LOST" | "EXECUTION_TIMED_OUT" | "NO_RUNNER"
-            );
-            let class = if later.is_some() || retryable {
-                "retryable"
+            let execution_id = error.execution_id().map(str::to_owned);
+            let retryable = error.is_retryable();
+            let cancelled = error.is_cancelled();
+            let api = crate::error::Error::from(error);
+            let error = if later.is_some() || retryable {
+                ExecutionError::retryable(api.reason.name, api.message)
             } else {
-                "permanent"
+                ExecutionError::permanent(api.reason.name, api.message)
             };
-            let error = server_error(class, api.reason, &api.message);
             let next = match later {
                 Some(delay) => Next::Later { delay, error },
-                None if api.reason == "EXECUTION_CANCELLED" => Next::Cancelled,
+                None if cancelled => Next::Cancelled,
                 None if execution_id.is_some() => Next::Failed { error, retryable },
                 None => Next::Refused(error),
             };
@@ -950,17 +985,16 @@ fn classify(
         ExecutionStatus::Rejected => Next::Refused(
             execution
                 .error
-                .unwrap_or_else(|| server_error("permanent", "REJECTED", "the run was refused")),
+                .unwrap_or_else(|| ExecutionError::permanent("REJECTED", "the run was refused")),
         ),
         ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Running => {
             let error = execution.error.unwrap_or_else(|| {
-                server_error(
-                    "retryable",
-                    "INTERNAL",
+                ExecutionError::retryable(
+                    reason::INTERNAL.name,
                     "the attempt ended without an error",
                 )
             });
-            let retryable = error["class"] == "retryable";
+            let retryable = error.is_retryable();
             Next::Failed { error, retryable }
         }
     };
@@ -968,10 +1002,6 @@ fn classify(
 }
 
 /// An error of the server's making, in the shape executions store errors.
-fn server_error(class: &str, code: &str, message: &str) -> Json {
-    json!({"class": class, "origin": "server", "code": code, "message": message})
-}
-
 fn chrono_duration(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
@@ -986,6 +1016,29 @@ fn jitter() -> f64 {
 fn backoff(initial: Duration, max: Duration, n: u32, jitter: f64) -> Duration {
     let doubled = initial.saturating_mul(1u32 << n.saturating_sub(1).min(20));
     doubled.min(max).mul_f64(jitter)
+}
+
+impl From<crate::jobs::Error> for crate::error::Error {
+    fn from(error: crate::jobs::Error) -> Self {
+        use crate::jobs::Error as E;
+        let message = error.to_string();
+        let reason = match error {
+            E::Run(run) => return Self::from(run),
+            E::Store(store) => return Self::internal(&store),
+            E::NotFound(_) => reason::JOB_NOT_FOUND,
+            E::Finished { .. } => reason::JOB_FINISHED,
+            E::NotDead(_) => reason::JOB_NOT_DEAD,
+            E::Invalid(_) => reason::INVALID_REQUEST,
+            E::Denied(_) => reason::POLICY_DENIED,
+            E::InvalidPageToken => {
+                return Self::field(reason::INVALID_PAGE_TOKEN, "page_token", message);
+            }
+            E::InvalidPageSize => {
+                return Self::field(reason::INVALID_PAGE_SIZE, "page_size", message);
+            }
+        };
+        Self::new(reason, message)
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod attachments;
 mod root;
 pub mod verify;
 
+use crate::error::reason;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,12 +24,38 @@ use sha2::Digest as _;
 use skillos_store::{AuditEvent, Delivery, Store, Trigger, TriggerSecret};
 
 use crate::auth::Principal;
-use crate::config::WebhooksConfig;
 use crate::jobs::{self, EnqueueRequest, JobView, Jobs};
 use crate::orchestrator;
 use crate::policy::{Policies, permission};
 use crate::rate_limit::RateLimiter;
 pub use verify::{Headers, Refusal, Scheme};
+
+/// Webhook deliveries (`POST /webhooks/{trigger_id}`, WebhookService.DeliverWebhook).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Options {
+    /// Accept unsigned deliveries to triggers that allow them; off, no trigger accepts one.
+    pub allow_unsigned: bool,
+    /// The largest request body read; a larger one is refused (413) before it is read.
+    pub max_body_bytes: usize,
+    /// How long an accepted delivery id is remembered, so a repeat creates nothing. At least
+    /// twice the largest timestamp tolerance plus a minute; GitHub deliveries, which sign no
+    /// time, are remembered at least 72 hours.
+    pub dedup_ttl_seconds: u64,
+    /// The largest attachment, decoded.
+    pub attachment_max_size_bytes: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            allow_unsigned: false,
+            max_body_bytes: 16 * 1024 * 1024,
+            dedup_ttl_seconds: 24 * 3600,
+            attachment_max_size_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
 
 /// The default and the largest timestamp tolerance.
 pub const DEFAULT_TOLERANCE_SECONDS: u64 = 300;
@@ -172,7 +199,7 @@ struct Inner {
     policies: Arc<Policies>,
     root: root::RootTriggers,
     attachments: attachments::Storage,
-    config: WebhooksConfig,
+    config: Options,
 }
 
 impl std::fmt::Debug for Webhooks {
@@ -199,7 +226,7 @@ impl Webhooks {
         policies: Arc<Policies>,
         skills_root: Option<&Path>,
         data_dir: &Path,
-        config: WebhooksConfig,
+        config: Options,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -240,8 +267,11 @@ impl Webhooks {
             tracing::info!(trigger_id = %trigger.id, reason = refusal.detail(), "webhook refused");
             Error::Refused(refusal)
         })?;
-        let principal =
-            Principal::stored(&trigger.principal, &trigger.tenant_id, &trigger.run_context);
+        let principal = Principal::stored(
+            &trigger.principal,
+            &trigger.tenant_id,
+            crate::auth::RunContext::from_json(&trigger.run_context),
+        );
         self.inner
             .limiter
             .check(&principal, true, None)
@@ -476,7 +506,7 @@ impl Webhooks {
             forwarded_headers,
             enabled: new.enabled,
             principal: principal.subject.clone(),
-            run_context: principal.run_context(),
+            run_context: principal.run_context().to_json(),
             created_at: now,
             updated_at: now,
         };
@@ -776,4 +806,41 @@ fn forwarded_headers(names: &[String]) -> Result<Vec<String>, Error> {
         }
     }
     Ok(headers)
+}
+
+impl From<crate::webhooks::Error> for crate::error::Error {
+    fn from(error: crate::webhooks::Error) -> Self {
+        use crate::webhooks::attachments::Error as A;
+        use crate::webhooks::{Error as E, Refusal};
+        let message = error.to_string();
+        let reason = match error {
+            E::Run(run) => return Self::from(run),
+            E::Jobs(jobs) => return Self::from(jobs),
+            E::Store(store) => return Self::internal(&store),
+            E::Attachment(A::Io(io)) => return Self::internal(&io),
+            E::NotFound(_) => reason::TRIGGER_NOT_FOUND,
+            E::Disabled(_) => reason::TRIGGER_DISABLED,
+            E::Refused(Refusal::Malformed(_)) => reason::INVALID_HEADERS,
+            E::Refused(Refusal::Unverified(_)) => reason::SIGNATURE_INVALID,
+            E::TooLarge(_) => reason::BODY_TOO_LARGE,
+            E::InvalidBody(_) => reason::INVALID_BODY,
+            E::Attachment(A::Invalid(_)) => reason::INVALID_ATTACHMENT,
+            E::Attachment(A::TooLarge { .. }) => reason::ATTACHMENT_TOO_LARGE,
+            E::InvalidTrigger(_) => reason::INVALID_REQUEST,
+            E::InvalidTriggerId(_) => {
+                return Self::field(reason::INVALID_TRIGGER_ID, "trigger_id", message);
+            }
+            E::InvalidSecret(_) => return Self::field(reason::INVALID_SECRET, "secret", message),
+            E::Exists(_) => reason::TRIGGER_EXISTS,
+            E::ReadOnly(_) => reason::TRIGGER_READ_ONLY,
+            E::Denied => reason::POLICY_DENIED,
+            E::InvalidPageToken => {
+                return Self::field(reason::INVALID_PAGE_TOKEN, "page_token", message);
+            }
+            E::InvalidPageSize => {
+                return Self::field(reason::INVALID_PAGE_SIZE, "page_size", message);
+            }
+        };
+        Self::new(reason, message)
+    }
 }

@@ -9,6 +9,7 @@
 //! (the server was down) follow the schedule's catch-up policy: SKIP drops them, RUN_ONCE fires
 //! once, keyed by the latest missed time. A one-shot schedule fires once even when late.
 
+use crate::error::reason;
 use std::str::FromStr as _;
 use std::sync::Arc;
 use std::time::Duration;
@@ -385,7 +386,7 @@ impl Schedules {
             last_fire_at: None,
             last_job_id: String::new(),
             principal: principal.subject.clone(),
-            run_context: principal.run_context(),
+            run_context: principal.run_context().to_json(),
             created_at: now,
             updated_at: now,
         };
@@ -583,7 +584,7 @@ impl Schedules {
         let principal = Principal::stored(
             &schedule.principal,
             &schedule.tenant_id,
-            &schedule.run_context,
+            crate::auth::RunContext::from_json(&schedule.run_context),
         );
         if let Some(problem) = self
             .inner
@@ -683,6 +684,33 @@ impl Schedules {
             self.inner.jobs.notify();
         }
         Ok(fired)
+    }
+}
+
+impl From<crate::schedules::Error> for crate::error::Error {
+    fn from(error: crate::schedules::Error) -> Self {
+        use crate::schedules::Error as E;
+        let message = error.to_string();
+        let reason = match error {
+            E::Run(run) => return Self::from(run),
+            E::Jobs(jobs) => return Self::from(jobs),
+            E::Store(store) => return Self::internal(&store),
+            E::NotFound(_) => reason::SCHEDULE_NOT_FOUND,
+            E::Completed(_) => reason::SCHEDULE_COMPLETED,
+            E::InvalidCron(_) => return Self::field(reason::INVALID_CRON, "cron", message),
+            E::UnknownTimeZone(_) => {
+                return Self::field(reason::UNKNOWN_TIME_ZONE, "time_zone", message);
+            }
+            E::Invalid(_) => reason::INVALID_SCHEDULE,
+            E::Denied(_) => reason::POLICY_DENIED,
+            E::InvalidPageToken => {
+                return Self::field(reason::INVALID_PAGE_TOKEN, "page_token", message);
+            }
+            E::InvalidPageSize => {
+                return Self::field(reason::INVALID_PAGE_SIZE, "page_size", message);
+            }
+        };
+        Self::new(reason, message)
     }
 }
 

@@ -2,19 +2,20 @@
 //! request, stores an execution record, dispatches it to a runner and records how it ended.
 //! (Routing by free text, policies, approvals and budgets join this path as they are built.)
 
+use crate::error::reason;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::{Value as Json, json};
 use skillos_store::{
-    Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, IdempotencyClaim,
-    IdempotencyRecord, Store,
+    ErrorClass, ErrorOrigin, Execution, ExecutionError, ExecutionFilter, ExecutionStatus,
+    ExecutionUpdate, IdempotencyClaim, IdempotencyRecord, Store,
 };
 use std::sync::Arc;
 
 use crate::approvals::{self, Approvals, HeldRun, payload_sha256};
-use crate::auth::Principal;
+use crate::auth::{Principal, RunContext};
 use crate::breaker::{self, Breakers, Outcome};
 use crate::budget::{self, Budgets, Plan};
 use crate::dispatch::{self, Dispatcher, Invocation, RunnerInfo};
@@ -34,6 +35,19 @@ pub enum Error {
     Skills(#[from] skills::Error),
     #[error("invalid payload: {0}")]
     InvalidPayload(String),
+    /// The payload does not match the skill's input schema: each violation's field path
+    /// (`payload.amount`) and what is wrong there.
+    #[error("invalid payload: does not match the input schema of {skill_id}: {}", summary(.violations))]
+    SchemaViolations {
+        skill_id: String,
+        violations: Vec<(String, String)>,
+    },
+    /// A request field other than the payload is invalid.
+    #[error("{message}")]
+    InvalidField {
+        field: &'static str,
+        message: String,
+    },
     #[error("{0}")]
     InvalidSchema(String),
     #[error("no connected runner serves skill {0}")]
@@ -72,11 +86,98 @@ pub enum Error {
     IdempotencyKeyInUse,
     /// An error to give as it is (a stored response, replayed; or the one being stored).
     #[error("{}", .0.message)]
-    Api(crate::error::ApiError),
+    Api(crate::error::Error),
     #[error(transparent)]
     Routing(#[from] routing::Error),
     #[error(transparent)]
     Store(#[from] skillos_store::Error),
+}
+
+impl Error {
+    /// The execution the failed run created, if it got that far.
+    pub fn execution_id(&self) -> Option<&str> {
+        match self {
+            Error::Dispatch { execution_id, .. } => Some(execution_id),
+            Error::Api(error) => error.metadata("execution_id"),
+            _ => None,
+        }
+    }
+
+    /// A failure of the run's transport (runner lost, deadline, no runner) that another attempt
+    /// may not meet.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Dispatch { source, .. } => matches!(
+                source,
+                dispatch::Error::RunnerLost { .. }
+                    | dispatch::Error::DeadlineExceeded
+                    | dispatch::Error::NoRunner(_)
+            ),
+            Error::NoRunner(_) => true,
+            Error::Api(error) => [
+                reason::RUNNER_LOST,
+                reason::EXECUTION_TIMED_OUT,
+                reason::NO_RUNNER,
+            ]
+            .contains(&error.reason),
+            _ => false,
+        }
+    }
+
+    /// The run was cancelled (CancelExecution) while its caller waited.
+    pub fn is_cancelled(&self) -> bool {
+        match self {
+            Error::Dispatch { source, .. } => matches!(source, dispatch::Error::Cancelled),
+            Error::Api(error) => error.reason == reason::EXECUTION_CANCELLED,
+            _ => false,
+        }
+    }
+}
+
+/// A JSON pointer into the payload (`/items/0/name`) as a request field path
+/// (`payload.items[0].name`).
+fn field_path(pointer: &str) -> String {
+    let mut path = String::from("payload");
+    for segment in pointer.split('/').skip(1) {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
+            path.push_str(&format!("[{segment}]"));
+        } else {
+            path.push('.');
+            path.push_str(&segment);
+        }
+    }
+    path
+}
+
+/// Schema violations as one line, each with its path.
+fn summary(violations: &[(String, String)]) -> String {
+    violations
+        .iter()
+        .map(|(field, problem)| format!("{field}: {problem}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The response of an idempotent run, as the store keeps it with the key: the execution it
+/// created and, when the run could not be done, the error it answered.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StoredResponse {
+    #[serde(default)]
+    pub execution_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::error::Stored>,
+}
+
+impl StoredResponse {
+    pub fn to_json(&self) -> Json {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+
+    /// A response that does not parse has no error to replay.
+    pub fn from_json(value: &Json) -> Self {
+        serde_json::from_value(value.clone()).unwrap_or_default()
+    }
 }
 
 /// A run that passed every check before the budget: what [`Service::execute`] needs.
@@ -211,8 +312,9 @@ impl Service {
         if record.request_sha256 != key.request_sha256 {
             return Err(Error::IdempotencyKeyReused);
         }
-        if let Some(error) = record.response.as_ref().and_then(|r| r.get("error")) {
-            return Err(match crate::error::ApiError::replayed_from_json(error) {
+        let response = record.response.as_ref().map(StoredResponse::from_json);
+        if let Some(error) = response.as_ref().and_then(|r| r.error.as_ref()) {
+            return Err(match crate::error::Error::replayed(error) {
                 Some(error) => Error::Api(error),
                 None => Error::IdempotencyKeyInUse,
             });
@@ -573,17 +675,18 @@ impl Service {
         abandoned.store = None;
         abandoned.budgets = None;
         let result = match failure {
-            Some(source) => Err(crate::error::ApiError::from(Error::Dispatch {
+            Some(source) => Err(crate::error::Error::from(Error::Dispatch {
                 execution_id: execution.id.clone(),
                 source,
             })),
             None => Ok(()),
         };
         if let Some(claim) = &claim {
-            let response = match &result {
-                Ok(()) => json!({"execution_id": execution.id}),
-                Err(error) => json!({"execution_id": execution.id, "error": error.to_json()}),
-            };
+            let response = StoredResponse {
+                execution_id: execution.id.clone(),
+                error: result.as_ref().err().map(crate::error::Error::to_stored),
+            }
+            .to_json();
             if let Err(error) = self.store.complete_idempotency(claim, &response).await {
                 tracing::warn!(%error, "cannot record the response of an idempotent request");
             }
@@ -680,9 +783,7 @@ impl Service {
         tracing::warn!(execution_id = %id, code, message, "approved run did not execute");
         let update = ExecutionUpdate {
             status: Some(status),
-            error: Some(
-                json!({"class": "permanent", "origin": "server", "code": code, "message": message}),
-            ),
+            error: Some(ExecutionError::permanent(code, message)),
             finished_at: Some(skillos_store::now()),
             expect_status: Some(ExecutionStatus::Running),
             ..Default::default()
@@ -714,7 +815,13 @@ impl Service {
                 execution.id
             )));
         }
-        let context = &approval.run_context;
+        let context = RunContext::from_json(&approval.run_context);
+        let timeout = context
+            .timeout_ms
+            .map(Duration::from_millis)
+            .unwrap_or(self.default_timeout)
+            .min(MAX_TIMEOUT);
+        let traceparent = context.traceparent.clone();
         let principal = Principal::stored(&execution.principal, &execution.tenant_id, context);
         // The requester must still be allowed now: its API key not revoked or expired, and the
         // policies of today still granting the skill.
@@ -739,12 +846,6 @@ impl Service {
                 execution.skill_id, view.skill.manifest.version, approval.skill_version
             )));
         }
-        let timeout = context["timeout_ms"]
-            .as_u64()
-            .map(Duration::from_millis)
-            .unwrap_or(self.default_timeout)
-            .min(MAX_TIMEOUT);
-        let traceparent = context["traceparent"].as_str().map(str::to_owned);
         let run = Admitted {
             execution,
             stored: true,
@@ -802,25 +903,23 @@ impl Service {
                 validator
             }
         };
-        let violations: Vec<String> = validator
+        let violations: Vec<(String, String)> = validator
             .iter_errors(payload)
             .take(MAX_REPORTED_VIOLATIONS)
             .map(|error| {
-                let path = error.instance_path().to_string();
-                if path.is_empty() {
-                    error.to_string()
-                } else {
-                    format!("{path}: {error}")
-                }
+                (
+                    field_path(&error.instance_path().to_string()),
+                    error.to_string(),
+                )
             })
             .collect();
         if violations.is_empty() {
             Ok(())
         } else {
-            Err(Error::InvalidPayload(format!(
-                "does not match the input schema of {skill_id}: {}",
-                violations.join("; ")
-            )))
+            Err(Error::SchemaViolations {
+                skill_id: skill_id.to_owned(),
+                violations,
+            })
         }
     }
 
@@ -843,9 +942,10 @@ impl Service {
         let reason = match reason.trim() {
             "" => format!("cancelled by {}", principal.subject),
             reason if reason.chars().count() > 1024 => {
-                return Err(Error::InvalidPayload(
-                    "the reason is limited to 1024 characters".to_owned(),
-                ));
+                return Err(Error::InvalidField {
+                    field: "reason",
+                    message: "the reason is limited to 1024 characters".to_owned(),
+                });
             }
             reason => reason.to_owned(),
         };
@@ -882,8 +982,10 @@ impl Service {
                 status @ (ExecutionStatus::Pending | ExecutionStatus::Running) => {
                     let update = ExecutionUpdate {
                         status: Some(ExecutionStatus::Cancelled),
-                        error: Some(json!({"class": "permanent", "origin": "server",
-                                           "code": "EXECUTION_CANCELLED", "message": reason})),
+                        error: Some(ExecutionError::permanent(
+                            reason::EXECUTION_CANCELLED.name,
+                            reason.clone(),
+                        )),
                         finished_at: Some(skillos_store::now()),
                         expect_status: Some(status),
                         ..Default::default()
@@ -923,6 +1025,14 @@ impl Service {
         page_token: Option<String>,
     ) -> Result<(Vec<Execution>, Option<String>), Error> {
         let page_size = crate::page::size(page_size).ok_or(Error::InvalidPageSize)?;
+        if let (Some(after), Some(before)) = (filter.created_after, filter.created_before)
+            && after >= before
+        {
+            return Err(Error::InvalidField {
+                field: "created_after",
+                message: "created_after must be before created_before".to_owned(),
+            });
+        }
         let before_id = page_token.filter(|token| !token.is_empty());
         if before_id
             .as_deref()
@@ -962,6 +1072,69 @@ impl Service {
             .filter(|runner| runner.tenant == principal.tenant)
             .collect()
     }
+
+    /// The runners of the caller's tenant attached now, ordered by name then id, optionally
+    /// only those serving `skill_id`; the page token names the last runner of the previous
+    /// page, so a runner that leaves meanwhile does not shift the pages.
+    pub fn list_runners(
+        &self,
+        principal: &Principal,
+        skill_id: &str,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<(Vec<RunnerInfo>, Option<String>), Error> {
+        let page_size = crate::page::size(page_size).ok_or(Error::InvalidPageSize)? as usize;
+        let skill_id = match skill_id {
+            "" => None,
+            id => Some(
+                skillos_core::SkillId::parse(id)
+                    .map_err(skills::Error::from)?
+                    .to_string(),
+            ),
+        };
+        let after = match page_token {
+            "" => None,
+            token => Some(runner_cursor(token).ok_or(Error::InvalidPageToken)?),
+        };
+        let mut runners: Vec<RunnerInfo> = self
+            .runners(principal)
+            .into_iter()
+            .filter(|runner| {
+                skill_id
+                    .as_ref()
+                    .is_none_or(|id| runner.skills.contains(id))
+            })
+            .filter(|runner| {
+                after.as_ref().is_none_or(|(name, id)| {
+                    (runner.name.as_str(), runner.id.as_str()) > (name.as_str(), id.as_str())
+                })
+            })
+            .collect();
+        runners.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+        let next = (runners.len() > page_size).then(|| {
+            let last = &runners[page_size - 1];
+            runner_token(&last.name, &last.id)
+        });
+        runners.truncate(page_size);
+        Ok((runners, next))
+    }
+}
+
+/// The page token after the runner `(name, id)`.
+fn runner_token(name: &str, id: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{name}\n{id}"))
+}
+
+/// The `(name, id)` a runner page token names; `None` when it is not one.
+fn runner_cursor(token: &str) -> Option<(String, String)> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (name, id) = text.split_once('\n')?;
+    Some((name.to_owned(), id.to_owned()))
 }
 
 /// The claim of an idempotency key in the caller's key space (tenant, principal, RPC), good
@@ -1005,45 +1178,63 @@ fn finish(
                 Err(error) => {
                     update.status = Some(ExecutionStatus::Failed);
                     let class = if error.retryable {
-                        "retryable"
+                        ErrorClass::Retryable
                     } else {
-                        "permanent"
+                        ErrorClass::Permanent
                     };
-                    update.error = Some(
-                        json!({"class": class, "origin": "skill", "code": error.code, "message": error.message}),
-                    );
+                    update.error = Some(ExecutionError::new(
+                        class,
+                        ErrorOrigin::Skill,
+                        error.code.clone(),
+                        error.message.clone(),
+                    ));
                 }
             }
             (update, None)
         }
         Err(error) => {
-            let (status, origin, code) = match error {
-                dispatch::Error::DeadlineExceeded => {
-                    (ExecutionStatus::TimedOut, "server", "EXECUTION_TIMED_OUT")
-                }
-                dispatch::Error::RunnerLost { .. } => {
-                    (ExecutionStatus::Failed, "runner", "RUNNER_LOST")
-                }
-                dispatch::Error::ResultTooLarge { .. } => {
-                    (ExecutionStatus::Failed, "runner", "RESULT_TOO_LARGE")
-                }
-                dispatch::Error::NoRunner(_) => (ExecutionStatus::Failed, "server", "NO_RUNNER"),
-                dispatch::Error::Cancelled => {
-                    (ExecutionStatus::Cancelled, "server", "EXECUTION_CANCELLED")
-                }
+            let (status, origin, reason) = match error {
+                dispatch::Error::DeadlineExceeded => (
+                    ExecutionStatus::TimedOut,
+                    ErrorOrigin::Server,
+                    reason::EXECUTION_TIMED_OUT,
+                ),
+                dispatch::Error::RunnerLost { .. } => (
+                    ExecutionStatus::Failed,
+                    ErrorOrigin::Runner,
+                    reason::RUNNER_LOST,
+                ),
+                dispatch::Error::ResultTooLarge { .. } => (
+                    ExecutionStatus::Failed,
+                    ErrorOrigin::Runner,
+                    reason::RESULT_TOO_LARGE,
+                ),
+                dispatch::Error::NoRunner(_) => (
+                    ExecutionStatus::Failed,
+                    ErrorOrigin::Server,
+                    reason::NO_RUNNER,
+                ),
+                dispatch::Error::Cancelled => (
+                    ExecutionStatus::Cancelled,
+                    ErrorOrigin::Server,
+                    reason::EXECUTION_CANCELLED,
+                ),
             };
             if let dispatch::Error::RunnerLost { attempts } = error {
                 update.attempts = i32::try_from(*attempts).ok();
             }
             let class = if matches!(error, dispatch::Error::Cancelled) {
-                "permanent"
+                ErrorClass::Permanent
             } else {
-                "retryable"
+                ErrorClass::Retryable
             };
             update.status = Some(status);
-            update.error = Some(
-                json!({"class": class, "origin": origin, "code": code, "message": error.to_string()}),
-            );
+            update.error = Some(ExecutionError::new(
+                class,
+                origin,
+                reason.name,
+                error.to_string(),
+            ));
             (update, Some(error.clone()))
         }
     }
@@ -1086,10 +1277,10 @@ impl Drop for Abandoned {
         let execution_id = std::mem::take(&mut self.execution_id);
         let update = ExecutionUpdate {
             status: Some(ExecutionStatus::Cancelled),
-            error: Some(
-                json!({"class": "permanent", "origin": "server", "code": "EXECUTION_CANCELLED",
-                               "message": "the caller stopped waiting"}),
-            ),
+            error: Some(ExecutionError::permanent(
+                reason::EXECUTION_CANCELLED.name,
+                "the caller stopped waiting",
+            )),
             finished_at: Some(skillos_store::now()),
             expect_status: Some(ExecutionStatus::Running),
             ..Default::default()
@@ -1123,9 +1314,106 @@ fn new_traceparent() -> String {
     format!("00-{trace}-{parent}-01")
 }
 
+impl From<Error> for crate::error::Error {
+    fn from(error: Error) -> Self {
+        use crate::dispatch::Error as D;
+        use Error as E;
+        let message = error.to_string();
+        match error {
+            E::Skills(skills) => Self::from(skills),
+            E::InvalidPayload(_) => Self::field(reason::INVALID_PAYLOAD, "payload", message),
+            E::SchemaViolations { violations, .. } => violations.into_iter().fold(
+                Self::new(reason::INVALID_PAYLOAD, message),
+                |error, (field, problem)| error.violation(field, problem),
+            ),
+            E::InvalidField { field, .. } => Self::field(reason::INVALID_REQUEST, field, message),
+            E::InvalidSchema(_) => Self::new(reason::INVALID_SKILL_SCHEMA, message),
+            E::NoRunner(_) => Self::new(reason::NO_RUNNER, message),
+            E::ExecutionNotFound(_) => Self::new(reason::EXECUTION_NOT_FOUND, message),
+            E::InvalidPageToken => Self::field(reason::INVALID_PAGE_TOKEN, "page_token", message),
+            E::InvalidPageSize => Self::field(reason::INVALID_PAGE_SIZE, "page_size", message),
+            E::Routing(routing) => Self::from(routing),
+            E::Denied { skill_id, decision } => {
+                let mut error = Self::new(reason::POLICY_DENIED, message)
+                    .with("skill_id", skill_id)
+                    .with("policy_id", decision.policy_id);
+                if !decision.missing.is_empty() {
+                    error = error.with("missing_permissions", decision.missing.join(","));
+                }
+                error
+            }
+            E::RateLimited(refusal) => Self::from(refusal),
+            E::Breaker(crate::breaker::Error::Open {
+                skill_id,
+                retry_after,
+            }) => Self::new(reason::CIRCUIT_OPEN, message)
+                .with("skill_id", skill_id)
+                .retry_after(retry_after),
+            E::Breaker(crate::breaker::Error::Store(store)) => Self::internal(&store),
+            E::Budget(crate::budget::Error::Exceeded {
+                scope,
+                scope_key,
+                period,
+                limit,
+                remaining,
+                ..
+            }) => Self::new(reason::BUDGET_EXCEEDED, message)
+                .with("scope", scope.as_str())
+                .with("scope_key", scope_key)
+                .with("period", period.as_str())
+                .with("limit", limit.to_string())
+                .with("remaining", remaining.to_string()),
+            E::Budget(crate::budget::Error::Store(store)) => Self::internal(&store),
+            E::Approval(approval) => Self::from(approval),
+            E::Finished(_) => Self::new(reason::EXECUTION_FINISHED, message),
+            E::IdempotencyKeyReused => {
+                Self::field(reason::IDEMPOTENCY_KEY_REUSED, "idempotency_key", message)
+            }
+            E::IdempotencyKeyInUse => Self::new(reason::IDEMPOTENCY_KEY_IN_USE, message),
+            E::Api(error) => error,
+            E::ApprovalMismatch(_) => Self::new(reason::APPROVAL_MISMATCH, message),
+            E::Store(store) => Self::internal(&store),
+            E::Dispatch {
+                execution_id,
+                source,
+            } => {
+                let reason = match source {
+                    D::NoRunner(_) => reason::NO_RUNNER,
+                    D::RunnerLost { .. } => reason::RUNNER_LOST,
+                    D::ResultTooLarge { .. } => reason::RESULT_TOO_LARGE,
+                    D::DeadlineExceeded => reason::EXECUTION_TIMED_OUT,
+                    D::Cancelled => reason::EXECUTION_CANCELLED,
+                };
+                Self::new(reason, message).with("execution_id", execution_id)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runner_page_tokens_round_trip_and_others_are_refused() {
+        let token = runner_token("echo", "r-1");
+        assert_eq!(runner_cursor(&token), Some(("echo".into(), "r-1".into())));
+        assert_eq!(runner_cursor("not base64!"), None);
+        assert_eq!(
+            runner_cursor(&runner_token("", "")),
+            Some((String::new(), String::new()))
+        );
+        use base64::Engine as _;
+        let no_separator = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("x");
+        assert_eq!(runner_cursor(&no_separator), None);
+    }
+
+    #[test]
+    fn schema_paths_name_payload_fields() {
+        assert_eq!(field_path(""), "payload");
+        assert_eq!(field_path("/amount"), "payload.amount");
+        assert_eq!(field_path("/items/0/a~1b"), "payload.items[0].a/b");
+    }
 
     #[test]
     fn trace_context_is_checked_and_made_when_missing() {

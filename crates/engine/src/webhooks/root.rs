@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 use skillos_store::{TenantId, Trigger};
 
 use super::{DEFAULT_TOLERANCE_SECONDS, MAX_TOLERANCE_SECONDS, Mapping, Scheme};
@@ -189,7 +189,11 @@ fn parse(item: &Json) -> Result<Declared, String> {
             forwarded_headers: forwarded,
             enabled: item.get("enabled").and_then(Json::as_bool).unwrap_or(true),
             principal: format!("webhook:{id}"),
-            run_context: json!({"roles": roles, "attributes": {}}),
+            run_context: crate::auth::RunContext {
+                roles,
+                ..Default::default()
+            }
+            .to_json(),
             created_at: loaded,
             updated_at: loaded,
         },

@@ -1,0 +1,93 @@
+//! The `Embedder` boundary and the provider every deployment has: a connected runner that offers
+//! an embedding model. Providers that need a transport of their own (an HTTP API, a child
+//! process) live with the server and implement the same trait.
+
+use std::time::{Duration, SystemTime};
+
+use skillos_store::TenantId;
+
+pub use crate::dispatch::EmbedKind;
+use crate::dispatch::{self, Dispatcher};
+
+/// Why embeddings could not be had.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EmbedError {
+    #[error("no embedder is available")]
+    Unavailable,
+    #[error("the embedder did not answer in time")]
+    Timeout,
+    #[error("the embedder failed: {0}")]
+    Failed(String),
+}
+
+impl From<dispatch::EmbedError> for EmbedError {
+    fn from(error: dispatch::EmbedError) -> Self {
+        match error {
+            dispatch::EmbedError::NoProvider => EmbedError::Unavailable,
+            dispatch::EmbedError::Timeout => EmbedError::Timeout,
+            other => EmbedError::Failed(other.to_string()),
+        }
+    }
+}
+
+/// Something that turns texts into vectors with one model.
+#[async_trait::async_trait]
+pub trait Embedder: Send + Sync {
+    /// The model; skill vectors are kept per model.
+    fn model(&self) -> &str;
+
+    /// Most texts per call; 0: no limit.
+    fn max_batch_size(&self) -> usize {
+        0
+    }
+
+    /// One vector per text, in order; gives up after `timeout`.
+    async fn embed(
+        &self,
+        texts: &[String],
+        kind: EmbedKind,
+        timeout: Duration,
+    ) -> Result<Vec<Vec<f32>>, EmbedError>;
+}
+
+/// Embeddings from a connected runner that offers `model`.
+pub struct RunnerEmbedder {
+    pub dispatcher: Dispatcher,
+    pub model: String,
+    pub max_batch_size: usize,
+    /// Queries go only to runners of the caller's tenant; documents to any.
+    pub tenant: Option<TenantId>,
+}
+
+#[async_trait::async_trait]
+impl Embedder for RunnerEmbedder {
+    fn model(&self) -> &str {
+        &self.model
+    }
+
+    fn max_batch_size(&self) -> usize {
+        self.max_batch_size
+    }
+
+    async fn embed(
+        &self,
+        texts: &[String],
+        kind: EmbedKind,
+        timeout: Duration,
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let tenant = match kind {
+            EmbedKind::Query => self.tenant.as_ref(),
+            EmbedKind::Document => None,
+        };
+        Ok(self
+            .dispatcher
+            .embed(
+                tenant,
+                &self.model,
+                texts.to_vec(),
+                kind,
+                SystemTime::now() + timeout,
+            )
+            .await?)
+    }
+}
