@@ -147,3 +147,52 @@ async fn concurrent_duplicates_run_once_and_an_error_is_replayed_as_it_was() {
     assert_eq!(count.load(Ordering::SeqCst), 1);
     server.stop().await.unwrap();
 }
+
+/// Of many racing copies of one keyed request, exactly one runs and answers `replayed: false`;
+/// every other answer that is not IDEMPOTENCY_KEY_IN_USE is the stored one and says so, also
+/// when it lost the race at the claim rather than finding the key before it.
+#[tokio::test]
+async fn racing_duplicates_that_replay_always_say_replayed() {
+    let server = TestServer::start().await;
+    let (_runner, count) = runner(&server).await;
+    let channel = server.channel().await;
+    let mut first_runs = 0;
+    let mut replayed = 0;
+    let mut in_use = 0;
+    for round in 0..4 {
+        let key = format!("race-{round}");
+        let calls: Vec<_> = (0..50)
+            .map(|_| {
+                let mut client = OrchestratorServiceClient::new(channel.clone());
+                let request = keyed("a/one", &key, 1.0, None);
+                tokio::spawn(async move { client.run(request).await })
+            })
+            .collect();
+        let mut fresh = 0;
+        for call in calls {
+            match call.await.unwrap() {
+                Ok(response) => {
+                    let response = response.into_inner();
+                    assert_eq!(
+                        response.execution.unwrap().status(),
+                        v1::ExecutionStatus::Succeeded
+                    );
+                    if response.replayed {
+                        replayed += 1;
+                    } else {
+                        fresh += 1;
+                    }
+                }
+                Err(status) => {
+                    assert_eq!(reason(&status), "IDEMPOTENCY_KEY_IN_USE", "{status:?}");
+                    in_use += 1;
+                }
+            }
+        }
+        assert_eq!(fresh, 1, "round {round}: one answer is the run's own");
+        first_runs += fresh;
+    }
+    assert_eq!(count.load(Ordering::SeqCst), 4, "each key ran once");
+    assert_eq!(first_runs + replayed + in_use, 200);
+    server.stop().await.unwrap();
+}

@@ -279,10 +279,13 @@ async fn rotation_keeps_old_secrets_for_the_grace_and_tenants_stay_apart() {
             ),
         ]
     };
-    let body = r#"{"action": "opened"}"#;
+    // Each delivery is another event: GitHub deliveries are told apart by their (signed) body.
+    let gh_body = |n: u32| format!(r#"{{"action": "opened", "number": {n}}}"#);
     let old = "a-github-secret-long-enough";
     assert_eq!(
-        post(&server, "gh", &github(old, "d1", body), body).await.0,
+        post(&server, "gh", &github(old, "d1", &gh_body(1)), &gh_body(1))
+            .await
+            .0,
         202
     );
 
@@ -307,13 +310,20 @@ async fn rotation_keeps_old_secrets_for_the_grace_and_tenants_stay_apart() {
     assert_eq!(secrets.len(), 2);
     assert!(secrets[0].expire_time.is_none() && secrets[1].expire_time.is_some());
     assert_eq!(
-        post(&server, "gh", &github(old, "d2", body), body).await.0,
+        post(&server, "gh", &github(old, "d2", &gh_body(2)), &gh_body(2))
+            .await
+            .0,
         202
     );
     assert_eq!(
-        post(&server, "gh", &github(&fresh, "d3", body), body)
-            .await
-            .0,
+        post(
+            &server,
+            "gh",
+            &github(&fresh, "d3", &gh_body(3)),
+            &gh_body(3)
+        )
+        .await
+        .0,
         202
     );
     // Rotate without a grace: only the newest verifies.
@@ -331,21 +341,41 @@ async fn rotation_keeps_old_secrets_for_the_grace_and_tenants_stay_apart() {
         .into_inner()
         .secret;
     assert_eq!(
-        post(&server, "gh", &github(old, "d4", body), body).await.0,
-        401
-    );
-    assert_eq!(
-        post(&server, "gh", &github(&fresh, "d5", body), body)
+        post(&server, "gh", &github(old, "d4", &gh_body(4)), &gh_body(4))
             .await
             .0,
         401
     );
     assert_eq!(
-        post(&server, "gh", &github(&last, "d6", body), body)
-            .await
-            .0,
-        202
+        post(
+            &server,
+            "gh",
+            &github(&fresh, "d5", &gh_body(5)),
+            &gh_body(5)
+        )
+        .await
+        .0,
+        401
     );
+    let (status, first) = post(
+        &server,
+        "gh",
+        &github(&last, "d6", &gh_body(6)),
+        &gh_body(6),
+    )
+    .await;
+    assert_eq!(status, 202);
+    // GitHub signs no delivery id: the same signed body under a new X-GitHub-Delivery is a
+    // replay of the same event, not a new job.
+    let (status, again) = post(
+        &server,
+        "gh",
+        &github(&last, "d6-again", &gh_body(6)),
+        &gh_body(6),
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["job_id"], first["job_id"]);
     // The secret is never shown again.
     let listed = client
         .list_triggers(with_token(v1::ListTriggersRequest::default(), &admin))
@@ -374,9 +404,14 @@ async fn rotation_keeps_old_secrets_for_the_grace_and_tenants_stay_apart() {
         .await
         .unwrap();
     assert_eq!(
-        post(&server, "gh", &github(&last, "d7", body), body)
-            .await
-            .0,
+        post(
+            &server,
+            "gh",
+            &github(&last, "d7", &gh_body(7)),
+            &gh_body(7)
+        )
+        .await
+        .0,
         404
     );
 }
@@ -401,19 +436,21 @@ async fn triggers_of_the_skills_root_read_their_secrets_when_deliveries_arrive()
         ..Options::default()
     })
     .await;
-    let body = r#"{"payload": {"amount": 3}}"#;
+    // The envelope's idempotency_key is signed with the body: it tells deliveries apart.
+    let keyed =
+        |key: &str| format!(r#"{{"payload": {{"amount": 3}}, "idempotency_key": "{key}"}}"#);
     for (secret, delivery) in [
         ("old-secret-0123456789", "k1"),
         ("new-secret-0123456789", "k2"),
     ] {
+        let body = keyed(delivery);
         let header = sign(Scheme::SkillosV1, secret, "", now(), body.as_bytes());
-        let headers = vec![
-            ("x-skillos-signature".to_owned(), header),
-            ("idempotency-key".to_owned(), delivery.to_owned()),
-        ];
-        let (status, answer) = post(&server, "legacy", &headers, body).await;
+        let headers = vec![("x-skillos-signature".to_owned(), header)];
+        let (status, answer) = post(&server, "legacy", &headers, &body).await;
         assert_eq!(status, 202, "{answer}");
+        assert_eq!(answer["delivery_id"], delivery);
     }
+    let body = r#"{"payload": {"amount": 3}}"#;
     // Without an id, the signed content is the id: the same signed request again is a duplicate.
     let header = sign(
         Scheme::SkillosV1,
@@ -427,6 +464,15 @@ async fn triggers_of_the_skills_root_read_their_secrets_when_deliveries_arrive()
     let (second, again) = post(&server, "legacy", &headers, body).await;
     assert_eq!((first, second), (202, 200));
     assert_eq!(answer["job_id"], again["job_id"]);
+    // A captured delivery sent again with an Idempotency-Key of its own (which the signature
+    // does not cover) is still the same delivery.
+    for key in ["replay-1", "replay-2"] {
+        let mut replayed = headers.clone();
+        replayed.push(("idempotency-key".to_owned(), key.to_owned()));
+        let (status, replay) = post(&server, "legacy", &replayed, body).await;
+        assert_eq!(status, 200, "{replay}");
+        assert_eq!(replay["job_id"], answer["job_id"]);
+    }
     let all = jobs(&server).await;
     assert_eq!(all.len(), 3);
     assert!(
@@ -452,19 +498,20 @@ async fn triggers_of_the_skills_root_read_their_secrets_when_deliveries_arrive()
         .unwrap_err();
     assert_eq!(reason(&status), "TRIGGER_READ_ONLY");
     // DeliverWebhook over gRPC does what the route does.
+    let first_body = keyed("k1");
     let header = sign(
         Scheme::SkillosV1,
         "old-secret-0123456789",
         "",
         now(),
-        body.as_bytes(),
+        first_body.as_bytes(),
     );
     let delivered = client
         .deliver_webhook(v1::DeliverWebhookRequest {
             trigger_id: "legacy".into(),
-            body: body.as_bytes().to_vec(),
+            body: first_body.as_bytes().to_vec(),
             headers: [("X-SkillOS-Signature".to_owned(), header)].into(),
-            idempotency_key: "k1".into(),
+            idempotency_key: "not-signed".into(),
         })
         .await
         .unwrap()

@@ -122,6 +122,31 @@ impl Breakers {
     }
 
     /// Lets a call through, makes it the probe, or refuses it while the circuit is open.
+    /// What [`Breakers::admit`] would answer now, changing nothing (for dry runs): an open
+    /// circuit, or one whose probe is out, refuses; an open one past its time would admit a
+    /// probe.
+    pub async fn peek(&self, tenant: &TenantId, skill_id: &str) -> Result<(), Error> {
+        if self.threshold == 0 || self.known_closed(tenant, skill_id) {
+            return Ok(());
+        }
+        let Some(circuit) = self.store.circuit(tenant, skill_id).await? else {
+            return Ok(());
+        };
+        let now = skillos_store::now();
+        let busy_until = match circuit.state {
+            CircuitState::Closed => None,
+            CircuitState::Open => circuit.opened_at.map(|at| at + self.open_for),
+            CircuitState::HalfOpen => circuit.probe_expires_at,
+        };
+        match busy_until.filter(|until| *until > now) {
+            Some(until) => Err(Error::Open {
+                skill_id: skill_id.to_owned(),
+                retry_after: remaining(until, now),
+            }),
+            None => Ok(()),
+        }
+    }
+
     pub async fn admit(&self, tenant: &TenantId, skill_id: &str) -> Result<Admission, Error> {
         if self.threshold == 0 || self.known_closed(tenant, skill_id) {
             return Ok(Admission::Closed);

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Datelike, Utc};
 use skillos_core::registry::Skill;
 use skillos_store::{
-    AuditEvent, BudgetKey, BudgetLimit, CounterKey, Reservation, ReserveCheck, Settlement, Store,
-    TenantId, UsageDelta,
+    AuditEvent, BudgetKey, BudgetLimit, Counter, CounterKey, Reservation, ReserveCheck, Settlement,
+    Store, TenantId, UsageDelta,
 };
 
 use crate::auth::Principal;
@@ -228,6 +228,53 @@ pub struct Plan {
     pub reserved: bool,
 }
 
+/// One windowed limit a run would reserve on.
+#[derive(Clone, Debug)]
+pub struct Window {
+    pub counter: CounterKey,
+    pub limit: f64,
+    pub scope: Scope,
+    pub key: String,
+    pub period: Period,
+}
+
+impl Window {
+    fn exceeded(&self, counter: &Counter, estimate: f64) -> Error {
+        Error::Exceeded {
+            scope: self.scope,
+            scope_key: self.key.clone(),
+            period: self.period,
+            limit: self.limit,
+            remaining: units((self.limit - counter.spent - counter.reserved).max(0.0)),
+            estimate,
+        }
+    }
+}
+
+/// What a run would reserve, read without reserving.
+#[derive(Clone, Debug)]
+pub struct Quote {
+    /// The estimate of the chosen tier.
+    pub estimate: f64,
+    pub tier: Option<String>,
+    pub windows: Vec<Window>,
+    /// The counters of `windows`, in order, as read.
+    pub counters: Vec<Counter>,
+}
+
+impl Quote {
+    /// BUDGET_EXCEEDED when a window, as read, has less left than the estimate (what a
+    /// reservation would meet unless other runs settle first).
+    pub fn check(&self) -> Result<(), Error> {
+        for (window, counter) in self.windows.iter().zip(&self.counters) {
+            if window.limit - counter.spent - counter.reserved + 1e-9 < self.estimate {
+                return Err(window.exceeded(counter, self.estimate));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// How long a replica trusts its copy of a tenant's API limits (a limit set on another replica
 /// applies here within this time; on this replica at once).
 const LIMITS_TTL: Duration = Duration::from_secs(1);
@@ -332,14 +379,10 @@ impl Budgets {
         Ok(out)
     }
 
-    /// Reserves the run's estimated cost on every limited budget, choosing the model tier.
-    pub async fn reserve(
-        &self,
-        principal: &Principal,
-        skill: &Skill,
-        execution_id: &str,
-        deadline: Duration,
-    ) -> Result<Plan, Error> {
+    /// What a run of `skill` would reserve now: the model tier, its estimate, and the windowed
+    /// limits that apply with their counters. A per-request limit the estimate passes refuses
+    /// here; windows are checked when reserving (atomically) or by [`Quote::check`].
+    pub async fn quote(&self, principal: &Principal, skill: &Skill) -> Result<Quote, Error> {
         let manifest = &skill.manifest;
         let skill_id = manifest.id.to_string();
         let now = skillos_store::now();
@@ -353,16 +396,16 @@ impl Budgets {
             .or(manifest.cost_estimate)
             .unwrap_or(0.0);
         let limited = self.applicable(principal, &skill_id).await?;
-        let windows: Vec<(CounterKey, f64, Scope, String, Period)> = limited
+        let windows: Vec<Window> = limited
             .iter()
             .filter_map(|(scope, key, period, limit)| {
-                Some((
-                    period.counter(Self::key(*scope, key, *period), now)?,
-                    *limit,
-                    *scope,
-                    key.clone(),
-                    *period,
-                ))
+                Some(Window {
+                    counter: period.counter(Self::key(*scope, key, *period), now)?,
+                    limit: *limit,
+                    scope: *scope,
+                    key: key.clone(),
+                    period: *period,
+                })
             })
             .collect();
 
@@ -371,19 +414,17 @@ impl Budgets {
         let counters = if windows.is_empty() {
             Vec::new()
         } else {
-            let keys: Vec<CounterKey> = windows.iter().map(|w| w.0.clone()).collect();
+            let keys: Vec<CounterKey> = windows.iter().map(|w| w.counter.clone()).collect();
             self.store.budget_counters(&principal.tenant, &keys).await?
         };
         if let (Some(preferred), Some(cheapest)) = (preferred, cheapest)
             && preferred.name != cheapest.name
         {
-            let low = windows
-                .iter()
-                .zip(&counters)
-                .any(|((_, limit, ..), counter)| {
-                    let remaining = limit - counter.spent - counter.reserved;
-                    remaining - preferred.cost_estimate < limit * self.config.low_remaining_fraction
-                });
+            let low = windows.iter().zip(&counters).any(|(window, counter)| {
+                let remaining = window.limit - counter.spent - counter.reserved;
+                remaining - preferred.cost_estimate
+                    < window.limit * self.config.low_remaining_fraction
+            });
             let per_request_too_low = limited.iter().any(|(_, _, period, limit)| {
                 *period == Period::Request && preferred.cost_estimate > *limit
             });
@@ -405,10 +446,33 @@ impl Budgets {
                 });
             }
         }
+        Ok(Quote {
+            estimate,
+            tier: tier.map(|tier| tier.name.clone()),
+            windows,
+            counters,
+        })
+    }
+
+    /// Reserves the run's estimated cost on every limited budget, choosing the model tier.
+    pub async fn reserve(
+        &self,
+        principal: &Principal,
+        skill: &Skill,
+        execution_id: &str,
+        deadline: Duration,
+    ) -> Result<Plan, Error> {
+        let Quote {
+            estimate,
+            tier,
+            windows,
+            ..
+        } = self.quote(principal, skill).await?;
+        let now = skillos_store::now();
         let plan = Plan {
             reservation_id: execution_id.to_owned(),
             estimate,
-            tier: tier.map(|tier| tier.name.clone()),
+            tier,
             reserved: !windows.is_empty(),
         };
         if windows.is_empty() {
@@ -421,35 +485,28 @@ impl Budgets {
             id: execution_id.to_owned(),
             tenant_id: principal.tenant.clone(),
             amount: estimate,
-            counters: windows.iter().map(|w| w.0.clone()).collect(),
+            counters: windows.iter().map(|w| w.counter.clone()).collect(),
             expires_at,
             created_at: now,
         };
         let checks: Vec<ReserveCheck> = windows
             .iter()
-            .map(|(counter, limit, ..)| ReserveCheck {
-                counter: counter.clone(),
-                limit: *limit,
+            .map(|window| ReserveCheck {
+                counter: window.counter.clone(),
+                limit: window.limit,
             })
             .collect();
         match self.store.reserve_budget(&reservation, &checks).await? {
             None => Ok(plan),
             Some(index) => {
-                let (counter, limit, scope, key, period) = &windows[index];
+                let window = &windows[index];
                 let now_counter = self
                     .store
-                    .budget_counters(&principal.tenant, std::slice::from_ref(counter))
+                    .budget_counters(&principal.tenant, std::slice::from_ref(&window.counter))
                     .await?
                     .pop()
                     .unwrap_or_default();
-                Err(Error::Exceeded {
-                    scope: *scope,
-                    scope_key: key.clone(),
-                    period: *period,
-                    limit: *limit,
-                    remaining: units((limit - now_counter.spent - now_counter.reserved).max(0.0)),
-                    estimate,
-                })
+                Err(window.exceeded(&now_counter, estimate))
             }
         }
     }

@@ -180,7 +180,6 @@ pub mod reason {
         INVALID_SCHEDULE: InvalidArgument,
         SHUTTING_DOWN: Unavailable,
         NOT_FOUND: NotFound,
-        NOT_IMPLEMENTED: Unimplemented,
         INTERNAL: Internal,
     }
 }

@@ -22,8 +22,9 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::auth::Principal;
 use crate::dispatch::Dispatcher;
-use crate::orchestrator::{self, IdempotencyKey, RunRequest};
+use crate::orchestrator;
 use crate::policy::{Policies, permission};
+use crate::run::{self, Entry, IdempotencyKey};
 
 /// The job queue's workers and retry policy.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -210,11 +211,13 @@ impl Jobs {
         principal: &Principal,
         request: EnqueueRequest,
     ) -> Result<(JobView, bool), Error> {
+        // The caller's rate limits count first (a webhook delivery was counted at its door).
+        self.inner.orchestrator.admit_caller(principal).await?;
         let store = &self.inner.store;
         let claim = request
             .idempotency
             .as_ref()
-            .map(|key| orchestrator::idempotency_claim(principal, key, self.inner.idempotency_ttl));
+            .map(|key| run::idempotency::claim(principal, key, self.inner.idempotency_ttl));
         if let (Some(claim), Some(key)) = (&claim, &request.idempotency)
             && let Some(record) = store
                 .idempotency_record(claim, skillos_store::now())
@@ -800,18 +803,28 @@ impl Jobs {
                 );
             }
         }
-        let request = RunRequest {
-            skill_id: job.skill_id.clone(),
-            payload: job.payload.clone(),
+        let request = run::Request {
             timeout: job
                 .timeout_ms
                 .and_then(|ms| u64::try_from(ms).ok())
                 .map(Duration::from_millis),
-            traceparent: None,
-            idempotency: None,
             job_id: Some(job.id.clone()),
+            entry: Entry::Job,
+            ..run::Request::skill(job.skill_id.clone(), job.payload.clone())
         };
-        let result = self.inner.orchestrator.run(&principal, request).await;
+        let result =
+            self.inner
+                .orchestrator
+                .run(&principal, request, run::Sink::none())
+                .await
+                .map(|answer| match answer.outcome {
+                    run::Outcome::Executed(execution)
+                    | run::Outcome::PendingApproval(execution) => execution,
+                    // A job names its skill and never dry-runs.
+                    run::Outcome::NotRouted | run::Outcome::DryRun(_) => {
+                        unreachable!("a job's run names its skill and is not a dry run")
+                    }
+                });
         classify(result)
     }
 

@@ -16,6 +16,7 @@ pub mod page;
 pub mod policy;
 pub mod rate_limit;
 pub mod routing;
+pub mod run;
 pub mod schedules;
 pub mod skills;
 pub mod webhooks;

@@ -1,33 +1,28 @@
-//! Running skills: `OrchestratorService` as a domain service. A run by skill id checks the
-//! request, stores an execution record, dispatches it to a runner and records how it ended.
-//! (Routing by free text, policies, approvals and budgets join this path as they are built.)
+//! `OrchestratorService` as a domain service: the service and its error, and everything it does
+//! besides running (the run itself is the pipeline in [`crate::run`]): routing without
+//! running, routing feedback, reading, listing and cancelling executions, listing runners, and
+//! resuming approved runs, which enter the pipeline at its budget stage.
 
-use crate::error::reason;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{Value as Json, json};
+use serde_json::json;
 use skillos_store::{
-    ErrorClass, ErrorOrigin, Execution, ExecutionError, ExecutionFilter, ExecutionStatus,
-    ExecutionUpdate, IdempotencyClaim, IdempotencyRecord, Store,
+    Execution, ExecutionError, ExecutionFilter, ExecutionStatus, ExecutionUpdate, Store,
 };
-use std::sync::Arc;
 
-use crate::approvals::{self, Approvals, HeldRun, payload_sha256};
+use crate::approvals::{self, Approvals, payload_sha256};
 use crate::auth::{Principal, RunContext};
-use crate::breaker::{self, Breakers, Outcome};
-use crate::budget::{self, Budgets, Plan};
-use crate::dispatch::{self, Dispatcher, Invocation, RunnerInfo};
+use crate::breaker::{self, Breakers};
+use crate::budget::{self, Budgets};
+use crate::dispatch::{self, Dispatcher, RunnerInfo};
+use crate::error::reason;
 use crate::policy::{Decision, Policies};
 use crate::rate_limit::{RateLimiter, Refusal};
 use crate::routing::{self, RouteRequest, Routed, Routing};
+use crate::run::{Admitted, Sink};
 use crate::skills;
-use skillos_core::registry::Skill;
-
-const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
-/// Attempts of a retryable skill whose runner was lost.
-const MAX_ATTEMPTS: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -134,22 +129,6 @@ impl Error {
     }
 }
 
-/// A JSON pointer into the payload (`/items/0/name`) as a request field path
-/// (`payload.items[0].name`).
-fn field_path(pointer: &str) -> String {
-    let mut path = String::from("payload");
-    for segment in pointer.split('/').skip(1) {
-        let segment = segment.replace("~1", "/").replace("~0", "~");
-        if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
-            path.push_str(&format!("[{segment}]"));
-        } else {
-            path.push('.');
-            path.push_str(&segment);
-        }
-    }
-    path
-}
-
 /// Schema violations as one line, each with its path.
 fn summary(violations: &[(String, String)]) -> String {
     violations
@@ -157,38 +136,6 @@ fn summary(violations: &[(String, String)]) -> String {
         .map(|(field, problem)| format!("{field}: {problem}"))
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// The response of an idempotent run, as the store keeps it with the key: the execution it
-/// created and, when the run could not be done, the error it answered.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct StoredResponse {
-    #[serde(default)]
-    pub execution_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<crate::error::Stored>,
-}
-
-impl StoredResponse {
-    pub fn to_json(&self) -> Json {
-        serde_json::to_value(self).unwrap_or_default()
-    }
-
-    /// A response that does not parse has no error to replay.
-    pub fn from_json(value: &Json) -> Self {
-        serde_json::from_value(value.clone()).unwrap_or_default()
-    }
-}
-
-/// A run that passed every check before the budget: what [`Service::execute`] needs.
-struct Admitted {
-    execution: Execution,
-    /// Already in the store (an approved run, claimed).
-    stored: bool,
-    timeout: Duration,
-    traceparent: Option<String>,
-    /// Claimed with the execution when it is stored; its response recorded at the end.
-    idempotency: Option<IdempotencyKey>,
 }
 
 /// Feedback on one routing, as a caller gives it.
@@ -200,28 +147,6 @@ pub struct FeedbackRequest {
     pub source: String,
     pub comment: String,
     pub execution_id: Option<String>,
-}
-
-/// A run by skill id.
-#[derive(Clone, Debug)]
-pub struct RunRequest {
-    pub skill_id: String,
-    pub payload: Json,
-    pub timeout: Option<Duration>,
-    /// The caller's W3C `traceparent`; a new trace is started when it is missing or malformed.
-    pub traceparent: Option<String>,
-    pub idempotency: Option<IdempotencyKey>,
-    /// The job the run is an attempt of.
-    pub job_id: Option<String>,
-}
-
-/// A request's idempotency key: the key, the RPC whose key space it is in, and the SHA-256 of
-/// the request it came with.
-#[derive(Clone, Debug)]
-pub struct IdempotencyKey {
-    pub key: String,
-    pub method: &'static str,
-    pub request_sha256: String,
 }
 
 /// The checks every run passes besides routing: permission policies, rate limits and circuit
@@ -237,15 +162,15 @@ pub struct Governance {
 
 #[derive(Clone)]
 pub struct Service {
-    governance: Governance,
-    idempotency_ttl: Duration,
-    skills: skills::Service,
-    store: Arc<dyn Store>,
-    dispatcher: Dispatcher,
-    routing: Arc<Routing>,
-    default_timeout: Duration,
+    pub(crate) governance: Governance,
+    pub(crate) idempotency_ttl: Duration,
+    pub(crate) skills: skills::Service,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) dispatcher: Dispatcher,
+    pub(crate) routing: Arc<Routing>,
+    pub(crate) default_timeout: Duration,
     /// Compiled input schemas, by their JSON text (a changed schema is a new entry).
-    validators: Arc<Mutex<HashMap<String, Arc<jsonschema::Validator>>>>,
+    pub(crate) validators: Arc<Mutex<HashMap<String, Arc<jsonschema::Validator>>>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -254,9 +179,6 @@ impl std::fmt::Debug for Service {
             .finish_non_exhaustive()
     }
 }
-
-/// Most schema violations one error message lists.
-const MAX_REPORTED_VIOLATIONS: usize = 5;
 
 impl Service {
     pub fn new(
@@ -280,66 +202,18 @@ impl Service {
         }
     }
 
-    fn claim(&self, principal: &Principal, key: &IdempotencyKey) -> IdempotencyClaim {
-        idempotency_claim(principal, key, self.idempotency_ttl)
-    }
-
-    /// The stored answer of an earlier request with this key, if any: its execution (as it is
-    /// now), or its error (`Error::Api`, marked replayed). The same key with another request
-    /// is IDEMPOTENCY_KEY_REUSED; one still running is IDEMPOTENCY_KEY_IN_USE.
-    pub async fn replay(
-        &self,
-        principal: &Principal,
-        key: &IdempotencyKey,
-    ) -> Result<Option<Execution>, Error> {
-        let claim = self.claim(principal, key);
-        let Some(record) = self
-            .store
-            .idempotency_record(&claim, skillos_store::now())
-            .await?
-        else {
-            return Ok(None);
-        };
-        self.replay_record(principal, key, record).await.map(Some)
-    }
-
-    async fn replay_record(
-        &self,
-        principal: &Principal,
-        key: &IdempotencyKey,
-        record: IdempotencyRecord,
-    ) -> Result<Execution, Error> {
-        if record.request_sha256 != key.request_sha256 {
-            return Err(Error::IdempotencyKeyReused);
-        }
-        let response = record.response.as_ref().map(StoredResponse::from_json);
-        if let Some(error) = response.as_ref().and_then(|r| r.error.as_ref()) {
-            return Err(match crate::error::Error::replayed(error) {
-                Some(error) => Error::Api(error),
-                None => Error::IdempotencyKeyInUse,
-            });
-        }
-        let execution = self.get_execution(principal, &record.execution_id).await?;
-        // No response stored yet: still running, unless it ended without one (its server
-        // stopped first); then the execution is the answer.
-        let ended = !matches!(
-            execution.status,
-            ExecutionStatus::Running | ExecutionStatus::Pending
-        );
-        if record.response.is_none() && !ended {
-            return Err(Error::IdempotencyKeyInUse);
-        }
-        Ok(execution)
-    }
-
-    /// The rate limits of the caller (tenant and principal), counted once per call that does
-    /// work (Run, RunStream, Route) before anything else.
-    pub async fn admit_caller(&self, principal: &Principal) -> Result<(), Error> {
-        Ok(self.governance.limiter.check(principal, true, None).await?)
-    }
-
-    /// Routes a natural-language request to a skill of the caller's tenant; runs nothing.
+    /// The Route RPC: the caller's rate limits, then routing; runs nothing.
     pub async fn route(
+        &self,
+        principal: &Principal,
+        request: &RouteRequest,
+    ) -> Result<Routed, Error> {
+        self.admit_caller(principal).await?;
+        self.routed(principal, request).await
+    }
+
+    /// Routes a natural-language request to a skill of the caller's tenant.
+    pub(crate) async fn routed(
         &self,
         principal: &Principal,
         request: &RouteRequest,
@@ -405,294 +279,6 @@ impl Service {
             created_at: skillos_store::now(),
         };
         Ok(self.routing.record_feedback(feedback).await?)
-    }
-
-    /// Runs a skill and waits for its end. A skill's own error is a FAILED execution, not an
-    /// error; an error means the run could not be done (and names the execution when one exists).
-    pub async fn run(
-        &self,
-        principal: &Principal,
-        request: RunRequest,
-    ) -> Result<Execution, Error> {
-        self.run_with_events(principal, request, None, None).await
-    }
-
-    /// [`Service::run`], reporting the new execution's id on `accepted` and what happens during
-    /// it on `events`.
-    pub async fn run_with_events(
-        &self,
-        principal: &Principal,
-        request: RunRequest,
-        accepted: Option<tokio::sync::oneshot::Sender<String>>,
-        events: Option<tokio::sync::mpsc::Sender<dispatch::Event>>,
-    ) -> Result<Execution, Error> {
-        let view = self
-            .admit_skill(principal, &request.skill_id, &request.payload)
-            .await?;
-        let manifest = &view.skill.manifest;
-        let skill_id = manifest.id.to_string();
-        self.governance
-            .limiter
-            .check(principal, false, Some(&skill_id))
-            .await?;
-        let timeout = request
-            .timeout
-            .or(manifest.timeout)
-            .unwrap_or(self.default_timeout)
-            .min(MAX_TIMEOUT);
-        let approvals = &self.governance.approvals;
-        if let Some(requirement) = approvals.requirement(principal, &view.skill, &request.payload) {
-            let held = HeldRun {
-                principal,
-                skill: &view.skill,
-                payload: &request.payload,
-                timeout,
-                traceparent: request.traceparent.clone(),
-                job_id: request.job_id.clone(),
-            };
-            let claim = request
-                .idempotency
-                .as_ref()
-                .map(|key| self.claim(principal, key));
-            let execution = match approvals.hold(held, requirement, claim.as_ref()).await? {
-                Ok(execution) => execution,
-                Err(taken) => {
-                    let key = request.idempotency.as_ref().expect("a claim has a key");
-                    return self.replay_record(principal, key, taken).await;
-                }
-            };
-            if let Some(accepted) = accepted {
-                let _ = accepted.send(execution.id.clone());
-            }
-            return Ok(execution);
-        }
-        if !self.dispatcher.hosts(&principal.tenant, &skill_id) {
-            return Err(Error::NoRunner(skill_id));
-        }
-        let now = skillos_store::now();
-        let execution = Execution {
-            id: uuid_v7(),
-            tenant_id: principal.tenant.clone(),
-            skill_id,
-            skill_version: manifest.version.to_string(),
-            status: ExecutionStatus::Running,
-            principal: principal.subject.clone(),
-            payload: request.payload,
-            output: None,
-            error: None,
-            runner_id: None,
-            attempts: 0,
-            cost: 0.0,
-            created_at: now,
-            started_at: Some(now),
-            finished_at: None,
-            approval_id: None,
-            job_id: request.job_id,
-        };
-        let run = Admitted {
-            execution,
-            stored: false,
-            timeout,
-            traceparent: request.traceparent,
-            idempotency: request.idempotency,
-        };
-        self.execute(principal, &view.skill, run, accepted, events)
-            .await
-    }
-
-    /// A skill of the caller's tenant that a policy lets the caller run.
-    pub async fn skill_for(
-        &self,
-        principal: &Principal,
-        skill_id: &str,
-    ) -> Result<skills::SkillView, Error> {
-        let view = self.skills.get(principal, skill_id).await?;
-        let manifest = &view.skill.manifest;
-        let skill_id = manifest.id.to_string();
-        let decision = self
-            .governance
-            .policies
-            .check_skill(principal, &skill_id, &manifest.tags);
-        if !decision.allowed {
-            tracing::info!(tenant = %principal.tenant, subject = %principal.subject, skill_id,
-                           policy_id = %decision.policy_id, "run denied by policy");
-            return Err(Error::Denied { skill_id, decision });
-        }
-        Ok(view)
-    }
-
-    /// The checks a run of a skill passes before anything is stored or limited: the skill
-    /// exists for the tenant, a policy grants it, the payload is an object that matches its
-    /// input schema. EnqueueJob applies them too, so a bad job is refused at once.
-    pub async fn admit_skill(
-        &self,
-        principal: &Principal,
-        skill_id: &str,
-        payload: &Json,
-    ) -> Result<skills::SkillView, Error> {
-        let view = self.skill_for(principal, skill_id).await?;
-        let manifest = &view.skill.manifest;
-        let skill_id = manifest.id.to_string();
-        if !payload.is_object() {
-            return Err(Error::InvalidPayload(
-                "the payload must be a JSON object".to_owned(),
-            ));
-        }
-        if let Some(schema) = &manifest.input_schema {
-            self.check_payload(&skill_id, schema, payload)?;
-        }
-        Ok(view)
-    }
-
-    /// The stages after admission: budget, circuit breaker, dispatch, record.
-    async fn execute(
-        &self,
-        principal: &Principal,
-        skill: &Skill,
-        run: Admitted,
-        accepted: Option<tokio::sync::oneshot::Sender<String>>,
-        events: Option<tokio::sync::mpsc::Sender<dispatch::Event>>,
-    ) -> Result<Execution, Error> {
-        let Admitted {
-            execution,
-            stored,
-            timeout,
-            traceparent,
-            idempotency,
-        } = run;
-        let claim = idempotency.as_ref().map(|key| self.claim(principal, key));
-        let plan = self
-            .governance
-            .budgets
-            .reserve(principal, skill, &execution.id, timeout)
-            .await?;
-        // From here on, every way out gives the reservation back unless the run settles it.
-        let mut abandoned = Abandoned {
-            store: None,
-            budgets: Some(self.governance.budgets.clone()),
-            plan: plan.clone(),
-            tenant: principal.tenant.clone(),
-            execution_id: execution.id.clone(),
-        };
-        let admission = match self
-            .governance
-            .breakers
-            .admit(&principal.tenant, &execution.skill_id)
-            .await
-        {
-            Ok(admission) => admission,
-            Err(refused) => {
-                // Give the reservation back now, not later: the same execution may be claimed
-                // again (an approved run requeued) and reserve under the same id.
-                abandoned.budgets = None;
-                if let Err(error) = self
-                    .governance
-                    .budgets
-                    .release(&principal.tenant, &plan)
-                    .await
-                {
-                    tracing::warn!(%error, "cannot release a budget reservation");
-                }
-                return Err(refused.into());
-            }
-        };
-        if !stored {
-            match (&claim, &idempotency) {
-                (Some(claim), Some(key)) => {
-                    if let Some(taken) = self
-                        .store
-                        .insert_execution_claimed(&execution, claim)
-                        .await?
-                    {
-                        // Another request holds the key: its answer, not a second run.
-                        return self.replay_record(principal, key, taken).await;
-                    }
-                }
-                _ => self.store.insert_execution(&execution).await?,
-            }
-        }
-        if let Some(accepted) = accepted {
-            let _ = accepted.send(execution.id.clone());
-        }
-        // If the caller goes away before the run ends, the record must not stay RUNNING.
-        abandoned.store = Some(self.store.clone());
-
-        let invocation = Invocation {
-            execution_id: execution.id.clone(),
-            skill_id: execution.skill_id.clone(),
-            skill_version: execution.skill_version.clone(),
-            payload: execution.payload.clone(),
-            tenant: principal.tenant.clone(),
-            principal: principal.subject.clone(),
-            roles: principal.roles.clone(),
-            attributes: principal.attributes.clone(),
-            model_tier: plan.tier.clone(),
-            deadline: tokio::time::Instant::now() + timeout,
-            retryable: skill.manifest.retryable,
-            max_attempts: MAX_ATTEMPTS,
-            events: events.clone(),
-            traceparent: traceparent
-                .filter(|traceparent| is_traceparent(traceparent))
-                .unwrap_or_else(new_traceparent),
-            job_id: execution.job_id.clone(),
-        };
-        let dispatched = self.dispatcher.dispatch(invocation).await;
-        let outcome = match &dispatched {
-            Ok(_) => Some(Outcome::Answered),
-            Err(dispatch::Error::RunnerLost { .. } | dispatch::Error::DeadlineExceeded) => {
-                Some(Outcome::Failed)
-            }
-            Err(
-                dispatch::Error::NoRunner(_)
-                | dispatch::Error::ResultTooLarge { .. }
-                | dispatch::Error::Cancelled,
-            ) => None,
-        };
-        if let Some(outcome) = outcome
-            && let Err(error) = self
-                .governance
-                .breakers
-                .record(&principal.tenant, &execution.skill_id, admission, outcome)
-                .await
-        {
-            tracing::warn!(%error, "cannot record the outcome in the circuit breaker");
-        }
-        let (update, failure) = finish(&dispatched);
-        let succeeded = match &dispatched {
-            Ok(done) if done.finished.outcome.is_ok() => Some(&done.finished.usage),
-            _ => None,
-        };
-        let settlement =
-            self.governance
-                .budgets
-                .settlement(principal, &execution.skill_id, &plan, succeeded);
-        // One transaction: the final state, the budget settled or released, the usage. The
-        // guard stays armed until it commits, so a failure here still ends the record and
-        // gives the reservation back.
-        self.store
-            .finish_execution(&principal.tenant, &execution.id, &update, &settlement)
-            .await?;
-        abandoned.store = None;
-        abandoned.budgets = None;
-        let result = match failure {
-            Some(source) => Err(crate::error::Error::from(Error::Dispatch {
-                execution_id: execution.id.clone(),
-                source,
-            })),
-            None => Ok(()),
-        };
-        if let Some(claim) = &claim {
-            let response = StoredResponse {
-                execution_id: execution.id.clone(),
-                error: result.as_ref().err().map(crate::error::Error::to_stored),
-            }
-            .to_json();
-            if let Err(error) = self.store.complete_idempotency(claim, &response).await {
-                tracing::warn!(%error, "cannot record the response of an idempotent request");
-            }
-        }
-        result.map_err(Error::Api)?;
-        self.get_execution(principal, &execution.id).await
     }
 
     /// Starts the approved runs that wait (status PENDING) and that a connected runner serves.
@@ -820,7 +406,7 @@ impl Service {
             .timeout_ms
             .map(Duration::from_millis)
             .unwrap_or(self.default_timeout)
-            .min(MAX_TIMEOUT);
+            .min(crate::run::MAX_TIMEOUT);
         let traceparent = context.traceparent.clone();
         let principal = Principal::stored(&execution.principal, &execution.tenant_id, context);
         // The requester must still be allowed now: its API key not revoked or expired, and the
@@ -854,7 +440,7 @@ impl Service {
             idempotency: None,
         };
         tracing::info!(execution_id = %run.execution.id, approval_id, "running an approved run");
-        self.execute(&principal, &view.skill, run, None, None)
+        self.execute(&principal, &view.skill, run, &Sink::none())
             .await?;
         Ok(())
     }
@@ -870,57 +456,6 @@ impl Service {
             key.revoked_at.is_none() && key.expires_at.is_none_or(|at| at > chrono::Utc::now())
         });
         Ok((!usable).then(|| format!("the requester's API key {key_id} is revoked or expired")))
-    }
-
-    /// Checks a payload against the skill's input schema (compiled once per schema).
-    fn check_payload(
-        &self,
-        skill_id: &str,
-        schema: &serde_json::Map<String, Json>,
-        payload: &Json,
-    ) -> Result<(), Error> {
-        let schema = Json::Object(schema.clone());
-        let key = schema.to_string();
-        let cached = self
-            .validators
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned();
-        let validator = match cached {
-            Some(validator) => validator,
-            None => {
-                let validator = jsonschema::validator_for(&schema).map_err(|error| {
-                    Error::InvalidSchema(format!(
-                        "the input_schema of {skill_id} is not a valid JSON Schema: {error}"
-                    ))
-                })?;
-                let validator = Arc::new(validator);
-                self.validators
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(key, validator.clone());
-                validator
-            }
-        };
-        let violations: Vec<(String, String)> = validator
-            .iter_errors(payload)
-            .take(MAX_REPORTED_VIOLATIONS)
-            .map(|error| {
-                (
-                    field_path(&error.instance_path().to_string()),
-                    error.to_string(),
-                )
-            })
-            .collect();
-        if violations.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::SchemaViolations {
-                skill_id: skill_id.to_owned(),
-                violations,
-            })
-        }
     }
 
     pub async fn get_execution(&self, principal: &Principal, id: &str) -> Result<Execution, Error> {
@@ -1137,183 +672,6 @@ fn runner_cursor(token: &str) -> Option<(String, String)> {
     Some((name.to_owned(), id.to_owned()))
 }
 
-/// The claim of an idempotency key in the caller's key space (tenant, principal, RPC), good
-/// for `ttl`; its response is recorded later.
-pub fn idempotency_claim(
-    principal: &Principal,
-    key: &IdempotencyKey,
-    ttl: Duration,
-) -> IdempotencyClaim {
-    IdempotencyClaim {
-        tenant_id: principal.tenant.clone(),
-        principal: principal.subject.clone(),
-        method: key.method.to_owned(),
-        key: key.key.clone(),
-        request_sha256: key.request_sha256.clone(),
-        expires_at: skillos_store::now()
-            + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(1)),
-        response: None,
-    }
-}
-
-/// The record's final state for a dispatch outcome, and the error the caller gets, if any.
-fn finish(
-    dispatched: &Result<dispatch::Dispatched, dispatch::Error>,
-) -> (ExecutionUpdate, Option<dispatch::Error>) {
-    let mut update = ExecutionUpdate {
-        finished_at: Some(skillos_store::now()),
-        expect_status: Some(ExecutionStatus::Running),
-        ..Default::default()
-    };
-    match dispatched {
-        Ok(dispatched) => {
-            update.runner_id = Some(dispatched.runner_id.clone());
-            update.attempts = i32::try_from(dispatched.attempts).ok();
-            update.cost = Some(dispatched.finished.usage.cost);
-            match &dispatched.finished.outcome {
-                Ok(output) => {
-                    update.status = Some(ExecutionStatus::Succeeded);
-                    update.output = Some(output.clone());
-                }
-                Err(error) => {
-                    update.status = Some(ExecutionStatus::Failed);
-                    let class = if error.retryable {
-                        ErrorClass::Retryable
-                    } else {
-                        ErrorClass::Permanent
-                    };
-                    update.error = Some(ExecutionError::new(
-                        class,
-                        ErrorOrigin::Skill,
-                        error.code.clone(),
-                        error.message.clone(),
-                    ));
-                }
-            }
-            (update, None)
-        }
-        Err(error) => {
-            let (status, origin, reason) = match error {
-                dispatch::Error::DeadlineExceeded => (
-                    ExecutionStatus::TimedOut,
-                    ErrorOrigin::Server,
-                    reason::EXECUTION_TIMED_OUT,
-                ),
-                dispatch::Error::RunnerLost { .. } => (
-                    ExecutionStatus::Failed,
-                    ErrorOrigin::Runner,
-                    reason::RUNNER_LOST,
-                ),
-                dispatch::Error::ResultTooLarge { .. } => (
-                    ExecutionStatus::Failed,
-                    ErrorOrigin::Runner,
-                    reason::RESULT_TOO_LARGE,
-                ),
-                dispatch::Error::NoRunner(_) => (
-                    ExecutionStatus::Failed,
-                    ErrorOrigin::Server,
-                    reason::NO_RUNNER,
-                ),
-                dispatch::Error::Cancelled => (
-                    ExecutionStatus::Cancelled,
-                    ErrorOrigin::Server,
-                    reason::EXECUTION_CANCELLED,
-                ),
-            };
-            if let dispatch::Error::RunnerLost { attempts } = error {
-                update.attempts = i32::try_from(*attempts).ok();
-            }
-            let class = if matches!(error, dispatch::Error::Cancelled) {
-                ErrorClass::Permanent
-            } else {
-                ErrorClass::Retryable
-            };
-            update.status = Some(status);
-            update.error = Some(ExecutionError::new(
-                class,
-                origin,
-                reason.name,
-                error.to_string(),
-            ));
-            (update, Some(error.clone()))
-        }
-    }
-}
-
-fn uuid_v7() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
-
-/// Cleans up after a run that ended early: releases its budget reservation (a refusal after
-/// reserving, an error, the caller going away) and, once the execution is stored, marks it
-/// cancelled when the run future is dropped before it recorded an end (the caller
-/// disconnected; the dispatcher has already told the runner to stop).
-struct Abandoned {
-    store: Option<Arc<dyn Store>>,
-    budgets: Option<Budgets>,
-    plan: Plan,
-    tenant: skillos_store::TenantId,
-    execution_id: String,
-}
-
-impl Drop for Abandoned {
-    fn drop(&mut self) {
-        if let Some(budgets) = self.budgets.take()
-            && self.plan.reserved
-            && let Ok(runtime) = tokio::runtime::Handle::try_current()
-        {
-            let tenant = self.tenant.clone();
-            let plan = self.plan.clone();
-            runtime.spawn(async move {
-                if let Err(error) = budgets.release(&tenant, &plan).await {
-                    tracing::warn!(%error, "cannot release a budget reservation");
-                }
-            });
-        }
-        let Some(store) = self.store.take() else {
-            return;
-        };
-        let tenant = self.tenant.clone();
-        let execution_id = std::mem::take(&mut self.execution_id);
-        let update = ExecutionUpdate {
-            status: Some(ExecutionStatus::Cancelled),
-            error: Some(ExecutionError::permanent(
-                reason::EXECUTION_CANCELLED.name,
-                "the caller stopped waiting",
-            )),
-            finished_at: Some(skillos_store::now()),
-            expect_status: Some(ExecutionStatus::Running),
-            ..Default::default()
-        };
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                if let Err(error) = store
-                    .update_execution(&tenant, &execution_id, &update)
-                    .await
-                {
-                    tracing::warn!(%error, execution_id, "cannot record a cancelled execution");
-                }
-            });
-        }
-    }
-}
-
-/// `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`, the W3C trace context version 00.
-fn is_traceparent(value: &str) -> bool {
-    let parts: Vec<&str> = value.split('-').collect();
-    let hex =
-        |part: &str, len: usize| part.len() == len && part.bytes().all(|b| b.is_ascii_hexdigit());
-    matches!(parts.as_slice(), [version, trace, parent, flags]
-        if *version == "00" && hex(trace, 32) && hex(parent, 16) && hex(flags, 2)
-            && trace.bytes().any(|b| b != b'0') && parent.bytes().any(|b| b != b'0'))
-}
-
-fn new_traceparent() -> String {
-    let trace = uuid::Uuid::new_v4().simple().to_string();
-    let parent = &uuid::Uuid::new_v4().simple().to_string()[..16];
-    format!("00-{trace}-{parent}-01")
-}
-
 impl From<Error> for crate::error::Error {
     fn from(error: Error) -> Self {
         use crate::dispatch::Error as D;
@@ -1406,29 +764,5 @@ mod tests {
         use base64::Engine as _;
         let no_separator = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("x");
         assert_eq!(runner_cursor(&no_separator), None);
-    }
-
-    #[test]
-    fn schema_paths_name_payload_fields() {
-        assert_eq!(field_path(""), "payload");
-        assert_eq!(field_path("/amount"), "payload.amount");
-        assert_eq!(field_path("/items/0/a~1b"), "payload.items[0].a/b");
-    }
-
-    #[test]
-    fn trace_context_is_checked_and_made_when_missing() {
-        assert!(is_traceparent(
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-        ));
-        for bad in [
-            "",
-            "00-0000-00f067aa0ba902b7-01",
-            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
-        ] {
-            assert!(!is_traceparent(bad), "{bad:?}");
-        }
-        assert!(is_traceparent(&new_traceparent()));
     }
 }

@@ -22,8 +22,9 @@ use skillos_store::{
 
 use crate::auth::Principal;
 use crate::jobs::{self, EnqueueRequest, JobView, Jobs};
-use crate::orchestrator::{self, IdempotencyKey};
+use crate::orchestrator;
 use crate::policy::{Policies, permission};
+use crate::run::{self, IdempotencyKey};
 
 /// A fire this late or later counts as missed (the catch-up policy decides).
 const GRACE: Duration = Duration::from_secs(60);
@@ -278,7 +279,7 @@ impl Schedules {
     ) -> skillos_store::IdempotencyClaim {
         skillos_store::IdempotencyClaim {
             response: Some(response),
-            ..orchestrator::idempotency_claim(principal, key, self.inner.idempotency_ttl)
+            ..run::idempotency::claim(principal, key, self.inner.idempotency_ttl)
         }
     }
 
@@ -292,7 +293,7 @@ impl Schedules {
         let Some(key) = key else {
             return Ok(None);
         };
-        let claim = orchestrator::idempotency_claim(principal, key, self.inner.idempotency_ttl);
+        let claim = run::idempotency::claim(principal, key, self.inner.idempotency_ttl);
         match self
             .inner
             .store
@@ -319,6 +320,7 @@ impl Schedules {
         new: NewSchedule,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<(Schedule, bool), Error> {
+        self.inner.orchestrator.admit_caller(principal).await?;
         let store = &self.inner.store;
         if let Some(id) = self.replayed(principal, idempotency.as_ref()).await? {
             return Ok((self.get(principal, &id).await?, true));
@@ -546,6 +548,7 @@ impl Schedules {
         id: &str,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<(Schedule, JobView, bool), Error> {
+        self.inner.orchestrator.admit_caller(principal).await?;
         let store = &self.inner.store;
         if let Some(job_id) = self.replayed(principal, idempotency.as_ref()).await? {
             let job = self.inner.jobs.get(principal, &job_id).await?;

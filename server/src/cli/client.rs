@@ -352,6 +352,7 @@ pub async fn run(args: RunArgs, json: bool) -> Result<(), Failure> {
         payload: Some(crate::grpc::convert::object(&payload)),
         timeout,
         idempotency_key: args.idempotency_key.unwrap_or_default(),
+        dry_run: args.dry_run,
         ..Default::default()
     };
     let response = client
@@ -359,6 +360,9 @@ pub async fn run(args: RunArgs, json: bool) -> Result<(), Failure> {
         .await
         .map_err(status_failure)?
         .into_inner();
+    if response.outcome == v1::RunOutcome::DryRun as i32 {
+        return print_plan(&response.plan.unwrap_or_default(), json);
+    }
     if response.outcome == v1::RunOutcome::NotRouted as i32 {
         let decision = response.routing.unwrap_or_default();
         let status = v1::RoutingStatus::try_from(decision.status)
@@ -447,6 +451,81 @@ pub async fn run(args: RunArgs, json: bool) -> Result<(), Failure> {
         );
     }
     if execution.status() == v1::ExecutionStatus::Succeeded {
+        Ok(())
+    } else {
+        Err(Failure::printed())
+    }
+}
+
+/// A dry run's plan; a failure (exit 1) when something would refuse the run.
+fn print_plan(plan: &v1::RunPlan, json: bool) -> Result<(), Failure> {
+    let refusals: Vec<serde_json::Value> = plan
+        .refusals
+        .iter()
+        .map(|refusal| {
+            serde_json::json!({"reason": refusal.reason, "message": refusal.message,
+                               "metadata": refusal.metadata})
+        })
+        .collect();
+    let runner = plan.runner.as_ref();
+    if json {
+        print_json(&serde_json::json!({
+            "outcome": "dry_run",
+            "skill_id": plan.skill_id,
+            "skill_version": plan.skill_version,
+            "payload_sha256": plan.payload_sha256,
+            "policy_id": plan.policy_id,
+            "approval_required": plan.approval_required,
+            "approval_policy_id": plan.approval_policy_id,
+            "required_approvals": plan.required_approvals,
+            "approver_group": plan.approver_group,
+            "estimated_cost": plan.estimated_cost,
+            "model_tier": plan.model_tier,
+            "runner": runner.map(|r| serde_json::json!({"id": r.id, "name": r.name})),
+            "timeout_seconds": plan.timeout.map(|t| t.seconds as f64 + f64::from(t.nanos) / 1e9),
+            "refusals": refusals,
+        }));
+    } else {
+        let verdict = if refusals.is_empty() {
+            "would run"
+        } else {
+            "would be refused"
+        };
+        outln!(
+            "dry run: {} {} {verdict}",
+            plan.skill_id,
+            plan.skill_version
+        );
+        outln!("  policy:   {}", plan.policy_id);
+        if plan.approval_required {
+            let group = if plan.approver_group.is_empty() {
+                String::new()
+            } else {
+                format!(" of group {}", plan.approver_group)
+            };
+            outln!(
+                "  approval: required by {}: {} approver(s){group}",
+                plan.approval_policy_id,
+                plan.required_approvals
+            );
+        } else {
+            outln!("  approval: not required");
+        }
+        let tier = if plan.model_tier.is_empty() {
+            String::new()
+        } else {
+            format!(" (model tier {})", plan.model_tier)
+        };
+        outln!("  budget:   reserves {}{tier}", plan.estimated_cost);
+        match runner {
+            Some(runner) => outln!("  runner:   {} ({})", runner.name, runner.id),
+            None => outln!("  runner:   none connected"),
+        }
+        for refusal in &plan.refusals {
+            outln!("  refused:  {}: {}", refusal.reason, refusal.message);
+        }
+    }
+    if plan.refusals.is_empty() {
         Ok(())
     } else {
         Err(Failure::printed())

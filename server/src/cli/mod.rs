@@ -151,6 +151,11 @@ struct RunArgs {
     /// response instead of running again.
     #[arg(long)]
     idempotency_key: Option<String>,
+    /// Check and plan only: print what a run would do (skill, policy, approval, budget, model
+    /// tier, runner) and what would refuse it; nothing runs, is stored or charged. Exits 1
+    /// when something would refuse the run.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, Args)]

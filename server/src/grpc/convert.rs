@@ -278,6 +278,49 @@ pub fn approval(approval: &skillos_store::Approval, payload: Option<&Json>) -> v
     }
 }
 
+/// A dry run's plan as protobuf.
+pub fn run_plan(plan: &skillos_engine::run::Plan) -> v1::RunPlan {
+    let approval = plan.approval.as_ref();
+    let runner = plan.runner.as_ref().map(|planned| v1::Runner {
+        id: planned.id.clone(),
+        name: planned.name.clone(),
+        ..Default::default()
+    });
+    v1::RunPlan {
+        skill_id: plan.skill_id.clone(),
+        skill_version: plan.skill_version.clone(),
+        payload_sha256: plan.payload_sha256.clone(),
+        approval_required: approval.is_some(),
+        approval_policy_id: approval
+            .map(|approval| approval.policy_id.clone())
+            .unwrap_or_default(),
+        estimated_cost: plan.estimated_cost,
+        model_tier: plan.model_tier.clone().unwrap_or_default(),
+        policy_id: plan.policy_id.clone(),
+        required_approvals: approval
+            .map(|approval| i32::try_from(approval.required_approvals).unwrap_or(i32::MAX))
+            .unwrap_or(0),
+        approver_group: approval
+            .and_then(|approval| approval.approver_group.clone())
+            .unwrap_or_default(),
+        runner,
+        timeout: prost_types::Duration::try_from(plan.timeout).ok(),
+        refusals: plan
+            .refusals
+            .iter()
+            .map(|refusal| v1::PlanRefusal {
+                reason: refusal.reason.name.to_owned(),
+                message: refusal.message.clone(),
+                metadata: refusal
+                    .metadata
+                    .iter()
+                    .map(|(key, value)| ((*key).to_owned(), value.clone()))
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
 pub fn runner(runner: &skillos_engine::dispatch::RunnerInfo) -> v1::Runner {
     let state = if runner.draining {
         v1::RunnerState::Draining

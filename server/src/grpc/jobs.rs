@@ -15,21 +15,12 @@ use skillos_engine::jobs::{EnqueueRequest, JobView, Jobs};
 #[derive(Clone, Debug)]
 pub struct Adapter {
     jobs: Jobs,
-    orchestrator: skillos_engine::orchestrator::Service,
     auth: auth::Authenticator,
 }
 
 impl Adapter {
-    pub fn new(
-        jobs: Jobs,
-        orchestrator: skillos_engine::orchestrator::Service,
-        auth: auth::Authenticator,
-    ) -> Self {
-        Self {
-            jobs,
-            orchestrator,
-            auth,
-        }
+    pub fn new(jobs: Jobs, auth: auth::Authenticator) -> Self {
+        Self { jobs, auth }
     }
 }
 
@@ -117,10 +108,6 @@ impl JobService for Adapter {
         request: Request<v1::EnqueueJobRequest>,
     ) -> Result<Response<v1::EnqueueJobResponse>, Status> {
         let principal = self.auth.grpc(&request).await?;
-        self.orchestrator
-            .admit_caller(&principal)
-            .await
-            .map_err(status)?;
         let mut request = request.into_inner();
         let idempotency = super::orchestrator::idempotency("EnqueueJob", &mut request, |r| {
             &mut r.idempotency_key

@@ -112,12 +112,10 @@ where
         )))
         .add(JobServiceServer::new(jobs::Adapter::new(
             services.jobs,
-            services.orchestrator.clone(),
             services.auth.clone(),
         )))
         .add(ScheduleServiceServer::new(schedules::Adapter::new(
             services.schedules,
-            services.orchestrator.clone(),
             services.auth.clone(),
         )))
         .add(BudgetServiceServer::new(budget::Adapter::new(

@@ -1,17 +1,20 @@
-//! gRPC adapter of `skillos.v1.OrchestratorService`; the logic lives in [`skillos_engine::orchestrator`].
-//! Dry runs and idempotency keys answer UNIMPLEMENTED until they are built.
+//! gRPC adapter of `skillos.v1.OrchestratorService`; the logic lives in
+//! [`skillos_engine::orchestrator`] and the Run pipeline in [`skillos_engine::run`]. Run and
+//! RunStream unwrap the request, hand it to the pipeline and convert its answer; RunStream
+//! streams the pipeline's events as they come.
 
 use std::time::Duration;
 
+use skillos_engine::run::{self, Answer, Entry, IdempotencyKey, Outcome, Sink, Target};
 use skillos_proto::v1::{self, orchestrator_service_server::OrchestratorService};
 use tonic::{Request, Response, Status};
 
 use super::convert;
 use crate::auth;
-use crate::error::{IntoStatus, invalid_field, status};
-use skillos_engine::error::{Error, reason};
-use skillos_engine::orchestrator::{FeedbackRequest, IdempotencyKey, RunRequest, Service};
-use skillos_engine::routing::{RouteRequest, Routed};
+use crate::error::{invalid_field, status};
+use skillos_engine::error::reason;
+use skillos_engine::orchestrator::{FeedbackRequest, Service};
+use skillos_engine::routing::RouteRequest;
 
 #[derive(Clone, Debug)]
 pub struct Adapter {
@@ -25,26 +28,90 @@ impl Adapter {
     }
 }
 
-fn not_yet(rpc: &str) -> Status {
-    status(Error::new(
-        reason::NOT_IMPLEMENTED,
-        format!(
-            "skillos.v1.OrchestratorService/{rpc} is not implemented by this version of SkillOS yet"
-        ),
-    ))
+fn invalid(field: &str, message: &str) -> Status {
+    invalid_field(reason::INVALID_REQUEST, field, message)
 }
 
-/// EXECUTED, or PENDING_APPROVAL for a run held for approval.
-fn outcome(execution: &skillos_store::Execution) -> v1::RunOutcome {
-    if execution.status == skillos_store::ExecutionStatus::PendingApproval {
-        v1::RunOutcome::PendingApproval
-    } else {
-        v1::RunOutcome::Executed
+/// The fields Run and RunStream share, in two messages.
+struct RunFields {
+    target: Option<Target>,
+    payload: Option<prost_types::Struct>,
+    timeout: Option<prost_types::Duration>,
+    dry_run: bool,
+}
+
+impl From<&mut v1::RunRequest> for RunFields {
+    fn from(request: &mut v1::RunRequest) -> Self {
+        let filter = request.filter.take();
+        let mode = request.routing_mode;
+        Self {
+            target: request.target.take().map(|target| match target {
+                v1::run_request::Target::SkillId(id) => Target::SkillId(id),
+                v1::run_request::Target::Query(query) => query_target(query, mode, filter),
+            }),
+            payload: request.payload.take(),
+            timeout: request.timeout.take(),
+            dry_run: request.dry_run,
+        }
     }
 }
 
-fn invalid(message: &str) -> Status {
-    Error::new(reason::INVALID_REQUEST, message).into_status()
+impl From<&mut v1::RunStreamRequest> for RunFields {
+    fn from(request: &mut v1::RunStreamRequest) -> Self {
+        let filter = request.filter.take();
+        let mode = request.routing_mode;
+        Self {
+            target: request.target.take().map(|target| match target {
+                v1::run_stream_request::Target::SkillId(id) => Target::SkillId(id),
+                v1::run_stream_request::Target::Query(query) => query_target(query, mode, filter),
+            }),
+            payload: request.payload.take(),
+            timeout: request.timeout.take(),
+            dry_run: request.dry_run,
+        }
+    }
+}
+
+fn query_target(query: String, mode: i32, filter: Option<v1::RouteFilter>) -> Target {
+    Target::Query(RouteRequest {
+        query,
+        mode: convert::routing_mode(mode),
+        filter: convert::route_filter(filter),
+        max_candidates: 0,
+    })
+}
+
+/// The pipeline's answer as the fields RunResponse and RunCompleted share.
+fn answer_fields(
+    answer: &Answer,
+) -> (
+    v1::RunOutcome,
+    Option<v1::Execution>,
+    Option<v1::RoutingDecision>,
+    Option<v1::RunPlan>,
+) {
+    let routing = answer.routed.as_ref().map(convert::routing_decision);
+    match &answer.outcome {
+        Outcome::Executed(execution) => (
+            v1::RunOutcome::Executed,
+            Some(convert::execution(execution)),
+            routing,
+            None,
+        ),
+        Outcome::PendingApproval(execution) => (
+            v1::RunOutcome::PendingApproval,
+            Some(convert::execution(execution)),
+            routing,
+            None,
+        ),
+        Outcome::NotRouted => (v1::RunOutcome::NotRouted, None, routing, None),
+        Outcome::DryRun(plan) => (
+            v1::RunOutcome::DryRun,
+            None,
+            routing,
+            Some(convert::run_plan(plan)),
+        ),
+    }
 }
 
 #[tonic::async_trait]
@@ -55,48 +122,23 @@ impl OrchestratorService for Adapter {
         &self,
         request: Request<v1::RunRequest>,
     ) -> Result<Response<v1::RunResponse>, Status> {
-        let (principal, traceparent, request, idempotency, replayed) = self
-            .admit(request, "Run", |r| &mut r.idempotency_key)
-            .await?;
-        if let Some(execution) = replayed {
-            return Ok(Response::new(v1::RunResponse {
-                outcome: outcome(&execution) as i32,
-                execution: Some(convert::execution(&execution)),
-                replayed: true,
-                ..Default::default()
-            }));
-        }
-        let (skill_id, routed) = match self
-            .resolve(
-                &principal,
-                request.target.map(Target::from),
-                request.filter,
-                request.routing_mode,
-            )
-            .await?
-        {
-            Resolved::Skill(skill_id, routed) => (skill_id, routed),
-            Resolved::NotRouted(routed) => {
-                return Ok(Response::new(v1::RunResponse {
-                    outcome: v1::RunOutcome::NotRouted as i32,
-                    routing: Some(convert::routing_decision(&routed)),
-                    ..Default::default()
-                }));
-            }
-        };
-        let mut run = run_request(
-            skill_id,
-            request.payload,
-            request.timeout,
-            request.dry_run,
-            idempotency,
-        )?;
-        run.traceparent = traceparent;
-        let execution = self.service.run(&principal, run).await.map_err(status)?;
+        let principal = self.auth.grpc(&request).await?;
+        let traceparent = traceparent(&request);
+        let mut request = request.into_inner();
+        let idempotency = idempotency("Run", &mut request, |r| &mut r.idempotency_key)?;
+        let run = run_request(RunFields::from(&mut request), traceparent, idempotency)?;
+        let answer = self
+            .service
+            .run(&principal, run, Sink::none())
+            .await
+            .map_err(status)?;
+        let (outcome, execution, routing, plan) = answer_fields(&answer);
         Ok(Response::new(v1::RunResponse {
-            outcome: outcome(&execution) as i32,
-            execution: Some(convert::execution(&execution)),
-            routing: routed.as_ref().map(convert::routing_decision),
+            outcome: outcome as i32,
+            execution,
+            routing,
+            plan,
+            replayed: answer.replayed,
             ..Default::default()
         }))
     }
@@ -105,117 +147,59 @@ impl OrchestratorService for Adapter {
         &self,
         request: Request<v1::RunStreamRequest>,
     ) -> Result<Response<Self::RunStreamStream>, Status> {
-        let (principal, traceparent, request, idempotency, replayed) = self
-            .admit(request, "RunStream", |r| &mut r.idempotency_key)
-            .await?;
-        if let Some(execution) = replayed {
-            let (out, stream) = tokio::sync::mpsc::channel(1);
-            let completed = v1::RunCompleted {
-                outcome: outcome(&execution) as i32,
-                execution: Some(convert::execution(&execution)),
-                replayed: true,
-                ..Default::default()
-            };
-            let _ = out
-                .send(Ok(event(v1::run_stream_response::Event::Completed(
-                    completed,
-                ))))
-                .await;
-            return Ok(Response::new(Box::pin(
-                tokio_stream::wrappers::ReceiverStream::new(stream),
-            )));
-        }
-        let resolved = self
-            .resolve(
-                &principal,
-                request.target.map(Target::from),
-                request.filter,
-                request.routing_mode,
-            )
-            .await?;
+        let principal = self.auth.grpc(&request).await?;
+        let traceparent = traceparent(&request);
+        let mut request = request.into_inner();
+        let idempotency = idempotency("RunStream", &mut request, |r| &mut r.idempotency_key)?;
+        let run = run_request(RunFields::from(&mut request), traceparent, idempotency)?;
         let (out, stream) = tokio::sync::mpsc::channel::<Result<v1::RunStreamResponse, Status>>(64);
-        let (skill_id, routed) = match resolved {
-            Resolved::Skill(skill_id, routed) => (skill_id, routed),
-            Resolved::NotRouted(routed) => {
-                let decision = convert::routing_decision(&routed);
-                let _ = out
-                    .send(Ok(event(v1::run_stream_response::Event::Routed(
-                        decision.clone(),
-                    ))))
-                    .await;
-                let _ = out
-                    .send(Ok(event(v1::run_stream_response::Event::Completed(
-                        v1::RunCompleted {
-                            outcome: v1::RunOutcome::NotRouted as i32,
-                            routing: Some(decision),
-                            ..Default::default()
-                        },
-                    ))))
-                    .await;
-                return Ok(Response::new(Box::pin(
-                    tokio_stream::wrappers::ReceiverStream::new(stream),
-                )));
-            }
-        };
-        let mut run = run_request(
-            skill_id,
-            request.payload,
-            request.timeout,
-            request.dry_run,
-            idempotency,
-        )?;
-        run.traceparent = traceparent;
         let service = self.service.clone();
-        if let Some(routed) = &routed {
-            let _ = out
-                .send(Ok(event(v1::run_stream_response::Event::Routed(
-                    convert::routing_decision(routed),
-                ))))
-                .await;
-        }
         tokio::spawn(async move {
             // Bounded: a client that stops reading loses progress and logs, not memory.
-            let (events_tx, mut events) = tokio::sync::mpsc::channel(256);
-            let (accepted_tx, mut accepted) = tokio::sync::oneshot::channel();
-            let running =
-                service.run_with_events(&principal, run, Some(accepted_tx), Some(events_tx));
+            let (events_tx, mut events) = tokio::sync::mpsc::channel(16);
+            let (dispatch_tx, mut dispatched) = tokio::sync::mpsc::channel(256);
+            let running = service.run(&principal, run, Sink::new(events_tx, dispatch_tx));
             tokio::pin!(running);
-            let mut accepted_sent = false;
             let mut execution_id = String::new();
             let result = loop {
                 tokio::select! {
                     biased;
-                    id = &mut accepted, if !accepted_sent => {
-                        accepted_sent = true;
-                        if let Ok(id) = id {
-                            execution_id = id;
-                            if out.send(Ok(event(accepted_event(execution_id.clone())))).await.is_err() {
-                                return;
-                            }
+                    Some(event) = events.recv() => {
+                        if out.send(Ok(pipeline_event(event, &mut execution_id))).await.is_err() {
+                            return;
                         }
                     }
-                    Some(dispatched) = events.recv() => {
+                    Some(event) = dispatched.recv() => {
                         // A closed stream drops `running`, which cancels the attempt on its runner.
-                        if out.send(Ok(event(dispatch_event(&execution_id, &dispatched)))).await.is_err() {
+                        if out.send(Ok(message(dispatch_event(&execution_id, &event)))).await.is_err() {
                             return;
                         }
                     }
                     result = &mut running => break result,
                 }
             };
-            while let Ok(dispatched) = events.try_recv() {
+            while let Ok(event) = events.try_recv() {
+                let _ = out.send(Ok(pipeline_event(event, &mut execution_id))).await;
+            }
+            while let Ok(event) = dispatched.try_recv() {
                 let _ = out
-                    .send(Ok(event(dispatch_event(&execution_id, &dispatched))))
+                    .send(Ok(message(dispatch_event(&execution_id, &event))))
                     .await;
             }
             let last = match result {
-                Ok(execution) => Ok(event(v1::run_stream_response::Event::Completed(
-                    v1::RunCompleted {
-                        outcome: outcome(&execution) as i32,
-                        execution: Some(convert::execution(&execution)),
-                        ..Default::default()
-                    },
-                ))),
+                Ok(answer) => {
+                    let (outcome, execution, routing, plan) = answer_fields(&answer);
+                    Ok(message(v1::run_stream_response::Event::Completed(
+                        v1::RunCompleted {
+                            outcome: outcome as i32,
+                            execution,
+                            routing,
+                            plan,
+                            replayed: answer.replayed,
+                            ..Default::default()
+                        },
+                    )))
+                }
                 Err(error) => Err(status(error)),
             };
             let _ = out.send(last).await;
@@ -230,13 +214,13 @@ impl OrchestratorService for Adapter {
         request: Request<v1::RouteRequest>,
     ) -> Result<Response<v1::RouteResponse>, Status> {
         let principal = self.auth.grpc(&request).await?;
-        self.service
-            .admit_caller(&principal)
-            .await
-            .map_err(status)?;
         let request = request.into_inner();
-        let max_candidates = usize::try_from(request.max_candidates)
-            .map_err(|_| invalid("max_candidates must be between 1 and 50 (0: 5)"))?;
+        let max_candidates = usize::try_from(request.max_candidates).map_err(|_| {
+            invalid(
+                "max_candidates",
+                "max_candidates must be between 1 and 50 (0: 5)",
+            )
+        })?;
         let routed = self
             .service
             .route(
@@ -387,111 +371,6 @@ impl OrchestratorService for Adapter {
     }
 }
 
-/// The target of Run and RunStream, which have the same fields in two messages.
-enum Target {
-    SkillId(String),
-    Query(String),
-}
-
-/// What a Run's target came to.
-enum Resolved {
-    /// Run this skill; the routing decision when it was chosen by a query.
-    Skill(String, Option<Routed>),
-    /// A query routing did not select a skill for: nothing runs.
-    NotRouted(Routed),
-}
-
-impl Adapter {
-    /// The skill a Run names, or the one routing selects for its query.
-    async fn resolve(
-        &self,
-        principal: &auth::Principal,
-        target: Option<Target>,
-        filter: Option<v1::RouteFilter>,
-        mode: i32,
-    ) -> Result<Resolved, Status> {
-        match target {
-            Some(Target::SkillId(skill_id)) => Ok(Resolved::Skill(skill_id, None)),
-            Some(Target::Query(query)) => {
-                let request = RouteRequest {
-                    query,
-                    mode: convert::routing_mode(mode),
-                    filter: convert::route_filter(filter),
-                    max_candidates: 0,
-                };
-                let routed = self
-                    .service
-                    .route(principal, &request)
-                    .await
-                    .map_err(status)?;
-                match &routed.decision.skill_id {
-                    Some(skill_id)
-                        if routed.decision.status == skillos_routing::Status::Selected =>
-                    {
-                        Ok(Resolved::Skill(skill_id.clone(), Some(routed)))
-                    }
-                    _ => Ok(Resolved::NotRouted(routed)),
-                }
-            }
-            None => Err(invalid("skill_id or query is required")),
-        }
-    }
-}
-
-impl From<v1::run_request::Target> for Target {
-    fn from(target: v1::run_request::Target) -> Self {
-        match target {
-            v1::run_request::Target::SkillId(id) => Self::SkillId(id),
-            v1::run_request::Target::Query(query) => Self::Query(query),
-        }
-    }
-}
-
-impl From<v1::run_stream_request::Target> for Target {
-    fn from(target: v1::run_stream_request::Target) -> Self {
-        match target {
-            v1::run_stream_request::Target::SkillId(id) => Self::SkillId(id),
-            v1::run_stream_request::Target::Query(query) => Self::Query(query),
-        }
-    }
-}
-
-/// The checks Run and RunStream share, before anything runs.
-/// What the first stages make of a run request: the caller, its trace context, the request,
-/// its idempotency key, and the stored execution when the key replays one.
-type Admitted<M> = (
-    auth::Principal,
-    Option<String>,
-    M,
-    Option<IdempotencyKey>,
-    Option<skillos_store::Execution>,
-);
-
-impl Adapter {
-    /// The first stages of Run and RunStream: authenticate, rate limits of the caller, and the
-    /// idempotency key (a replay answers from the store).
-    async fn admit<M: prost::Message + Clone>(
-        &self,
-        request: Request<M>,
-        method: &'static str,
-        key_of: impl Fn(&mut M) -> &mut String,
-    ) -> Result<Admitted<M>, Status> {
-        let principal = self.auth.grpc(&request).await?;
-        self.service
-            .admit_caller(&principal)
-            .await
-            .map_err(status)?;
-        let traceparent = traceparent(&request);
-        let mut request = request.into_inner();
-        let idempotency = idempotency(method, &mut request, key_of)?;
-        let replayed = match &idempotency {
-            Some(key) => self.service.replay(&principal, key).await.map_err(status)?,
-            None => None,
-        };
-        Ok((principal, traceparent, request, idempotency, replayed))
-    }
-}
-
 /// The idempotency key of a request, with the SHA-256 of the request without it (its protobuf
 /// encoding is deterministic: fields in tag order, `Struct` keys sorted).
 pub(super) fn idempotency<M: prost::Message + Clone>(
@@ -504,11 +383,11 @@ pub(super) fn idempotency<M: prost::Message + Clone>(
         return Ok(None);
     }
     if key.len() > 255 || !key.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        return Err(Error::new(
+        return Err(invalid_field(
             reason::INVALID_IDEMPOTENCY_KEY,
+            "idempotency_key",
             "idempotency_key must be 1-255 printable ASCII characters",
-        )
-        .into_status());
+        ));
     }
     let mut unkeyed = request.clone();
     key_of(&mut unkeyed).clear();
@@ -520,40 +399,42 @@ pub(super) fn idempotency<M: prost::Message + Clone>(
     }))
 }
 
+/// A pipeline request from Run's or RunStream's fields.
 fn run_request(
-    skill_id: String,
-    payload: Option<prost_types::Struct>,
-    timeout: Option<prost_types::Duration>,
-    dry_run: bool,
+    fields: RunFields,
+    traceparent: Option<String>,
     idempotency: Option<IdempotencyKey>,
-) -> Result<RunRequest, Status> {
-    if dry_run {
-        return Err(not_yet("Run with dry_run"));
-    }
-    let timeout = match timeout {
+) -> Result<run::Request, Status> {
+    let target = fields
+        .target
+        .ok_or_else(|| invalid("skill_id", "skill_id or query is required"))?;
+    let timeout = match fields.timeout {
         None => None,
         Some(timeout) => Some(
             Duration::try_from(timeout)
                 .ok()
                 .filter(|timeout| !timeout.is_zero())
-                .ok_or_else(|| invalid("timeout must be positive"))?,
+                .ok_or_else(|| invalid("timeout", "timeout must be positive"))?,
         ),
     };
-    let payload = payload
+    let payload = fields
+        .payload
         .as_ref()
         .map(convert::struct_json)
         .unwrap_or_else(|| serde_json::json!({}));
-    Ok(RunRequest {
-        skill_id,
+    Ok(run::Request {
+        target,
         payload,
         timeout,
-        traceparent: None,
+        traceparent,
         idempotency,
         job_id: None,
+        dry_run: fields.dry_run,
+        entry: Entry::Call,
     })
 }
 
-fn event(event: v1::run_stream_response::Event) -> v1::RunStreamResponse {
+fn message(event: v1::run_stream_response::Event) -> v1::RunStreamResponse {
     v1::RunStreamResponse {
         time: Some(convert::timestamp(chrono::Utc::now())),
         event: Some(event),
@@ -619,4 +500,17 @@ fn traceparent<T>(request: &Request<T>) -> Option<String> {
         .get("traceparent")
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned)
+}
+
+/// A pipeline event as a stream message; `Accepted` names the execution later events carry.
+fn pipeline_event(event: run::Event, execution_id: &mut String) -> v1::RunStreamResponse {
+    match event {
+        run::Event::Routed(routed) => message(v1::run_stream_response::Event::Routed(
+            convert::routing_decision(&routed),
+        )),
+        run::Event::Accepted { execution_id: id } => {
+            execution_id.clone_from(&id);
+            message(accepted_event(id))
+        }
+    }
 }

@@ -172,8 +172,8 @@ pub struct Incoming<'a> {
     pub trigger_id: &'a str,
     pub headers: Headers,
     pub body: &'a [u8],
-    /// A delivery id from outside the signature scheme (`Idempotency-Key`, or the gRPC
-    /// field), for schemes whose headers carry none.
+    /// A delivery id from outside the signature (`Idempotency-Key`, or the gRPC field): the
+    /// signature does not cover it, so it counts only for an unsigned delivery.
     pub delivery_id: Option<String>,
 }
 
@@ -280,7 +280,10 @@ impl Webhooks {
 
         // A delivery id seen before answers with its job, before the body is even parsed (the
         // transaction below still decides when two copies race).
-        let header_id = verified.delivery_id.or(incoming.delivery_id);
+        let header_id = dedup_id(resolved.scheme, &verified, &incoming);
+        // What the sender calls the delivery (GitHub's X-GitHub-Delivery), for the skill and the
+        // answer; the dedup key may differ from it.
+        let sender_id = verified.delivery_id.clone();
         if let Some(id) = &header_id {
             verify::check_delivery_id(id).map_err(Error::Refused)?;
             if let Some(job_id) = self
@@ -292,7 +295,7 @@ impl Webhooks {
                 let job = self.inner.jobs.get(&principal, &job_id).await?;
                 return Ok(Accepted {
                     job,
-                    delivery_id: id.clone(),
+                    delivery_id: sender_id.unwrap_or_else(|| id.clone()),
                     duplicate: true,
                 });
             }
@@ -311,19 +314,12 @@ impl Webhooks {
                 Some(Json::Number(key)) => key.to_string(),
                 // No id anywhere: the signed content is the id, so the same signed request
                 // sent again is a duplicate.
-                _ => {
-                    let mut hash = sha2::Sha256::new();
-                    hash.update(verified.timestamp.unwrap_or_default().to_string());
-                    hash.update(b".");
-                    hash.update(incoming.body);
-                    let digest: String =
-                        hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
-                    format!("sha256-{digest}")
-                }
+                _ => content_id(Some(verified.timestamp.unwrap_or_default()), incoming.body),
             },
         };
         verify::check_delivery_id(&delivery_id).map_err(Error::Refused)?;
-        let payload = self.payload(&resolved, body, &incoming.headers, &delivery_id)?;
+        let shown_id = sender_id.unwrap_or_else(|| delivery_id.clone());
+        let payload = self.payload(&resolved, body, &incoming.headers, &shown_id)?;
         let untimed = !resolved.scheme.signs_time() || verified.unsigned;
         let ttl = Duration::from_secs(self.inner.config.dedup_ttl_seconds)
             .max(Duration::from_secs(
@@ -352,11 +348,11 @@ impl Webhooks {
             .jobs
             .enqueue_delivery(&principal, request, &delivery)
             .await?;
-        tracing::info!(trigger_id = %trigger.id, job_id = %job.job.id, delivery_id, duplicate,
-                       "webhook accepted");
+        tracing::info!(trigger_id = %trigger.id, job_id = %job.job.id, delivery_id = shown_id,
+                       dedup_key = delivery_id, duplicate, "webhook accepted");
         Ok(Accepted {
             job,
-            delivery_id,
+            delivery_id: shown_id,
             duplicate,
         })
     }
@@ -806,6 +802,42 @@ fn forwarded_headers(names: &[String]) -> Result<Vec<String>, Error> {
         }
     }
     Ok(headers)
+}
+
+/// The id a delivery is deduplicated by, when it comes before the body: only what the
+/// signature covers may tell two deliveries apart, or a captured delivery sent again with a
+/// new unsigned header would be new. Standard Webhooks signs its `webhook-id`; SkillOS v1
+/// signs only the time and the body (the envelope's `idempotency_key`, or the content itself,
+/// is the id); GitHub signs neither an id nor a time, so its body is the id. An unsigned
+/// delivery (allowed by the trigger and the server) proves nothing: any id it gives is used.
+fn dedup_id(
+    scheme: verify::Scheme,
+    verified: &verify::Verified,
+    incoming: &Incoming<'_>,
+) -> Option<String> {
+    if verified.unsigned {
+        return verified
+            .delivery_id
+            .clone()
+            .or_else(|| incoming.delivery_id.clone());
+    }
+    match scheme {
+        verify::Scheme::StandardWebhooks => verified.delivery_id.clone(),
+        verify::Scheme::SkillosV1 => None,
+        verify::Scheme::GithubSha256 => Some(content_id(None, incoming.body)),
+    }
+}
+
+/// `sha256-<hex>` of the signed time (when there is one) and the body.
+fn content_id(timestamp: Option<i64>, body: &[u8]) -> String {
+    let mut hash = sha2::Sha256::new();
+    if let Some(timestamp) = timestamp {
+        hash.update(timestamp.to_string());
+        hash.update(b".");
+    }
+    hash.update(body);
+    let digest: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256-{digest}")
 }
 
 impl From<crate::webhooks::Error> for crate::error::Error {

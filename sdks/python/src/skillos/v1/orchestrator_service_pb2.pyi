@@ -29,7 +29,7 @@ RUN_OUTCOME_NOT_ROUTED: RunOutcome
 RUN_OUTCOME_DRY_RUN: RunOutcome
 
 class RunPlan(_message.Message):
-    __slots__ = ("skill_id", "skill_version", "payload_sha256", "approval_required", "approval_policy_id", "estimated_cost", "model_tier")
+    __slots__ = ("skill_id", "skill_version", "payload_sha256", "approval_required", "approval_policy_id", "estimated_cost", "model_tier", "policy_id", "required_approvals", "approver_group", "runner", "timeout", "refusals")
     SKILL_ID_FIELD_NUMBER: _ClassVar[int]
     SKILL_VERSION_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_SHA256_FIELD_NUMBER: _ClassVar[int]
@@ -37,6 +37,12 @@ class RunPlan(_message.Message):
     APPROVAL_POLICY_ID_FIELD_NUMBER: _ClassVar[int]
     ESTIMATED_COST_FIELD_NUMBER: _ClassVar[int]
     MODEL_TIER_FIELD_NUMBER: _ClassVar[int]
+    POLICY_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_APPROVALS_FIELD_NUMBER: _ClassVar[int]
+    APPROVER_GROUP_FIELD_NUMBER: _ClassVar[int]
+    RUNNER_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    REFUSALS_FIELD_NUMBER: _ClassVar[int]
     skill_id: str
     skill_version: str
     payload_sha256: str
@@ -44,7 +50,30 @@ class RunPlan(_message.Message):
     approval_policy_id: str
     estimated_cost: float
     model_tier: str
-    def __init__(self, skill_id: _Optional[str] = ..., skill_version: _Optional[str] = ..., payload_sha256: _Optional[str] = ..., approval_required: _Optional[bool] = ..., approval_policy_id: _Optional[str] = ..., estimated_cost: _Optional[float] = ..., model_tier: _Optional[str] = ...) -> None: ...
+    policy_id: str
+    required_approvals: int
+    approver_group: str
+    runner: _runner_pb2.Runner
+    timeout: _duration_pb2.Duration
+    refusals: _containers.RepeatedCompositeFieldContainer[PlanRefusal]
+    def __init__(self, skill_id: _Optional[str] = ..., skill_version: _Optional[str] = ..., payload_sha256: _Optional[str] = ..., approval_required: _Optional[bool] = ..., approval_policy_id: _Optional[str] = ..., estimated_cost: _Optional[float] = ..., model_tier: _Optional[str] = ..., policy_id: _Optional[str] = ..., required_approvals: _Optional[int] = ..., approver_group: _Optional[str] = ..., runner: _Optional[_Union[_runner_pb2.Runner, _Mapping]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., refusals: _Optional[_Iterable[_Union[PlanRefusal, _Mapping]]] = ...) -> None: ...
+
+class PlanRefusal(_message.Message):
+    __slots__ = ("reason", "message", "metadata")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    message: str
+    metadata: _containers.ScalarMap[str, str]
+    def __init__(self, reason: _Optional[str] = ..., message: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class RunRequest(_message.Message):
     __slots__ = ("skill_id", "query", "payload", "filter", "routing_mode", "timeout", "idempotency_key", "dry_run")

@@ -132,7 +132,8 @@ class OrchestratorServiceServicer:
         OK outcomes (see RunOutcome): EXECUTED (execution SUCCEEDED or FAILED with the skill's
         error), PENDING_APPROVAL (execution stored, approval id returned, runs by itself once
         approved), NOT_ROUTED (routing was not confident or found no skill; nothing ran, the
-        candidates are returned), DRY_RUN (every check passed, nothing ran).
+        candidates are returned), DRY_RUN (nothing ran or was stored; the plan, with any
+        refusal a real run would meet).
 
         Fails with INVALID_ARGUMENT (INVALID_SKILL_ID, INVALID_PAYLOAD when the payload does not
         satisfy the skill's input schema, INVALID_IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_REUSED,
@@ -141,7 +142,7 @@ class OrchestratorServiceServicer:
         naming the limit, RATE_LIMITED with a google.rpc.RetryInfo, RESULT_TOO_LARGE when the
         runner's result exceeds the server's limit); UNAVAILABLE (NO_RUNNER when no connected
         runner serves the skill, CIRCUIT_OPEN, RUNNER_LOST when the runner went away and the skill
-        is not retryable, BUDGET_UNAVAILABLE when the budget store cannot be reached);
+        is not retryable);
         DEADLINE_EXCEEDED (EXECUTION_TIMED_OUT) when the execution's deadline passes first;
         CANCELLED (EXECUTION_CANCELLED) when CancelExecution ends it while the call waits;
         ABORTED (IDEMPOTENCY_KEY_IN_USE).

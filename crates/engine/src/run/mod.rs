@@ -1,0 +1,366 @@
+//! The Run pipeline: every run, whatever door it came in by (Run and RunStream by skill id or
+//! query, a job attempt, which is also how schedule fires and webhook deliveries run, and an
+//! approved run resuming), passes one sequence of stages, each in the file named for it:
+//!
+//! ```text
+//! admit (caller rate limits)   admit.rs        only for calls; a job was admitted when enqueued
+//! idempotency (replay)         idempotency.rs  a repeated key answers the stored response
+//! resolve (routing)            resolve.rs      a query routing is not sure of ends NOT_ROUTED
+//! policy                       policy.rs
+//! payload (input schema)       payload.rs
+//!   (dry run: plan, stop)      dry_run.rs
+//! admit (skill rate limit)     admit.rs
+//! approval (hold, stop)        approval.rs     an approved run resumes below, at budget
+//! budget (reserve)             budget.rs
+//! breaker                      breaker.rs
+//! record (store RUNNING)       record.rs       with the idempotency key, in one statement
+//! dispatch (runner)            dispatch.rs
+//! settle                       settle.rs       state, breaker, budget, usage; the key's response
+//! ```
+//!
+//! A stage returns a typed outcome or an error; nothing after a refusal runs, and a refusal
+//! after the budget stage gives the reservation back. RunStream is Run with an event [`Sink`].
+//! The domain services outside the pipeline (GetExecution, CancelExecution, listings, routing
+//! without running, approved runs resuming) are in `orchestrator.rs`.
+
+pub mod admit;
+mod approval;
+mod breaker;
+mod budget;
+mod dispatch;
+pub mod dry_run;
+pub mod idempotency;
+mod payload;
+mod policy;
+mod record;
+pub mod resolve;
+mod settle;
+
+use std::time::Duration;
+
+use serde_json::Value as Json;
+use skillos_core::registry::Skill;
+use skillos_store::{Execution, ExecutionStatus};
+
+pub use dry_run::{Plan, PlannedApproval, PlannedRunner};
+pub use idempotency::{IdempotencyKey, StoredResponse};
+pub use resolve::Target;
+
+use crate::auth::Principal;
+use crate::orchestrator::{Error, Service};
+use crate::routing::Routed;
+use crate::skills::SkillView;
+use resolve::Resolved;
+
+/// The longest a run may take, whatever it asks.
+pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// Where a run came from, which decides the stages it skips.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// Run or RunStream: the caller's rate limits count.
+    Call,
+    /// A job's attempt (EnqueueJob, a schedule's fire, a webhook delivery): admitted when the
+    /// job was enqueued.
+    Job,
+}
+
+/// A run as a caller asks for it.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub target: Target,
+    pub payload: Json,
+    /// `None`: the skill's declared timeout, else the server's default.
+    pub timeout: Option<Duration>,
+    /// The caller's W3C `traceparent`; a new trace is started when it is missing or malformed.
+    pub traceparent: Option<String>,
+    pub idempotency: Option<IdempotencyKey>,
+    /// The job the run is an attempt of.
+    pub job_id: Option<String>,
+    /// Plan and check; run, store and reserve nothing.
+    pub dry_run: bool,
+    pub entry: Entry,
+}
+
+impl Request {
+    /// A run of `skill_id` with `payload`, as a call, with every other field at its default.
+    pub fn skill(skill_id: impl Into<String>, payload: Json) -> Self {
+        Self {
+            target: Target::SkillId(skill_id.into()),
+            payload,
+            timeout: None,
+            traceparent: None,
+            idempotency: None,
+            job_id: None,
+            dry_run: false,
+            entry: Entry::Call,
+        }
+    }
+}
+
+/// What the pipeline tells of a run, as RunStream streams it (the runner's own events come
+/// on the sink's dispatch channel).
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// Routing chose the skill (a query was given).
+    Routed(Box<Routed>),
+    /// The execution exists.
+    Accepted { execution_id: String },
+}
+
+/// Where a run's events go; `Sink::none()` for Run. Bounded channels: a reader that stops
+/// reading loses progress and logs, not memory. An `Accepted` event is sent before the first
+/// runner event exists.
+#[derive(Clone, Debug, Default)]
+pub struct Sink {
+    events: Option<tokio::sync::mpsc::Sender<Event>>,
+    dispatch: Option<tokio::sync::mpsc::Sender<crate::dispatch::Event>>,
+}
+
+impl Sink {
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    pub fn new(
+        events: tokio::sync::mpsc::Sender<Event>,
+        dispatch: tokio::sync::mpsc::Sender<crate::dispatch::Event>,
+    ) -> Self {
+        Self {
+            events: Some(events),
+            dispatch: Some(dispatch),
+        }
+    }
+
+    async fn send(&self, event: Event) {
+        if let Some(events) = &self.events {
+            let _ = events.send(event).await;
+        }
+    }
+
+    async fn accepted(&self, execution_id: &str) {
+        self.send(Event::Accepted {
+            execution_id: execution_id.to_owned(),
+        })
+        .await;
+    }
+
+    /// Where the runner's events of this run go.
+    fn dispatch_events(&self) -> Option<tokio::sync::mpsc::Sender<crate::dispatch::Event>> {
+        self.dispatch.clone()
+    }
+}
+
+/// What a run produced, when it did not fail.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// The skill ran and answered (the execution SUCCEEDED or FAILED with the skill's error).
+    Executed(Execution),
+    /// Held for approval: stored PENDING_APPROVAL, runs by itself once approved.
+    PendingApproval(Execution),
+    /// Routing was not confident or found no skill: nothing ran or was stored.
+    NotRouted,
+    /// A dry run's plan: nothing ran or was stored.
+    DryRun(Box<Plan>),
+}
+
+/// A run's answer.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub outcome: Outcome,
+    /// The routing decision, when a query was given.
+    pub routed: Option<Routed>,
+    /// The stored answer of an earlier request with the same idempotency key.
+    pub replayed: bool,
+}
+
+impl Answer {
+    /// The answer of an execution an earlier request with the same key created.
+    async fn replayed(execution: Execution, sink: &Sink) -> Self {
+        sink.accepted(&execution.id).await;
+        Self {
+            outcome: executed_or_held(execution),
+            routed: None,
+            replayed: true,
+        }
+    }
+
+    /// The execution the run created, if any.
+    pub fn execution(&self) -> Option<&Execution> {
+        match &self.outcome {
+            Outcome::Executed(execution) | Outcome::PendingApproval(execution) => Some(execution),
+            Outcome::NotRouted | Outcome::DryRun(_) => None,
+        }
+    }
+}
+
+fn executed_or_held(execution: Execution) -> Outcome {
+    if execution.status == ExecutionStatus::PendingApproval {
+        Outcome::PendingApproval(execution)
+    } else {
+        Outcome::Executed(execution)
+    }
+}
+
+/// A run that passed every stage before the budget: what [`Service::execute`] needs.
+pub(crate) struct Admitted {
+    pub execution: Execution,
+    /// Already in the store (an approved run, claimed).
+    pub stored: bool,
+    pub timeout: Duration,
+    pub traceparent: Option<String>,
+    /// Claimed with the execution when it is stored; its response recorded at the end.
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+impl Service {
+    /// Runs a request through the pipeline and waits for its end. A skill's own error is a
+    /// FAILED execution, not an error; an error means the run could not be done (and names
+    /// the execution when one exists).
+    pub async fn run(
+        &self,
+        principal: &Principal,
+        request: Request,
+        sink: Sink,
+    ) -> Result<Answer, Error> {
+        if request.entry == Entry::Call {
+            self.admit_caller(principal).await?;
+        }
+        if let Some(key) = &request.idempotency
+            && let Some(execution) = self.replay(principal, key).await?
+        {
+            return Ok(Answer::replayed(execution, &sink).await);
+        }
+        let (skill_id, routed) = match self.resolve(principal, request.target.clone()).await? {
+            Resolved::Skill(skill_id, routed) => (skill_id, routed),
+            Resolved::NotRouted(routed) => {
+                return Ok(Answer {
+                    outcome: Outcome::NotRouted,
+                    routed: Some(routed),
+                    replayed: false,
+                });
+            }
+        };
+        if let Some(routed) = &routed {
+            sink.send(Event::Routed(Box::new(routed.clone()))).await;
+        }
+        let answer = self.run_skill(principal, &skill_id, request, &sink).await?;
+        Ok(Answer { routed, ..answer })
+    }
+
+    /// The stages from policy on, for a resolved skill.
+    async fn run_skill(
+        &self,
+        principal: &Principal,
+        skill_id: &str,
+        request: Request,
+        sink: &Sink,
+    ) -> Result<Answer, Error> {
+        if request.dry_run {
+            let plan = self.plan(principal, skill_id, &request).await?;
+            return Ok(Answer {
+                outcome: Outcome::DryRun(Box::new(plan)),
+                routed: None,
+                replayed: false,
+            });
+        }
+        let view = self.skill_for(principal, skill_id).await?;
+        self.check_payload(&view, &request.payload)?;
+        let skill_id = view.skill.manifest.id.to_string();
+        self.admit_skill_rate(principal, &skill_id).await?;
+        let timeout = self.timeout_of(&request, &view);
+        if let Some(held) = self
+            .hold_for_approval(principal, &view, &request, timeout, sink)
+            .await?
+        {
+            return Ok(held);
+        }
+        if !self.dispatcher.hosts(&principal.tenant, &skill_id) {
+            return Err(Error::NoRunner(skill_id));
+        }
+        let run = Admitted {
+            execution: record::new_execution(principal, &view, request.payload, request.job_id),
+            stored: false,
+            timeout,
+            traceparent: request.traceparent,
+            idempotency: request.idempotency,
+        };
+        self.execute(principal, &view.skill, run, sink).await
+    }
+
+    /// The run's timeout: the request's, else the skill's, else the server's; at most a day.
+    fn timeout_of(&self, request: &Request, view: &SkillView) -> Duration {
+        request
+            .timeout
+            .or(view.skill.manifest.timeout)
+            .unwrap_or(self.default_timeout)
+            .min(MAX_TIMEOUT)
+    }
+
+    /// The stages after admission: budget, breaker, record, dispatch, settle.
+    pub(crate) async fn execute(
+        &self,
+        principal: &Principal,
+        skill: &Skill,
+        run: Admitted,
+        sink: &Sink,
+    ) -> Result<Answer, Error> {
+        let Admitted {
+            execution,
+            stored,
+            timeout,
+            traceparent,
+            idempotency,
+        } = run;
+        let plan = self
+            .reserve_budget(principal, skill, &execution.id, timeout)
+            .await?;
+        let mut abandoned = settle::Abandoned {
+            store: None,
+            budgets: Some(self.governance.budgets.clone()),
+            plan: plan.clone(),
+            tenant: principal.tenant.clone(),
+            execution_id: execution.id.clone(),
+        };
+        let admission = self
+            .admit_breaker(principal, &execution.skill_id, &plan, &mut abandoned)
+            .await?;
+        if !stored
+            && let Some(taken) = self
+                .record(principal, &execution, idempotency.as_ref())
+                .await?
+        {
+            // Another request holds the key: its answer, not a second run.
+            return Ok(Answer::replayed(taken, sink).await);
+        }
+        sink.accepted(&execution.id).await;
+        // If the caller goes away before the run ends, the record must not stay RUNNING.
+        abandoned.store = Some(self.store.clone());
+        let dispatched = self
+            .dispatch(dispatch::Dispatch {
+                principal,
+                skill,
+                execution: &execution,
+                plan: &plan,
+                timeout,
+                traceparent,
+                events: sink.dispatch_events(),
+            })
+            .await;
+        let claim = idempotency.as_ref().map(|key| self.claim(principal, key));
+        let ended = settle::Dispatched {
+            execution: &execution,
+            plan: &plan,
+            admission,
+            claim: claim.as_ref(),
+            result: dispatched,
+        };
+        self.settle(principal, ended, &mut abandoned).await?;
+        let execution = self.get_execution(principal, &execution.id).await?;
+        Ok(Answer {
+            outcome: Outcome::Executed(execution),
+            routed: None,
+            replayed: false,
+        })
+    }
+}
