@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use skillos_engine::error::{Error, Kind, reason};
 use tonic_types::{ErrorDetails, StatusExt};
 
-/// `google.rpc.ErrorInfo.domain` of every SkillOS error.
-pub const ERROR_DOMAIN: &str = "skillos.dev";
+/// `google.rpc.ErrorInfo.domain` of every SkillOS error (the codec's refusals carry it too).
+pub use skillos_proto::codec::ERROR_DOMAIN;
 
 /// The table: each kind's gRPC code and HTTP status.
 pub fn codes(kind: Kind) -> (tonic::Code, http::StatusCode) {
@@ -35,8 +35,11 @@ pub fn codes(kind: Kind) -> (tonic::Code, http::StatusCode) {
 /// The HTTP status of an error: the table's, except that sizes are 413 in HTTP (in gRPC they
 /// share RESOURCE_EXHAUSTED with rate limits).
 pub fn http_status(error: &Error) -> http::StatusCode {
-    const TOO_LARGE: [skillos_engine::error::Reason; 2] =
-        [reason::BODY_TOO_LARGE, reason::ATTACHMENT_TOO_LARGE];
+    const TOO_LARGE: [skillos_engine::error::Reason; 3] = [
+        reason::BODY_TOO_LARGE,
+        reason::ATTACHMENT_TOO_LARGE,
+        reason::MESSAGE_TOO_LARGE,
+    ];
     if TOO_LARGE.contains(&error.reason) {
         return http::StatusCode::PAYLOAD_TOO_LARGE;
     }
@@ -136,6 +139,23 @@ mod tests {
         assert_eq!(info.domain, ERROR_DOMAIN);
         let bad = status.get_details_bad_request().unwrap();
         assert_eq!(bad.field_violations[0].field, "skill_id");
+    }
+
+    #[test]
+    fn the_codecs_reasons_are_reasons_of_the_engine() {
+        for (name, kind) in [
+            (
+                skillos_proto::codec::MALFORMED_REQUEST,
+                Kind::InvalidArgument,
+            ),
+            (
+                skillos_proto::codec::PAYLOAD_TOO_DEEP,
+                Kind::InvalidArgument,
+            ),
+        ] {
+            let reason = skillos_engine::error::Reason::from_name(name).unwrap();
+            assert_eq!(reason.kind, kind, "{name}");
+        }
     }
 
     #[test]

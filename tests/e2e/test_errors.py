@@ -93,3 +93,70 @@ def test_server_logs_are_plain_off_a_terminal_and_json_on_request(skills_root: P
     assert lines, "no log lines"
     events = [json.loads(line) for line in lines]
     assert all("level" in event and "timestamp" in event for event in events), events[:3]
+
+
+def _raw_run(server, body: bytes) -> grpc.RpcError:
+    """Sends `body` as a Run request exactly as given, bypassing the client's encoder."""
+    with grpc.insecure_channel(server.addr) as channel:
+        call = channel.unary_unary("/skillos.v1.OrchestratorService/Run",
+                                   request_serializer=lambda raw: raw, response_deserializer=lambda raw: raw)
+        try:
+            call(body, timeout=10)
+        except grpc.RpcError as error:
+            return error
+    raise AssertionError("the server accepted the bytes")
+
+
+def test_bytes_that_are_not_protobuf_are_invalid_argument_without_decoder_text(server):
+    from skillos.v1 import orchestrator_service_pb2 as orchestrator
+
+    whole = orchestrator.RunRequest(skill_id="finance/convert_currency").SerializeToString()
+    for body in (whole[:-1], b"\x0a\x02\xff\xfe", b"\xff\xff\xff"):
+        error = _raw_run(server, body)
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, (body, error)
+        assert "Protobuf" not in error.details() and "prost" not in error.details(), error.details()
+        assert _details(error)["ErrorInfo"].reason == "MALFORMED_REQUEST"
+
+
+def _nested_run(depth: int) -> bytes:
+    """A RunRequest whose payload nests `depth` objects, encoded by hand: Python's protobuf
+    refuses to build one this deep itself."""
+    payload = struct_pb2.Struct()
+    json_format.ParseDict({"leaf": 1}, payload)
+    body = payload.SerializeToString()
+    for _ in range(depth):
+        value = b"\x2a" + _varint(len(body)) + body  # Value.struct_value
+        entry = b"\x0a\x01a" + b"\x12" + _varint(len(value)) + value  # fields["a"]
+        body = b"\x0a" + _varint(len(entry)) + entry  # Struct.fields
+    from skillos.v1 import orchestrator_service_pb2 as orchestrator
+
+    request = orchestrator.RunRequest(skill_id="finance/convert_currency").SerializeToString()
+    return request + b"\x1a" + _varint(len(body)) + body  # RunRequest.payload
+
+
+def test_a_payload_nested_past_the_decoders_limit_is_refused_naming_it(server):
+    error = _raw_run(server, _nested_run(40))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error
+    details = _details(error)
+    assert details["ErrorInfo"].reason == "PAYLOAD_TOO_DEEP"
+    assert "100" in error.details()
+    assert details["BadRequest"].field_violations[0].field == "payload"
+    # Shallower nesting decodes (and meets the skill's schema, a separate refusal).
+    error = _raw_run(server, _nested_run(20))
+    assert _details(error)["ErrorInfo"].reason == "INVALID_PAYLOAD", error
+
+
+def _varint(n: int) -> bytes:
+    out = b""
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        out += bytes([byte | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def test_a_request_over_the_message_limit_is_resource_exhausted(server):
+    error = _raw_run(server, b"\x0a" + _varint(5 * 1024 * 1024) + b"x" * (5 * 1024 * 1024))
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error
+    assert _details(error)["ErrorInfo"].reason == "MESSAGE_TOO_LARGE"

@@ -16,6 +16,8 @@ pub mod skillos {
     }
 }
 
+pub mod codec;
+
 pub use skillos::runner::v1 as runner_v1;
 pub use skillos::v1;
 

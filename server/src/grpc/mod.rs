@@ -174,6 +174,7 @@ impl Mount {
         let service = ServiceBuilder::new()
             .layer(self.cors.clone())
             .layer(tonic_web::GrpcWebLayer::new())
+            .map_response(size_refusal)
             .service(service)
             .map_request(|request: http::Request<axum::body::Body>| {
                 request.map(tonic::body::Body::new)
@@ -184,6 +185,29 @@ impl Mount {
             cors: self.cors,
         }
     }
+}
+
+/// tonic answers a request over its message limit with OUT_OF_RANGE, which no SkillOS call
+/// uses: it becomes RESOURCE_EXHAUSTED (MESSAGE_TOO_LARGE), as the API promises for sizes.
+fn size_refusal(response: http::Response<tonic::body::Body>) -> http::Response<tonic::body::Body> {
+    let out_of_range = (tonic::Code::OutOfRange as i32).to_string();
+    let status = response.headers().get("grpc-status");
+    if status.is_none_or(|status| status.as_bytes() != out_of_range.as_bytes()) {
+        return response;
+    }
+    let refused = skillos_engine::error::Error::new(
+        skillos_engine::error::reason::MESSAGE_TOO_LARGE,
+        "the message is larger than this server accepts",
+    );
+    let mut refusal = crate::error::status(refused).into_http::<tonic::body::Body>();
+    *refusal.headers_mut() = {
+        let mut headers = response.headers().clone();
+        for (name, value) in refusal.headers() {
+            headers.insert(name, value.clone());
+        }
+        headers
+    };
+    refusal
 }
 
 fn cors(origins: &[String]) -> CorsLayer {
