@@ -314,8 +314,7 @@ impl Approvals {
         if !page_token.is_empty() {
             let (micros, id) = page_token.split_once(':').ok_or(Error::InvalidPageToken)?;
             let micros: i64 = micros.parse().map_err(|_| Error::InvalidPageToken)?;
-            let at =
-                chrono::DateTime::from_timestamp_micros(micros).ok_or(Error::InvalidPageToken)?;
+            let at = crate::page::time_from_micros(micros).ok_or(Error::InvalidPageToken)?;
             filter.before = Some((at, id.to_owned()));
         }
         if !self.sees_all(principal) {
@@ -541,7 +540,7 @@ impl From<crate::approvals::Error> for crate::error::Error {
             E::InvalidPageSize => {
                 return Self::field(reason::INVALID_PAGE_SIZE, "page_size", message);
             }
-            E::Store(store) => return Self::internal(store),
+            E::Store(store) => return Self::store(store),
         };
         Self::new(reason, message)
     }

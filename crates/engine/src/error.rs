@@ -145,6 +145,7 @@ pub mod reason {
         MALFORMED_REQUEST: InvalidArgument,
         PAYLOAD_TOO_DEEP: InvalidArgument,
         MESSAGE_TOO_LARGE: ResourceExhausted,
+        UNSTORABLE_TEXT: InvalidArgument,
         UNAUTHENTICATED: Unauthenticated,
         AUTHENTICATION_UNAVAILABLE: Unavailable,
         POLICY_DENIED: PermissionDenied,
@@ -265,6 +266,17 @@ impl Error {
             .iter()
             .find(|(k, _)| *k == key)
             .map(|(_, value)| value.as_str())
+    }
+
+    /// A store failure as the caller sees it: input the database cannot hold is the caller's
+    /// (UNSTORABLE_TEXT); anything else is internal.
+    pub fn store(error: &skillos_store::Error) -> Self {
+        match error {
+            skillos_store::Error::Unstorable => {
+                Self::new(reason::UNSTORABLE_TEXT, error.to_string())
+            }
+            other => Self::internal(other),
+        }
     }
 
     /// Logs the detail and hides it from the caller.

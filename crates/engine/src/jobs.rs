@@ -432,7 +432,7 @@ impl Jobs {
             let at = micros
                 .parse::<i64>()
                 .ok()
-                .and_then(DateTime::from_timestamp_micros)
+                .and_then(crate::page::time_from_micros)
                 .ok_or(Error::InvalidPageToken)?;
             uuid::Uuid::parse_str(id).map_err(|_| Error::InvalidPageToken)?;
             Some((at, id.to_owned()))
@@ -1037,7 +1037,7 @@ impl From<crate::jobs::Error> for crate::error::Error {
         let message = error.to_string();
         let reason = match error {
             E::Run(run) => return Self::from(run),
-            E::Store(store) => return Self::internal(&store),
+            E::Store(store) => return Self::store(&store),
             E::NotFound(_) => reason::JOB_NOT_FOUND,
             E::Finished { .. } => reason::JOB_FINISHED,
             E::NotDead(_) => reason::JOB_NOT_DEAD,

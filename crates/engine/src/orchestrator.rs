@@ -707,7 +707,7 @@ impl From<Error> for crate::error::Error {
             }) => Self::new(reason::CIRCUIT_OPEN, message)
                 .with("skill_id", skill_id)
                 .retry_after(retry_after),
-            E::Breaker(crate::breaker::Error::Store(store)) => Self::internal(&store),
+            E::Breaker(crate::breaker::Error::Store(store)) => Self::store(&store),
             E::Budget(crate::budget::Error::Exceeded {
                 scope,
                 scope_key,
@@ -721,7 +721,7 @@ impl From<Error> for crate::error::Error {
                 .with("period", period.as_str())
                 .with("limit", limit.to_string())
                 .with("remaining", remaining.to_string()),
-            E::Budget(crate::budget::Error::Store(store)) => Self::internal(&store),
+            E::Budget(crate::budget::Error::Store(store)) => Self::store(&store),
             E::Approval(approval) => Self::from(approval),
             E::Finished(_) => Self::new(reason::EXECUTION_FINISHED, message),
             E::IdempotencyKeyReused => {
@@ -730,7 +730,7 @@ impl From<Error> for crate::error::Error {
             E::IdempotencyKeyInUse => Self::new(reason::IDEMPOTENCY_KEY_IN_USE, message),
             E::Api(error) => error,
             E::ApprovalMismatch(_) => Self::new(reason::APPROVAL_MISMATCH, message),
-            E::Store(store) => Self::internal(&store),
+            E::Store(store) => Self::store(&store),
             E::Dispatch {
                 execution_id,
                 source,

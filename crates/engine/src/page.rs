@@ -15,6 +15,18 @@ pub fn size(page_size: i32) -> Option<u32> {
     }
 }
 
+/// A time from a page token or a filter, when both stores can hold it (years 1 to 9999;
+/// PostgreSQL refuses times before 4713 BC, which chrono can represent).
+pub fn time_from_micros(micros: i64) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp_micros(micros).filter(|at| in_range(*at))
+}
+
+/// Whether both stores can hold `at` (years 1 to 9999).
+pub fn in_range(at: chrono::DateTime<chrono::Utc>) -> bool {
+    use chrono::Datelike;
+    (1..=9999).contains(&at.year())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -24,5 +36,14 @@ mod tests {
         assert_eq!(super::size(1000), Some(1000));
         assert_eq!(super::size(1001), None);
         assert_eq!(super::size(-1), None);
+    }
+
+    #[test]
+    fn times_outside_what_the_stores_hold_are_refused() {
+        assert!(super::time_from_micros(0).is_some());
+        assert!(super::time_from_micros(i64::MIN).is_none());
+        assert!(super::time_from_micros(i64::MAX).is_none());
+        assert!(super::time_from_micros(-62_135_596_800_000_000).is_some()); // 0001-01-01
+        assert!(super::time_from_micros(-62_135_596_800_000_001).is_none());
     }
 }

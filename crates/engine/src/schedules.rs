@@ -697,7 +697,7 @@ impl From<crate::schedules::Error> for crate::error::Error {
         let reason = match error {
             E::Run(run) => return Self::from(run),
             E::Jobs(jobs) => return Self::from(jobs),
-            E::Store(store) => return Self::internal(&store),
+            E::Store(store) => return Self::store(&store),
             E::NotFound(_) => reason::SCHEDULE_NOT_FOUND,
             E::Completed(_) => reason::SCHEDULE_COMPLETED,
             E::InvalidCron(_) => return Self::field(reason::INVALID_CRON, "cron", message),

@@ -484,7 +484,7 @@ impl From<Error> for crate::error::Error {
                 }
                 return denied;
             }
-            E::Store(store) => return Self::internal(store),
+            E::Store(store) => return Self::store(store),
             E::Internal(detail) => return Self::internal(detail),
         };
         Self::new(reason, error.to_string())

@@ -70,13 +70,33 @@ pub enum Options {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// A value the database cannot hold as it is (PostgreSQL text and JSON cannot contain a
+    /// NUL character); the caller's input, not a fault of the store.
+    #[error("a text contains a NUL character, which the database cannot store")]
+    Unstorable,
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("invalid store option {key}: {message}")]
     Options { key: &'static str, message: String },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Self {
+        // 22021: invalid byte sequence (0x00 in text); 22P05: untranslatable character
+        // (\u0000 in jsonb).
+        let unstorable = error
+            .as_database_error()
+            .and_then(|db| db.code())
+            .is_some_and(|code| code == "22021" || code == "22P05");
+        if unstorable {
+            Error::Unstorable
+        } else {
+            Error::Database(error)
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -227,7 +227,7 @@ impl BudgetService for Adapter {
         };
         let day = |time: Option<prost_types::Timestamp>| -> Option<String> {
             let time = time?;
-            let time = chrono::DateTime::from_timestamp(time.seconds, 0)?;
+            let time = super::convert::time(&prost_types::Timestamp { nanos: 0, ..time })?;
             Some(time.format("%Y-%m-%d").to_string())
         };
         let (from_day, to_day) = (day(request.start_time), day(request.end_time));

@@ -78,12 +78,14 @@ pub fn issue(issue: &Issue) -> v1::ValidationIssue {
     }
 }
 
-/// A protobuf time as a `DateTime`; `None` when it is out of range or its nanos are invalid.
+/// A protobuf time as a `DateTime`; `None` when its nanos are invalid or it is outside what
+/// the stores hold (years 1 to 9999, as protobuf's Timestamp itself).
 pub fn time(time: &prost_types::Timestamp) -> Option<chrono::DateTime<chrono::Utc>> {
     let nanos = u32::try_from(time.nanos)
         .ok()
         .filter(|nanos| *nanos < 1_000_000_000)?;
     chrono::DateTime::from_timestamp(time.seconds, nanos)
+        .filter(|at| skillos_engine::page::in_range(*at))
 }
 
 pub fn timestamp(time: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
@@ -481,5 +483,15 @@ mod tests {
             panic!()
         };
         assert_eq!(inner.fields["c"].kind, Some(ValueKind::NumberValue(2.5)));
+    }
+}
+#[cfg(test)]
+mod time_tests {
+    #[test]
+    fn times_no_store_holds_are_refused() {
+        let at = |seconds| super::time(&prost_types::Timestamp { seconds, nanos: 0 });
+        assert!(at(0).is_some());
+        assert!(at(-100_000_000_000).is_none());
+        assert!(at(i64::MAX).is_none());
     }
 }

@@ -115,13 +115,9 @@ impl JobService for Adapter {
         let now = chrono::Utc::now();
         let run_at = match request.start {
             None => None,
-            Some(v1::enqueue_job_request::Start::RunTime(time)) => Some(
-                chrono::DateTime::from_timestamp(
-                    time.seconds,
-                    u32::try_from(time.nanos).unwrap_or(0),
-                )
-                .ok_or_else(|| invalid("run_time is not a valid time"))?,
-            ),
+            Some(v1::enqueue_job_request::Start::RunTime(time)) => {
+                Some(convert::time(&time).ok_or_else(|| invalid("run_time is not a valid time"))?)
+            }
             Some(v1::enqueue_job_request::Start::Delay(delay)) => {
                 let delay = Duration::try_from(delay)
                     .map_err(|_| invalid("delay must be between 0 and 365 days"))?;

@@ -462,7 +462,7 @@ impl From<crate::routing::Error> for crate::error::Error {
         match error {
             E::InvalidRequest(_) => Self::new(reason::INVALID_REQUEST, message),
             E::SkillNotFound(_) => Self::new(reason::SKILL_NOT_FOUND, message),
-            E::Store(store) => Self::internal(&store),
+            E::Store(store) => Self::store(&store),
         }
     }
 }

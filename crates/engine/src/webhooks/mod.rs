@@ -848,7 +848,7 @@ impl From<crate::webhooks::Error> for crate::error::Error {
         let reason = match error {
             E::Run(run) => return Self::from(run),
             E::Jobs(jobs) => return Self::from(jobs),
-            E::Store(store) => return Self::internal(&store),
+            E::Store(store) => return Self::store(&store),
             E::Attachment(A::Io(io)) => return Self::internal(&io),
             E::NotFound(_) => reason::TRIGGER_NOT_FOUND,
             E::Disabled(_) => reason::TRIGGER_DISABLED,
