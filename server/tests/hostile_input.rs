@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::runner::{TestRunner, echo};
 use common::{ALL_SKILLS_TOKEN, Options, TestServer, reason};
 use skillos_proto::v1::{
