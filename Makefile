@@ -120,9 +120,14 @@ bench: setup ## Benchmarks (release build); results and method in docs/benchmark
 	$(CARGO_TARGET_DIR)/release/examples/bench-jobs
 	cargo run --release -q -p skillos-routing --example bench-routing
 
+.PHONY: deny
+deny: ## cargo-deny: licenses, banned crates and sources (installs cargo-deny when missing)
+	@command -v cargo-deny >/dev/null || cargo install --locked cargo-deny
+	cargo deny check licenses bans sources
+
 .PHONY: fuzz
-fuzz: ## Fuzz the manifest parser for FUZZ_SECONDS (needs nightly Rust and cargo-fuzz)
-	cd fuzz && cargo +nightly fuzz run manifest -- -max_total_time=$${FUZZ_SECONDS:-60}
+fuzz: ## Fuzz every parser of outside input for FUZZ_SECONDS each (default 60), on the stable toolchain
+	scripts/fuzz.sh
 
 .PHONY: clean
 clean: ## Remove build outputs and installed tools

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use skillos_engine::dispatch::Dispatcher;
 use skillos_engine::routing::EmbedderSource;
-use skillos_engine::routing::embed::{EmbedError, EmbedKind, Embedder};
+use skillos_engine::routing::embed::{EmbedKind, Embedder, Error as EmbedError};
 
 use crate::config::{EmbedderKind, RoutingConfig};
 

@@ -43,6 +43,9 @@ pub fn http_status(error: &Error) -> http::StatusCode {
     if TOO_LARGE.contains(&error.reason) {
         return http::StatusCode::PAYLOAD_TOO_LARGE;
     }
+    if error.reason == reason::HEADERS_TOO_LARGE {
+        return http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+    }
     codes(error.kind()).1
 }
 

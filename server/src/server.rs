@@ -258,6 +258,7 @@ pub async fn run(
         health_service,
         &config.server.cors_allowed_origins,
     )?
+    .layer(axum::middleware::from_fn(http::header_limit::limit))
     .layer(axum::middleware::from_fn_with_state(
         metrics,
         metrics::track,
@@ -299,6 +300,7 @@ pub async fn run(
         .accept_http1(true)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .http2_max_header_list_size(http::header_limit::DECODE_LIMIT)
         .add_routes(tonic::service::Routes::from(router))
         .serve_with_incoming_shutdown(
             TcpIncoming::from(listener).with_nodelay(Some(true)),

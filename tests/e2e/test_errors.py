@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import grpc
@@ -160,3 +162,27 @@ def test_a_request_over_the_message_limit_is_resource_exhausted(server):
     error = _raw_run(server, b"\x0a" + _varint(5 * 1024 * 1024) + b"x" * (5 * 1024 * 1024))
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error
     assert _details(error)["ErrorInfo"].reason == "MESSAGE_TOO_LARGE"
+
+
+def test_oversized_headers_fail_their_call_with_a_status_and_the_connection_lives(server):
+    from skillos.v1 import skill_service_pb2, skill_service_pb2_grpc
+
+    with grpc.insecure_channel(server.addr) as channel:
+        skills = skill_service_pb2_grpc.SkillServiceStub(channel)
+        for size in (32 * 1024, 1024 * 1024):
+            try:
+                skills.ListSkills(skill_service_pb2.ListSkillsRequest(), timeout=10,
+                                  metadata=[("authorization", "Bearer " + "x" * size)])
+                raise AssertionError(f"a {size}-byte header was accepted")
+            except grpc.RpcError as error:
+                assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, (size, error)
+                assert _details(error)["ErrorInfo"].reason == "HEADERS_TOO_LARGE"
+            # The same connection serves the next call.
+            listed = skills.ListSkills(skill_service_pb2.ListSkillsRequest(), timeout=10)
+            assert len(listed.skills) == 16
+    request = urllib.request.Request(server.url + "/healthz", headers={"X-Padding": "y" * 32 * 1024})
+    try:
+        urllib.request.urlopen(request, timeout=10)
+        raise AssertionError("a 32 KiB header was accepted over HTTP")
+    except urllib.error.HTTPError as error:
+        assert error.code == 431

@@ -312,10 +312,8 @@ impl Approvals {
     ) -> Result<(Vec<Approval>, Option<String>), Error> {
         let page_size = crate::page::size(page_size).ok_or(Error::InvalidPageSize)?;
         if !page_token.is_empty() {
-            let (micros, id) = page_token.split_once(':').ok_or(Error::InvalidPageToken)?;
-            let micros: i64 = micros.parse().map_err(|_| Error::InvalidPageToken)?;
-            let at = crate::page::time_from_micros(micros).ok_or(Error::InvalidPageToken)?;
-            filter.before = Some((at, id.to_owned()));
+            let cursor = crate::page::time_cursor(page_token, ':');
+            filter.before = Some(cursor.ok_or(Error::InvalidPageToken)?);
         }
         if !self.sees_all(principal) {
             filter.requester = Some(principal.subject.clone());
@@ -507,7 +505,7 @@ impl Approvals {
 }
 
 fn token(approval: &Approval) -> String {
-    format!("{}:{}", approval.created_at.timestamp_micros(), approval.id)
+    crate::page::time_token(approval.created_at, ':', &approval.id)
 }
 
 /// A principal is in a group when one of its roles is the group, or its `groups` attribute

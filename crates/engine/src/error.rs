@@ -145,6 +145,7 @@ pub mod reason {
         MALFORMED_REQUEST: InvalidArgument,
         PAYLOAD_TOO_DEEP: InvalidArgument,
         MESSAGE_TOO_LARGE: ResourceExhausted,
+        HEADERS_TOO_LARGE: ResourceExhausted,
         UNSTORABLE_TEXT: InvalidArgument,
         UNAUTHENTICATED: Unauthenticated,
         AUTHENTICATION_UNAVAILABLE: Unavailable,

@@ -428,14 +428,10 @@ impl Jobs {
         let before = if page_token.is_empty() {
             None
         } else {
-            let (micros, id) = page_token.split_once('~').ok_or(Error::InvalidPageToken)?;
-            let at = micros
-                .parse::<i64>()
-                .ok()
-                .and_then(crate::page::time_from_micros)
-                .ok_or(Error::InvalidPageToken)?;
-            uuid::Uuid::parse_str(id).map_err(|_| Error::InvalidPageToken)?;
-            Some((at, id.to_owned()))
+            let (at, id) =
+                crate::page::time_cursor(page_token, '~').ok_or(Error::InvalidPageToken)?;
+            uuid::Uuid::parse_str(&id).map_err(|_| Error::InvalidPageToken)?;
+            Some((at, id))
         };
         let mut jobs = self
             .inner
@@ -445,8 +441,8 @@ impl Jobs {
         let next = if jobs.len() > limit as usize {
             jobs.truncate(limit as usize);
             jobs.last().map(|job| {
-                let at = job.finished_at.map(|at| at.timestamp_micros()).unwrap_or(0);
-                format!("{at}~{}", job.id)
+                let at = job.finished_at.unwrap_or(DateTime::UNIX_EPOCH);
+                crate::page::time_token(at, '~', &job.id)
             })
         } else {
             None

@@ -629,7 +629,7 @@ impl Service {
         };
         let after = match page_token {
             "" => None,
-            token => Some(runner_cursor(token).ok_or(Error::InvalidPageToken)?),
+            token => Some(crate::page::name_cursor(token).ok_or(Error::InvalidPageToken)?),
         };
         let mut runners: Vec<RunnerInfo> = self
             .runners(principal)
@@ -648,28 +648,11 @@ impl Service {
         runners.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
         let next = (runners.len() > page_size).then(|| {
             let last = &runners[page_size - 1];
-            runner_token(&last.name, &last.id)
+            crate::page::name_token(&last.name, &last.id)
         });
         runners.truncate(page_size);
         Ok((runners, next))
     }
-}
-
-/// The page token after the runner `(name, id)`.
-fn runner_token(name: &str, id: &str) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{name}\n{id}"))
-}
-
-/// The `(name, id)` a runner page token names; `None` when it is not one.
-fn runner_cursor(token: &str) -> Option<(String, String)> {
-    use base64::Engine as _;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token)
-        .ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let (name, id) = text.split_once('\n')?;
-    Some((name.to_owned(), id.to_owned()))
 }
 
 impl From<Error> for crate::error::Error {
@@ -745,24 +728,5 @@ impl From<Error> for crate::error::Error {
                 Self::new(reason, message).with("execution_id", execution_id)
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn runner_page_tokens_round_trip_and_others_are_refused() {
-        let token = runner_token("echo", "r-1");
-        assert_eq!(runner_cursor(&token), Some(("echo".into(), "r-1".into())));
-        assert_eq!(runner_cursor("not base64!"), None);
-        assert_eq!(
-            runner_cursor(&runner_token("", "")),
-            Some((String::new(), String::new()))
-        );
-        use base64::Engine as _;
-        let no_separator = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("x");
-        assert_eq!(runner_cursor(&no_separator), None);
     }
 }

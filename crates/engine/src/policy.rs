@@ -857,6 +857,9 @@ fn hex_sha256(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -6,8 +6,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use skillos_core::registry::Catalog;
 use skillos_core::skill_id::InvalidSkillId;
@@ -19,7 +17,6 @@ use crate::dispatch::Dispatcher;
 
 const DEFAULT_PAGE_SIZE: usize = 100;
 const MAX_PAGE_SIZE: usize = 1000;
-const PAGE_TOKEN_PREFIX: &str = "after:";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -437,23 +434,13 @@ fn filters_key(tag: Option<&str>, domain: Option<&str>, include_deprecated: bool
 }
 
 fn encode_page_token(filters: &str, last: &SkillId) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{PAGE_TOKEN_PREFIX}{filters}\u{1e}{last}"))
+    crate::page::filtered_token(filters, &last.to_string())
 }
 
 fn decode_page_token(token: &str) -> Result<PageToken, Error> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(token)
-        .map_err(|_| Error::InvalidPageToken)?;
-    let text = String::from_utf8(bytes).map_err(|_| Error::InvalidPageToken)?;
-    let rest = text
-        .strip_prefix(PAGE_TOKEN_PREFIX)
-        .ok_or(Error::InvalidPageToken)?;
-    let (filters, after) = rest.rsplit_once('\u{1e}').ok_or(Error::InvalidPageToken)?;
-    let after = SkillId::parse(after).map_err(|_| Error::InvalidPageToken)?;
-    Ok(PageToken {
-        filters: filters.to_owned(),
-        after,
-    })
+    let (filters, after) = crate::page::filtered_cursor(token).ok_or(Error::InvalidPageToken)?;
+    let after = SkillId::parse(&after).map_err(|_| Error::InvalidPageToken)?;
+    Ok(PageToken { filters, after })
 }
 
 impl From<Error> for crate::error::Error {

@@ -1,6 +1,7 @@
 //! Plain HTTP routes on the shared port: liveness, readiness, metrics, and the skill registry
 //! as JSON.
 
+pub(crate) mod header_limit;
 mod skills;
 mod webhooks;
 

@@ -11,7 +11,7 @@ use crate::dispatch::{self, Dispatcher};
 
 /// Why embeddings could not be had.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum EmbedError {
+pub enum Error {
     #[error("no embedder is available")]
     Unavailable,
     #[error("the embedder did not answer in time")]
@@ -20,12 +20,12 @@ pub enum EmbedError {
     Failed(String),
 }
 
-impl From<dispatch::EmbedError> for EmbedError {
+impl From<dispatch::EmbedError> for Error {
     fn from(error: dispatch::EmbedError) -> Self {
         match error {
-            dispatch::EmbedError::NoProvider => EmbedError::Unavailable,
-            dispatch::EmbedError::Timeout => EmbedError::Timeout,
-            other => EmbedError::Failed(other.to_string()),
+            dispatch::EmbedError::NoProvider => Error::Unavailable,
+            dispatch::EmbedError::Timeout => Error::Timeout,
+            other => Error::Failed(other.to_string()),
         }
     }
 }
@@ -47,7 +47,7 @@ pub trait Embedder: Send + Sync {
         texts: &[String],
         kind: EmbedKind,
         timeout: Duration,
-    ) -> Result<Vec<Vec<f32>>, EmbedError>;
+    ) -> Result<Vec<Vec<f32>>, Error>;
 }
 
 /// Embeddings from a connected runner that offers `model`.
@@ -74,7 +74,7 @@ impl Embedder for RunnerEmbedder {
         texts: &[String],
         kind: EmbedKind,
         timeout: Duration,
-    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+    ) -> Result<Vec<Vec<f32>>, Error> {
         let tenant = match kind {
             EmbedKind::Query => self.tenant.as_ref(),
             EmbedKind::Document => None,

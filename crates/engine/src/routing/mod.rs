@@ -17,7 +17,7 @@ use skillos_routing::{
 };
 use skillos_store::{RoutingFeedback, SkillVector, Store, TenantId};
 
-pub use embed::{EmbedError, EmbedKind, Embedder};
+pub use embed::{EmbedKind, Embedder, Error as EmbedError};
 
 use crate::dispatch::Dispatcher;
 

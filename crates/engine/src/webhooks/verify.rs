@@ -51,7 +51,7 @@ impl Scheme {
     }
 
     /// The header that carries the signature.
-    fn signature_header(self) -> &'static str {
+    pub fn signature_header(self) -> &'static str {
         match self {
             Self::SkillosV1 => "x-skillos-signature",
             Self::StandardWebhooks => "webhook-signature",
