@@ -12,6 +12,8 @@ cd "$(dirname "$0")/../fuzz"
 seconds="${FUZZ_SECONDS:-60}"
 jobs="${FUZZ_JOBS:-$(nproc)}"
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}/fuzz"
+# An explicit target keeps the instrumentation off build scripts and proc macros.
+triple="$(rustc -vV | sed -n 's/^host: //p')"
 mapfile -t all < <(sed -n 's/^name = "\(.*\)"$/\1/p' Cargo.toml | grep -v '^skillos-fuzz$')
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=("${all[@]}")
@@ -20,14 +22,15 @@ echo "building ${#targets[@]} fuzz targets (instrumented, release)..." >&2
 RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks" \
-  cargo build --release --target-dir "$target_dir" $(printf -- '--bin %s ' "${targets[@]}")
+  cargo build --release --target "$triple" --target-dir "$target_dir" $(printf -- '--bin %s ' "${targets[@]}")
+bin_dir="$target_dir/$triple/release"
 
 mkdir -p artifacts corpus
 failed=()
 run() {
   local target="$1"
   mkdir -p "corpus/$target" "artifacts/$target"
-  if "$target_dir/release/$target" "corpus/$target" -max_total_time="$seconds" \
+  if "$bin_dir/$target" "corpus/$target" -max_total_time="$seconds" \
       -artifact_prefix="artifacts/$target/" -print_final_stats=1 >"artifacts/$target.log" 2>&1; then
     echo "ok       $target ($(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "artifacts/$target.log" | grep -o '[0-9]*$') runs in ${seconds}s)"
   else

@@ -56,6 +56,21 @@ fn dry(skill: &str) -> v1::RunRequest {
     }
 }
 
+/// The plan of a dry run of `skill` as `token`.
+async fn plan_of(server: &TestServer, token: &str, skill: &str) -> v1::RunPlan {
+    OrchestratorServiceClient::new(server.channel().await)
+        .run(with_token(dry(skill), token))
+        .await
+        .unwrap()
+        .into_inner()
+        .plan
+        .unwrap()
+}
+
+fn reasons(plan: &v1::RunPlan) -> Vec<&str> {
+    plan.refusals.iter().map(|r| r.reason.as_str()).collect()
+}
+
 async fn executions(server: &TestServer, token: &str) -> usize {
     OrchestratorServiceClient::new(server.channel().await)
         .list_executions(with_token(v1::ListExecutionsRequest::default(), token))
@@ -108,13 +123,7 @@ async fn a_dry_run_plans_and_leaves_nothing_behind() {
     }
 
     // Held for approval: who must approve.
-    let plan = client
-        .run(with_token(dry("a/two"), &member))
-        .await
-        .unwrap()
-        .into_inner()
-        .plan
-        .unwrap();
+    let plan = plan_of(&server, &member, "a/two").await;
     assert!(plan.approval_required);
     assert_eq!(plan.approval_policy_id, "two-of-finance");
     assert_eq!(plan.required_approvals, 2);
@@ -122,25 +131,11 @@ async fn a_dry_run_plans_and_leaves_nothing_behind() {
     assert!(plan.refusals.is_empty());
 
     // Over the budget, and denied by policy: listed, in stage order.
-    let plan = client
-        .run(with_token(dry("a/dear"), &member))
-        .await
-        .unwrap()
-        .into_inner()
-        .plan
-        .unwrap();
-    let reasons: Vec<&str> = plan.refusals.iter().map(|r| r.reason.as_str()).collect();
-    assert_eq!(reasons, ["BUDGET_EXCEEDED"]);
+    let plan = plan_of(&server, &member, "a/dear").await;
+    assert_eq!(reasons(&plan), ["BUDGET_EXCEEDED"]);
     assert_eq!(plan.refusals[0].metadata["limit"], "0.3");
-    let plan = client
-        .run(with_token(dry("b/three"), &member))
-        .await
-        .unwrap()
-        .into_inner()
-        .plan
-        .unwrap();
-    let reasons: Vec<&str> = plan.refusals.iter().map(|r| r.reason.as_str()).collect();
-    assert_eq!(reasons, ["POLICY_DENIED"]);
+    let plan = plan_of(&server, &member, "b/three").await;
+    assert_eq!(reasons(&plan), ["POLICY_DENIED"]);
 
     // What the request gets wrong fails as a run would.
     let status = client
@@ -166,15 +161,8 @@ async fn a_dry_run_plans_and_leaves_nothing_behind() {
     assert_eq!(executions(&server, &member).await, 1);
 
     // Now 0.25 of 0.3 is spent: a dry run says the next one would be refused.
-    let plan = client
-        .run(with_token(dry("a/one"), &member))
-        .await
-        .unwrap()
-        .into_inner()
-        .plan
-        .unwrap();
-    let reasons: Vec<&str> = plan.refusals.iter().map(|r| r.reason.as_str()).collect();
-    assert_eq!(reasons, ["BUDGET_EXCEEDED"]);
+    let plan = plan_of(&server, &member, "a/one").await;
+    assert_eq!(reasons(&plan), ["BUDGET_EXCEEDED"]);
     server.stop().await.unwrap();
 }
 
@@ -182,16 +170,8 @@ async fn a_dry_run_plans_and_leaves_nothing_behind() {
 async fn a_dry_run_without_a_runner_says_so() {
     let server = server().await;
     let member = server.api_key("default", &["member"]).await;
-    let mut client = OrchestratorServiceClient::new(server.channel().await);
-    let plan = client
-        .run(with_token(dry("a/one"), &member))
-        .await
-        .unwrap()
-        .into_inner()
-        .plan
-        .unwrap();
+    let plan = plan_of(&server, &member, "a/one").await;
     assert!(plan.runner.is_none());
-    let reasons: Vec<&str> = plan.refusals.iter().map(|r| r.reason.as_str()).collect();
-    assert_eq!(reasons, ["NO_RUNNER"]);
+    assert_eq!(reasons(&plan), ["NO_RUNNER"]);
     server.stop().await.unwrap();
 }

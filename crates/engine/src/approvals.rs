@@ -180,27 +180,20 @@ impl Approvals {
     ) -> Result<Result<Execution, skillos_store::IdempotencyRecord>, Error> {
         let manifest = &run.skill.manifest;
         let now = skillos_store::now();
-        let execution_id = uuid::Uuid::now_v7().to_string();
         let approval_id = uuid::Uuid::now_v7().to_string();
+        let running = crate::run::record::new_execution(
+            run.principal,
+            run.skill,
+            run.payload.clone(),
+            run.job_id.clone(),
+        );
         let execution = Execution {
-            id: execution_id.clone(),
-            tenant_id: run.principal.tenant.clone(),
-            skill_id: manifest.id.to_string(),
-            skill_version: manifest.version.to_string(),
             status: ExecutionStatus::PendingApproval,
-            principal: run.principal.subject.clone(),
-            payload: run.payload.clone(),
-            output: None,
-            error: None,
-            runner_id: None,
-            attempts: 0,
-            cost: 0.0,
-            created_at: now,
             started_at: None,
-            finished_at: None,
             approval_id: Some(approval_id.clone()),
-            job_id: run.job_id.clone(),
+            ..running
         };
+        let execution_id = execution.id.clone();
         let expires_in =
             chrono::Duration::from_std(requirement.expires_in).unwrap_or(chrono::Duration::days(1));
         let approval = Approval {

@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use crate::auth::{self, Principal};
-use crate::error::{IntoStatus, status};
+use crate::error::{IntoStatus, invalid_field, status};
 use skillos_engine::approvals::{Approvals, EventKind};
 use skillos_engine::error::{Error, reason};
 
@@ -41,7 +41,9 @@ fn skill_filter(skill_id: &str) -> Result<Option<String>, Status> {
         "" => Ok(None),
         id => skillos_core::SkillId::parse(id)
             .map(|id| Some(id.to_string()))
-            .map_err(|error| Error::new(reason::INVALID_SKILL_ID, error.to_string()).into_status()),
+            .map_err(|error| {
+                invalid_field(reason::INVALID_SKILL_ID, "skill_id", error.to_string())
+            }),
     }
 }
 
@@ -51,11 +53,11 @@ fn store_state(state: i32) -> Result<ApprovalState, Status> {
         .into_iter()
         .find(|candidate| convert::approval_state(*candidate) == state)
         .ok_or_else(|| {
-            Error::new(
+            invalid_field(
                 reason::INVALID_REQUEST,
+                "states",
                 "states must be PENDING, APPROVED, REJECTED, EXPIRED or CANCELLED",
             )
-            .into_status()
         })
 }
 

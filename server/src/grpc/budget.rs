@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use crate::auth::{self, Principal};
-use crate::error::{IntoStatus, status};
+use crate::error::{IntoStatus, invalid_field};
 use skillos_engine::budget::{BudgetView, Budgets, Period, Scope, Source};
 use skillos_engine::error::{Error, Reason, reason};
 use skillos_engine::policy::{Policies, permission};
@@ -42,8 +42,8 @@ impl Adapter {
     }
 }
 
-fn invalid(reason: Reason, message: impl Into<String>) -> Status {
-    status(Error::new(reason, message))
+fn invalid(field: &str, reason: Reason, message: impl Into<String>) -> Status {
+    invalid_field(reason, field, message)
 }
 
 fn internal(error: skillos_engine::budget::Error) -> Status {
@@ -58,6 +58,7 @@ fn budget_of(scope: i32, scope_key: &str, period: i32) -> Result<(Scope, String,
         Ok(v1::BudgetScope::Skill) => Scope::Skill,
         _ => {
             return Err(invalid(
+                "scope",
                 reason::INVALID_BUDGET_SCOPE,
                 "scope must be TENANT, PRINCIPAL or SKILL",
             ));
@@ -70,6 +71,7 @@ fn budget_of(scope: i32, scope_key: &str, period: i32) -> Result<(Scope, String,
         Ok(v1::BudgetPeriod::Total) => Period::Total,
         _ => {
             return Err(invalid(
+                "period",
                 reason::INVALID_BUDGET_SCOPE,
                 "period must be PER_REQUEST, DAY, MONTH or TOTAL",
             ));
@@ -80,18 +82,20 @@ fn budget_of(scope: i32, scope_key: &str, period: i32) -> Result<(Scope, String,
         Scope::Tenant if key.is_empty() => String::new(),
         Scope::Tenant => {
             return Err(invalid(
+                "scope_key",
                 reason::INVALID_BUDGET_SCOPE,
                 "scope_key must be empty for TENANT",
             ));
         }
         _ if key.is_empty() => {
             return Err(invalid(
+                "scope_key",
                 reason::INVALID_BUDGET_SCOPE,
                 "scope_key (a principal's subject or a skill id) is required",
             ));
         }
         Scope::Skill => skillos_core::SkillId::parse(key)
-            .map_err(|error| invalid(reason::INVALID_SKILL_ID, error.to_string()))?
+            .map_err(|error| invalid("skill_id", reason::INVALID_SKILL_ID, error.to_string()))?
             .to_string(),
         Scope::Principal => key.to_owned(),
     };
@@ -174,6 +178,7 @@ impl BudgetService for Adapter {
             && !(limit.is_finite() && limit >= 0.0)
         {
             return Err(invalid(
+                "limit",
                 reason::INVALID_BUDGET_LIMIT,
                 "limit must be a finite number >= 0 (unset removes it)",
             ));
@@ -204,6 +209,7 @@ impl BudgetService for Adapter {
         }
         let page_size = skillos_engine::page::size(request.page_size).ok_or_else(|| {
             invalid(
+                "page_size",
                 reason::INVALID_PAGE_SIZE,
                 "page_size must be between 0 and 1000",
             )
@@ -212,6 +218,7 @@ impl BudgetService for Adapter {
             "" => 0,
             token => token.parse::<usize>().map_err(|_| {
                 invalid(
+                    "page_token",
                     reason::INVALID_PAGE_TOKEN,
                     "pass the next_page_token of the previous response",
                 )
@@ -221,7 +228,9 @@ impl BudgetService for Adapter {
             "" => None,
             id => Some(
                 skillos_core::SkillId::parse(id)
-                    .map_err(|error| invalid(reason::INVALID_SKILL_ID, error.to_string()))?
+                    .map_err(|error| {
+                        invalid("skill_id", reason::INVALID_SKILL_ID, error.to_string())
+                    })?
                     .to_string(),
             ),
         };
@@ -235,6 +244,7 @@ impl BudgetService for Adapter {
             && from >= to
         {
             return Err(invalid(
+                "start_time",
                 reason::INVALID_REQUEST,
                 "start_time must be before end_time",
             ));

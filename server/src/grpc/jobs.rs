@@ -8,8 +8,8 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use crate::auth;
-use crate::error::{IntoStatus, status};
-use skillos_engine::error::{Error, reason};
+use crate::error::{invalid_field, status};
+use skillos_engine::error::reason;
 use skillos_engine::jobs::{EnqueueRequest, JobView, Jobs};
 
 #[derive(Clone, Debug)]
@@ -24,8 +24,8 @@ impl Adapter {
     }
 }
 
-fn invalid(message: impl Into<String>) -> Status {
-    Error::new(reason::INVALID_REQUEST, message).into_status()
+fn invalid(field: &str, message: impl Into<String>) -> Status {
+    invalid_field(reason::INVALID_REQUEST, field, message)
 }
 
 fn skill_filter(skill_id: &str) -> Result<Option<String>, Status> {
@@ -33,7 +33,9 @@ fn skill_filter(skill_id: &str) -> Result<Option<String>, Status> {
         "" => Ok(None),
         id => skillos_core::SkillId::parse(id)
             .map(|id| Some(id.to_string()))
-            .map_err(|error| Error::new(reason::INVALID_SKILL_ID, error.to_string()).into_status()),
+            .map_err(|error| {
+                invalid_field(reason::INVALID_SKILL_ID, "skill_id", error.to_string())
+            }),
     }
 }
 
@@ -94,10 +96,13 @@ fn attempts(value: i32, field: &str) -> Result<Option<u32>, Status> {
     match u32::try_from(value) {
         Ok(0) => Ok(None),
         Ok(n) if n <= skillos_engine::jobs::MAX_ATTEMPTS => Ok(Some(n)),
-        _ => Err(invalid(format!(
-            "{field} must be between 1 and {}, or 0 for the default",
-            skillos_engine::jobs::MAX_ATTEMPTS
-        ))),
+        _ => Err(invalid(
+            field,
+            format!(
+                "{field} must be between 1 and {}, or 0 for the default",
+                skillos_engine::jobs::MAX_ATTEMPTS
+            ),
+        )),
     }
 }
 
@@ -115,15 +120,16 @@ impl JobService for Adapter {
         let now = chrono::Utc::now();
         let run_at = match request.start {
             None => None,
-            Some(v1::enqueue_job_request::Start::RunTime(time)) => {
-                Some(convert::time(&time).ok_or_else(|| invalid("run_time is not a valid time"))?)
-            }
+            Some(v1::enqueue_job_request::Start::RunTime(time)) => Some(
+                convert::time(&time)
+                    .ok_or_else(|| invalid("run_time", "run_time is not a valid time"))?,
+            ),
             Some(v1::enqueue_job_request::Start::Delay(delay)) => {
                 let delay = Duration::try_from(delay)
-                    .map_err(|_| invalid("delay must be between 0 and 365 days"))?;
+                    .map_err(|_| invalid("delay", "delay must be between 0 and 365 days"))?;
                 Some(
                     now + chrono::Duration::from_std(delay)
-                        .map_err(|_| invalid("delay is too long"))?,
+                        .map_err(|_| invalid("delay", "delay is too long"))?,
                 )
             }
         };
@@ -133,7 +139,7 @@ impl JobService for Adapter {
                 Duration::try_from(timeout)
                     .ok()
                     .filter(|timeout| !timeout.is_zero())
-                    .ok_or_else(|| invalid("timeout must be positive"))?,
+                    .ok_or_else(|| invalid("timeout", "timeout must be positive"))?,
             ),
         };
         let enqueue = EnqueueRequest {
@@ -189,7 +195,7 @@ impl JobService for Adapter {
             let state = JobState::ALL
                 .into_iter()
                 .find(|candidate| job_state(*candidate) == state)
-                .ok_or_else(|| invalid("states: unknown job state"))?;
+                .ok_or_else(|| invalid("states", "states: unknown job state"))?;
             states.push(state);
         }
         let source = match v1::JobSource::try_from(request.source) {
@@ -197,7 +203,7 @@ impl JobService for Adapter {
             Ok(v1::JobSource::Api) => Some(JobSource::Api),
             Ok(v1::JobSource::Webhook) => Some(JobSource::Webhook),
             Ok(v1::JobSource::Schedule) => Some(JobSource::Schedule),
-            Err(_) => return Err(invalid("source: unknown job source")),
+            Err(_) => return Err(invalid("source", "source: unknown job source")),
         };
         let filter = JobFilter {
             states,

@@ -8,8 +8,8 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use crate::auth;
-use crate::error::status;
-use skillos_engine::error::{Error, Reason, reason};
+use crate::error::{invalid_field, status};
+use skillos_engine::error::{Reason, reason};
 use skillos_engine::schedules::{CatchUp, NewSchedule, Schedules, Spec};
 
 #[derive(Clone, Debug)]
@@ -24,8 +24,8 @@ impl Adapter {
     }
 }
 
-fn invalid(reason: Reason, message: impl Into<String>) -> Status {
-    status(Error::new(reason, message))
+fn invalid(field: &str, reason: Reason, message: impl Into<String>) -> Status {
+    invalid_field(reason, field, message)
 }
 
 fn state(state: ScheduleState) -> v1::ScheduleState {
@@ -37,7 +37,13 @@ fn state(state: ScheduleState) -> v1::ScheduleState {
 }
 
 fn time(t: &prost_types::Timestamp) -> Result<chrono::DateTime<chrono::Utc>, Status> {
-    convert::time(t).ok_or_else(|| invalid(reason::INVALID_SCHEDULE, "a time is out of range"))
+    convert::time(t).ok_or_else(|| {
+        invalid(
+            "schedule",
+            reason::INVALID_SCHEDULE,
+            "a time is out of range",
+        )
+    })
 }
 
 /// The protobuf form of a schedule.
@@ -95,6 +101,7 @@ impl ScheduleService for Adapter {
         let spec = match given.spec {
             None => {
                 return Err(invalid(
+                    "schedule",
                     reason::INVALID_SCHEDULE,
                     "a cron, an interval or a one-shot time is required",
                 ));
@@ -108,6 +115,7 @@ impl ScheduleService for Adapter {
                     .and_then(|d| Duration::try_from(d).ok())
                     .ok_or_else(|| {
                         invalid(
+                            "schedule.interval",
                             reason::INVALID_SCHEDULE,
                             "the interval must be at least 1 s",
                         )
@@ -124,6 +132,7 @@ impl ScheduleService for Adapter {
             Ok(_) => CatchUp::Skip,
             Err(_) => {
                 return Err(invalid(
+                    "schedule.catch_up_policy",
                     reason::INVALID_REQUEST,
                     "catch_up_policy: unknown policy",
                 ));
@@ -134,6 +143,7 @@ impl ScheduleService for Adapter {
             Ok(n) => Some(n),
             Err(_) => {
                 return Err(invalid(
+                    "schedule.max_attempts",
                     reason::INVALID_REQUEST,
                     "max_attempts must not be negative",
                 ));
@@ -176,7 +186,11 @@ impl ScheduleService for Adapter {
                 .into_iter()
                 .find(|candidate| state(*candidate) == wanted)
                 .ok_or_else(|| {
-                    invalid(reason::INVALID_REQUEST, "states: unknown schedule state")
+                    invalid(
+                        "states",
+                        reason::INVALID_REQUEST,
+                        "states: unknown schedule state",
+                    )
                 })?;
             states.push(found);
         }
@@ -184,7 +198,9 @@ impl ScheduleService for Adapter {
             "" => None,
             id => Some(
                 skillos_core::SkillId::parse(id)
-                    .map_err(|error| invalid(reason::INVALID_SKILL_ID, error.to_string()))?
+                    .map_err(|error| {
+                        invalid("skill_id", reason::INVALID_SKILL_ID, error.to_string())
+                    })?
                     .to_string(),
             ),
         };

@@ -9,8 +9,8 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use crate::auth;
-use crate::error::{IntoStatus, status};
-use skillos_engine::error::{Error, reason};
+use crate::error::{invalid_field, status};
+use skillos_engine::error::reason;
 use skillos_engine::webhooks::{
     Headers, Incoming, Mapping, NewTrigger, Origin, Scheme, TriggerView, Webhooks,
 };
@@ -27,8 +27,8 @@ impl Adapter {
     }
 }
 
-fn invalid(message: impl Into<String>) -> Status {
-    Error::new(reason::INVALID_REQUEST, message).into_status()
+fn invalid(field: &str, message: impl Into<String>) -> Status {
+    invalid_field(reason::INVALID_REQUEST, field, message)
 }
 
 fn scheme(value: i32) -> Result<Option<Scheme>, Status> {
@@ -37,7 +37,10 @@ fn scheme(value: i32) -> Result<Option<Scheme>, Status> {
         Ok(v1::SignatureScheme::SkillosV1) => Ok(Some(Scheme::SkillosV1)),
         Ok(v1::SignatureScheme::StandardWebhooks) => Ok(Some(Scheme::StandardWebhooks)),
         Ok(v1::SignatureScheme::GithubSha256) => Ok(Some(Scheme::GithubSha256)),
-        Err(_) => Err(invalid("signature_scheme: unknown scheme")),
+        Err(_) => Err(invalid(
+            "signature_scheme",
+            "signature_scheme: unknown scheme",
+        )),
     }
 }
 
@@ -56,7 +59,10 @@ fn mapping(value: i32) -> Result<Option<Mapping>, Status> {
         Ok(v1::PayloadMapping::Envelope) => Ok(Some(Mapping::Envelope)),
         Ok(v1::PayloadMapping::Body) => Ok(Some(Mapping::Body)),
         Ok(v1::PayloadMapping::Request) => Ok(Some(Mapping::Request)),
-        Err(_) => Err(invalid("payload_mapping: unknown mapping")),
+        Err(_) => Err(invalid(
+            "payload_mapping",
+            "payload_mapping: unknown mapping",
+        )),
     }
 }
 
@@ -72,7 +78,8 @@ fn mapping_message(name: &str) -> v1::PayloadMapping {
 fn duration(value: Option<prost_types::Duration>, field: &str) -> Result<Option<Duration>, Status> {
     value
         .map(|value| {
-            Duration::try_from(value).map_err(|_| invalid(format!("{field} must not be negative")))
+            Duration::try_from(value)
+                .map_err(|_| invalid(field, format!("{field} must not be negative")))
         })
         .transpose()
 }
@@ -177,7 +184,7 @@ impl WebhookService for Adapter {
             id => Some(
                 skillos_core::SkillId::parse(id)
                     .map_err(|error| {
-                        Error::new(reason::INVALID_SKILL_ID, error.to_string()).into_status()
+                        invalid_field(reason::INVALID_SKILL_ID, "skill_id", error.to_string())
                     })?
                     .to_string(),
             ),

@@ -32,7 +32,7 @@ pub mod dry_run;
 pub mod idempotency;
 mod payload;
 mod policy;
-mod record;
+pub(crate) mod record;
 pub mod resolve;
 mod settle;
 
@@ -279,7 +279,12 @@ impl Service {
             return Err(Error::NoRunner(skill_id));
         }
         let run = Admitted {
-            execution: record::new_execution(principal, &view, request.payload, request.job_id),
+            execution: record::new_execution(
+                principal,
+                &view.skill,
+                request.payload,
+                request.job_id,
+            ),
             stored: false,
             timeout,
             traceparent: request.traceparent,

@@ -7,16 +7,16 @@ use skillos_store::{Execution, ExecutionStatus};
 use super::idempotency::IdempotencyKey;
 use crate::auth::Principal;
 use crate::orchestrator::{Error, Service};
-use crate::skills::SkillView;
+use skillos_core::registry::Skill;
 
-/// The execution a new run creates, not yet stored.
+/// The execution a new run creates, not yet stored: RUNNING from now (a held run changes that).
 pub(crate) fn new_execution(
     principal: &Principal,
-    view: &SkillView,
+    skill: &Skill,
     payload: Json,
     job_id: Option<String>,
 ) -> Execution {
-    let manifest = &view.skill.manifest;
+    let manifest = &skill.manifest;
     let now = skillos_store::now();
     Execution {
         id: uuid::Uuid::now_v7().to_string(),
