@@ -149,7 +149,8 @@ def test_real_signers_are_accepted_and_negative_vectors_leave_nothing(tmp_path: 
             ("std", std_headers("msg_neg", body, datetime.fromtimestamp(int(time.time()) + 302, timezone.utc))),
             ("std", std_headers("msg_neg", body, datetime.fromtimestamp(int(time.time()) - 301, timezone.utc))),
             ("std", std_headers("msg.neg", body)),
-            ("std", {**good, "webhook-signature": "v1," + "A" * 65536}),
+            # Over the verifier's 8 KiB per signature header, within the edge's 16 KiB in all.
+            ("std", {**good, "webhook-signature": "v1," + "A" * 12000}),
             ("legacy", {"X-SkillOS-Signature": legacy_header(body).split(",", 1)[1]}),
             ("legacy", {"X-SkillOS-Signature": f"t=1,{legacy_header(body)}"}),
             ("legacy", {"X-SkillOS-Signature": legacy_header(body, secret="another-secret-0123456789")}),
@@ -162,6 +163,9 @@ def test_real_signers_are_accepted_and_negative_vectors_leave_nothing(tmp_path: 
             assert status in (400, 401), (index, trigger, headers, status, answer)
             assert answer["error"]["reason"] in ("INVALID_HEADERS", "SIGNATURE_INVALID"), answer
             assert "secret" not in answer["error"]["message"], answer
+        # Headers over the edge's 16 KiB in all are refused before the verifier sees them.
+        status, answer = post(server, "std", body, {**good, "webhook-signature": "v1," + "A" * 65536})
+        assert (status, answer["error"]["reason"]) == (431, "HEADERS_TOO_LARGE"), answer
         assert counts(data) == (0, 0), "a refused delivery left a job or a dedup record"
 
         # The real signers.
