@@ -40,37 +40,30 @@ struct RunFields {
     dry_run: bool,
 }
 
-impl From<&mut v1::RunRequest> for RunFields {
-    fn from(request: &mut v1::RunRequest) -> Self {
-        let filter = request.filter.take();
-        let mode = request.routing_mode;
-        Self {
-            target: request.target.take().map(|target| match target {
-                v1::run_request::Target::SkillId(id) => Target::SkillId(id),
-                v1::run_request::Target::Query(query) => query_target(query, mode, filter),
-            }),
-            payload: request.payload.take(),
-            timeout: request.timeout.take(),
-            dry_run: request.dry_run,
+/// Run and RunStream carry the same fields in two messages: one conversion for both.
+macro_rules! run_fields {
+    ($request:ty, $target:path) => {
+        impl From<&mut $request> for RunFields {
+            fn from(request: &mut $request) -> Self {
+                use $target as T;
+                let filter = request.filter.take();
+                let mode = request.routing_mode;
+                Self {
+                    target: request.target.take().map(|target| match target {
+                        T::SkillId(id) => Target::SkillId(id),
+                        T::Query(query) => query_target(query, mode, filter),
+                    }),
+                    payload: request.payload.take(),
+                    timeout: request.timeout.take(),
+                    dry_run: request.dry_run,
+                }
+            }
         }
-    }
+    };
 }
 
-impl From<&mut v1::RunStreamRequest> for RunFields {
-    fn from(request: &mut v1::RunStreamRequest) -> Self {
-        let filter = request.filter.take();
-        let mode = request.routing_mode;
-        Self {
-            target: request.target.take().map(|target| match target {
-                v1::run_stream_request::Target::SkillId(id) => Target::SkillId(id),
-                v1::run_stream_request::Target::Query(query) => query_target(query, mode, filter),
-            }),
-            payload: request.payload.take(),
-            timeout: request.timeout.take(),
-            dry_run: request.dry_run,
-        }
-    }
-}
+run_fields!(v1::RunRequest, v1::run_request::Target);
+run_fields!(v1::RunStreamRequest, v1::run_stream_request::Target);
 
 fn query_target(query: String, mode: i32, filter: Option<v1::RouteFilter>) -> Target {
     Target::Query(RouteRequest {

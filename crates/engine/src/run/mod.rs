@@ -330,11 +330,9 @@ impl Service {
         let admission = self
             .admit_breaker(principal, &execution.skill_id, &plan, &mut abandoned)
             .await?;
-        if !stored
-            && let Some(taken) = self
-                .record(principal, &execution, idempotency.as_ref())
-                .await?
-        {
+        let claim = idempotency.as_ref().map(|key| self.claim(principal, key));
+        let keyed = idempotency.as_ref().zip(claim.as_ref());
+        if !stored && let Some(taken) = self.record(principal, &execution, keyed).await? {
             // Another request holds the key: its answer, not a second run.
             return Ok(Answer::replayed(taken, sink).await);
         }
@@ -352,7 +350,6 @@ impl Service {
                 events: sink.dispatch_events(),
             })
             .await;
-        let claim = idempotency.as_ref().map(|key| self.claim(principal, key));
         let ended = settle::Dispatched {
             execution: &execution,
             plan: &plan,

@@ -2,7 +2,7 @@
 //! the same statement) before it is dispatched, so a crash never loses a run that started.
 
 use serde_json::Value as Json;
-use skillos_store::{Execution, ExecutionStatus};
+use skillos_store::{Execution, ExecutionStatus, IdempotencyClaim};
 
 use super::idempotency::IdempotencyKey;
 use crate::auth::Principal;
@@ -40,22 +40,22 @@ pub(crate) fn new_execution(
 }
 
 impl Service {
-    /// Stores the execution; `Some` when its idempotency key was taken meanwhile (the answer
-    /// is then the other request's, and nothing is stored).
+    /// Stores the execution, claiming its idempotency key in the same statement; `Some` when
+    /// the key was taken meanwhile (the answer is then the other request's, and nothing is
+    /// stored).
     pub(crate) async fn record(
         &self,
         principal: &Principal,
         execution: &Execution,
-        idempotency: Option<&IdempotencyKey>,
+        idempotency: Option<(&IdempotencyKey, &IdempotencyClaim)>,
     ) -> Result<Option<Execution>, Error> {
-        let Some(key) = idempotency else {
+        let Some((key, claim)) = idempotency else {
             self.store.insert_execution(execution).await?;
             return Ok(None);
         };
-        let claim = self.claim(principal, key);
         match self
             .store
-            .insert_execution_claimed(execution, &claim)
+            .insert_execution_claimed(execution, claim)
             .await?
         {
             None => Ok(None),
