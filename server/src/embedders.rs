@@ -6,14 +6,14 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use skillos_engine::dispatch::Dispatcher;
+use skillos_engine::dispatch;
 use skillos_engine::routing::EmbedderSource;
 use skillos_engine::routing::embed::{EmbedKind, Embedder, Error as EmbedError};
 
 use crate::config::{EmbedderKind, RoutingConfig};
 
 /// Where query embeddings come from, as configured; runners need the dispatcher.
-pub fn source(config: &RoutingConfig, dispatcher: &Dispatcher) -> EmbedderSource {
+pub fn source(config: &RoutingConfig, dispatcher: &dispatch::Service) -> EmbedderSource {
     match config.embedder {
         EmbedderKind::None => EmbedderSource::None,
         EmbedderKind::Runner => EmbedderSource::Runners(dispatcher.clone()),

@@ -23,17 +23,10 @@ use crate::grpc;
 use crate::http::{self, HttpState};
 use crate::local_runner::{self, LocalRunner};
 use crate::metrics::{self, Metrics};
-use skillos_engine::approvals::Approvals;
-use skillos_engine::breaker::Breakers;
-use skillos_engine::budget::Budgets;
-use skillos_engine::dispatch::Dispatcher;
-use skillos_engine::jobs::Jobs;
-use skillos_engine::policy::Policies;
-use skillos_engine::rate_limit::RateLimiter;
-use skillos_engine::routing::Routing;
-use skillos_engine::schedules::Schedules;
-use skillos_engine::webhooks::Webhooks;
-use skillos_engine::{orchestrator, skills};
+use skillos_engine::{
+    approvals, breaker, budget, dispatch, jobs, orchestrator, policy, rate_limit, routing,
+    schedules, skills, webhooks,
+};
 
 const STORE_CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 /// How often routing checks for a reloaded root and for missing skill vectors.
@@ -91,7 +84,7 @@ pub async fn run(
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     let serving = Arc::new(AtomicBool::new(false));
     let metrics = Metrics::new(&grpc::descriptor_sets(), http::ROUTES);
-    let dispatcher = Dispatcher::new();
+    let dispatcher = dispatch::Service::new();
     let policies_dir = config.policies.dir.clone().or_else(|| {
         config
             .skills
@@ -99,9 +92,10 @@ pub async fn run(
             .as_ref()
             .map(|root| root.join("policies"))
     });
-    let policies =
-        Arc::new(Policies::load(policies_dir).context("cannot load the permission policies")?);
-    let limiter = Arc::new(RateLimiter::new(&config.rate_limits).await?);
+    let policies = Arc::new(
+        policy::Service::load(policies_dir).context("cannot load the permission policies")?,
+    );
+    let limiter = Arc::new(rate_limit::Service::new(&config.rate_limits).await?);
     let authenticator = Authenticator::new(
         config.auth.dev_mode,
         jwt_verifier(&config.auth)?.map(Arc::new),
@@ -115,8 +109,8 @@ pub async fn run(
     let http_limiter = limiter.clone();
     let webhook_limiter = limiter.clone();
     let policies_for_grpc = policies.clone();
-    let budgets = Budgets::new(store.clone(), config.budgets.clone());
-    let approvals = Approvals::new(store.clone(), policies.clone());
+    let budgets = budget::Service::new(store.clone(), config.budgets.clone());
+    let approvals = approvals::Service::new(store.clone(), policies.clone());
     let governance_task = tokio::spawn(maintain_governance(
         store.clone(),
         policies.clone(),
@@ -159,7 +153,7 @@ pub async fn run(
             skills: vec!["*".to_owned()],
         });
     }
-    let routing = Arc::new(Routing::new(
+    let routing = Arc::new(routing::Service::new(
         config.routing.options(),
         crate::embedders::source(&config.routing, &dispatcher),
         Some(store.clone()),
@@ -186,7 +180,7 @@ pub async fn run(
         orchestrator::Governance {
             policies,
             limiter,
-            breakers: Breakers::new(store.clone(), &config.circuit_breaker),
+            breakers: breaker::Service::new(store.clone(), &config.circuit_breaker),
             budgets: budgets.clone(),
             approvals: approvals.clone(),
         },
@@ -197,7 +191,7 @@ pub async fn run(
         approvals.clone(),
         dispatcher.shutdown_signal(),
     ));
-    let jobs = Jobs::new(
+    let jobs = jobs::Service::new(
         store.clone(),
         orchestrator.clone(),
         policies_for_grpc.clone(),
@@ -206,7 +200,7 @@ pub async fn run(
         Duration::from_secs(config.server.idempotency_ttl_seconds),
     );
     let jobs_task = tokio::spawn(jobs.clone().work(dispatcher.shutdown_signal()));
-    let webhooks = Webhooks::new(
+    let webhooks = webhooks::Service::new(
         store.clone(),
         jobs.clone(),
         orchestrator.clone(),
@@ -216,7 +210,7 @@ pub async fn run(
         &config.storage.data_dir,
         config.webhooks.clone(),
     );
-    let schedules = Schedules::new(
+    let schedules = schedules::Service::new(
         store.clone(),
         jobs.clone(),
         orchestrator.clone(),
@@ -381,9 +375,9 @@ fn jwt_verifier(config: &crate::config::AuthConfig) -> anyhow::Result<Option<jwt
 /// policies), releases stale budget reservations and forgets idle rate-limit keys.
 async fn maintain_governance(
     store: Arc<dyn skillos_store::Store>,
-    policies: Arc<Policies>,
-    limiter: Arc<RateLimiter>,
-    budgets: Budgets,
+    policies: Arc<policy::Service>,
+    limiter: Arc<rate_limit::Service>,
+    budgets: budget::Service,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut ticks = 0u64;
@@ -417,7 +411,7 @@ async fn maintain_governance(
 /// is up. Runs waiting from before a restart start the same way.
 async fn resume_approved(
     orchestrator: orchestrator::Service,
-    approvals: Approvals,
+    approvals: approvals::Service,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let approved = approvals.approved_signal();
@@ -443,7 +437,10 @@ async fn resume_approved(
 }
 
 /// Forgets expired webhook delivery ids and rotated-out secrets, once a minute.
-async fn maintain_webhooks(webhooks: Webhooks, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+async fn maintain_webhooks(
+    webhooks: webhooks::Service,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
         match webhooks.sweep().await {
             Ok(0) => {}
@@ -462,7 +459,7 @@ async fn maintain_webhooks(webhooks: Webhooks, mut shutdown: tokio::sync::watch:
 /// Keeps routing in step: re-indexes skills after a reload of the root, and fills skill vectors
 /// whenever an embedder is available and some are missing (a new model, changed skills).
 async fn maintain_routing(
-    routing: Arc<Routing>,
+    routing: Arc<routing::Service>,
     registry: Option<Arc<Registry>>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {

@@ -680,7 +680,7 @@ async fn strict_mode_fails_closed_when_redis_goes_away_and_refuses_to_start_with
     let mut config = Config::default();
     config.rate_limits.strict = true;
     config.rate_limits.redis_url = Some("redis://127.0.0.1:1".to_owned());
-    let error = skillos_engine::rate_limit::RateLimiter::new(&config.rate_limits)
+    let error = skillos_engine::rate_limit::Service::new(&config.rate_limits)
         .await
         .unwrap_err();
     assert!(error.to_string().contains("Redis"), "{error}");

@@ -8,7 +8,6 @@
 //! ends in exactly one state, and every decision, accepted or refused, is audited. Once
 //! approved, the execution is PENDING and the orchestrator's resumer runs it exactly once.
 
-use crate::error::reason;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +20,8 @@ use skillos_store::{
 use tokio::sync::{Notify, broadcast};
 
 use crate::auth::Principal;
-use crate::policy::{Policies, Requirement, permission};
+use crate::error::reason;
+use crate::policy::{self, Requirement, permission};
 
 const MAX_COMMENT_CHARS: usize = 1024;
 
@@ -79,9 +79,9 @@ pub struct HeldRun<'a> {
 }
 
 #[derive(Clone, Debug)]
-pub struct Approvals {
+pub struct Service {
     store: Arc<dyn Store>,
-    policies: Arc<Policies>,
+    policies: Arc<policy::Service>,
     events: broadcast::Sender<Event>,
     /// Woken when an approval is granted, so the resumer does not wait for its next tick.
     approved: Arc<Notify>,
@@ -127,8 +127,8 @@ pub fn payload_sha256(payload: &Json) -> String {
         .collect()
 }
 
-impl Approvals {
-    pub fn new(store: Arc<dyn Store>, policies: Arc<Policies>) -> Self {
+impl Service {
+    pub fn new(store: Arc<dyn Store>, policies: Arc<policy::Service>) -> Self {
         let (events, _) = broadcast::channel(1024);
         Self {
             store,

@@ -78,7 +78,7 @@ const CLOSED_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 type ClosedCache = HashMap<(TenantId, String), Instant>;
 
 #[derive(Clone, Debug)]
-pub struct Breakers {
+pub struct Service {
     store: Arc<dyn Store>,
     threshold: u32,
     open_for: chrono::Duration,
@@ -87,7 +87,7 @@ pub struct Breakers {
     closed: Arc<Mutex<ClosedCache>>,
 }
 
-impl Breakers {
+impl Service {
     pub fn new(store: Arc<dyn Store>, config: &Options) -> Self {
         let seconds =
             |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
@@ -122,7 +122,7 @@ impl Breakers {
     }
 
     /// Lets a call through, makes it the probe, or refuses it while the circuit is open.
-    /// What [`Breakers::admit`] would answer now, changing nothing (for dry runs): an open
+    /// What [`Service::admit`] would answer now, changing nothing (for dry runs): an open
     /// circuit, or one whose probe is out, refuses; an open one past its time would admit a
     /// probe.
     pub async fn peek(&self, tenant: &TenantId, skill_id: &str) -> Result<(), Error> {
@@ -315,13 +315,13 @@ fn remaining(until: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
 mod tests {
     use super::*;
 
-    async fn breakers(threshold: u32, open_seconds: u64) -> Breakers {
+    async fn breakers(threshold: u32, open_seconds: u64) -> Service {
         let store = skillos_store::open(&skillos_store::Options::Sqlite {
             path: tempfile::tempdir().unwrap().keep().join("s.db"),
         })
         .await
         .unwrap();
-        Breakers::new(
+        Service::new(
             store,
             &Options {
                 failure_threshold: threshold,
@@ -401,7 +401,7 @@ mod tests {
     }
 
     async fn futures_join(
-        breakers: &Breakers,
+        breakers: &Service,
         tenant: &TenantId,
         n: usize,
     ) -> Vec<Result<Admission, Error>> {

@@ -282,13 +282,13 @@ const LIMITS_TTL: Duration = Duration::from_secs(1);
 type LimitsCache = HashMap<TenantId, (Instant, Arc<Vec<BudgetLimit>>)>;
 
 #[derive(Clone, Debug)]
-pub struct Budgets {
+pub struct Service {
     store: Arc<dyn Store>,
     config: Options,
     limits: Arc<Mutex<LimitsCache>>,
 }
 
-impl Budgets {
+impl Service {
     pub fn new(store: Arc<dyn Store>, config: Options) -> Self {
         Self {
             store,

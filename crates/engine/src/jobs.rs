@@ -8,7 +8,6 @@
 //! as the principal that enqueued the job, through the same policy, approval and budget stages
 //! as a direct run; the skill sees the job id, stable across attempts, to deduplicate effects.
 
-use crate::error::reason;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,9 +20,10 @@ use skillos_store::{
 use tokio::sync::{Notify, Semaphore};
 
 use crate::auth::Principal;
-use crate::dispatch::Dispatcher;
+use crate::dispatch;
+use crate::error::reason;
 use crate::orchestrator;
-use crate::policy::{Policies, permission};
+use crate::policy::{self, permission};
 use crate::run::{self, Entry, IdempotencyKey};
 
 /// The job queue's workers and retry policy.
@@ -139,15 +139,15 @@ pub struct JobView {
 }
 
 #[derive(Clone)]
-pub struct Jobs {
+pub struct Service {
     inner: Arc<Inner>,
 }
 
 struct Inner {
     store: Arc<dyn Store>,
     orchestrator: orchestrator::Service,
-    policies: Arc<Policies>,
-    dispatcher: Dispatcher,
+    policies: Arc<policy::Service>,
+    dispatcher: dispatch::Service,
     config: Options,
     idempotency_ttl: Duration,
     /// Wakes this replica's workers when a job is enqueued or requeued here, or a worker
@@ -155,9 +155,9 @@ struct Inner {
     wake: Notify,
 }
 
-impl std::fmt::Debug for Jobs {
+impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Jobs").finish_non_exhaustive()
+        f.debug_struct("jobs::Service").finish_non_exhaustive()
     }
 }
 
@@ -182,12 +182,12 @@ enum Next {
     Cancelled,
 }
 
-impl Jobs {
+impl Service {
     pub fn new(
         store: Arc<dyn Store>,
         orchestrator: orchestrator::Service,
-        policies: Arc<Policies>,
-        dispatcher: Dispatcher,
+        policies: Arc<policy::Service>,
+        dispatcher: dispatch::Service,
         config: Options,
         idempotency_ttl: Duration,
     ) -> Self {
@@ -253,7 +253,7 @@ impl Jobs {
         }
     }
 
-    /// Wakes this replica's workers: jobs were stored outside [`Jobs::enqueue`].
+    /// Wakes this replica's workers: jobs were stored outside [`Service::enqueue`].
     pub fn notify(&self) {
         self.inner.wake.notify_one();
     }

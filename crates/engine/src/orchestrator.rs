@@ -12,15 +12,15 @@ use skillos_store::{
     Execution, ExecutionError, ExecutionFilter, ExecutionStatus, ExecutionUpdate, Store,
 };
 
-use crate::approvals::{self, Approvals, payload_sha256};
+use crate::approvals::{self, payload_sha256};
 use crate::auth::{Principal, RunContext};
-use crate::breaker::{self, Breakers};
-use crate::budget::{self, Budgets};
-use crate::dispatch::{self, Dispatcher, RunnerInfo};
+use crate::breaker;
+use crate::budget;
+use crate::dispatch::{self, RunnerInfo};
 use crate::error::reason;
-use crate::policy::{Decision, Policies};
-use crate::rate_limit::{RateLimiter, Refusal};
-use crate::routing::{self, RouteRequest, Routed, Routing};
+use crate::policy::{self, Decision};
+use crate::rate_limit::{self, Refusal};
+use crate::routing::{self, RouteRequest, Routed};
 use crate::run::{Admitted, Sink};
 use crate::skills;
 
@@ -153,11 +153,11 @@ pub struct FeedbackRequest {
 /// breakers.
 #[derive(Clone, Debug)]
 pub struct Governance {
-    pub policies: Arc<Policies>,
-    pub limiter: Arc<RateLimiter>,
-    pub breakers: Breakers,
-    pub budgets: Budgets,
-    pub approvals: Approvals,
+    pub policies: Arc<policy::Service>,
+    pub limiter: Arc<rate_limit::Service>,
+    pub breakers: breaker::Service,
+    pub budgets: budget::Service,
+    pub approvals: approvals::Service,
 }
 
 #[derive(Clone)]
@@ -166,8 +166,8 @@ pub struct Service {
     pub(crate) idempotency_ttl: Duration,
     pub(crate) skills: skills::Service,
     pub(crate) store: Arc<dyn Store>,
-    pub(crate) dispatcher: Dispatcher,
-    pub(crate) routing: Arc<Routing>,
+    pub(crate) dispatcher: dispatch::Service,
+    pub(crate) routing: Arc<routing::Service>,
     pub(crate) default_timeout: Duration,
     /// Compiled input schemas, by their JSON text (a changed schema is a new entry).
     pub(crate) validators: Arc<Mutex<HashMap<String, Arc<jsonschema::Validator>>>>,
@@ -184,8 +184,8 @@ impl Service {
     pub fn new(
         skills: skills::Service,
         store: Arc<dyn Store>,
-        dispatcher: Dispatcher,
-        routing: Arc<Routing>,
+        dispatcher: dispatch::Service,
+        routing: Arc<routing::Service>,
         default_timeout: Duration,
         governance: Governance,
         idempotency_ttl: Duration,

@@ -91,7 +91,7 @@ impl Decision {
 
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {message}")]
-pub struct LoadError {
+pub struct Error {
     pub path: PathBuf,
     pub message: String,
 }
@@ -631,15 +631,15 @@ struct Loaded {
 
 /// The policies of the server, reloadable, with a decision cache.
 #[derive(Debug)]
-pub struct Policies {
+pub struct Service {
     dir: Option<PathBuf>,
     loaded: RwLock<Arc<Loaded>>,
     cache: Mutex<HashMap<(String, String), Decision>>,
 }
 
-impl Policies {
+impl Service {
     /// Reads the policies of `dir` (none when it is unset or has no files).
-    pub fn load(dir: Option<PathBuf>) -> Result<Self, LoadError> {
+    pub fn load(dir: Option<PathBuf>) -> Result<Self, Error> {
         let loaded = read_dir(dir.as_deref())?;
         Ok(Self {
             dir,
@@ -664,7 +664,7 @@ impl Policies {
 
     /// Reads the files again; on success every tenant switches to the new policies at once.
     /// Returns whether anything changed.
-    pub fn reload(&self) -> Result<bool, LoadError> {
+    pub fn reload(&self) -> Result<bool, Error> {
         let loaded = read_dir(self.dir.as_deref())?;
         let mut current = self.loaded.write().unwrap_or_else(|p| p.into_inner());
         if current.version == loaded.version {
@@ -755,18 +755,18 @@ fn principal_key(principal: &Principal) -> String {
     key
 }
 
-fn read_dir(dir: Option<&Path>) -> Result<Loaded, LoadError> {
+fn read_dir(dir: Option<&Path>) -> Result<Loaded, Error> {
     let mut loaded = Loaded::default();
     let mut versions = String::new();
     let Some(dir) = dir else {
         loaded.version = "none".to_owned();
         return Ok(loaded);
     };
-    let read_text = |path: &Path| -> Result<Option<String>, LoadError> {
+    let read_text = |path: &Path| -> Result<Option<String>, Error> {
         match std::fs::read_to_string(path) {
             Ok(text) => Ok(Some(text)),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(LoadError {
+            Err(error) => Err(Error {
                 path: path.to_owned(),
                 message: error.to_string(),
             }),
@@ -774,7 +774,7 @@ fn read_dir(dir: Option<&Path>) -> Result<Loaded, LoadError> {
     };
     // Both files of one directory, each optional: (permission policies, approval rules, hash).
     type Read = (Option<PolicySet>, Option<Vec<ApprovalRule>>, String);
-    let read = |dir: &Path| -> Result<Option<Read>, LoadError> {
+    let read = |dir: &Path| -> Result<Option<Read>, Error> {
         let permissions = read_text(&dir.join(FILE_NAME))?;
         let approvals = read_text(&dir.join(APPROVALS_FILE_NAME))?;
         if permissions.is_none() && approvals.is_none() {
@@ -784,7 +784,7 @@ fn read_dir(dir: Option<&Path>) -> Result<Loaded, LoadError> {
             .as_deref()
             .map(PolicySet::parse)
             .transpose()
-            .map_err(|message| LoadError {
+            .map_err(|message| Error {
                 path: dir.join(FILE_NAME),
                 message,
             })?;
@@ -792,7 +792,7 @@ fn read_dir(dir: Option<&Path>) -> Result<Loaded, LoadError> {
             .as_deref()
             .map(ApprovalRule::parse_file)
             .transpose()
-            .map_err(|message| LoadError {
+            .map_err(|message| Error {
                 path: dir.join(APPROVALS_FILE_NAME),
                 message,
             })?;
@@ -828,7 +828,7 @@ fn read_dir(dir: Option<&Path>) -> Result<Loaded, LoadError> {
             .collect();
         names.sort();
         for name in names {
-            let tenant = TenantId::parse(&name).map_err(|message| LoadError {
+            let tenant = TenantId::parse(&name).map_err(|message| Error {
                 path: tenants.join(&name),
                 message,
             })?;
@@ -1077,7 +1077,7 @@ mod tests {
             r#"[{"skill_id": "travel/*"}]"#,
         )
         .unwrap();
-        let policies = Policies::load(Some(dir.path().to_owned())).unwrap();
+        let policies = Service::load(Some(dir.path().to_owned())).unwrap();
         let acme = TenantId::parse("acme").unwrap();
         let payload = serde_json::json!({});
         let needs = |tenant: &TenantId, skill: &str| {
@@ -1116,7 +1116,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join(FILE_NAME);
         std::fs::write(&file, POLICIES).unwrap();
-        let policies = Policies::load(Some(dir.path().to_owned())).unwrap();
+        let policies = Service::load(Some(dir.path().to_owned())).unwrap();
         let analyst = principal(&["analyst"]);
         assert!(
             policies

@@ -5,13 +5,13 @@
 //! when all admit it, using Redis's clock; the server does not start without Redis, and while
 //! Redis is unreachable calls are refused (fail closed).
 
-use crate::error::reason;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use governor::{DefaultKeyedRateLimiter, Quota, clock::Clock};
 
 use crate::auth::Principal;
+use crate::error::reason;
 
 /// One GCRA limit: `rate` requests per second on average, `burst` at once.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -62,14 +62,14 @@ pub enum Refusal {
 }
 
 /// The rate limiter of the server.
-pub struct RateLimiter {
+pub struct Service {
     limits: [(Scope, Option<Limit>); 3],
     backend: Backend,
 }
 
-impl std::fmt::Debug for RateLimiter {
+impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RateLimiter")
+        f.debug_struct("rate_limit::Service")
             .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
@@ -118,16 +118,16 @@ return {1, 0, 0}
 
 /// Why a strict limiter cannot start.
 #[derive(Debug, thiserror::Error)]
-pub enum StartError {
+pub enum Error {
     #[error("strict rate limiting needs a Redis URL")]
     NoRedisUrl,
     #[error("strict rate limiting: {0}")]
     Redis(String),
 }
 
-impl RateLimiter {
+impl Service {
     /// Builds the limiter; in strict mode connects to Redis and fails when it cannot.
-    pub async fn new(config: &Options) -> Result<Self, StartError> {
+    pub async fn new(config: &Options) -> Result<Self, Error> {
         // Narrowest first: in process, a principal over its own limit is refused before it
         // takes anything from its tenant's bucket.
         let limits = [
@@ -136,9 +136,9 @@ impl RateLimiter {
             (Scope::Tenant, config.tenant),
         ];
         let backend = if config.strict {
-            let url = config.redis_url.as_deref().ok_or(StartError::NoRedisUrl)?;
+            let url = config.redis_url.as_deref().ok_or(Error::NoRedisUrl)?;
             let client = redis::Client::open(url)
-                .map_err(|error| StartError::Redis(format!("invalid Redis URL: {error}")))?;
+                .map_err(|error| Error::Redis(format!("invalid Redis URL: {error}")))?;
             let manager_config = redis::aio::ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(Duration::from_secs(2)))
                 .set_response_timeout(Some(Duration::from_secs(1)))
@@ -146,11 +146,11 @@ impl RateLimiter {
             let mut connection =
                 redis::aio::ConnectionManager::new_with_config(client, manager_config)
                     .await
-                    .map_err(|error| StartError::Redis(format!("cannot reach Redis: {error}")))?;
+                    .map_err(|error| Error::Redis(format!("cannot reach Redis: {error}")))?;
             let _: String = redis::cmd("PING")
                 .query_async(&mut connection)
                 .await
-                .map_err(|error| StartError::Redis(format!("Redis does not answer: {error}")))?;
+                .map_err(|error| Error::Redis(format!("Redis does not answer: {error}")))?;
             Backend::Redis {
                 connection,
                 script: redis::Script::new(GCRA_SCRIPT),
@@ -303,7 +303,7 @@ mod tests {
 
     #[tokio::test]
     async fn local_limits_admit_the_burst_then_refuse_with_a_wait() {
-        let limiter = RateLimiter::new(&config(3)).await.unwrap();
+        let limiter = Service::new(&config(3)).await.unwrap();
         let alice = Principal::new("alice", TenantId::default_tenant(), vec![]);
         let bob = Principal::new("bob", TenantId::default_tenant(), vec![]);
         for _ in 0..3 {

@@ -9,7 +9,6 @@
 //! (the server was down) follow the schedule's catch-up policy: SKIP drops them, RUN_ONCE fires
 //! once, keyed by the latest missed time. A one-shot schedule fires once even when late.
 
-use crate::error::reason;
 use std::str::FromStr as _;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,9 +20,10 @@ use skillos_store::{
 };
 
 use crate::auth::Principal;
-use crate::jobs::{self, EnqueueRequest, JobView, Jobs};
+use crate::error::reason;
+use crate::jobs::{self, EnqueueRequest, JobView};
 use crate::orchestrator;
-use crate::policy::{Policies, permission};
+use crate::policy::{self, permission};
 use crate::run::{self, IdempotencyKey};
 
 /// A fire this late or later counts as missed (the catch-up policy decides).
@@ -234,30 +234,30 @@ pub struct NewSchedule {
 }
 
 #[derive(Clone)]
-pub struct Schedules {
+pub struct Service {
     inner: Arc<Inner>,
 }
 
 struct Inner {
     store: Arc<dyn Store>,
-    jobs: Jobs,
+    jobs: jobs::Service,
     orchestrator: orchestrator::Service,
-    policies: Arc<Policies>,
+    policies: Arc<policy::Service>,
     idempotency_ttl: Duration,
 }
 
-impl std::fmt::Debug for Schedules {
+impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Schedules").finish_non_exhaustive()
+        f.debug_struct("schedules::Service").finish_non_exhaustive()
     }
 }
 
-impl Schedules {
+impl Service {
     pub fn new(
         store: Arc<dyn Store>,
-        jobs: Jobs,
+        jobs: jobs::Service,
         orchestrator: orchestrator::Service,
-        policies: Arc<Policies>,
+        policies: Arc<policy::Service>,
         idempotency_ttl: Duration,
     ) -> Self {
         Self {

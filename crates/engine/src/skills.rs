@@ -1,7 +1,6 @@
 //! The skill registry as the API serves it: the catalog of the skills root, merged with the
 //! deprecation state kept in the store for the caller's tenant.
 
-use crate::error::reason;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,7 +12,8 @@ use skillos_core::{Registry, Skill, SkillId};
 use skillos_store::{AuditEvent, SkillState, Store};
 
 use crate::auth::Principal;
-use crate::dispatch::Dispatcher;
+use crate::dispatch;
+use crate::error::reason;
 
 const DEFAULT_PAGE_SIZE: usize = 100;
 const MAX_PAGE_SIZE: usize = 1000;
@@ -162,16 +162,16 @@ pub struct Page {
 pub struct Service {
     registry: Option<Arc<Registry>>,
     store: Arc<dyn Store>,
-    dispatcher: Dispatcher,
-    policies: Arc<crate::policy::Policies>,
+    dispatcher: dispatch::Service,
+    policies: Arc<crate::policy::Service>,
 }
 
 impl Service {
     pub fn new(
         registry: Option<Arc<Registry>>,
         store: Arc<dyn Store>,
-        dispatcher: Dispatcher,
-        policies: Arc<crate::policy::Policies>,
+        dispatcher: dispatch::Service,
+        policies: Arc<crate::policy::Service>,
     ) -> Self {
         Self {
             registry,
@@ -492,8 +492,8 @@ mod tests {
             Service::new(
                 Some(registry),
                 Arc::new(store),
-                Dispatcher::new(),
-                Arc::new(crate::policy::Policies::load(None).unwrap()),
+                dispatch::Service::new(),
+                Arc::new(crate::policy::Service::load(None).unwrap()),
             ),
             data,
         )

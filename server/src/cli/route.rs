@@ -14,7 +14,7 @@ use skillos_store::TenantId;
 use super::output::{Failure, table};
 use crate::config::{Config, EmbedderKind};
 use crate::embedders::StdioEmbedder;
-use skillos_engine::routing::{EmbedderSource, RouteRequest, Routed, Routing};
+use skillos_engine::routing::{self, EmbedderSource, RouteRequest, Routed};
 
 /// How long the local embedder may take to load its model.
 const EMBEDDER_STARTUP: Duration = Duration::from_secs(120);
@@ -79,10 +79,9 @@ pub async fn route(args: RouteArgs, json: bool) -> Result<(), Failure> {
     // the local embedding process.
     let source = match (mode.uses_vectors(), config.routing.embedder) {
         (false, _) => EmbedderSource::None,
-        (true, EmbedderKind::Openai) => crate::embedders::source(
-            &config.routing,
-            &skillos_engine::dispatch::Dispatcher::new(),
-        ),
+        (true, EmbedderKind::Openai) => {
+            crate::embedders::source(&config.routing, &skillos_engine::dispatch::Service::new())
+        }
         (true, _) => EmbedderSource::Fixed(start_embedder(&config).await?),
     };
     let store = if mode.uses_vectors() && !args.no_cache {
@@ -102,7 +101,7 @@ pub async fn route(args: RouteArgs, json: bool) -> Result<(), Failure> {
     options.embed_timeout = options
         .embed_timeout
         .max(std::time::Duration::from_secs(30));
-    let routing = Routing::new(options, source, store.clone());
+    let routing = routing::Service::new(options, source, store.clone());
     routing.sync(&catalog);
     if mode.uses_vectors() {
         if !json {

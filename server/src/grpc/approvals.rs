@@ -7,19 +7,19 @@ use tonic::{Request, Response, Status};
 use super::convert;
 use crate::auth::{self, Principal};
 use crate::error::{IntoStatus, invalid_field, status};
-use skillos_engine::approvals::{Approvals, EventKind};
+use skillos_engine::approvals::{self, EventKind};
 use skillos_engine::error::{Error, reason};
 
 #[derive(Clone, Debug)]
 pub struct Adapter {
-    approvals: Approvals,
+    approvals: approvals::Service,
     auth: auth::Authenticator,
     shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Adapter {
     pub fn new(
-        approvals: Approvals,
+        approvals: approvals::Service,
         auth: auth::Authenticator,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
@@ -64,7 +64,7 @@ fn store_state(state: i32) -> Result<ApprovalState, Status> {
 /// Whether a watcher gets an event: actionable watchers get what they can decide, plus the
 /// events that end approvals.
 fn wanted(
-    approvals: &Approvals,
+    approvals: &approvals::Service,
     principal: &Principal,
     approval: &skillos_store::Approval,
     kind: &EventKind,

@@ -10,19 +10,23 @@ use tonic::{Request, Response, Status};
 use super::convert;
 use crate::auth::{self, Principal};
 use crate::error::{IntoStatus, invalid_field};
-use skillos_engine::budget::{BudgetView, Budgets, Period, Scope, Source};
+use skillos_engine::budget::{self, BudgetView, Period, Scope, Source};
 use skillos_engine::error::{Error, Reason, reason};
-use skillos_engine::policy::{Policies, permission};
+use skillos_engine::policy::{self, permission};
 
 #[derive(Clone, Debug)]
 pub struct Adapter {
-    budgets: Budgets,
-    policies: Arc<Policies>,
+    budgets: budget::Service,
+    policies: Arc<policy::Service>,
     auth: auth::Authenticator,
 }
 
 impl Adapter {
-    pub fn new(budgets: Budgets, policies: Arc<Policies>, auth: auth::Authenticator) -> Self {
+    pub fn new(
+        budgets: budget::Service,
+        policies: Arc<policy::Service>,
+        auth: auth::Authenticator,
+    ) -> Self {
         Self {
             budgets,
             policies,

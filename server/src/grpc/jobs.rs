@@ -10,16 +10,16 @@ use super::convert;
 use crate::auth;
 use crate::error::{invalid_field, status};
 use skillos_engine::error::reason;
-use skillos_engine::jobs::{EnqueueRequest, JobView, Jobs};
+use skillos_engine::jobs::{self, EnqueueRequest, JobView};
 
 #[derive(Clone, Debug)]
 pub struct Adapter {
-    jobs: Jobs,
+    jobs: jobs::Service,
     auth: auth::Authenticator,
 }
 
 impl Adapter {
-    pub fn new(jobs: Jobs, auth: auth::Authenticator) -> Self {
+    pub fn new(jobs: jobs::Service, auth: auth::Authenticator) -> Self {
         Self { jobs, auth }
     }
 }

@@ -41,16 +41,16 @@ pub fn descriptor_sets() -> [&'static [u8]; 5] {
 pub struct Services {
     pub skills: SkillsService,
     pub orchestrator: skillos_engine::orchestrator::Service,
-    pub dispatcher: skillos_engine::dispatch::Dispatcher,
+    pub dispatcher: skillos_engine::dispatch::Service,
     pub runner_tokens: crate::auth::RunnerTokens,
     pub runner_limits: runner::Limits,
     pub auth: crate::auth::Authenticator,
-    pub budgets: skillos_engine::budget::Budgets,
-    pub policies: std::sync::Arc<skillos_engine::policy::Policies>,
-    pub approvals: skillos_engine::approvals::Approvals,
-    pub jobs: skillos_engine::jobs::Jobs,
-    pub webhooks: skillos_engine::webhooks::Webhooks,
-    pub schedules: skillos_engine::schedules::Schedules,
+    pub budgets: skillos_engine::budget::Service,
+    pub policies: std::sync::Arc<skillos_engine::policy::Service>,
+    pub approvals: skillos_engine::approvals::Service,
+    pub jobs: skillos_engine::jobs::Service,
+    pub webhooks: skillos_engine::webhooks::Service,
+    pub schedules: skillos_engine::schedules::Service,
 }
 
 /// Adds every gRPC service to `router`; `health` is tonic-health's service.

@@ -1,5 +1,5 @@
 //! gRPC adapter of `skillos.runner.v1.RunnerService/Attach`: authenticates the runner, turns
-//! its stream into a session with the [`Dispatcher`], and enforces the protocol's limits.
+//! its stream into a session with the [`dispatch::Service`], and enforces the protocol's limits.
 
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
@@ -20,7 +20,7 @@ use super::convert;
 use crate::auth::{RunnerGrant, RunnerTokens};
 use crate::error::{IntoStatus, status};
 use skillos_engine::dispatch::{
-    CancelReason, Dispatcher, EmbedKind, EmbeddingOffer, Event, Finished, LogLevel, Registration,
+    self, CancelReason, EmbedKind, EmbeddingOffer, Event, Finished, LogLevel, Registration,
     Rejection, SkillError, ToRunner, Usage,
 };
 use skillos_engine::error::{Error, Reason, reason};
@@ -42,13 +42,13 @@ pub struct Limits {
 
 #[derive(Clone, Debug)]
 pub struct Adapter {
-    dispatcher: Dispatcher,
+    dispatcher: dispatch::Service,
     tokens: RunnerTokens,
     limits: Limits,
 }
 
 impl Adapter {
-    pub fn new(dispatcher: Dispatcher, tokens: RunnerTokens, limits: Limits) -> Self {
+    pub fn new(dispatcher: dispatch::Service, tokens: RunnerTokens, limits: Limits) -> Self {
         Self {
             dispatcher,
             tokens,
@@ -90,7 +90,7 @@ impl RunnerService for Adapter {
 }
 
 struct Session {
-    dispatcher: Dispatcher,
+    dispatcher: dispatch::Service,
     grant: RunnerGrant,
     limits: Limits,
     outbound: Outbound,

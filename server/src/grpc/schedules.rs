@@ -10,16 +10,16 @@ use super::convert;
 use crate::auth;
 use crate::error::{invalid_field, status};
 use skillos_engine::error::{Reason, reason};
-use skillos_engine::schedules::{CatchUp, NewSchedule, Schedules, Spec};
+use skillos_engine::schedules::{self, CatchUp, NewSchedule, Spec};
 
 #[derive(Clone, Debug)]
 pub struct Adapter {
-    schedules: Schedules,
+    schedules: schedules::Service,
     auth: auth::Authenticator,
 }
 
 impl Adapter {
-    pub fn new(schedules: Schedules, auth: auth::Authenticator) -> Self {
+    pub fn new(schedules: schedules::Service, auth: auth::Authenticator) -> Self {
         Self { schedules, auth }
     }
 }

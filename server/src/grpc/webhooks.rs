@@ -12,17 +12,17 @@ use crate::auth;
 use crate::error::{invalid_field, status};
 use skillos_engine::error::reason;
 use skillos_engine::webhooks::{
-    Headers, Incoming, Mapping, NewTrigger, Origin, Scheme, TriggerView, Webhooks,
+    self, Headers, Incoming, Mapping, NewTrigger, Origin, Scheme, TriggerView,
 };
 
 #[derive(Clone, Debug)]
 pub struct Adapter {
-    webhooks: Webhooks,
+    webhooks: webhooks::Service,
     auth: auth::Authenticator,
 }
 
 impl Adapter {
-    pub fn new(webhooks: Webhooks, auth: auth::Authenticator) -> Self {
+    pub fn new(webhooks: webhooks::Service, auth: auth::Authenticator) -> Self {
         Self { webhooks, auth }
     }
 }

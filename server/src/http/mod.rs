@@ -48,8 +48,8 @@ pub fn router(
     state: HttpState,
     skills: skillos_engine::skills::Service,
     auth: crate::auth::Authenticator,
-    limiter: Arc<skillos_engine::rate_limit::RateLimiter>,
-    webhooks: skillos_engine::webhooks::Webhooks,
+    limiter: Arc<skillos_engine::rate_limit::Service>,
+    webhooks: skillos_engine::webhooks::Service,
 ) -> Router {
     let skills_api = Router::new()
         .route("/skills", get(skills::list))

@@ -34,7 +34,7 @@ pub struct ListParams {
 pub struct SkillsState {
     pub service: Service,
     pub auth: Authenticator,
-    pub limiter: std::sync::Arc<skillos_engine::rate_limit::RateLimiter>,
+    pub limiter: std::sync::Arc<skillos_engine::rate_limit::Service>,
 }
 
 impl SkillsState {

@@ -1,6 +1,6 @@
 //! `POST /webhooks/{trigger_id}`: webhook deliveries over plain HTTP. The body limit is
 //! checked before anything is read (`Content-Length`, then while reading); the rest is
-//! [`skillos_engine::webhooks::Webhooks::deliver`]; a `Content-Encoding` other than identity is refused
+//! [`skillos_engine::webhooks::Service::deliver`]; a `Content-Encoding` other than identity is refused
 //! (bodies are never decompressed). Answers: 202 with the job id, 200 with the first
 //! job's id for a duplicate, 400/401/404/413/429 whose body says nothing a forger could use.
 
@@ -11,10 +11,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::error::HttpError;
-use skillos_engine::webhooks::{self, Headers, Incoming, Webhooks};
+use skillos_engine::webhooks::{self, Headers, Incoming};
 
 pub async fn deliver(
-    State(webhooks): State<Webhooks>,
+    State(webhooks): State<webhooks::Service>,
     Path(trigger_id): Path<String>,
     headers: HeaderMap,
     body: Body,

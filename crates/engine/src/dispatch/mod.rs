@@ -269,13 +269,13 @@ struct State {
 
 /// The dispatcher; cheap to clone.
 #[derive(Clone)]
-pub struct Dispatcher {
+pub struct Service {
     state: Arc<Mutex<State>>,
     slot_freed: Arc<Notify>,
     shutting_down: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
-impl Default for Dispatcher {
+impl Default for Service {
     fn default() -> Self {
         Self {
             state: Arc::default(),
@@ -285,9 +285,9 @@ impl Default for Dispatcher {
     }
 }
 
-impl std::fmt::Debug for Dispatcher {
+impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dispatcher").finish_non_exhaustive()
+        f.debug_struct("dispatch::Service").finish_non_exhaustive()
     }
 }
 
@@ -297,7 +297,7 @@ enum Choice {
     None,
 }
 
-impl Dispatcher {
+impl Service {
     pub fn new() -> Self {
         Self::default()
     }
@@ -847,7 +847,7 @@ fn release_slot(state: &mut State, runner_id: &str) {
 
 /// Cancels the attempt on its runner when the dispatch stops waiting for it early.
 struct InFlight<'a> {
-    dispatcher: &'a Dispatcher,
+    dispatcher: &'a Service,
     execution_id: &'a str,
     attempt: u32,
     armed: bool,

@@ -63,7 +63,7 @@ async fn next_invoke(stream: &mut UnboundedReceiver<ToRunner>) -> (String, u32) 
 
 /// Answers every invoke with `{"echo": payload, "runner": name}`.
 fn echo_runner(
-    dispatcher: &Dispatcher,
+    dispatcher: &Service,
     name: &'static str,
     skills: &[&str],
     capacity: usize,
@@ -89,7 +89,7 @@ fn echo_runner(
 
 #[tokio::test]
 async fn runs_on_a_runner_that_hosts_the_skill_and_returns_its_output() {
-    let dispatcher = Dispatcher::new();
+    let dispatcher = Service::new();
     echo_runner(&dispatcher, "other", &["b/other"], 4);
     let runner = echo_runner(&dispatcher, "echo", &["a/echo"], 4);
     let dispatched = dispatcher
@@ -114,7 +114,7 @@ async fn runs_on_a_runner_that_hosts_the_skill_and_returns_its_output() {
 
 #[tokio::test]
 async fn no_runner_for_the_skill_or_the_tenant_is_an_error() {
-    let dispatcher = Dispatcher::new();
+    let dispatcher = Service::new();
     assert_eq!(
         dispatcher.dispatch(invocation("e1", "a/echo", false)).await,
         Err(Error::NoRunner("a/echo".to_owned()))
@@ -131,7 +131,7 @@ async fn no_runner_for_the_skill_or_the_tenant_is_an_error() {
 
 #[tokio::test]
 async fn picks_the_least_loaded_runner_and_waits_for_a_free_slot() {
-    let dispatcher = Dispatcher::new();
+    let dispatcher = Service::new();
     let (first, mut first_stream) = dispatcher.attach(registration("first", &["a/x"], 1));
     let (second, mut second_stream) = dispatcher.attach(registration("second", &["a/x"], 1));
 
@@ -171,7 +171,7 @@ async fn picks_the_least_loaded_runner_and_waits_for_a_free_slot() {
 
 #[tokio::test]
 async fn a_lost_runner_retries_a_retryable_skill_elsewhere_and_fences_the_old_attempt() {
-    let dispatcher = Dispatcher::new();
+    let dispatcher = Service::new();
     let (doomed, mut doomed_stream) = dispatcher.attach(registration("doomed", &["a/x"], 4));
     let pending = tokio::spawn({
         let dispatcher = dispatcher.clone();
@@ -198,7 +198,7 @@ async fn a_lost_runner_retries_a_retryable_skill_elsewhere_and_fences_the_old_at
 
 #[tokio::test]
 async fn a_lost_runner_fails_a_skill_that_is_not_retryable() {
-    let dispatcher = Dispatcher::new();
+    let dispatcher = Service::new();
     let (doomed, mut stream) = dispatcher.attach(registration("doomed", &["a/x"], 4));
     echo_runner(&dispatcher, "other", &["a/x"], 4);
     let pending = tokio::spawn({
@@ -216,7 +216,7 @@ async fn a_lost_runner_fails_a_skill_that_is_not_retryable() {
 
 #[tokio::test]
 async fn the_deadline_cancels_the_attempt_on_its_runner() {
-    let dispatcher = Dispatcher::new();
+    let dispatcher = Service::new();
     let (runner, mut stream) = dispatcher.attach(registration("slow", &["a/x"], 1));
     let mut late = invocation("e1", "a/x", true);
     late.deadline = Instant::now() + Duration::from_millis(100);
@@ -242,7 +242,7 @@ async fn the_deadline_cancels_the_attempt_on_its_runner() {
 
 #[tokio::test]
 async fn a_caller_that_stops_waiting_cancels_the_attempt() {
-    let dispatcher = Dispatcher::new();
+    let dispatcher = Service::new();
     let (_runner, mut stream) = dispatcher.attach(registration("r", &["a/x"], 1));
     let pending = tokio::spawn({
         let dispatcher = dispatcher.clone();
@@ -266,7 +266,7 @@ async fn a_caller_that_stops_waiting_cancels_the_attempt() {
 
 #[tokio::test]
 async fn an_oversized_result_fails_only_its_invocation() {
-    let dispatcher = Dispatcher::new();
+    let dispatcher = Service::new();
     let (runner, mut stream) = dispatcher.attach(registration("r", &["a/x"], 2));
     let big = tokio::spawn({
         let dispatcher = dispatcher.clone();
@@ -300,7 +300,7 @@ async fn an_oversized_result_fails_only_its_invocation() {
 
 #[tokio::test]
 async fn a_draining_runner_gets_no_new_invocations() {
-    let dispatcher = Dispatcher::new();
+    let dispatcher = Service::new();
     let (draining, _stream) = dispatcher.attach(registration("draining", &["a/x"], 4));
     dispatcher.drain(&draining);
     assert!(matches!(
@@ -320,7 +320,7 @@ async fn a_draining_runner_gets_no_new_invocations() {
 
 #[tokio::test]
 async fn a_skill_error_is_an_outcome_not_a_dispatch_error() {
-    let dispatcher = Dispatcher::new();
+    let dispatcher = Service::new();
     let (runner, mut stream) = dispatcher.attach(registration("r", &["a/x"], 1));
     let pending = tokio::spawn({
         let dispatcher = dispatcher.clone();
@@ -343,7 +343,7 @@ async fn a_skill_error_is_an_outcome_not_a_dispatch_error() {
 
 #[tokio::test]
 async fn streaming_callers_see_attempts_progress_and_logs_of_the_current_attempt_only() {
-    let dispatcher = Dispatcher::new();
+    let dispatcher = Service::new();
     let (runner, mut stream) = dispatcher.attach(registration("r", &["a/x"], 1));
     let (events, mut received) = mpsc::channel(64);
     let mut streamed = invocation("e1", "a/x", false);
@@ -399,7 +399,7 @@ fn embedder(name: &str, model: &str) -> Registration {
 
 #[tokio::test]
 async fn embeddings_go_to_a_runner_offering_the_model_and_come_back() {
-    let dispatcher = Dispatcher::new();
+    let dispatcher = Service::new();
     let (_plain, _plain_rx) = dispatcher.attach(registration("plain", &["a/x"], 1));
     let (runner, mut rx) = dispatcher.attach(embedder("emb", "m1"));
     assert_eq!(dispatcher.embedding_models(None).len(), 1);
@@ -452,7 +452,7 @@ async fn embeddings_go_to_a_runner_offering_the_model_and_come_back() {
 
 #[tokio::test]
 async fn an_embedding_request_fails_when_its_runner_leaves_or_is_too_slow() {
-    let dispatcher = Dispatcher::new();
+    let dispatcher = Service::new();
     let (runner, mut rx) = dispatcher.attach(embedder("emb", "m1"));
     let deadline = SystemTime::now() + Duration::from_secs(5);
     let call = {

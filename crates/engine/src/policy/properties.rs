@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use serde_json::json;
 use skillos_store::TenantId;
 
-use super::Policies;
+use super::Service;
 use crate::auth::Principal;
 
 const ROLES: [&str; 3] = ["ops", "dev", "guest"];
@@ -72,7 +72,7 @@ fn skill() -> impl Strategy<Value = &'static str> {
     proptest::sample::select(&SKILLS[..])
 }
 
-fn allowed(policies: &Policies, principal: &Principal, skill: &str) -> bool {
+fn allowed(policies: &Service, principal: &Principal, skill: &str) -> bool {
     policies.check_skill(principal, skill, &[]).allowed
 }
 
@@ -86,7 +86,7 @@ proptest! {
         let mut file = file;
         file["abac_policies"].as_array_mut().unwrap().push(
             json!({"skill_id": "*", "effect": "deny", "conditions": {"role": [role]}, "policy_id": "deny-all"}));
-        let policies = Policies::from_text(&file.to_string()).unwrap();
+        let policies = Service::from_text(&file.to_string()).unwrap();
         let mut principal = principal;
         principal.roles.push(role.to_owned());
         prop_assert!(!allowed(&policies, &principal, skill));
@@ -94,7 +94,7 @@ proptest! {
 
     #[test]
     fn a_skill_no_policy_names_is_denied(file in policy_file(), principal in caller()) {
-        let policies = Policies::from_text(&file.to_string()).unwrap();
+        let policies = Service::from_text(&file.to_string()).unwrap();
         // No glob of the generator matches c/four except `*`.
         let names_it = file["policies"].as_array().unwrap().iter()
             .chain(file["abac_policies"].as_array().unwrap())
@@ -109,7 +109,7 @@ proptest! {
         file in policy_file(), principal in caller(), skill in skill(),
         values in proptest::collection::vec(proptest::sample::select(&ROLES[..]), 5),
     ) {
-        let policies = Policies::from_text(&file.to_string()).unwrap();
+        let policies = Service::from_text(&file.to_string()).unwrap();
         let before = allowed(&policies, &principal, skill);
         let mut smuggler = principal.clone();
         let keys = ["role", "tags", "skill_id", "tenant", "subject"];
@@ -123,7 +123,7 @@ proptest! {
     fn a_decision_is_the_same_when_asked_again(
         file in policy_file(), principal in caller(), skill in skill(),
     ) {
-        let policies = Policies::from_text(&file.to_string()).unwrap();
+        let policies = Service::from_text(&file.to_string()).unwrap();
         let first = policies.check_skill(&principal, skill, &[]);
         let again = policies.check_skill(&principal, skill, &[]);
         prop_assert_eq!(first.allowed, again.allowed);

@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use skillos_store::TenantId;
 
+use crate::dispatch;
 pub use crate::dispatch::EmbedKind;
-use crate::dispatch::{self, Dispatcher};
 
 /// Why embeddings could not be had.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -52,7 +52,7 @@ pub trait Embedder: Send + Sync {
 
 /// Embeddings from a connected runner that offers `model`.
 pub struct RunnerEmbedder {
-    pub dispatcher: Dispatcher,
+    pub dispatcher: dispatch::Service,
     pub model: String,
     pub max_batch_size: usize,
     /// Queries go only to runners of the caller's tenant; documents to any.

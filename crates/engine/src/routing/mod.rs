@@ -4,7 +4,6 @@
 
 pub mod embed;
 
-use crate::error::reason;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -19,7 +18,8 @@ use skillos_store::{RoutingFeedback, SkillVector, Store, TenantId};
 
 pub use embed::{EmbedKind, Embedder, Error as EmbedError};
 
-use crate::dispatch::Dispatcher;
+use crate::dispatch;
+use crate::error::reason;
 
 /// Longest query routing accepts, in characters.
 pub const MAX_QUERY_CHARS: usize = 4096;
@@ -92,7 +92,7 @@ pub enum EmbedderSource {
     None,
     Fixed(Arc<dyn Embedder>),
     /// Whichever connected runner offers embeddings (the first model offered wins).
-    Runners(Dispatcher),
+    Runners(dispatch::Service),
 }
 
 impl EmbedderSource {
@@ -136,7 +136,7 @@ impl Default for Options {
 }
 
 /// The routing service.
-pub struct Routing {
+pub struct Service {
     options: Options,
     router: RwLock<Router>,
     source: EmbedderSource,
@@ -146,9 +146,9 @@ pub struct Routing {
     indexing: tokio::sync::Mutex<()>,
 }
 
-impl std::fmt::Debug for Routing {
+impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Routing").finish_non_exhaustive()
+        f.debug_struct("routing::Service").finish_non_exhaustive()
     }
 }
 
@@ -173,7 +173,7 @@ pub fn text_hash(text: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-impl Routing {
+impl Service {
     pub fn new(options: Options, source: EmbedderSource, store: Option<Arc<dyn Store>>) -> Self {
         let router = Router::new(Arc::new(Analyzer::new()), options.params.clone());
         Self {

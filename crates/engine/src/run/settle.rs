@@ -11,7 +11,7 @@ use skillos_store::{
 
 use crate::auth::Principal;
 use crate::breaker::{Admission, Outcome};
-use crate::budget::{Budgets, Plan};
+use crate::budget::{self, Plan};
 use crate::dispatch;
 use crate::error::reason;
 use crate::orchestrator::{Error, Service};
@@ -196,7 +196,7 @@ fn finish(
 /// disconnected; the dispatcher has already told the runner to stop).
 pub(crate) struct Abandoned {
     pub store: Option<Arc<dyn Store>>,
-    pub budgets: Option<Budgets>,
+    pub budgets: Option<budget::Service>,
     pub plan: Plan,
     pub tenant: skillos_store::TenantId,
     pub execution_id: String,

@@ -14,7 +14,6 @@ pub mod attachments;
 mod root;
 pub mod verify;
 
-use crate::error::reason;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,10 +23,11 @@ use sha2::Digest as _;
 use skillos_store::{AuditEvent, Delivery, Store, Trigger, TriggerSecret};
 
 use crate::auth::Principal;
-use crate::jobs::{self, EnqueueRequest, JobView, Jobs};
+use crate::error::reason;
+use crate::jobs::{self, EnqueueRequest, JobView};
 use crate::orchestrator;
-use crate::policy::{Policies, permission};
-use crate::rate_limit::RateLimiter;
+use crate::policy::{self, permission};
+use crate::rate_limit;
 pub use verify::{Headers, Refusal, Scheme};
 
 /// Webhook deliveries (`POST /webhooks/{trigger_id}`, WebhookService.DeliverWebhook).
@@ -187,24 +187,24 @@ pub struct Accepted {
 }
 
 #[derive(Clone)]
-pub struct Webhooks {
+pub struct Service {
     inner: Arc<Inner>,
 }
 
 struct Inner {
     store: Arc<dyn Store>,
-    jobs: Jobs,
+    jobs: jobs::Service,
     orchestrator: orchestrator::Service,
-    limiter: Arc<RateLimiter>,
-    policies: Arc<Policies>,
+    limiter: Arc<rate_limit::Service>,
+    policies: Arc<policy::Service>,
     root: root::RootTriggers,
     attachments: attachments::Storage,
     config: Options,
 }
 
-impl std::fmt::Debug for Webhooks {
+impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Webhooks").finish_non_exhaustive()
+        f.debug_struct("webhooks::Service").finish_non_exhaustive()
     }
 }
 
@@ -216,14 +216,14 @@ struct Resolved {
     keys: Vec<Vec<u8>>,
 }
 
-impl Webhooks {
+impl Service {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Arc<dyn Store>,
-        jobs: Jobs,
+        jobs: jobs::Service,
         orchestrator: orchestrator::Service,
-        limiter: Arc<RateLimiter>,
-        policies: Arc<Policies>,
+        limiter: Arc<rate_limit::Service>,
+        policies: Arc<policy::Service>,
         skills_root: Option<&Path>,
         data_dir: &Path,
         config: Options,
@@ -762,7 +762,7 @@ fn check_secret(scheme: Scheme, secret: &str) -> Result<(), Error> {
     }
     Err(Error::InvalidSecret(match scheme {
         Scheme::StandardWebhooks => {
-            "a Standard Webhooks secret is whsec_ and the base64 of at least 24 bytes".to_owned()
+            "a Standard Service secret is whsec_ and the base64 of at least 24 bytes".to_owned()
         }
         _ => "a secret has at least 16 characters".to_owned(),
     }))
