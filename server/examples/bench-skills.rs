@@ -79,23 +79,52 @@ async fn main() -> anyhow::Result<()> {
 
     println!("| target | call | concurrency | requests/s | p50 ms | p99 ms | ratio to raw tonic |");
     println!("|---|---|---:|---:|---:|---:|---:|");
-    for concurrency in CONCURRENCY {
+    let (calls, concurrencies) = selection()?;
+    for concurrency in concurrencies {
         let baseline = drive(raw, Call::Health, concurrency).await?;
         print_row("raw tonic", Call::Health, concurrency, &baseline, &baseline);
-        for call in [
-            Call::Health,
-            Call::GetSkill,
-            Call::ListSkills,
-            Call::ListSkillsFull,
-            Call::RunEcho,
-            Call::RunEchoApiKey,
-            Call::RunPython,
-        ] {
+        for &call in &calls {
             let figures = drive(skillos, call, concurrency).await?;
             print_row("skillos", call, concurrency, &figures, &baseline);
         }
     }
     Ok(())
+}
+
+const CALLS: [Call; 7] = [
+    Call::Health,
+    Call::GetSkill,
+    Call::ListSkills,
+    Call::ListSkillsFull,
+    Call::RunEcho,
+    Call::RunEchoApiKey,
+    Call::RunPython,
+];
+
+/// The cells to measure: every call at every concurrency, or those named in `BENCH_CALLS`
+/// (`RunEcho,GetSkill`) and `BENCH_CONCURRENCY` (`64`), for profiling one cell.
+fn selection() -> anyhow::Result<(Vec<Call>, Vec<usize>)> {
+    let calls = match std::env::var("BENCH_CALLS") {
+        Err(_) => CALLS.to_vec(),
+        Ok(names) => names
+            .split(',')
+            .map(|name| {
+                CALLS
+                    .into_iter()
+                    .find(|call| format!("{call:?}") == name.trim())
+                    .ok_or_else(|| anyhow::anyhow!("BENCH_CALLS: no call named {name:?}"))
+            })
+            .collect::<anyhow::Result<_>>()?,
+    };
+    let concurrencies = match std::env::var("BENCH_CONCURRENCY") {
+        Err(_) => CONCURRENCY.to_vec(),
+        Ok(list) => list
+            .split(',')
+            .map(|n| n.trim().parse::<usize>())
+            .collect::<Result<_, _>>()
+            .map_err(|error| anyhow::anyhow!("BENCH_CONCURRENCY: {error}"))?,
+    };
+    Ok((calls, concurrencies))
 }
 
 fn print_row(target: &str, call: Call, concurrency: usize, figures: &Figures, baseline: &Figures) {
