@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -72,6 +73,8 @@ def test_keys_made_with_the_cli_authenticate_every_client_until_revoked(secured)
 
     revoked = run(SKILLOS, "--json", "keys", "revoke", viewer["id"], "--data-dir", str(data))
     assert json.loads(revoked.stdout) == {"id": viewer["id"], "revoked": True}
+    # The server keeps a key it read in memory for under a second: past that, it is refused.
+    time.sleep(1.0)
     refused = run(SKILLOS, "--json", "skills", "list", "--server", secured.addr, env=env, check=False)
     assert refused.returncode == 1 and "revoked" in json.loads(refused.stdout)["error"]["message"]
     again = run(SKILLOS, "keys", "revoke", viewer["id"], "--data-dir", str(data), check=False)

@@ -221,11 +221,11 @@ impl Service {
         // The tenant's deprecations made through the API count as much as the manifests'.
         let mut request = request.clone();
         request.filter.deprecation_overrides = self
-            .store
-            .skill_states(&principal.tenant)
+            .skills
+            .states(&principal.tenant)
             .await?
-            .into_iter()
-            .map(|state| (state.skill_id, state.deprecated))
+            .values()
+            .map(|state| (state.skill_id.clone(), state.deprecated))
             .collect();
         Ok(self
             .routing

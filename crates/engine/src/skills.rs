@@ -3,13 +3,14 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use skillos_core::registry::Catalog;
 use skillos_core::skill_id::InvalidSkillId;
 use skillos_core::{Registry, Skill, SkillId};
-use skillos_store::{AuditEvent, SkillState, Store};
+use skillos_store::{AuditEvent, SkillState, Store, TenantId};
 
 use crate::auth::Principal;
 use crate::dispatch;
@@ -17,6 +18,17 @@ use crate::error::reason;
 
 const DEFAULT_PAGE_SIZE: usize = 100;
 const MAX_PAGE_SIZE: usize = 1000;
+/// How long a tenant's deprecation overrides are served from memory before they are read
+/// again: a change made on another replica counts here within this time (one made here counts
+/// at once).
+const STATES_FRESH_FOR: Duration = Duration::from_millis(750);
+/// Tenants whose overrides are kept; past this the memory starts over.
+const STATES_TENANTS: usize = 10_000;
+
+/// A tenant's deprecation overrides by skill id.
+pub(crate) type States = Arc<HashMap<String, SkillState>>;
+/// Each tenant's overrides and when they were read (or changed here: then none are kept).
+type StatesByTenant = HashMap<TenantId, (Instant, Option<States>)>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -164,6 +176,8 @@ pub struct Service {
     store: Arc<dyn Store>,
     dispatcher: dispatch::Service,
     policies: Arc<crate::policy::Service>,
+    /// What [`Service::states`] read, per tenant.
+    states: Arc<Mutex<StatesByTenant>>,
 }
 
 impl Service {
@@ -178,6 +192,7 @@ impl Service {
             store,
             dispatcher,
             policies,
+            states: Arc::default(),
         }
     }
 
@@ -227,7 +242,7 @@ impl Service {
         };
 
         let catalog = self.catalog();
-        let states = self.states(principal).await?;
+        let states = self.states(&principal.tenant).await?;
         let matching: Vec<SkillView> = catalog
             .skills()
             .filter(|skill| {
@@ -350,6 +365,7 @@ impl Service {
         self.store
             .put_skill_state(&principal.tenant, &state, &audit)
             .await?;
+        self.forget_states(&principal.tenant);
         tracing::info!(skill_id = %id, actor = %principal.subject, "skill deprecated");
         self.view(principal, skill).await
     }
@@ -388,16 +404,14 @@ impl Service {
                 .clear_skill_state(&principal.tenant, &id.to_string(), &audit)
                 .await?;
         }
+        self.forget_states(&principal.tenant);
         tracing::info!(skill_id = %id, actor = %principal.subject, "skill undeprecated");
         self.view(principal, skill).await
     }
 
     async fn view(&self, principal: &Principal, skill: Arc<Skill>) -> Result<SkillView, Error> {
-        let state = self
-            .store
-            .skill_state(&principal.tenant, &skill.id().to_string())
-            .await?;
-        let deprecation = Deprecation::of(&skill, state.as_ref());
+        let states = self.states(&principal.tenant).await?;
+        let deprecation = Deprecation::of(&skill, states.get(&skill.id().to_string()));
         let available = self
             .dispatcher
             .hosts(&principal.tenant, &skill.id().to_string());
@@ -408,12 +422,42 @@ impl Service {
         })
     }
 
-    async fn states(&self, principal: &Principal) -> Result<HashMap<String, SkillState>, Error> {
-        let states = self.store.skill_states(&principal.tenant).await?;
-        Ok(states
-            .into_iter()
-            .map(|state| (state.skill_id.clone(), state))
-            .collect())
+    /// The tenant's deprecation overrides, from memory while they are fresh.
+    pub(crate) async fn states(&self, tenant: &TenantId) -> Result<States, Error> {
+        if let Some((read_at, Some(states))) = self.lock_states().get(tenant)
+            && read_at.elapsed() < STATES_FRESH_FOR
+        {
+            return Ok(states.clone());
+        }
+        let read_at = Instant::now();
+        let states: States = Arc::new(
+            self.store
+                .skill_states(tenant)
+                .await?
+                .into_iter()
+                .map(|state| (state.skill_id.clone(), state))
+                .collect(),
+        );
+        let mut cache = self.lock_states();
+        if cache.len() >= STATES_TENANTS {
+            cache.clear();
+        }
+        // A change made here after this read began must not be covered by it.
+        let newer = cache.get(tenant).is_some_and(|(at, _)| *at > read_at);
+        if !newer {
+            cache.insert(tenant.clone(), (read_at, Some(states.clone())));
+        }
+        Ok(states)
+    }
+
+    /// Drops the tenant's overrides from memory after this replica changed them.
+    fn forget_states(&self, tenant: &TenantId) {
+        self.lock_states()
+            .insert(tenant.clone(), (Instant::now(), None));
+    }
+
+    fn lock_states(&self) -> std::sync::MutexGuard<'_, StatesByTenant> {
+        self.states.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -12,15 +12,24 @@ macro_rules! impl_job_queries {
             job: &$crate::Job,
             claim: Option<&$crate::IdempotencyClaim>,
         ) -> $crate::Result<Option<$crate::IdempotencyRecord>> {
-            let mut tx = self.writer().begin().await?;
-            if let Some(claim) = claim
-                && let Some(held) = claim_key(&mut tx, claim, &job.id).await?
-            {
-                return Ok(Some(held));
-            }
-            Self::insert_job_row(&mut tx, job).await?;
-            tx.commit().await?;
-            Ok(None)
+            let job = job.clone();
+            let claim = claim.cloned();
+            self.write(move |conn| {
+                Box::pin(async move {
+                    let job = &job;
+                    let claim = claim.as_ref();
+                    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                    if let Some(claim) = claim
+                        && let Some(held) = claim_key(&mut tx, claim, &job.id).await?
+                    {
+                        return Ok(Some(held));
+                    }
+                    Self::insert_job_row(&mut tx, job).await?;
+                    tx.commit().await?;
+                    Ok(None)
+                })
+            })
+            .await
         }
 
         async fn get_job(
@@ -99,41 +108,49 @@ macro_rules! impl_job_queries {
             lease_until: chrono::DateTime<chrono::Utc>,
             limit: u32,
         ) -> $crate::Result<Vec<$crate::Job>> {
-            if hosted.is_empty() || limit == 0 {
-                return Ok(Vec::new());
-            }
-            let (hosted_clause, lock) = match $backend {
-                $crate::Backend::Postgres => {
-                    ("(tenant_id || '/' || skill_id) IN (SELECT jsonb_array_elements_text($4))",
-                     "FOR UPDATE SKIP LOCKED")
-                }
-                $crate::Backend::Sqlite => {
-                    ("(tenant_id || '/' || skill_id) IN (SELECT value FROM json_each($4))", "")
-                }
-            };
-            let statement = format!(
-                "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_token = $1, \
-                 lease_expires_at = $2, next_run_at = NULL, updated_at = $3 \
-                 WHERE id IN (SELECT id FROM jobs WHERE \
-                 ((state = 'queued' AND next_run_at <= $3) \
-                 OR (state = 'running' AND lease_expires_at <= $3)) AND {hosted_clause} \
-                 ORDER BY priority DESC, next_run_at, id LIMIT $5 {lock}) RETURNING *"
-            );
-            let mut conn = self.writer().acquire().await?;
-            let rows: Vec<$crate::job::JobRow> = sqlx::query_as(sqlx::AssertSqlSafe(statement))
-                .bind(lease_token)
-                .bind(lease_until)
-                .bind(now)
-                .bind(sqlx::types::Json(hosted))
-                .bind(i64::from(limit))
-                .fetch_all(&mut *conn)
-                .await?;
-            let mut jobs = rows
-                .into_iter()
-                .map($crate::Job::try_from)
-                .collect::<$crate::Result<Vec<_>>>()?;
-            jobs.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
-            Ok(jobs)
+            let hosted = hosted.to_vec();
+            let lease_token = lease_token.to_owned();
+            self.write(move |conn| {
+                Box::pin(async move {
+                    let hosted = hosted.as_slice();
+                    let lease_token = lease_token.as_str();
+                    if hosted.is_empty() || limit == 0 {
+                        return Ok(Vec::new());
+                    }
+                    let (hosted_clause, lock) = match $backend {
+                        $crate::Backend::Postgres => {
+                            ("(tenant_id || '/' || skill_id) IN (SELECT jsonb_array_elements_text($4))",
+                             "FOR UPDATE SKIP LOCKED")
+                        }
+                        $crate::Backend::Sqlite => {
+                            ("(tenant_id || '/' || skill_id) IN (SELECT value FROM json_each($4))", "")
+                        }
+                    };
+                    let statement = format!(
+                        "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_token = $1, \
+                         lease_expires_at = $2, next_run_at = NULL, updated_at = $3 \
+                         WHERE id IN (SELECT id FROM jobs WHERE \
+                         ((state = 'queued' AND next_run_at <= $3) \
+                         OR (state = 'running' AND lease_expires_at <= $3)) AND {hosted_clause} \
+                         ORDER BY priority DESC, next_run_at, id LIMIT $5 {lock}) RETURNING *"
+                    );
+                    let rows: Vec<$crate::job::JobRow> = sqlx::query_as(sqlx::AssertSqlSafe(statement))
+                        .bind(lease_token)
+                        .bind(lease_until)
+                        .bind(now)
+                        .bind(sqlx::types::Json(hosted))
+                        .bind(i64::from(limit))
+                        .fetch_all(&mut *conn)
+                        .await?;
+                    let mut jobs = rows
+                        .into_iter()
+                        .map($crate::Job::try_from)
+                        .collect::<$crate::Result<Vec<_>>>()?;
+                    jobs.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
+                    Ok(jobs)
+                })
+            })
+            .await
         }
 
         async fn renew_job_lease(
@@ -142,17 +159,26 @@ macro_rules! impl_job_queries {
             lease_token: &str,
             until: chrono::DateTime<chrono::Utc>,
         ) -> $crate::Result<bool> {
-            let renewed = sqlx::query(
-                "UPDATE jobs SET lease_expires_at = $3 \
-                 WHERE id = $1 AND state = 'running' AND lease_token = $2",
-            )
-            .bind(id)
-            .bind(lease_token)
-            .bind(until)
-            .execute(self.writer())
-            .await?
-            .rows_affected();
-            Ok(renewed == 1)
+            let id = id.to_owned();
+            let lease_token = lease_token.to_owned();
+            self.write(move |conn| {
+                Box::pin(async move {
+                    let id = id.as_str();
+                    let lease_token = lease_token.as_str();
+                    let renewed = sqlx::query(
+                        "UPDATE jobs SET lease_expires_at = $3 \
+                         WHERE id = $1 AND state = 'running' AND lease_token = $2",
+                    )
+                    .bind(id)
+                    .bind(lease_token)
+                    .bind(until)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+                    Ok(renewed == 1)
+                })
+            })
+            .await
         }
 
         async fn transition_job(
@@ -163,54 +189,69 @@ macro_rules! impl_job_queries {
             transition: &$crate::JobTransition,
             audit: Option<&$crate::AuditEvent>,
         ) -> $crate::Result<bool> {
-            let now = $crate::now();
-            let (fence_token, fence_state) = match fence {
-                $crate::JobFence::Lease(token) => (Some(token.as_str()), None),
-                $crate::JobFence::State(state) => (None, Some(state.as_str())),
-            };
-            let attempt = match transition.attempt {
-                $crate::AttemptChange::Keep => "keep",
-                $crate::AttemptChange::Refund => "refund",
-                $crate::AttemptChange::Reset => "reset",
-            };
-            let finished_at = transition.state.is_terminal().then_some(now);
-            let mut tx = self.writer().begin().await?;
-            let changed = sqlx::query(
-                "UPDATE jobs SET state = $3, next_run_at = $4, \
-                 attempt = CASE $5 WHEN 'refund' THEN attempt - 1 WHEN 'reset' THEN 0 \
-                 ELSE attempt END, \
-                 max_attempts = COALESCE($6, max_attempts), \
-                 execution_id = COALESCE($7, execution_id), \
-                 last_error = COALESCE($8, last_error), result = COALESCE($9, result), \
-                 lease_token = CASE WHEN $3 = 'running' THEN lease_token END, \
-                 lease_expires_at = CASE WHEN $3 = 'running' THEN lease_expires_at END, \
-                 updated_at = $10, finished_at = $11 \
-                 WHERE tenant_id = $1 AND id = $2 \
-                 AND ($12 IS NULL OR (state = 'running' AND lease_token = $12)) \
-                 AND ($13 IS NULL OR state = $13)",
-            )
-            .bind(tenant.as_str())
-            .bind(id)
-            .bind(transition.state.as_str())
-            .bind(transition.next_run_at)
-            .bind(attempt)
-            .bind(transition.max_attempts)
-            .bind(&transition.execution_id)
-            .bind(transition.last_error.as_ref().map(sqlx::types::Json))
-            .bind(transition.result.as_ref().map(sqlx::types::Json))
-            .bind(now)
-            .bind(finished_at)
-            .bind(fence_token)
-            .bind(fence_state)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
-            if changed && let Some(audit) = audit {
-                insert_audit(&mut tx, audit).await?;
-            }
-            tx.commit().await?;
-            Ok(changed)
+            let tenant = tenant.clone();
+            let id = id.to_owned();
+            let fence = fence.clone();
+            let transition = transition.clone();
+            let audit = audit.cloned();
+            self.write(move |conn| {
+                Box::pin(async move {
+                    let tenant = &tenant;
+                    let id = id.as_str();
+                    let fence = &fence;
+                    let transition = &transition;
+                    let audit = audit.as_ref();
+                    let now = $crate::now();
+                    let (fence_token, fence_state) = match fence {
+                        $crate::JobFence::Lease(token) => (Some(token.as_str()), None),
+                        $crate::JobFence::State(state) => (None, Some(state.as_str())),
+                    };
+                    let attempt = match transition.attempt {
+                        $crate::AttemptChange::Keep => "keep",
+                        $crate::AttemptChange::Refund => "refund",
+                        $crate::AttemptChange::Reset => "reset",
+                    };
+                    let finished_at = transition.state.is_terminal().then_some(now);
+                    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                    let changed = sqlx::query(
+                        "UPDATE jobs SET state = $3, next_run_at = $4, \
+                         attempt = CASE $5 WHEN 'refund' THEN attempt - 1 WHEN 'reset' THEN 0 \
+                         ELSE attempt END, \
+                         max_attempts = COALESCE($6, max_attempts), \
+                         execution_id = COALESCE($7, execution_id), \
+                         last_error = COALESCE($8, last_error), result = COALESCE($9, result), \
+                         lease_token = CASE WHEN $3 = 'running' THEN lease_token END, \
+                         lease_expires_at = CASE WHEN $3 = 'running' THEN lease_expires_at END, \
+                         updated_at = $10, finished_at = $11 \
+                         WHERE tenant_id = $1 AND id = $2 \
+                         AND ($12 IS NULL OR (state = 'running' AND lease_token = $12)) \
+                         AND ($13 IS NULL OR state = $13)",
+                    )
+                    .bind(tenant.as_str())
+                    .bind(id)
+                    .bind(transition.state.as_str())
+                    .bind(transition.next_run_at)
+                    .bind(attempt)
+                    .bind(transition.max_attempts)
+                    .bind(&transition.execution_id)
+                    .bind(transition.last_error.as_ref().map(sqlx::types::Json))
+                    .bind(transition.result.as_ref().map(sqlx::types::Json))
+                    .bind(now)
+                    .bind(finished_at)
+                    .bind(fence_token)
+                    .bind(fence_state)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                        == 1;
+                    if changed && let Some(audit) = audit {
+                        insert_audit(&mut tx, audit).await?;
+                    }
+                    tx.commit().await?;
+                    Ok(changed)
+                })
+            })
+            .await
         }
 
         async fn attempt_ids(

@@ -5,6 +5,7 @@
 //! its own embedded migrations, applied by [`open`]. Every tenant-owned row carries `tenant_id`
 //! and every query filters on it, so a tenant can never read another tenant's rows.
 
+mod group_commit;
 mod job;
 mod job_sql;
 mod model;
@@ -21,6 +22,7 @@ use std::path::PathBuf;
 use serde_json::Value as Json;
 use std::sync::Arc;
 
+pub use group_commit::WriteStats;
 pub use job::{AttemptChange, Job, JobFence, JobFilter, JobSource, JobState, JobTransition};
 pub use model::{
     ApiKey, Approval, ApprovalDecision, ApprovalFilter, ApprovalState, AuditEvent, BudgetKey,
@@ -70,7 +72,7 @@ pub enum Options {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("database error: {0}")]
-    Database(sqlx::Error),
+    Database(Arc<sqlx::Error>),
     /// A value the database cannot hold as it is (PostgreSQL text and JSON cannot contain a
     /// NUL character); the caller's input, not a fault of the store.
     #[error("a text contains a NUL character, which the database cannot store")]
@@ -94,7 +96,7 @@ impl From<sqlx::Error> for Error {
         if unstorable {
             Error::Unstorable
         } else {
-            Error::Database(error)
+            Error::Database(Arc::new(error))
         }
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
+use crate::group_commit::BoxFuture;
 use crate::sql::{PoolOf, impl_store};
 
 /// PostgreSQL implementation of [`crate::Store`].
@@ -46,10 +47,18 @@ impl PgStore {
         Ok(Self { pool })
     }
 
-    /// PostgreSQL has row locks: writes share the pool with reads.
-    fn writer(&self) -> &PgPool {
-        &self.pool
+    /// PostgreSQL has row locks: writes share the pool with reads, each on a connection of
+    /// its own (the same signature as SQLite's group commit, so the SQL is written once).
+    async fn write<T, F>(&self, write: F) -> crate::Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, crate::Result<T>> + Send + 'static,
+    {
+        let mut conn = self.pool.acquire().await?;
+        write(&mut conn).await
     }
+
+    async fn close_writer(&self) {}
 }
 
 fn is_identifier(name: &str) -> bool {

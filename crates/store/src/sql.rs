@@ -17,10 +17,8 @@ macro_rules! impl_store {
             }
 
             async fn close(&self) {
+                self.close_writer().await;
                 self.pool.close().await;
-                if !self.writer().is_closed() {
-                    self.writer().close().await;
-                }
             }
 
             async fn skill_state(
@@ -59,28 +57,39 @@ macro_rules! impl_store {
                 state: &$crate::SkillState,
                 audit: &$crate::AuditEvent,
             ) -> $crate::Result<()> {
-                let mut tx = self.writer().begin().await?;
-                sqlx::query(
-                    "INSERT INTO skill_states \
-                     (tenant_id, skill_id, deprecated, reason, replacement_id, updated_by, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                     ON CONFLICT (tenant_id, skill_id) DO UPDATE SET \
-                     deprecated = excluded.deprecated, reason = excluded.reason, \
-                     replacement_id = excluded.replacement_id, updated_by = excluded.updated_by, \
-                     updated_at = excluded.updated_at",
-                )
-                .bind(tenant.as_str())
-                .bind(&state.skill_id)
-                .bind(state.deprecated)
-                .bind(&state.reason)
-                .bind(&state.replacement_id)
-                .bind(&state.updated_by)
-                .bind(state.updated_at)
-                .execute(&mut *tx)
-                .await?;
-                insert_audit(&mut *tx, audit).await?;
-                tx.commit().await?;
-                Ok(())
+                let tenant = tenant.clone();
+                let state = state.clone();
+                let audit = audit.clone();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let tenant = &tenant;
+                        let state = &state;
+                        let audit = &audit;
+                        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                        sqlx::query(
+                            "INSERT INTO skill_states \
+                             (tenant_id, skill_id, deprecated, reason, replacement_id, updated_by, updated_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                             ON CONFLICT (tenant_id, skill_id) DO UPDATE SET \
+                             deprecated = excluded.deprecated, reason = excluded.reason, \
+                             replacement_id = excluded.replacement_id, updated_by = excluded.updated_by, \
+                             updated_at = excluded.updated_at",
+                        )
+                        .bind(tenant.as_str())
+                        .bind(&state.skill_id)
+                        .bind(state.deprecated)
+                        .bind(&state.reason)
+                        .bind(&state.replacement_id)
+                        .bind(&state.updated_by)
+                        .bind(state.updated_at)
+                        .execute(&mut *tx)
+                        .await?;
+                        insert_audit(&mut *tx, audit).await?;
+                        tx.commit().await?;
+                        Ok(())
+                    })
+                })
+                .await
             }
 
             async fn clear_skill_state(
@@ -89,20 +98,37 @@ macro_rules! impl_store {
                 skill_id: &str,
                 audit: &$crate::AuditEvent,
             ) -> $crate::Result<()> {
-                let mut tx = self.writer().begin().await?;
-                sqlx::query("DELETE FROM skill_states WHERE tenant_id = $1 AND skill_id = $2")
-                    .bind(tenant.as_str())
-                    .bind(skill_id)
-                    .execute(&mut *tx)
-                    .await?;
-                insert_audit(&mut *tx, audit).await?;
-                tx.commit().await?;
-                Ok(())
+                let tenant = tenant.clone();
+                let skill_id = skill_id.to_owned();
+                let audit = audit.clone();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let tenant = &tenant;
+                        let skill_id = skill_id.as_str();
+                        let audit = &audit;
+                        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                        sqlx::query("DELETE FROM skill_states WHERE tenant_id = $1 AND skill_id = $2")
+                            .bind(tenant.as_str())
+                            .bind(skill_id)
+                            .execute(&mut *tx)
+                            .await?;
+                        insert_audit(&mut *tx, audit).await?;
+                        tx.commit().await?;
+                        Ok(())
+                    })
+                })
+                .await
             }
 
             async fn insert_execution(&self, execution: &$crate::Execution) -> $crate::Result<()> {
-                let mut conn = self.writer().acquire().await?;
-                insert_execution_row(&mut conn, execution).await
+                let execution = execution.clone();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let execution = &execution;
+                        insert_execution_row(conn, execution).await
+                    })
+                })
+                .await
             }
 
             async fn update_execution(
@@ -111,8 +137,18 @@ macro_rules! impl_store {
                 id: &str,
                 update: &$crate::ExecutionUpdate,
             ) -> $crate::Result<bool> {
-                let mut conn = self.writer().acquire().await?;
-                update_execution_in(&mut conn, tenant, id, update).await
+                let tenant = tenant.clone();
+                let id = id.to_owned();
+                let update = update.clone();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let tenant = &tenant;
+                        let id = id.as_str();
+                        let update = &update;
+                        update_execution_in(conn, tenant, id, update).await
+                    })
+                })
+                .await
             }
 
             async fn get_execution(
@@ -168,8 +204,14 @@ macro_rules! impl_store {
             }
 
             async fn append_audit(&self, event: &$crate::AuditEvent) -> $crate::Result<()> {
-                let mut conn = self.writer().acquire().await?;
-                insert_audit(&mut *conn, event).await
+                let event = event.clone();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let event = &event;
+                        insert_audit(&mut *conn, event).await
+                    })
+                })
+                .await
             }
 
             async fn skill_vectors(
@@ -207,49 +249,65 @@ macro_rules! impl_store {
                 model: &str,
                 vectors: &[$crate::SkillVector],
             ) -> $crate::Result<()> {
-                let mut tx = self.writer().begin().await?;
-                let now = $crate::model::now();
-                for vector in vectors {
-                    sqlx::query(
-                        "INSERT INTO skill_vectors (model, text_hash, dimension, vector, created_at) \
-                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (model, text_hash) DO NOTHING",
-                    )
-                    .bind(model)
-                    .bind(&vector.text_hash)
-                    .bind(vector.vector.len() as i64)
-                    .bind($crate::model::vector_to_bytes(&vector.vector))
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-                Ok(())
+                let model = model.to_owned();
+                let vectors = vectors.to_vec();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let model = model.as_str();
+                        let vectors = vectors.as_slice();
+                        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                        let now = $crate::model::now();
+                        for vector in vectors {
+                            sqlx::query(
+                                "INSERT INTO skill_vectors (model, text_hash, dimension, vector, created_at) \
+                                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (model, text_hash) DO NOTHING",
+                            )
+                            .bind(model)
+                            .bind(&vector.text_hash)
+                            .bind(vector.vector.len() as i64)
+                            .bind($crate::model::vector_to_bytes(&vector.vector))
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        tx.commit().await?;
+                        Ok(())
+                    })
+                })
+                .await
             }
 
             async fn insert_feedback(
                 &self,
                 feedback: &$crate::RoutingFeedback,
             ) -> $crate::Result<()> {
-                sqlx::query(
-                    "INSERT INTO routing_feedback (id, tenant_id, query, query_key, \
-                     routed_skill_id, expected_skill_id, source, comment, execution_id, \
-                     principal, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                )
-                .bind(&feedback.id)
-                .bind(feedback.tenant_id.as_str())
-                .bind(&feedback.query)
-                .bind(&feedback.query_key)
-                .bind(&feedback.routed_skill_id)
-                .bind(&feedback.expected_skill_id)
-                .bind(&feedback.source)
-                .bind(&feedback.comment)
-                .bind(&feedback.execution_id)
-                .bind(&feedback.principal)
-                .bind(feedback.created_at)
-                .execute(self.writer())
-                .await?;
-                Ok(())
+                let feedback = feedback.clone();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let feedback = &feedback;
+                        sqlx::query(
+                            "INSERT INTO routing_feedback (id, tenant_id, query, query_key, \
+                             routed_skill_id, expected_skill_id, source, comment, execution_id, \
+                             principal, created_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                        )
+                        .bind(&feedback.id)
+                        .bind(feedback.tenant_id.as_str())
+                        .bind(&feedback.query)
+                        .bind(&feedback.query_key)
+                        .bind(&feedback.routed_skill_id)
+                        .bind(&feedback.expected_skill_id)
+                        .bind(&feedback.source)
+                        .bind(&feedback.comment)
+                        .bind(&feedback.execution_id)
+                        .bind(&feedback.principal)
+                        .bind(feedback.created_at)
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok(())
+                    })
+                })
+                .await
             }
 
             async fn all_feedback(&self) -> $crate::Result<Vec<$crate::RoutingFeedback>> {
@@ -264,27 +322,36 @@ macro_rules! impl_store {
                 key: &$crate::ApiKey,
                 audit: &$crate::AuditEvent,
             ) -> $crate::Result<()> {
-                let roles = serde_json::to_string(&key.roles)
-                    .map_err(|error| $crate::Error::Corrupt(error.to_string()))?;
-                let mut tx = self.writer().begin().await?;
-                sqlx::query(
-                    "INSERT INTO api_keys (id, tenant_id, name, secret_sha256, roles, created_by, \
-                     created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(&key.id)
-                .bind(key.tenant_id.as_str())
-                .bind(&key.name)
-                .bind(&key.secret_sha256)
-                .bind(roles)
-                .bind(&key.created_by)
-                .bind(key.created_at)
-                .bind(key.expires_at)
-                .bind(key.revoked_at)
-                .execute(&mut *tx)
-                .await?;
-                insert_audit(&mut *tx, audit).await?;
-                tx.commit().await?;
-                Ok(())
+                let key = key.clone();
+                let audit = audit.clone();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let key = &key;
+                        let audit = &audit;
+                        let roles = serde_json::to_string(&key.roles)
+                            .map_err(|error| $crate::Error::Corrupt(error.to_string()))?;
+                        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                        sqlx::query(
+                            "INSERT INTO api_keys (id, tenant_id, name, secret_sha256, roles, created_by, \
+                             created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                        )
+                        .bind(&key.id)
+                        .bind(key.tenant_id.as_str())
+                        .bind(&key.name)
+                        .bind(&key.secret_sha256)
+                        .bind(roles)
+                        .bind(&key.created_by)
+                        .bind(key.created_at)
+                        .bind(key.expires_at)
+                        .bind(key.revoked_at)
+                        .execute(&mut *tx)
+                        .await?;
+                        insert_audit(&mut *tx, audit).await?;
+                        tx.commit().await?;
+                        Ok(())
+                    })
+                })
+                .await
             }
 
             async fn api_key(&self, id: &str) -> $crate::Result<Option<$crate::ApiKey>> {
@@ -316,21 +383,30 @@ macro_rules! impl_store {
                 at: chrono::DateTime<chrono::Utc>,
                 audit: &$crate::AuditEvent,
             ) -> $crate::Result<bool> {
-                let mut tx = self.writer().begin().await?;
-                let done = sqlx::query(
-                    "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-                )
-                .bind(id)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                    == 1;
-                if done {
-                    insert_audit(&mut *tx, audit).await?;
-                }
-                tx.commit().await?;
-                Ok(done)
+                let id = id.to_owned();
+                let audit = audit.clone();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let id = id.as_str();
+                        let audit = &audit;
+                        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                        let done = sqlx::query(
+                            "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                        )
+                        .bind(id)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected()
+                            == 1;
+                        if done {
+                            insert_audit(&mut *tx, audit).await?;
+                        }
+                        tx.commit().await?;
+                        Ok(done)
+                    })
+                })
+                .await
             }
 
             async fn circuit(
@@ -353,28 +429,35 @@ macro_rules! impl_store {
                 circuit: &$crate::Circuit,
                 expected_version: Option<i64>,
             ) -> $crate::Result<bool> {
-                let statement = if expected_version.is_some() {
-                    "UPDATE circuit_breakers SET state = $3, failures = $4, opened_at = $5, \
-                     probe_expires_at = $6, version = $7, updated_at = $8 \
-                     WHERE tenant_id = $1 AND skill_id = $2 AND version = $9"
-                } else {
-                    "INSERT INTO circuit_breakers (tenant_id, skill_id, state, failures, opened_at, \
-                     probe_expires_at, version, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                     ON CONFLICT (tenant_id, skill_id) DO NOTHING"
-                };
-                let mut query = sqlx::query(statement)
-                    .bind(circuit.tenant_id.as_str())
-                    .bind(&circuit.skill_id)
-                    .bind(circuit.state.as_str())
-                    .bind(circuit.failures)
-                    .bind(circuit.opened_at)
-                    .bind(circuit.probe_expires_at)
-                    .bind(circuit.version)
-                    .bind(circuit.updated_at);
-                if let Some(expected) = expected_version {
-                    query = query.bind(expected);
-                }
-                Ok(query.execute(self.writer()).await?.rows_affected() == 1)
+                let circuit = circuit.clone();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let circuit = &circuit;
+                        let statement = if expected_version.is_some() {
+                            "UPDATE circuit_breakers SET state = $3, failures = $4, opened_at = $5, \
+                             probe_expires_at = $6, version = $7, updated_at = $8 \
+                             WHERE tenant_id = $1 AND skill_id = $2 AND version = $9"
+                        } else {
+                            "INSERT INTO circuit_breakers (tenant_id, skill_id, state, failures, opened_at, \
+                             probe_expires_at, version, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                             ON CONFLICT (tenant_id, skill_id) DO NOTHING"
+                        };
+                        let mut query = sqlx::query(statement)
+                            .bind(circuit.tenant_id.as_str())
+                            .bind(&circuit.skill_id)
+                            .bind(circuit.state.as_str())
+                            .bind(circuit.failures)
+                            .bind(circuit.opened_at)
+                            .bind(circuit.probe_expires_at)
+                            .bind(circuit.version)
+                            .bind(circuit.updated_at);
+                        if let Some(expected) = expected_version {
+                            query = query.bind(expected);
+                        }
+                        Ok(query.execute(&mut *conn).await?.rows_affected() == 1)
+                    })
+                })
+                .await
             }
 
             async fn budget_limits(
@@ -399,42 +482,55 @@ macro_rules! impl_store {
                 actor: &str,
                 audit: &$crate::AuditEvent,
             ) -> $crate::Result<()> {
-                let mut tx = self.writer().begin().await?;
-                match amount {
-                    Some(amount) => {
-                        sqlx::query(
-                            "INSERT INTO budget_limits (tenant_id, scope, scope_key, period, amount, \
-                             updated_by, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                             ON CONFLICT (tenant_id, scope, scope_key, period) DO UPDATE SET \
-                             amount = excluded.amount, updated_by = excluded.updated_by, \
-                             updated_at = excluded.updated_at",
-                        )
-                        .bind(tenant.as_str())
-                        .bind(&key.scope)
-                        .bind(&key.scope_key)
-                        .bind(&key.period)
-                        .bind(amount)
-                        .bind(actor)
-                        .bind(audit.occurred_at)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    None => {
-                        sqlx::query(
-                            "DELETE FROM budget_limits WHERE tenant_id = $1 AND scope = $2 \
-                             AND scope_key = $3 AND period = $4",
-                        )
-                        .bind(tenant.as_str())
-                        .bind(&key.scope)
-                        .bind(&key.scope_key)
-                        .bind(&key.period)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                }
-                insert_audit(&mut *tx, audit).await?;
-                tx.commit().await?;
-                Ok(())
+                let tenant = tenant.clone();
+                let key = key.clone();
+                let actor = actor.to_owned();
+                let audit = audit.clone();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let tenant = &tenant;
+                        let key = &key;
+                        let actor = actor.as_str();
+                        let audit = &audit;
+                        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                        match amount {
+                            Some(amount) => {
+                                sqlx::query(
+                                    "INSERT INTO budget_limits (tenant_id, scope, scope_key, period, amount, \
+                                     updated_by, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                                     ON CONFLICT (tenant_id, scope, scope_key, period) DO UPDATE SET \
+                                     amount = excluded.amount, updated_by = excluded.updated_by, \
+                                     updated_at = excluded.updated_at",
+                                )
+                                .bind(tenant.as_str())
+                                .bind(&key.scope)
+                                .bind(&key.scope_key)
+                                .bind(&key.period)
+                                .bind(amount)
+                                .bind(actor)
+                                .bind(audit.occurred_at)
+                                .execute(&mut *tx)
+                                .await?;
+                            }
+                            None => {
+                                sqlx::query(
+                                    "DELETE FROM budget_limits WHERE tenant_id = $1 AND scope = $2 \
+                                     AND scope_key = $3 AND period = $4",
+                                )
+                                .bind(tenant.as_str())
+                                .bind(&key.scope)
+                                .bind(&key.scope_key)
+                                .bind(&key.period)
+                                .execute(&mut *tx)
+                                .await?;
+                            }
+                        }
+                        insert_audit(&mut *tx, audit).await?;
+                        tx.commit().await?;
+                        Ok(())
+                    })
+                })
+                .await
             }
 
             async fn budget_counters(
@@ -485,72 +581,81 @@ macro_rules! impl_store {
                 reservation: &$crate::Reservation,
                 checks: &[$crate::ReserveCheck],
             ) -> $crate::Result<Option<usize>> {
-                let tenant = reservation.tenant_id.as_str();
-                let counters = serde_json::to_string(&reservation.counters)
-                    .map_err(|error| $crate::Error::Corrupt(error.to_string()))?;
-                // Counters in one global order, so concurrent reservations lock rows in the
-                // same order and cannot deadlock.
-                let mut keys: Vec<&$crate::CounterKey> = reservation.counters.iter().collect();
-                keys.sort();
-                let mut tx = self.writer().begin().await?;
-                for key in keys {
-                    // A window's first counter starts from what was already settled in it, so a
-                    // limit set mid-period counts the period's earlier spending.
-                    sqlx::query(
-                        "INSERT INTO budget_counters (tenant_id, scope, scope_key, period, window_key, \
-                         spent, reserved) SELECT $1, $2, $3, $4, $5, COALESCE(SUM(cost), 0), 0 \
-                         FROM usage_daily WHERE tenant_id = $1 AND day >= $6 AND day < $7 \
-                         AND ($2 = 'tenant' OR ($2 = 'principal' AND principal = $3) \
-                         OR ($2 = 'skill' AND skill_id = $3)) \
-                         ON CONFLICT DO NOTHING",
-                    )
-                    .bind(tenant)
-                    .bind(&key.budget.scope)
-                    .bind(&key.budget.scope_key)
-                    .bind(&key.budget.period)
-                    .bind(&key.window)
-                    .bind(&key.from_day)
-                    .bind(&key.to_day)
-                    .execute(&mut *tx)
-                    .await?;
-                    let limit = checks
-                        .iter()
-                        .position(|check| &check.counter == key);
-                    // 1e-9 absorbs binary rounding of decimal amounts (0.1 + 0.2 <= 0.3).
-                    let updated = sqlx::query(
-                        "UPDATE budget_counters SET reserved = reserved + $6 WHERE tenant_id = $1 \
-                         AND scope = $2 AND scope_key = $3 AND period = $4 AND window_key = $5 \
-                         AND ($7 IS NULL OR spent + reserved + $6 <= $7 + 0.000000001)",
-                    )
-                    .bind(tenant)
-                    .bind(&key.budget.scope)
-                    .bind(&key.budget.scope_key)
-                    .bind(&key.budget.period)
-                    .bind(&key.window)
-                    .bind(reservation.amount)
-                    .bind(limit.map(|index| checks[index].limit))
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                    if updated == 0 {
-                        tx.rollback().await?;
-                        return Ok(limit);
-                    }
-                }
-                sqlx::query(
-                    "INSERT INTO budget_reservations (id, tenant_id, amount, counters, expires_at, \
-                     created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&reservation.id)
-                .bind(tenant)
-                .bind(reservation.amount)
-                .bind(counters)
-                .bind(reservation.expires_at)
-                .bind(reservation.created_at)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(None)
+                let reservation = reservation.clone();
+                let checks = checks.to_vec();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let reservation = &reservation;
+                        let checks = checks.as_slice();
+                        let tenant = reservation.tenant_id.as_str();
+                        let counters = serde_json::to_string(&reservation.counters)
+                            .map_err(|error| $crate::Error::Corrupt(error.to_string()))?;
+                        // Counters in one global order, so concurrent reservations lock rows in the
+                        // same order and cannot deadlock.
+                        let mut keys: Vec<&$crate::CounterKey> = reservation.counters.iter().collect();
+                        keys.sort();
+                        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                        for key in keys {
+                            // A window's first counter starts from what was already settled in it, so a
+                            // limit set mid-period counts the period's earlier spending.
+                            sqlx::query(
+                                "INSERT INTO budget_counters (tenant_id, scope, scope_key, period, window_key, \
+                                 spent, reserved) SELECT $1, $2, $3, $4, $5, COALESCE(SUM(cost), 0), 0 \
+                                 FROM usage_daily WHERE tenant_id = $1 AND day >= $6 AND day < $7 \
+                                 AND ($2 = 'tenant' OR ($2 = 'principal' AND principal = $3) \
+                                 OR ($2 = 'skill' AND skill_id = $3)) \
+                                 ON CONFLICT DO NOTHING",
+                            )
+                            .bind(tenant)
+                            .bind(&key.budget.scope)
+                            .bind(&key.budget.scope_key)
+                            .bind(&key.budget.period)
+                            .bind(&key.window)
+                            .bind(&key.from_day)
+                            .bind(&key.to_day)
+                            .execute(&mut *tx)
+                            .await?;
+                            let limit = checks
+                                .iter()
+                                .position(|check| &check.counter == key);
+                            // 1e-9 absorbs binary rounding of decimal amounts (0.1 + 0.2 <= 0.3).
+                            let updated = sqlx::query(
+                                "UPDATE budget_counters SET reserved = reserved + $6 WHERE tenant_id = $1 \
+                                 AND scope = $2 AND scope_key = $3 AND period = $4 AND window_key = $5 \
+                                 AND ($7 IS NULL OR spent + reserved + $6 <= $7 + 0.000000001)",
+                            )
+                            .bind(tenant)
+                            .bind(&key.budget.scope)
+                            .bind(&key.budget.scope_key)
+                            .bind(&key.budget.period)
+                            .bind(&key.window)
+                            .bind(reservation.amount)
+                            .bind(limit.map(|index| checks[index].limit))
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                            if updated == 0 {
+                                tx.rollback().await?;
+                                return Ok(limit);
+                            }
+                        }
+                        sqlx::query(
+                            "INSERT INTO budget_reservations (id, tenant_id, amount, counters, expires_at, \
+                             created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                        )
+                        .bind(&reservation.id)
+                        .bind(tenant)
+                        .bind(reservation.amount)
+                        .bind(counters)
+                        .bind(reservation.expires_at)
+                        .bind(reservation.created_at)
+                        .execute(&mut *tx)
+                        .await?;
+                        tx.commit().await?;
+                        Ok(None)
+                    })
+                })
+                .await
             }
 
             async fn settle_budget(
@@ -560,10 +665,21 @@ macro_rules! impl_store {
                 spent: Option<f64>,
                 usage: Option<&$crate::UsageDelta>,
             ) -> $crate::Result<bool> {
-                let mut tx = self.writer().begin().await?;
-                let settled = settle_in(&mut tx, tenant, Some(id), spent, usage).await?;
-                tx.commit().await?;
-                Ok(settled)
+                let tenant = tenant.clone();
+                let id = id.to_owned();
+                let usage = usage.cloned();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let tenant = &tenant;
+                        let id = id.as_str();
+                        let usage = usage.as_ref();
+                        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                        let settled = settle_in(&mut tx, tenant, Some(id), spent, usage).await?;
+                        tx.commit().await?;
+                        Ok(settled)
+                    })
+                })
+                .await
             }
 
             async fn finish_execution(
@@ -573,23 +689,35 @@ macro_rules! impl_store {
                 update: &$crate::ExecutionUpdate,
                 settlement: &$crate::Settlement,
             ) -> $crate::Result<bool> {
-                if settlement.reservation_id.is_none() && settlement.usage.is_none() {
-                    // Nothing to settle: one statement, no transaction.
-                    let mut conn = self.writer().acquire().await?;
-                    return update_execution_in(&mut conn, tenant, id, update).await;
-                }
-                let mut tx = self.writer().begin().await?;
-                let updated = update_execution_in(&mut tx, tenant, id, update).await?;
-                settle_in(
-                    &mut tx,
-                    tenant,
-                    settlement.reservation_id.as_deref(),
-                    settlement.spent,
-                    settlement.usage.as_ref(),
-                )
-                .await?;
-                tx.commit().await?;
-                Ok(updated)
+                let tenant = tenant.clone();
+                let id = id.to_owned();
+                let update = update.clone();
+                let settlement = settlement.clone();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let tenant = &tenant;
+                        let id = id.as_str();
+                        let update = &update;
+                        let settlement = &settlement;
+                        if settlement.reservation_id.is_none() && settlement.usage.is_none() {
+                            // Nothing to settle: one statement, no transaction.
+                            return update_execution_in(conn, tenant, id, update).await;
+                        }
+                        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                        let updated = update_execution_in(&mut tx, tenant, id, update).await?;
+                        settle_in(
+                            &mut tx,
+                            tenant,
+                            settlement.reservation_id.as_deref(),
+                            settlement.spent,
+                            settlement.usage.as_ref(),
+                        )
+                        .await?;
+                        tx.commit().await?;
+                        Ok(updated)
+                    })
+                })
+                .await
             }
 
             async fn expired_reservations(
@@ -640,43 +768,56 @@ macro_rules! impl_store {
                 audit: &$crate::AuditEvent,
                 claim: Option<&$crate::IdempotencyClaim>,
             ) -> $crate::Result<Option<$crate::IdempotencyRecord>> {
-                let run_context = serde_json::to_string(&approval.run_context)
-                    .map_err(|error| $crate::Error::Corrupt(error.to_string()))?;
-                let mut tx = self.writer().begin().await?;
-                if let Some(claim) = claim
-                    && let Some(held) = claim_key(&mut tx, claim, &execution.id).await?
-                {
-                    return Ok(Some(held));
-                }
-                insert_execution_row(&mut tx, execution).await?;
-                sqlx::query(
-                    "INSERT INTO approvals (id, tenant_id, execution_id, skill_id, skill_version, \
-                     payload_sha256, risk_tier, requester, required, state, policy_id, reason, \
-                     approver_group, run_context, expire_at, created_at, resolved_at) VALUES \
-                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-                )
-                .bind(&approval.id)
-                .bind(approval.tenant_id.as_str())
-                .bind(&approval.execution_id)
-                .bind(&approval.skill_id)
-                .bind(&approval.skill_version)
-                .bind(&approval.payload_sha256)
-                .bind(&approval.risk_tier)
-                .bind(&approval.requester)
-                .bind(approval.required)
-                .bind(approval.state.as_str())
-                .bind(&approval.policy_id)
-                .bind(&approval.reason)
-                .bind(&approval.approver_group)
-                .bind(run_context)
-                .bind(approval.expire_at)
-                .bind(approval.created_at)
-                .bind(approval.resolved_at)
-                .execute(&mut *tx)
-                .await?;
-                insert_audit(&mut tx, audit).await?;
-                tx.commit().await?;
-                Ok(None)
+                let execution = execution.clone();
+                let approval = approval.clone();
+                let audit = audit.clone();
+                let claim = claim.cloned();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let execution = &execution;
+                        let approval = &approval;
+                        let audit = &audit;
+                        let claim = claim.as_ref();
+                        let run_context = serde_json::to_string(&approval.run_context)
+                            .map_err(|error| $crate::Error::Corrupt(error.to_string()))?;
+                        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                        if let Some(claim) = claim
+                            && let Some(held) = claim_key(&mut tx, claim, &execution.id).await?
+                        {
+                            return Ok(Some(held));
+                        }
+                        insert_execution_row(&mut tx, execution).await?;
+                        sqlx::query(
+                            "INSERT INTO approvals (id, tenant_id, execution_id, skill_id, skill_version, \
+                             payload_sha256, risk_tier, requester, required, state, policy_id, reason, \
+                             approver_group, run_context, expire_at, created_at, resolved_at) VALUES \
+                             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                        )
+                        .bind(&approval.id)
+                        .bind(approval.tenant_id.as_str())
+                        .bind(&approval.execution_id)
+                        .bind(&approval.skill_id)
+                        .bind(&approval.skill_version)
+                        .bind(&approval.payload_sha256)
+                        .bind(&approval.risk_tier)
+                        .bind(&approval.requester)
+                        .bind(approval.required)
+                        .bind(approval.state.as_str())
+                        .bind(&approval.policy_id)
+                        .bind(&approval.reason)
+                        .bind(&approval.approver_group)
+                        .bind(run_context)
+                        .bind(approval.expire_at)
+                        .bind(approval.created_at)
+                        .bind(approval.resolved_at)
+                        .execute(&mut *tx)
+                        .await?;
+                        insert_audit(&mut tx, audit).await?;
+                        tx.commit().await?;
+                        Ok(None)
+                    })
+                })
+                .await
             }
 
             async fn insert_execution_claimed(
@@ -684,13 +825,22 @@ macro_rules! impl_store {
                 execution: &$crate::Execution,
                 claim: &$crate::IdempotencyClaim,
             ) -> $crate::Result<Option<$crate::IdempotencyRecord>> {
-                let mut tx = self.writer().begin().await?;
-                if let Some(held) = claim_key(&mut tx, claim, &execution.id).await? {
-                    return Ok(Some(held));
-                }
-                insert_execution_row(&mut tx, execution).await?;
-                tx.commit().await?;
-                Ok(None)
+                let execution = execution.clone();
+                let claim = claim.clone();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let execution = &execution;
+                        let claim = &claim;
+                        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                        if let Some(held) = claim_key(&mut tx, claim, &execution.id).await? {
+                            return Ok(Some(held));
+                        }
+                        insert_execution_row(&mut tx, execution).await?;
+                        tx.commit().await?;
+                        Ok(None)
+                    })
+                })
+                .await
             }
 
             async fn idempotency_record(
@@ -707,29 +857,43 @@ macro_rules! impl_store {
                 claim: &$crate::IdempotencyClaim,
                 response: &serde_json::Value,
             ) -> $crate::Result<()> {
-                sqlx::query(
-                    "UPDATE idempotency_keys SET response = $5 WHERE tenant_id = $1 \
-                     AND principal = $2 AND method = $3 AND idem_key = $4",
-                )
-                .bind(claim.tenant_id.as_str())
-                .bind(&claim.principal)
-                .bind(&claim.method)
-                .bind(&claim.key)
-                .bind(response.to_string())
-                .execute(self.writer())
-                .await?;
-                Ok(())
+                let claim = claim.clone();
+                let response = response.clone();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let claim = &claim;
+                        let response = &response;
+                        sqlx::query(
+                            "UPDATE idempotency_keys SET response = $5 WHERE tenant_id = $1 \
+                             AND principal = $2 AND method = $3 AND idem_key = $4",
+                        )
+                        .bind(claim.tenant_id.as_str())
+                        .bind(&claim.principal)
+                        .bind(&claim.method)
+                        .bind(&claim.key)
+                        .bind(response.to_string())
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok(())
+                    })
+                })
+                .await
             }
 
             async fn delete_expired_idempotency(
                 &self,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::Result<u64> {
-                Ok(sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
-                    .bind(now)
-                    .execute(self.writer())
-                    .await?
-                    .rows_affected())
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        Ok(sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
+                            .bind(now)
+                            .execute(&mut *conn)
+                            .await?
+                            .rows_affected())
+                    })
+                })
+                .await
             }
 
             async fn approval(
@@ -791,78 +955,91 @@ macro_rules! impl_store {
                 decision: &$crate::ApprovalDecision,
                 audit: &$crate::AuditEvent,
             ) -> $crate::Result<$crate::Decided> {
-                let mut tx = self.writer().begin().await?;
-                // A write first: it takes the row (Postgres) or the database (SQLite) for this
-                // transaction, so two decisions and the expiry cannot interleave.
-                let held = sqlx::query(
-                    "UPDATE approvals SET state = state WHERE tenant_id = $1 AND id = $2",
-                )
-                .bind(tenant.as_str())
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if held == 0 {
-                    return Ok($crate::Decided::NotFound);
-                }
-                let Some(approval) = load_approval(&mut tx, tenant, id).await? else {
-                    return Ok($crate::Decided::NotFound);
-                };
-                if approval.state != $crate::ApprovalState::Pending {
-                    return Ok($crate::Decided::NotPending(approval.state));
-                }
-                if approval.expire_at <= decision.decided_at {
-                    resolve_approval(&mut tx, &approval, $crate::ApprovalState::Expired, decision.decided_at, None).await?;
-                    let expired = $crate::AuditEvent::now(
-                        tenant,
-                        "skillos",
-                        "approval.expired",
-                        id,
-                        serde_json::json!({"execution_id": approval.execution_id}),
-                    );
-                    insert_audit(&mut tx, &expired).await?;
-                    let approval = load_approval(&mut tx, tenant, id).await?.ok_or_else(|| {
-                        $crate::Error::Corrupt(format!("approval {id} vanished"))
-                    })?;
-                    tx.commit().await?;
-                    return Ok($crate::Decided::Expired(approval));
-                }
-                if approval
-                    .decisions
-                    .iter()
-                    .any(|earlier| earlier.approver == decision.approver)
-                {
-                    return Ok($crate::Decided::AlreadyDecided);
-                }
-                sqlx::query(
-                    "INSERT INTO approval_decisions (approval_id, approver, approve, comment, decided_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(id)
-                .bind(&decision.approver)
-                .bind(decision.approve)
-                .bind(&decision.comment)
-                .bind(decision.decided_at)
-                .execute(&mut *tx)
-                .await?;
-                let approvals = approval.decisions.iter().filter(|d| d.approve).count()
-                    + usize::from(decision.approve);
-                let next = if !decision.approve {
-                    Some($crate::ApprovalState::Rejected)
-                } else if approvals >= usize::try_from(approval.required).unwrap_or(1) {
-                    Some($crate::ApprovalState::Approved)
-                } else {
-                    None
-                };
-                if let Some(state) = next {
-                    resolve_approval(&mut tx, &approval, state, decision.decided_at, None).await?;
-                }
-                insert_audit(&mut tx, audit).await?;
-                let approval = load_approval(&mut tx, tenant, id)
-                    .await?
-                    .ok_or_else(|| $crate::Error::Corrupt(format!("approval {id} vanished")))?;
-                tx.commit().await?;
-                Ok($crate::Decided::Recorded(approval))
+                let tenant = tenant.clone();
+                let id = id.to_owned();
+                let decision = decision.clone();
+                let audit = audit.clone();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let tenant = &tenant;
+                        let id = id.as_str();
+                        let decision = &decision;
+                        let audit = &audit;
+                        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                        // A write first: it takes the row (Postgres) or the database (SQLite) for this
+                        // transaction, so two decisions and the expiry cannot interleave.
+                        let held = sqlx::query(
+                            "UPDATE approvals SET state = state WHERE tenant_id = $1 AND id = $2",
+                        )
+                        .bind(tenant.as_str())
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                        if held == 0 {
+                            return Ok($crate::Decided::NotFound);
+                        }
+                        let Some(approval) = load_approval(&mut tx, tenant, id).await? else {
+                            return Ok($crate::Decided::NotFound);
+                        };
+                        if approval.state != $crate::ApprovalState::Pending {
+                            return Ok($crate::Decided::NotPending(approval.state));
+                        }
+                        if approval.expire_at <= decision.decided_at {
+                            resolve_approval(&mut tx, &approval, $crate::ApprovalState::Expired, decision.decided_at, None).await?;
+                            let expired = $crate::AuditEvent::now(
+                                tenant,
+                                "skillos",
+                                "approval.expired",
+                                id,
+                                serde_json::json!({"execution_id": approval.execution_id}),
+                            );
+                            insert_audit(&mut tx, &expired).await?;
+                            let approval = load_approval(&mut tx, tenant, id).await?.ok_or_else(|| {
+                                $crate::Error::Corrupt(format!("approval {id} vanished"))
+                            })?;
+                            tx.commit().await?;
+                            return Ok($crate::Decided::Expired(approval));
+                        }
+                        if approval
+                            .decisions
+                            .iter()
+                            .any(|earlier| earlier.approver == decision.approver)
+                        {
+                            return Ok($crate::Decided::AlreadyDecided);
+                        }
+                        sqlx::query(
+                            "INSERT INTO approval_decisions (approval_id, approver, approve, comment, decided_at) \
+                             VALUES ($1, $2, $3, $4, $5)",
+                        )
+                        .bind(id)
+                        .bind(&decision.approver)
+                        .bind(decision.approve)
+                        .bind(&decision.comment)
+                        .bind(decision.decided_at)
+                        .execute(&mut *tx)
+                        .await?;
+                        let approvals = approval.decisions.iter().filter(|d| d.approve).count()
+                            + usize::from(decision.approve);
+                        let next = if !decision.approve {
+                            Some($crate::ApprovalState::Rejected)
+                        } else if approvals >= usize::try_from(approval.required).unwrap_or(1) {
+                            Some($crate::ApprovalState::Approved)
+                        } else {
+                            None
+                        };
+                        if let Some(state) = next {
+                            resolve_approval(&mut tx, &approval, state, decision.decided_at, None).await?;
+                        }
+                        insert_audit(&mut tx, audit).await?;
+                        let approval = load_approval(&mut tx, tenant, id)
+                            .await?
+                            .ok_or_else(|| $crate::Error::Corrupt(format!("approval {id} vanished")))?;
+                        tx.commit().await?;
+                        Ok($crate::Decided::Recorded(approval))
+                    })
+                })
+                .await
             }
 
             async fn expire_approval(
@@ -871,36 +1048,45 @@ macro_rules! impl_store {
                 id: &str,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::Result<Option<$crate::Approval>> {
-                let mut tx = self.writer().begin().await?;
-                let held = sqlx::query(
-                    "UPDATE approvals SET state = state WHERE tenant_id = $1 AND id = $2 \
-                     AND state = 'pending' AND expire_at <= $3",
-                )
-                .bind(tenant.as_str())
-                .bind(id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if held == 0 {
-                    return Ok(None);
-                }
-                let Some(approval) = load_approval(&mut tx, tenant, id).await? else {
-                    return Ok(None);
-                };
-                resolve_approval(&mut tx, &approval, $crate::ApprovalState::Expired, now, None)
-                    .await?;
-                let audit = $crate::AuditEvent::now(
-                    tenant,
-                    "skillos",
-                    "approval.expired",
-                    id,
-                    serde_json::json!({"execution_id": approval.execution_id}),
-                );
-                insert_audit(&mut tx, &audit).await?;
-                let approval = load_approval(&mut tx, tenant, id).await?;
-                tx.commit().await?;
-                Ok(approval)
+                let tenant = tenant.clone();
+                let id = id.to_owned();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let tenant = &tenant;
+                        let id = id.as_str();
+                        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                        let held = sqlx::query(
+                            "UPDATE approvals SET state = state WHERE tenant_id = $1 AND id = $2 \
+                             AND state = 'pending' AND expire_at <= $3",
+                        )
+                        .bind(tenant.as_str())
+                        .bind(id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                        if held == 0 {
+                            return Ok(None);
+                        }
+                        let Some(approval) = load_approval(&mut tx, tenant, id).await? else {
+                            return Ok(None);
+                        };
+                        resolve_approval(&mut tx, &approval, $crate::ApprovalState::Expired, now, None)
+                            .await?;
+                        let audit = $crate::AuditEvent::now(
+                            tenant,
+                            "skillos",
+                            "approval.expired",
+                            id,
+                            serde_json::json!({"execution_id": approval.execution_id}),
+                        );
+                        insert_audit(&mut tx, &audit).await?;
+                        let approval = load_approval(&mut tx, tenant, id).await?;
+                        tx.commit().await?;
+                        Ok(approval)
+                    })
+                })
+                .await
             }
 
             async fn cancel_approval(
@@ -910,28 +1096,41 @@ macro_rules! impl_store {
                 reason: &str,
                 audit: &$crate::AuditEvent,
             ) -> $crate::Result<Option<$crate::Approval>> {
-                let mut tx = self.writer().begin().await?;
-                let held = sqlx::query(
-                    "UPDATE approvals SET state = state WHERE tenant_id = $1 AND id = $2 \
-                     AND state = 'pending'",
-                )
-                .bind(tenant.as_str())
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if held == 0 {
-                    return Ok(None);
-                }
-                let Some(approval) = load_approval(&mut tx, tenant, id).await? else {
-                    return Ok(None);
-                };
-                let now = $crate::now();
-                resolve_approval(&mut tx, &approval, $crate::ApprovalState::Cancelled, now, Some(reason)).await?;
-                insert_audit(&mut tx, audit).await?;
-                let approval = load_approval(&mut tx, tenant, id).await?;
-                tx.commit().await?;
-                Ok(approval)
+                let tenant = tenant.clone();
+                let id = id.to_owned();
+                let reason = reason.to_owned();
+                let audit = audit.clone();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let tenant = &tenant;
+                        let id = id.as_str();
+                        let reason = reason.as_str();
+                        let audit = &audit;
+                        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                        let held = sqlx::query(
+                            "UPDATE approvals SET state = state WHERE tenant_id = $1 AND id = $2 \
+                             AND state = 'pending'",
+                        )
+                        .bind(tenant.as_str())
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                        if held == 0 {
+                            return Ok(None);
+                        }
+                        let Some(approval) = load_approval(&mut tx, tenant, id).await? else {
+                            return Ok(None);
+                        };
+                        let now = $crate::now();
+                        resolve_approval(&mut tx, &approval, $crate::ApprovalState::Cancelled, now, Some(reason)).await?;
+                        insert_audit(&mut tx, audit).await?;
+                        let approval = load_approval(&mut tx, tenant, id).await?;
+                        tx.commit().await?;
+                        Ok(approval)
+                    })
+                })
+                .await
             }
 
             async fn expired_approvals(

@@ -4,18 +4,21 @@ use std::path::Path;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
 
+use crate::group_commit::{BoxFuture, WriteStats, Writer};
 use crate::sql::{PoolOf, impl_store};
 
 /// SQLite implementation of [`crate::Store`].
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    /// Reads.
     pool: SqlitePool,
-    /// One connection for every write: SQLite has one writer at a time, and writers queued in
-    /// the pool wait their turn in order instead of sleeping in SQLite's busy handler.
-    writer: SqlitePool,
+    /// Every write: one connection, whose task commits the writes queued together in one
+    /// transaction (`group_commit.rs`).
+    writer: Writer,
 }
 
 impl SqliteStore {
@@ -42,15 +45,30 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await?;
+        let writer = Writer::start(options).await?;
         Ok(Self { pool, writer })
     }
 
-    fn writer(&self) -> &SqlitePool {
-        &self.writer
+    /// Runs `write` on the writer's connection, in the next group commit.
+    async fn write<T, F>(&self, write: F) -> crate::Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, crate::Result<T>>
+            + Send
+            + 'static,
+    {
+        self.writer.write(write).await
+    }
+
+    /// How many writes were committed in how many transactions since the store opened.
+    pub fn write_stats(&self) -> WriteStats {
+        self.writer.stats()
+    }
+
+    async fn close_writer(&self) {
+        if !self.writer.is_closed() {
+            self.writer.close().await;
+        }
     }
 }
 

@@ -1,6 +1,13 @@
 //! API keys: `skos_<id>_<secret>`. The id (16 hex digits) finds the stored key; only the
 //! SHA-256 of the secret (32 random bytes, base64url) is stored, and it is compared in constant
 //! time. Keys belong to one tenant, carry roles, may expire, and are revoked with the CLI.
+//!
+//! A key that was found is kept in memory for [`FRESH_FOR`]: a call within that time is not a
+//! store read, and a key revoked (by the CLI, or on another replica) stops working within it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -10,6 +17,64 @@ use super::{Credential, Error, Principal, constant_time_eq, sha256};
 
 pub const PREFIX: &str = "skos_";
 const ID_HEX_LEN: usize = 16;
+/// How long a stored key is trusted from memory before it is read again.
+pub const FRESH_FOR: Duration = Duration::from_millis(750);
+/// Keys kept in memory; past this the memory starts over. Unknown ids are never kept.
+const KEPT: usize = 10_000;
+
+/// Authenticates API keys against the store, keeping found keys in memory; cheap to clone.
+#[derive(Clone)]
+pub struct Keys {
+    store: Arc<dyn Store>,
+    found: Arc<Mutex<HashMap<String, (Instant, ApiKey)>>>,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("api_key::Keys").finish_non_exhaustive()
+    }
+}
+
+impl Keys {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            found: Arc::default(),
+        }
+    }
+
+    /// The principal of a presented key.
+    pub async fn authenticate(&self, credential: &str) -> Result<Principal, Error> {
+        let (id, secret) = parse(credential).ok_or(Error::InvalidApiKey)?;
+        let stored = self.key(id).await?;
+        check(stored, secret)
+    }
+
+    async fn key(&self, id: &str) -> Result<Option<ApiKey>, Error> {
+        if let Some((read_at, key)) = self.lock().get(id)
+            && read_at.elapsed() < FRESH_FOR
+        {
+            return Ok(Some(key.clone()));
+        }
+        let read_at = Instant::now();
+        let stored = self.store.api_key(id).await.map_err(|error| {
+            tracing::error!(%error, "cannot read an API key");
+            Error::Unavailable
+        })?;
+        if let Some(key) = &stored {
+            let mut found = self.lock();
+            if found.len() >= KEPT {
+                found.clear();
+            }
+            found.insert(id.to_owned(), (read_at, key.clone()));
+        }
+        Ok(stored)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, ApiKey)>> {
+        self.found.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 /// A key as it is created: the secret is shown once and never stored.
 #[derive(Debug)]
@@ -58,13 +123,8 @@ pub async fn create(store: &dyn Store, key: &ApiKey) -> skillos_store::Result<()
     store.insert_api_key(key, &audit).await
 }
 
-/// The principal of a presented key.
-pub async fn authenticate(store: &dyn Store, credential: &str) -> Result<Principal, Error> {
-    let (id, secret) = parse(credential).ok_or(Error::InvalidApiKey)?;
-    let stored = store.api_key(id).await.map_err(|error| {
-        tracing::error!(%error, "cannot read an API key");
-        Error::Unavailable
-    })?;
+/// The principal of a stored key whose secret is `secret`.
+fn check(stored: Option<ApiKey>, secret: &str) -> Result<Principal, Error> {
     let presented = sha256(secret.as_bytes());
     // An unknown id is compared against a fixed digest, so both paths take the same time.
     let known = stored
@@ -147,7 +207,10 @@ mod tests {
                 .contains(&new.token[PREFIX.len() + 17..])
         );
 
-        let principal = authenticate(store.as_ref(), &new.token).await.unwrap();
+        let principal = Keys::new(store.clone())
+            .authenticate(&new.token)
+            .await
+            .unwrap();
         assert_eq!(principal.tenant, tenant);
         assert_eq!(principal.roles, vec!["operator".to_owned()]);
         assert_eq!(principal.subject, format!("key:{}", new.key.id));
@@ -162,7 +225,7 @@ mod tests {
             "skos_x",
         ] {
             assert_eq!(
-                authenticate(store.as_ref(), bad).await,
+                Keys::new(store.clone()).authenticate(bad).await,
                 Err(Error::InvalidApiKey),
                 "{bad}"
             );
@@ -182,7 +245,7 @@ mod tests {
                 .unwrap()
         );
         assert_eq!(
-            authenticate(store.as_ref(), &new.token).await,
+            Keys::new(store.clone()).authenticate(&new.token).await,
             Err(Error::RevokedApiKey)
         );
 
@@ -195,8 +258,41 @@ mod tests {
         );
         create(store.as_ref(), &expired.key).await.unwrap();
         assert_eq!(
-            authenticate(store.as_ref(), &expired.token).await,
+            Keys::new(store.clone()).authenticate(&expired.token).await,
             Err(Error::ExpiredApiKey)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_key_kept_in_memory_stops_working_once_revoked_in_the_store() {
+        let store = store().await;
+        let keys = Keys::new(store.clone());
+        let tenant = TenantId::parse("acme").unwrap();
+        let new = generate(tenant.clone(), "ci", vec![], "admin", None);
+        create(store.as_ref(), &new.key).await.unwrap();
+        keys.authenticate(&new.token).await.unwrap();
+        // A forged secret is refused from memory as well.
+        let forged = format!("{}A", &new.token[..new.token.len() - 1]);
+        if forged != new.token {
+            assert_eq!(keys.authenticate(&forged).await, Err(Error::InvalidApiKey));
+        }
+
+        // Revoked the way the CLI does it: in the store, not through this process.
+        let audit = AuditEvent::now(
+            &tenant,
+            "admin",
+            "api_key.revoked",
+            &new.key.id,
+            serde_json::json!({}),
+        );
+        store
+            .revoke_api_key(&new.key.id, skillos_store::now(), &audit)
+            .await
+            .unwrap();
+        tokio::time::sleep(FRESH_FOR + Duration::from_millis(50)).await;
+        assert_eq!(
+            keys.authenticate(&new.token).await,
+            Err(Error::RevokedApiKey)
         );
     }
 }

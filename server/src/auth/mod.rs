@@ -71,7 +71,7 @@ impl From<Error> for tonic::Status {
 pub struct Authenticator {
     dev_mode: bool,
     jwt: Option<Arc<jwt::Verifier>>,
-    store: Arc<dyn Store>,
+    keys: api_key::Keys,
 }
 
 impl Authenticator {
@@ -79,7 +79,7 @@ impl Authenticator {
         Self {
             dev_mode,
             jwt,
-            store,
+            keys: api_key::Keys::new(store),
         }
     }
 
@@ -120,7 +120,7 @@ impl Authenticator {
             .filter(|credential| !credential.is_empty())
             .ok_or(Error::Malformed)?;
         if credential.starts_with(api_key::PREFIX) {
-            return api_key::authenticate(self.store.as_ref(), credential).await;
+            return self.keys.authenticate(credential).await;
         }
         match &self.jwt {
             Some(verifier) => verifier.verify(credential).await,
