@@ -33,6 +33,10 @@ const RUNNER_TOKEN: &str = "bench-runner-token-0123456789";
 const PYTHON_RUNNER_TOKEN: &str = "bench-python-runner-token-0123456789";
 /// Served by the Python runner (its token allows `finance/*` only); an empty payload is valid.
 const PYTHON_SKILL: &str = "finance/get_exchange_rates";
+/// The raw Python baseline (`scripts/bench_raw_runner.py`) serves the same skill to a tenant of
+/// its own, so the two Python runners never share calls.
+const RAW_PYTHON_TENANT: &str = "raw";
+const RAW_PYTHON_RUNNER_TOKEN: &str = "bench-raw-python-runner-token-0123456789";
 
 fn duration() -> Duration {
     let seconds = std::env::var("BENCH_SECONDS")
@@ -44,6 +48,8 @@ fn duration() -> Duration {
 
 /// The API key of the RunEchoApiKey cell.
 static API_KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+/// The API key of the RunRawPython cell (the raw baseline's tenant).
+static RAW_API_KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 #[derive(Clone, Copy, Debug)]
 enum Call {
@@ -59,6 +65,8 @@ enum Call {
     RunEchoApiKey,
     /// Run a skill through the dispatcher on the Python runner.
     RunPython,
+    /// The same skill on the raw Python baseline: a bare grpc.aio process that echoes.
+    RunRawPython,
 }
 
 struct Figures {
@@ -76,22 +84,41 @@ async fn main() -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;
     let skillos = start_skillos(root.clone(), data.path().to_owned()).await?;
     let _python_runner = start_python_runner(skillos, &root).await?;
+    let _raw_runner = start_raw_python_runner(skillos).await?;
 
     println!("| target | call | concurrency | requests/s | p50 ms | p99 ms | ratio to raw tonic |");
     println!("|---|---|---:|---:|---:|---:|---:|");
     let (calls, concurrencies) = selection()?;
+    let mut python = Vec::new();
     for concurrency in concurrencies {
         let baseline = drive(raw, Call::Health, concurrency).await?;
         print_row("raw tonic", Call::Health, concurrency, &baseline, &baseline);
         for &call in &calls {
             let figures = drive(skillos, call, concurrency).await?;
             print_row("skillos", call, concurrency, &figures, &baseline);
+            if matches!(call, Call::RunPython | Call::RunRawPython) {
+                python.push((concurrency, call, figures.requests_per_second));
+            }
+        }
+    }
+    // The Python runner against the raw Python baseline, measured in the same run.
+    for &(concurrency, call, rate) in &python {
+        let raw = python.iter().find(|&&(c, other, _)| {
+            c == concurrency
+                && matches!(other, Call::RunRawPython)
+                && !matches!(call, Call::RunRawPython)
+        });
+        if let Some(&(_, _, raw)) = raw {
+            println!(
+                "\nRunPython at {concurrency} in flight: {:.2} of the raw Python baseline",
+                rate / raw
+            );
         }
     }
     Ok(())
 }
 
-const CALLS: [Call; 7] = [
+const CALLS: [Call; 8] = [
     Call::Health,
     Call::GetSkill,
     Call::ListSkills,
@@ -99,6 +126,7 @@ const CALLS: [Call; 7] = [
     Call::RunEcho,
     Call::RunEchoApiKey,
     Call::RunPython,
+    Call::RunRawPython,
 ];
 
 /// The cells to measure: every call at every concurrency, or those named in `BENCH_CALLS`
@@ -173,8 +201,17 @@ async fn start_skillos(root: PathBuf, data_dir: PathBuf) -> anyhow::Result<Socke
         None,
     );
     skillos::auth::api_key::create(store.as_ref(), &key.key).await?;
+    let raw = skillos::auth::api_key::generate(
+        skillos_store::TenantId::parse(RAW_PYTHON_TENANT).map_err(anyhow::Error::msg)?,
+        "bench-raw",
+        vec!["admin".to_owned()],
+        "bench",
+        None,
+    );
+    skillos::auth::api_key::create(store.as_ref(), &raw.key).await?;
     store.close().await;
     let _ = API_KEY.set(key.token);
+    let _ = RAW_API_KEY.set(raw.token);
     let token = |token: &str, pattern: &str| skillos::config::RunnerTokenConfig {
         token: token.to_owned(),
         tenant: "default".to_owned(),
@@ -183,6 +220,11 @@ async fn start_skillos(root: PathBuf, data_dir: PathBuf) -> anyhow::Result<Socke
     config.runners.tokens = vec![
         token(RUNNER_TOKEN, ECHO_SKILL),
         token(PYTHON_RUNNER_TOKEN, "finance/*"),
+        skillos::config::RunnerTokenConfig {
+            token: RAW_PYTHON_RUNNER_TOKEN.to_owned(),
+            tenant: RAW_PYTHON_TENANT.to_owned(),
+            skills: vec![PYTHON_SKILL.to_owned()],
+        },
     ];
     config.validate()?;
     skillos::telemetry::init(&config.log);
@@ -211,6 +253,48 @@ async fn start_skillos(root: PathBuf, data_dir: PathBuf) -> anyhow::Result<Socke
     // Keep the runner attached for the whole run.
     std::mem::forget(echo);
     Ok(addr)
+}
+
+/// Starts the raw Python baseline and waits until it has attached.
+async fn start_raw_python_runner(addr: SocketAddr) -> anyhow::Result<tokio::process::Child> {
+    use tokio::io::AsyncBufReadExt as _;
+    let python = std::env::var("BENCH_PYTHON")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python").to_owned());
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/bench_raw_runner.py"
+    );
+    let mut child = tokio::process::Command::new(&python)
+        .arg(script)
+        .args([
+            "--server",
+            &addr.to_string(),
+            "--token",
+            RAW_PYTHON_RUNNER_TOKEN,
+        ])
+        .args(["--skill", PYTHON_SKILL])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|error| anyhow::anyhow!("cannot start {script} with {python}: {error}"))?;
+    let stdout = child.stdout.take().expect("piped");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let attached = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await? {
+            if line == "attached" {
+                return Ok(true);
+            }
+        }
+        Ok::<_, std::io::Error>(false)
+    })
+    .await;
+    anyhow::ensure!(
+        matches!(attached, Ok(Ok(true))),
+        "the raw Python runner did not attach"
+    );
+    // Keep reading its output so that it never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok(child)
 }
 
 /// Starts the Python runner for `root` and waits until it has attached.
@@ -320,8 +404,8 @@ async fn run_for(
                     Call::ListSkills => {
                         drop(skills.list_skills(ListSkillsRequest::default()).await?)
                     }
-                    Call::RunEcho | Call::RunEchoApiKey | Call::RunPython => {
-                        let skill = if matches!(call, Call::RunPython) {
+                    Call::RunEcho | Call::RunEchoApiKey | Call::RunPython | Call::RunRawPython => {
+                        let skill = if matches!(call, Call::RunPython | Call::RunRawPython) {
                             PYTHON_SKILL
                         } else {
                             ECHO_SKILL
@@ -330,9 +414,13 @@ async fn run_for(
                             target: Some(run_request::Target::SkillId(skill.into())),
                             ..Default::default()
                         });
-                        if matches!(call, Call::RunEchoApiKey) {
-                            let header =
-                                format!("Bearer {}", API_KEY.get().expect("made at start"));
+                        let key = match call {
+                            Call::RunEchoApiKey => API_KEY.get(),
+                            Call::RunRawPython => RAW_API_KEY.get(),
+                            _ => None,
+                        };
+                        if let Some(key) = key {
+                            let header = format!("Bearer {key}");
                             request
                                 .metadata_mut()
                                 .insert("authorization", header.parse().expect("ASCII"));

@@ -403,3 +403,65 @@ def test_at_most_concurrency_invocations_run_at_once() -> None:
 
     assert [output_of(result) for result in results] == [0, 1, 2, 3, 4, 5]
     assert peak == 2
+
+
+def test_a_sync_skill_that_proves_fast_runs_on_the_loop_until_a_call_is_slow() -> None:
+    from skillos_runner.executor import FAST_CALLS_TO_INLINE
+
+    threads: list[str] = []
+    slow = {"now": False}
+
+    @skill
+    def quick(payload):
+        threads.append(threading.current_thread().name)
+        if slow["now"]:
+            time.sleep(0.06)
+        return {"ok": True}
+
+    async def scenario() -> None:
+        executor = Executor(catalog_of(quick).skills, concurrency=4, inline_under=0.005)
+        try:
+            loop_thread = threading.current_thread().name
+            for _ in range(FAST_CALLS_TO_INLINE):
+                assert not executor.runs_inline("local/quick")
+                result = await executor.execute(invoke("local/quick"), None, NO_LIMIT)
+                assert output_of(result) == {"ok": True}
+            assert all(name != loop_thread for name in threads), "proving runs are in threads"
+            assert executor.runs_inline("local/quick")
+            await executor.execute(invoke("local/quick"), None, NO_LIMIT)
+            assert threads[-1] == loop_thread, "a proven fast skill runs on the loop"
+
+            slow["now"] = True
+            await executor.execute(invoke("local/quick"), None, NO_LIMIT)
+            assert threads[-1] == loop_thread
+            assert not executor.runs_inline("local/quick"), "one slow call sends it back to threads"
+            slow["now"] = False
+            await executor.execute(invoke("local/quick"), None, NO_LIMIT)
+            assert threads[-1] != loop_thread
+        finally:
+            executor.close()
+
+    run(scenario())
+
+
+def test_inline_under_zero_keeps_every_sync_skill_in_threads() -> None:
+    from skillos_runner.executor import FAST_CALLS_TO_INLINE
+
+    threads: list[str] = []
+
+    @skill
+    def quick(payload):
+        threads.append(threading.current_thread().name)
+        return None
+
+    async def scenario() -> None:
+        executor = Executor(catalog_of(quick).skills, concurrency=4, inline_under=0)
+        try:
+            for _ in range(FAST_CALLS_TO_INLINE + 5):
+                await executor.execute(invoke("local/quick"), None, NO_LIMIT)
+            assert not executor.runs_inline("local/quick")
+            assert threading.current_thread().name not in threads
+        finally:
+            executor.close()
+
+    run(scenario())

@@ -96,6 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
         f"(SKILLOS_RUNNER_CONCURRENCY; default {DEFAULT_CONCURRENCY})",
     )
     parser.add_argument(
+        "--inline-under-ms",
+        type=float,
+        default=float(env.get("SKILLOS_RUNNER_INLINE_UNDER_MS", "1")),
+        metavar="MS",
+        help="a synchronous skill whose last 32 calls each took less than this runs on the "
+        "event loop instead of a thread; 0 keeps every one in threads "
+        "(SKILLOS_RUNNER_INLINE_UNDER_MS; default 1)",
+    )
+    parser.add_argument(
         "--name",
         default=env.get("SKILLOS_RUNNER_NAME") or socket.gethostname(),
         help="runner name shown by ListRunners (SKILLOS_RUNNER_NAME; default the host name)",
@@ -219,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         version=__version__,
         concurrency=args.concurrency,
     )
-    executor = Executor(catalog.skills, args.concurrency)
+    executor = Executor(catalog.skills, args.concurrency, max(args.inline_under_ms, 0) / 1000)
     try:
         code = asyncio.run(serve(settings, catalog, executor, embedder))
     finally:

@@ -51,30 +51,64 @@ def dict_to_struct(data: Mapping[str, Any]) -> struct_pb2.Struct:
     return struct
 
 
-def _restore_ints(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer() and abs(value) <= _MAX_EXACT_INT:
-        return int(value)
-    if isinstance(value, dict):
-        return {key: _restore_ints(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_restore_ints(item) for item in value]
-    return value
+def _from_value(value: struct_pb2.Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "number_value":
+        number = value.number_value
+        if number.is_integer() and abs(number) <= _MAX_EXACT_INT:
+            return int(number)
+        return number
+    if kind == "string_value":
+        return value.string_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "struct_value":
+        return {key: _from_value(item) for key, item in value.struct_value.fields.items()}
+    if kind == "list_value":
+        return [_from_value(item) for item in value.list_value.values]
+    return None
 
 
 def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
-    """The payload a skill receives: the Struct as a dict, integral numbers as ``int``."""
-    return _restore_ints(json_format.MessageToDict(struct))
+    """The payload a skill receives: the Struct as a dict, integral numbers as ``int``.
+
+    Walks the message directly: ``json_format.MessageToDict`` costs several times as much.
+    """
+    return {key: _from_value(item) for key, item in struct.fields.items()}
+
+
+def _set_value(value: struct_pb2.Value, item: Any) -> None:
+    if item is None:
+        value.null_value = struct_pb2.NULL_VALUE
+    elif isinstance(item, bool):
+        value.bool_value = item
+    elif isinstance(item, (int, float)):
+        value.number_value = item
+    elif isinstance(item, str):
+        value.string_value = item
+    elif isinstance(item, dict):
+        fields = value.struct_value.fields
+        value.struct_value.SetInParent()
+        for key, member in item.items():
+            _set_value(fields[key], member)
+    else:
+        values = value.list_value.values
+        value.list_value.SetInParent()
+        for member in item:
+            _set_value(values.add(), member)
 
 
 def to_value(result: Any) -> struct_pb2.Value:
     """A skill's return value as a ``google.protobuf.Value``.
 
     Going through ``json.dumps`` first applies exactly the JSON rules skill authors know (tuples
-    are arrays, NaN is refused, other types raise ``TypeError``), instead of protobuf's own.
+    are arrays, NaN is refused, other types raise ``TypeError``), instead of protobuf's own; the
+    plain JSON that comes back is then copied into the message directly (``json_format.Parse``
+    costs several times as much).
     """
-    text = json.dumps(result, allow_nan=False)
+    plain = json.loads(json.dumps(result, allow_nan=False))
     value = struct_pb2.Value()
-    json_format.Parse(text, value)
+    _set_value(value, plain)
     return value
 
 

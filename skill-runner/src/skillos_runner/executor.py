@@ -102,10 +102,41 @@ def _time_left(invoke: runner_service_pb2.Invoke) -> float | None:
     return None
 
 
-class Executor:
-    """Runs invocations of the discovered skills, at most ``concurrency`` at a time."""
+#: A synchronous skill runs on the event loop itself once this many calls in a row each took
+#: less than ``inline_under`` seconds (its own time, without the hop): handing a call to a
+#: thread and back costs more than such a skill does (about half a fast skill's rate). A call
+#: on the loop that takes over ``SLOW_FACTOR`` times that sends it back to the thread pool,
+#: where it must prove itself again; so a skill that turns slow blocks the loop once, for that
+#: call. (The margin keeps a fast skill on the loop through the odd pause of a busy machine.)
+FAST_CALLS_TO_INLINE = 32
+SLOW_FACTOR = 10
+#: The default of ``inline_under``: 1 ms.
+INLINE_UNDER = 0.001
 
-    def __init__(self, skills: Mapping[str, LoadedSkill], concurrency: int) -> None:
+
+class _Pace:
+    """How a synchronous skill has been running: its streak of fast calls."""
+
+    __slots__ = ("fast_calls",)
+
+    def __init__(self) -> None:
+        self.fast_calls = 0
+
+
+class Executor:
+    """Runs invocations of the discovered skills, at most ``concurrency`` at a time.
+
+    Async skills run on the event loop; synchronous ones in a thread pool, except those that
+    have proven fast (see ``FAST_CALLS_TO_INLINE``); ``inline_under=0`` keeps every synchronous
+    skill in the pool.
+    """
+
+    def __init__(
+        self,
+        skills: Mapping[str, LoadedSkill],
+        concurrency: int,
+        inline_under: float = INLINE_UNDER,
+    ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self._skills = skills
@@ -113,6 +144,8 @@ class Executor:
         self._slots = asyncio.Semaphore(concurrency)
         self._busy_threads = 0
         self._busy_lock = threading.Lock()
+        self._inline_under = inline_under
+        self._paces: dict[str, _Pace] = {}
 
     @property
     def busy_threads(self) -> int:
@@ -198,9 +231,35 @@ class Executor:
             except (Exception, SystemExit) as error:
                 return _failure(error, retryable, skill_id)
             return encode(result)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._pool, self._call_in_thread, skill.function, args, kwargs, retryable, skill_id
+        pace = self._paces.setdefault(skill_id, _Pace())
+        inline = self._inline_under > 0 and pace.fast_calls >= FAST_CALLS_TO_INLINE
+        if inline:
+            outcome, took = self._call_in_thread(
+                skill.function, args, kwargs, retryable, skill_id
+            )
+        else:
+            loop = asyncio.get_running_loop()
+            outcome, took = await loop.run_in_executor(
+                self._pool, self._call_in_thread, skill.function, args, kwargs, retryable, skill_id
+            )
+        if inline and took > self._inline_under * SLOW_FACTOR:
+            log.info(
+                "%s took %.1f ms on the event loop: back to the thread pool", skill_id, took * 1000
+            )
+            pace.fast_calls = 0
+        elif took < self._inline_under:
+            pace.fast_calls += 1
+        elif not inline:
+            pace.fast_calls = 0
+        return outcome
+
+    def runs_inline(self, skill_id: str) -> bool:
+        """Whether the next call of ``skill_id`` runs on the event loop."""
+        pace = self._paces.get(skill_id)
+        return (
+            self._inline_under > 0
+            and pace is not None
+            and pace.fast_calls >= FAST_CALLS_TO_INLINE
         )
 
     def _call_in_thread(
@@ -210,16 +269,20 @@ class Executor:
         kwargs: dict[str, Any],
         retryable: bool,
         skill_id: str,
-    ) -> Outcome:
-        """Calls a sync skill and encodes its output off the loop (a large output takes a while)."""
+    ) -> tuple[Outcome, float]:
+        """Calls a sync skill and encodes its output (off the loop when in a thread: a large
+        output takes a while); the outcome, and the seconds the call and encoding took."""
+        started = time.perf_counter()
         with self._busy_lock:
             self._busy_threads += 1
         try:
             try:
                 result = function(*args, **kwargs)
             except (Exception, SystemExit) as error:
-                return _failure(error, retryable, skill_id)
-            return encode(result)
+                outcome = _failure(error, retryable, skill_id)
+            else:
+                outcome = encode(result)
+            return outcome, time.perf_counter() - started
         finally:
             with self._busy_lock:
                 self._busy_threads -= 1
