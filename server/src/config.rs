@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use skillos_engine::{breaker, budget, jobs, rate_limit, webhooks};
+use skillos_engine::{breaker, budget, jobs, rate_limit, retention, webhooks};
 
 /// Environment variables and the keys they set. Where two variables set one key, the first
 /// one present wins (`SKILLOS_POSTGRES_DSN` over `DATABASE_URL`).
@@ -104,6 +104,12 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("SKILLOS_JOB_BACKOFF_INITIAL_MS", "jobs.backoff_initial_ms"),
     ("SKILLOS_JOB_BACKOFF_MAX_MS", "jobs.backoff_max_ms"),
     ("SKILLOS_JOB_MAX_ATTEMPTS", "jobs.max_attempts"),
+    (
+        "SKILLOS_RETENTION_EXECUTIONS_DAYS",
+        "retention.executions_days",
+    ),
+    ("SKILLOS_RETENTION_JOBS_DAYS", "retention.jobs_days"),
+    ("SKILLOS_RETENTION_USAGE_DAYS", "retention.usage_days"),
     ("SKILLOS_LOG_LEVEL", "log.level"),
     ("SKILLOS_LOG_FORMAT", "log.format"),
 ];
@@ -123,6 +129,7 @@ pub struct Config {
     pub budgets: budget::Options,
     pub jobs: jobs::Options,
     pub webhooks: webhooks::Options,
+    pub retention: retention::Options,
     pub log: LogConfig,
 }
 
@@ -769,6 +776,18 @@ impl Config {
                 self.jobs.max_attempts =
                     u32::try_from(parse_u64(value)?).map_err(|e| invalid(e.to_string()))?
             }
+            "retention.executions_days" => {
+                self.retention.executions_days =
+                    u32::try_from(parse_u64(value)?).map_err(|e| invalid(e.to_string()))?
+            }
+            "retention.jobs_days" => {
+                self.retention.jobs_days =
+                    u32::try_from(parse_u64(value)?).map_err(|e| invalid(e.to_string()))?
+            }
+            "retention.usage_days" => {
+                self.retention.usage_days =
+                    u32::try_from(parse_u64(value)?).map_err(|e| invalid(e.to_string()))?
+            }
             // `tenant:day=100,principal:request=5`
             "budgets.defaults" => {
                 let mut defaults = Vec::new();
@@ -831,6 +850,22 @@ impl Config {
                 None
             }
         });
+        let retention = &self.retention;
+        let retention_problem =
+            if retention.usage_days != 0 && retention.usage_days < retention::MIN_USAGE_DAYS {
+                Some((
+                    "retention.usage_days",
+                    "must be 0 (keep forever) or at least 62: a budget's month window starts \
+                     from the month's usage",
+                ))
+            } else if retention.batch == 0 || retention.batch > 100_000 {
+                Some(("retention.batch", "must be between 1 and 100000"))
+            } else if retention.interval_seconds == 0 {
+                Some(("retention.interval_seconds", "must be at least 1"))
+            } else {
+                None
+            };
+        let job_problem = job_problem.or(retention_problem);
         if let Some((key, message)) = job_problem {
             return Err(Error::Invalid {
                 key,
@@ -1282,6 +1317,26 @@ mod tests {
             "{error}"
         );
         config.server.allow_unauthenticated_remote = true;
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn retention_comes_from_the_environment_and_keeps_a_month_of_usage() {
+        let mut config = Config::default();
+        config
+            .apply_env(|name| match name {
+                "SKILLOS_RETENTION_EXECUTIONS_DAYS" => Some("7".to_owned()),
+                "SKILLOS_RETENTION_USAGE_DAYS" => Some("0".to_owned()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(config.retention.executions_days, 7);
+        assert_eq!(config.retention.usage_days, 0);
+        config.validate().unwrap();
+        config.retention.usage_days = 30;
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("retention.usage_days"), "{error}");
+        config.retention.usage_days = 62;
         config.validate().unwrap();
     }
 

@@ -24,8 +24,8 @@ use crate::http::{self, HttpState};
 use crate::local_runner::{self, LocalRunner};
 use crate::metrics::{self, Metrics};
 use skillos_engine::{
-    approvals, breaker, budget, dispatch, jobs, orchestrator, policy, rate_limit, routing,
-    schedules, skills, webhooks,
+    approvals, breaker, budget, dispatch, jobs, orchestrator, policy, rate_limit, retention,
+    routing, schedules, skills, webhooks,
 };
 
 const STORE_CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -222,6 +222,10 @@ pub async fn run(
         webhooks.clone(),
         dispatcher.shutdown_signal(),
     ));
+    let retention_task = tokio::spawn(maintain_retention(
+        retention::Service::new(store.clone(), config.retention.clone()),
+        dispatcher.shutdown_signal(),
+    ));
     let services = grpc::Services {
         skills: skills.clone(),
         orchestrator,
@@ -315,6 +319,7 @@ pub async fn run(
     resumer_task.abort();
     jobs_task.abort();
     webhooks_task.abort();
+    retention_task.abort();
     scheduler_task.abort();
     if let Some(task) = local_runner_task {
         let _ = tokio::time::timeout(Duration::from_secs(12), task).await;
@@ -437,6 +442,24 @@ async fn resume_approved(
 }
 
 /// Forgets expired webhook delivery ids and rotated-out secrets, once a minute.
+/// Sweeps rows past their retention: once a minute after start, then every interval.
+async fn maintain_retention(
+    retention: retention::Service,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut wait = retention.interval().min(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+        if let Err(error) = retention.sweep().await {
+            tracing::warn!(%error, "retention sweep failed; it is tried again");
+        }
+        wait = retention.interval();
+    }
+}
+
 async fn maintain_webhooks(
     webhooks: webhooks::Service,
     mut shutdown: tokio::sync::watch::Receiver<bool>,

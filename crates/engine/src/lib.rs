@@ -15,6 +15,7 @@ pub mod orchestrator;
 pub mod page;
 pub mod policy;
 pub mod rate_limit;
+pub mod retention;
 pub mod routing;
 pub mod run;
 pub mod schedules;

@@ -298,6 +298,27 @@ pub trait Store: JobStore + WebhookStore + ScheduleStore + std::fmt::Debug {
     /// Forgets expired keys; returns how many.
     async fn delete_expired_idempotency(&self, now: chrono::DateTime<chrono::Utc>) -> Result<u64>;
 
+    /// Removes up to `limit` executions of every tenant that ended (succeeded, failed,
+    /// cancelled, timed out, rejected) before `before`, oldest first; returns how many. Runs
+    /// still pending, held or running are never removed.
+    async fn delete_finished_executions(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<u64>;
+
+    /// Removes up to `limit` jobs of every tenant that ended (succeeded, dead, cancelled)
+    /// before `before`; returns how many.
+    async fn delete_finished_jobs(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<u64>;
+
+    /// Removes up to `limit` daily usage rows of days before `day` (`YYYY-MM-DD`); returns how
+    /// many.
+    async fn delete_usage_before(&self, day: &str, limit: u32) -> Result<u64>;
+
     async fn approval(&self, tenant: &TenantId, id: &str) -> Result<Option<Approval>>;
 
     /// Newest first (created_at, then id).

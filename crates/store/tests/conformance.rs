@@ -146,6 +146,7 @@ conformance!(
     a_delivery_is_recorded_once_with_its_job,
     triggers_are_unique_across_tenants_and_rotate_their_secrets,
     a_schedule_fires_each_nominal_time_once,
+    rows_past_their_retention_are_removed_in_batches,
 );
 
 fn schedule(tenant: &str, id: &str, next: chrono::DateTime<Utc>) -> skillos_store::Schedule {
@@ -270,6 +271,119 @@ fn state(skill: &str, deprecated: bool) -> SkillState {
 
 mod cases {
     use super::*;
+
+    pub async fn rows_past_their_retention_are_removed_in_batches(store: &dyn Store) {
+        let tenant = TenantId::default_tenant();
+        let old = Utc::now() - Duration::days(40);
+        let cutoff = Utc::now() - Duration::days(30);
+        for i in 0..5 {
+            let mut ended = execution(
+                &tenant,
+                &format!("old-{i}"),
+                "a/x",
+                ExecutionStatus::Succeeded,
+            );
+            ended.finished_at = Some(old);
+            store.insert_execution(&ended).await.unwrap();
+        }
+        // An old run that never ended, and a recent one that did, stay.
+        let mut running = execution(&tenant, "old-running", "a/x", ExecutionStatus::Running);
+        running.created_at = old;
+        store.insert_execution(&running).await.unwrap();
+        let mut recent = execution(&tenant, "recent", "a/x", ExecutionStatus::Failed);
+        recent.finished_at = Some(Utc::now() - Duration::days(1));
+        store.insert_execution(&recent).await.unwrap();
+
+        assert_eq!(
+            store.delete_finished_executions(cutoff, 3).await.unwrap(),
+            3
+        );
+        assert_eq!(
+            store.delete_finished_executions(cutoff, 3).await.unwrap(),
+            2
+        );
+        assert_eq!(
+            store.delete_finished_executions(cutoff, 3).await.unwrap(),
+            0
+        );
+        for (id, kept) in [
+            ("old-0", false),
+            ("old-4", false),
+            ("old-running", true),
+            ("recent", true),
+        ] {
+            let found = store.get_execution(&tenant, id).await.unwrap();
+            assert_eq!(found.is_some(), kept, "{id}");
+        }
+
+        let mut done = job(&tenant, "job-done", "a/x", 0);
+        done.state = skillos_store::JobState::Succeeded;
+        done.finished_at = Some(old);
+        let mut dead = job(&tenant, "job-dead-recent", "a/x", 0);
+        dead.state = skillos_store::JobState::Dead;
+        dead.finished_at = Some(Utc::now());
+        let mut queued = job(&tenant, "job-queued", "a/x", 0);
+        queued.created_at = old;
+        for job in [&done, &dead, &queued] {
+            store.insert_job(job, None).await.unwrap();
+        }
+        assert_eq!(store.delete_finished_jobs(cutoff, 10).await.unwrap(), 1);
+        assert!(store.get_job(&tenant, "job-done").await.unwrap().is_none());
+        assert!(
+            store
+                .get_job(&tenant, "job-dead-recent")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .get_job(&tenant, "job-queued")
+                .await
+                .unwrap()
+                .is_some()
+        );
+
+        for (id, day) in [("u-old", "2020-01-01"), ("u-new", "2026-11-30")] {
+            let run = execution(&tenant, id, "a/x", ExecutionStatus::Running);
+            store.insert_execution(&run).await.unwrap();
+            let settlement = skillos_store::Settlement {
+                reservation_id: None,
+                spent: None,
+                usage: Some(skillos_store::UsageDelta {
+                    day: day.to_owned(),
+                    skill_id: "a/x".to_owned(),
+                    principal: "alice".to_owned(),
+                    cost: 1.0,
+                    input_tokens: 0,
+                    output_tokens: 0,
+                }),
+            };
+            let end = ExecutionUpdate {
+                status: Some(ExecutionStatus::Succeeded),
+                finished_at: Some(Utc::now()),
+                ..Default::default()
+            };
+            assert!(
+                store
+                    .finish_execution(&tenant, id, &end, &settlement)
+                    .await
+                    .unwrap()
+            );
+        }
+        assert_eq!(
+            store.delete_usage_before("2025-01-01", 10).await.unwrap(),
+            1
+        );
+        let days: Vec<String> = store
+            .list_usage(&tenant, &skillos_store::UsageFilter::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|row| row.day)
+            .collect();
+        assert_eq!(days, vec!["2026-11-30".to_owned()]);
+    }
 
     pub async fn ping_and_backend(store: &dyn Store) {
         store.ping().await.unwrap();

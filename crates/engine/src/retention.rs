@@ -1,0 +1,143 @@
+//! Retention: executions (job attempts among them), finished jobs and daily usage rows are
+//! removed once they are older than their configured age, so the store does not grow with
+//! every run forever. Idempotency keys and webhook dedup records have TTLs of their own and
+//! are swept where they are kept.
+//!
+//! A sweep removes rows in batches of [`Options::batch`], each its own write, with a pause
+//! between them: on SQLite the other writes of the moment commit between two batches instead
+//! of waiting for one long delete.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use skillos_store::Store;
+
+/// How long rows are kept; `0` keeps them forever.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Options {
+    /// Days an execution is kept after it ended (runs still pending, held or running are
+    /// never removed).
+    pub executions_days: u32,
+    /// Days a job is kept after it ended (succeeded, dead or cancelled).
+    pub jobs_days: u32,
+    /// Days of daily usage kept. Budgets start a window's counter from its usage, so this
+    /// must cover a month window: at least 62.
+    pub usage_days: u32,
+    /// How often a sweep runs.
+    pub interval_seconds: u64,
+    /// Rows removed per write.
+    pub batch: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            executions_days: 30,
+            jobs_days: 30,
+            usage_days: 400,
+            interval_seconds: 3600,
+            batch: 1000,
+        }
+    }
+}
+
+/// The fewest usage days a budget month window needs.
+pub const MIN_USAGE_DAYS: u32 = 62;
+/// The pause between two batches of one sweep.
+const BETWEEN_BATCHES: Duration = Duration::from_millis(20);
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("retention sweep failed: {0}")]
+    Store(#[from] skillos_store::Error),
+}
+
+/// What one sweep removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub executions: u64,
+    pub jobs: u64,
+    pub usage_rows: u64,
+}
+
+/// Sweeps the store; cheap to clone.
+#[derive(Clone)]
+pub struct Service {
+    store: Arc<dyn Store>,
+    options: Options,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("retention::Service")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    pub fn new(store: Arc<dyn Store>, options: Options) -> Self {
+        Self { store, options }
+    }
+
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs(self.options.interval_seconds.max(1))
+    }
+
+    /// Removes what is past its age, batch by batch.
+    pub async fn sweep(&self) -> Result<Swept, Error> {
+        let now = Utc::now();
+        let batch = self.options.batch.max(1);
+        let age = |days: u32| now - chrono::Duration::days(i64::from(days));
+        let mut swept = Swept::default();
+        if self.options.executions_days > 0 {
+            let before = age(self.options.executions_days);
+            swept.executions = self
+                .batches(
+                    || self.store.delete_finished_executions(before, batch),
+                    batch,
+                )
+                .await?;
+        }
+        if self.options.jobs_days > 0 {
+            let before = age(self.options.jobs_days);
+            swept.jobs = self
+                .batches(|| self.store.delete_finished_jobs(before, batch), batch)
+                .await?;
+        }
+        if self.options.usage_days > 0 {
+            let day = age(self.options.usage_days).format("%Y-%m-%d").to_string();
+            swept.usage_rows = self
+                .batches(|| self.store.delete_usage_before(&day, batch), batch)
+                .await?;
+        }
+        if swept != Swept::default() {
+            tracing::info!(
+                executions = swept.executions,
+                jobs = swept.jobs,
+                usage_rows = swept.usage_rows,
+                "retention: old rows removed"
+            );
+        }
+        Ok(swept)
+    }
+
+    /// Runs `delete` until a batch comes back short; the total removed.
+    async fn batches<'a, F, Fut>(&self, delete: F, batch: u32) -> Result<u64, Error>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = skillos_store::Result<u64>> + 'a,
+    {
+        let mut total = 0;
+        loop {
+            let removed = delete().await?;
+            total += removed;
+            if removed < u64::from(batch) {
+                return Ok(total);
+            }
+            tokio::time::sleep(BETWEEN_BATCHES).await;
+        }
+    }
+}
