@@ -29,6 +29,9 @@ use skillos_engine::{
 };
 
 const STORE_CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often health checks the store, and how long one check may take.
+const STORE_CHECK_EVERY: Duration = Duration::from_secs(1);
+const STORE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often routing checks for a reloaded root and for missing skill vectors.
 const ROUTING_TICK: Duration = Duration::from_millis(500);
 /// How often waiting approved runs and expired approvals are looked for.
@@ -264,6 +267,11 @@ pub async fn run(
 
     set_serving(&health_reporter, true).await;
     serving.store(true, Ordering::Release);
+    let store_watch_task = tokio::spawn(watch_store(
+        store.clone(),
+        health_reporter.clone(),
+        serving.clone(),
+    ));
     let (stop_local_runner, local_runner_stopped) = tokio::sync::watch::channel(false);
     let local_runner_task =
         local_runner.map(|local| tokio::spawn(local.supervise(local_runner_stopped)));
@@ -320,6 +328,7 @@ pub async fn run(
     jobs_task.abort();
     webhooks_task.abort();
     retention_task.abort();
+    store_watch_task.abort();
     scheduler_task.abort();
     if let Some(task) = local_runner_task {
         let _ = tokio::time::timeout(Duration::from_secs(12), task).await;
@@ -518,6 +527,44 @@ async fn maintain_routing(
                 retry_at = tokio::time::Instant::now() + backoff;
                 tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "cannot compute skill vectors");
             }
+        }
+    }
+}
+
+/// Health follows the store: NOT_SERVING while it cannot be reached or cannot write (checked
+/// every [`STORE_CHECK_EVERY`]), SERVING again once it can, without a restart.
+async fn watch_store(
+    store: Arc<dyn skillos_store::Store>,
+    reporter: tonic_health::server::HealthReporter,
+    serving: Arc<AtomicBool>,
+) {
+    let mut down_since: Option<std::time::Instant> = None;
+    loop {
+        tokio::time::sleep(STORE_CHECK_EVERY).await;
+        let check = tokio::time::timeout(STORE_CHECK_TIMEOUT, store.ping()).await;
+        let problem = match check {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(error.to_string()),
+            Err(_) => Some(format!("no answer within {STORE_CHECK_TIMEOUT:?}")),
+        };
+        if !serving.load(Ordering::Acquire) {
+            return;
+        }
+        match (problem, down_since) {
+            (Some(problem), None) => {
+                tracing::error!(%problem, "the store is unavailable: health NOT_SERVING");
+                down_since = Some(std::time::Instant::now());
+                set_serving(&reporter, false).await;
+            }
+            (None, Some(since)) => {
+                tracing::info!(
+                    down_ms = since.elapsed().as_millis() as u64,
+                    "the store is back: health SERVING"
+                );
+                down_since = None;
+                set_serving(&reporter, true).await;
+            }
+            _ => {}
         }
     }
 }

@@ -149,6 +149,7 @@ pub mod reason {
         UNSTORABLE_TEXT: InvalidArgument,
         UNAUTHENTICATED: Unauthenticated,
         AUTHENTICATION_UNAVAILABLE: Unavailable,
+        STORE_UNAVAILABLE: Unavailable,
         POLICY_DENIED: PermissionDenied,
         RATE_LIMITED: ResourceExhausted,
         RATE_LIMITER_UNAVAILABLE: Unavailable,
@@ -270,11 +271,19 @@ impl Error {
     }
 
     /// A store failure as the caller sees it: input the database cannot hold is the caller's
-    /// (UNSTORABLE_TEXT); anything else is internal.
+    /// (UNSTORABLE_TEXT); a database that cannot be reached or cannot write now is
+    /// STORE_UNAVAILABLE (retry later); anything else is internal.
     pub fn store(error: &skillos_store::Error) -> Self {
         match error {
             skillos_store::Error::Unstorable => {
                 Self::new(reason::UNSTORABLE_TEXT, error.to_string())
+            }
+            unavailable if unavailable.is_unavailable() => {
+                tracing::warn!(error = %unavailable, "the store is unavailable");
+                Self::new(
+                    reason::STORE_UNAVAILABLE,
+                    "the database cannot be reached or cannot write now; retry later",
+                )
             }
             other => Self::internal(other),
         }

@@ -62,6 +62,19 @@ pub struct WriteStats {
 struct Counters {
     writes: AtomicU64,
     commits: AtomicU64,
+    /// When a write last found the database unable to write (full, read-only, an I/O
+    /// error): milliseconds since `started`, 0 for never (or cleared by a probe).
+    failed_at_ms: AtomicU64,
+    started: std::sync::OnceLock<std::time::Instant>,
+}
+
+impl Counters {
+    fn now_ms(&self) -> u64 {
+        let started = self.started.get_or_init(std::time::Instant::now);
+        u64::try_from(started.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1)
+    }
 }
 
 enum Message {
@@ -117,6 +130,18 @@ impl Writer {
         self.queue.is_closed()
     }
 
+    /// How long ago a write last found the database unable to write; `None` when none did
+    /// since [`Writer::recovered`].
+    pub(crate) fn failed_ago(&self) -> Option<std::time::Duration> {
+        let at = self.stats.failed_at_ms.load(Ordering::Relaxed);
+        (at != 0).then(|| std::time::Duration::from_millis(self.stats.now_ms().saturating_sub(at)))
+    }
+
+    /// A probe write succeeded long enough after the last failure: writes work again.
+    pub(crate) fn recovered(&self) {
+        self.stats.failed_at_ms.store(0, Ordering::Relaxed);
+    }
+
     pub(crate) fn stats(&self) -> WriteStats {
         WriteStats {
             writes: self.stats.writes.load(Ordering::Relaxed),
@@ -133,8 +158,11 @@ fn closed() -> crate::Error {
 trait Write: Send {
     /// Runs the write; true when it succeeded (its changes are to be kept).
     fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool>;
+    /// The write failed because the database cannot write now (full, read-only, I/O): SQLite
+    /// may have rolled the whole transaction back, so nothing after it may count on it.
+    fn unavailable(&self) -> bool;
     /// Answers the caller once the batch ended: the write's own error, else the commit's.
-    fn reply(self: Box<Self>, commit: Result<(), Arc<sqlx::Error>>);
+    fn reply(self: Box<Self>, commit: Result<(), Arc<sqlx::Error>>, stats: &Counters);
 }
 
 struct Pending<T, F> {
@@ -161,13 +189,24 @@ where
         })
     }
 
-    fn reply(self: Box<Self>, commit: Result<(), Arc<sqlx::Error>>) {
+    fn unavailable(&self) -> bool {
+        matches!(&self.result, Some(Err(error)) if error.is_unavailable())
+    }
+
+    fn reply(self: Box<Self>, commit: Result<(), Arc<sqlx::Error>>, stats: &Counters) {
         let answer = match (self.result, commit) {
             (Some(Err(error)), _) => Err(error),
             (Some(Ok(_)) | None, Err(error)) => Err(crate::Error::Database(error)),
             (Some(Ok(value)), Ok(())) => Ok(value),
             (None, Ok(())) => Err(crate::Error::Corrupt("a write panicked".to_owned())),
         };
+        if answer
+            .as_ref()
+            .err()
+            .is_some_and(crate::Error::is_unavailable)
+        {
+            stats.failed_at_ms.store(stats.now_ms(), Ordering::Relaxed);
+        }
         let _ = self.reply.send(answer);
     }
 }
@@ -198,7 +237,7 @@ async fn run(
                 .writes
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
             stats.commits.fetch_add(1, Ordering::Relaxed);
-            commit(&options, &mut conn, &mut batch).await;
+            commit(&options, &mut conn, &mut batch, &stats).await;
         }
         if let Some(done) = close {
             queue.close();
@@ -251,6 +290,7 @@ async fn commit(
     options: &SqliteConnectOptions,
     conn: &mut Option<SqliteConnection>,
     batch: &mut Vec<Box<dyn Write>>,
+    stats: &Counters,
 ) {
     if conn.is_none() {
         match options.connect().await {
@@ -258,7 +298,7 @@ async fn commit(
             Err(error) => {
                 let error = Arc::new(error);
                 for write in batch.drain(..) {
-                    write.reply(Err(error.clone()));
+                    write.reply(Err(error.clone()), stats);
                 }
                 return;
             }
@@ -270,6 +310,14 @@ async fn commit(
     let outcome = if let [write] = batch.as_mut_slice() {
         // Alone: the write runs as it would without a writer (its own transaction, if any).
         match AssertUnwindSafe(write.run(connection)).catch_unwind().await {
+            // Its own error answers it; the connection may hold a transaction SQLite left
+            // half-open, so it is opened again.
+            Ok(_) if write.unavailable() => {
+                if let Some(suspect) = conn.take() {
+                    let _ = suspect.close().await;
+                }
+                Ok(())
+            }
             Ok(_) => Ok(()),
             Err(_) => Err(Arc::new(sqlx::Error::WorkerCrashed)),
         }
@@ -283,7 +331,7 @@ async fn commit(
         }
     }
     for write in batch.drain(..) {
-        write.reply(outcome.clone());
+        write.reply(outcome.clone(), stats);
     }
 }
 
@@ -298,6 +346,14 @@ async fn together(
         let _ = AssertUnwindSafe(write.run(&mut transaction))
             .catch_unwind()
             .await;
+        if write.unavailable() {
+            // SQLite may have rolled the batch back already: the writes after this one would
+            // commit one by one. Stop, roll back what is left, and fail the whole batch.
+            let _ = transaction.rollback().await;
+            return Err(sqlx::Error::Io(std::io::Error::other(
+                "the database could not write; the batch was rolled back",
+            )));
+        }
     }
     transaction.commit().await
 }

@@ -101,6 +101,37 @@ impl From<sqlx::Error> for Error {
     }
 }
 
+impl Error {
+    /// The database cannot be reached or cannot write now (connection lost, pool exhausted, a
+    /// full or read-only disk, an I/O error, locked past the busy timeout): the request may
+    /// succeed later, unchanged. Anything else (a constraint, corrupt data) is not.
+    pub fn is_unavailable(&self) -> bool {
+        let Error::Database(error) = self else {
+            return false;
+        };
+        match error.as_ref() {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| unavailable_code(&code)),
+            _ => false,
+        }
+    }
+}
+
+/// SQLSTATE classes 08 (connection), 53 (insufficient resources: disk full, out of memory),
+/// 57P0x (the server shutting down, crashed, or cannot connect now); SQLite's BUSY (5),
+/// LOCKED (6), NOMEM (7), READONLY (8), IOERR (10), FULL (13), CANTOPEN (14) in the low byte
+/// of an extended result code.
+fn unavailable_code(code: &str) -> bool {
+    if let Ok(sqlite) = code.parse::<u32>() {
+        return matches!(sqlite & 0xff, 5 | 6 | 7 | 8 | 10 | 13 | 14);
+    }
+    code.starts_with("08") || code.starts_with("53") || code.starts_with("57P0")
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Opens the store the options name and applies its migrations.

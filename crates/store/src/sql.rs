@@ -13,7 +13,7 @@ macro_rules! impl_store {
 
             async fn ping(&self) -> $crate::Result<()> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
-                Ok(())
+                self.check_writes().await
             }
 
             async fn close(&self) {

@@ -11,6 +11,9 @@ use sqlx::sqlite::{
 use crate::group_commit::{BoxFuture, WriteStats, Writer};
 use crate::sql::{PoolOf, impl_store};
 
+/// How long the store counts as unable to write after a write found it so.
+const FAILING_FOR: Duration = Duration::from_secs(3);
+
 /// SQLite implementation of [`crate::Store`].
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -63,6 +66,40 @@ impl SqliteStore {
     /// How many writes were committed in how many transactions since the store opened.
     pub fn write_stats(&self) -> WriteStats {
         self.writer.stats()
+    }
+
+    /// Whether the database can write: unhealthy for [`FAILING_FOR`] after a write found it
+    /// unable to (a full disk may still take some writes and not others), and after that
+    /// until a probe write succeeds.
+    async fn check_writes(&self) -> crate::Result<()> {
+        let Some(ago) = self.writer.failed_ago() else {
+            return Ok(());
+        };
+        let probe = self
+            .write(|conn| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO health_probe (id, checked_at) VALUES (1, $1) \
+                         ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+                    )
+                    .bind(crate::now())
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await;
+        probe?;
+        if ago < FAILING_FOR {
+            return Err(crate::Error::Database(std::sync::Arc::new(
+                sqlx::Error::Io(std::io::Error::other(format!(
+                    "a write failed {} ms ago",
+                    ago.as_millis()
+                ))),
+            )));
+        }
+        self.writer.recovered();
+        Ok(())
     }
 
     async fn close_writer(&self) {
