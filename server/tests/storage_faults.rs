@@ -61,11 +61,31 @@ impl Relay {
     }
 }
 
-async fn status(health: &mut HealthClient<tonic::transport::Channel>) -> ServingStatus {
+async fn status(health: &mut Health) -> ServingStatus {
     match health.check(HealthCheckRequest::default()).await {
         Ok(response) => response.into_inner().status(),
         Err(_) => ServingStatus::Unknown,
     }
+}
+
+type Orchestrator = OrchestratorServiceClient<tonic::transport::Channel>;
+type Health = HealthClient<tonic::transport::Channel>;
+
+/// An echo runner for `a/one`, the clients, and one run that succeeded.
+async fn serving(server: &TestServer) -> (TestRunner, Orchestrator, Health) {
+    let runner = TestRunner::attach(
+        server.channel().await,
+        ALL_SKILLS_TOKEN,
+        "echo",
+        &["a/one"],
+        runner::echo(),
+    )
+    .await
+    .unwrap();
+    let mut client = OrchestratorServiceClient::new(server.channel().await);
+    let health = HealthClient::new(server.channel().await);
+    client.run(run("before")).await.unwrap();
+    (runner, client, health)
 }
 
 fn run(key: &str) -> v1::RunRequest {
@@ -99,18 +119,7 @@ async fn postgres_gone_for_30_s_answers_unavailable_and_the_server_recovers_by_i
         ..Options::default()
     })
     .await;
-    let _runner = TestRunner::attach(
-        server.channel().await,
-        ALL_SKILLS_TOKEN,
-        "echo",
-        &["a/one"],
-        runner::echo(),
-    )
-    .await
-    .unwrap();
-    let mut client = OrchestratorServiceClient::new(server.channel().await);
-    let mut health = HealthClient::new(server.channel().await);
-    client.run(run("before")).await.unwrap();
+    let (_runner, mut client, mut health) = serving(&server).await;
     assert_eq!(status(&mut health).await, ServingStatus::Serving);
 
     relay.set(false);
@@ -220,10 +229,7 @@ impl Drop for SmallVolume {
     }
 }
 
-async fn wait_for(
-    health: &mut HealthClient<tonic::transport::Channel>,
-    wanted: ServingStatus,
-) -> Duration {
+async fn wait_for(health: &mut Health, wanted: ServingStatus) -> Duration {
     let started = Instant::now();
     while status(health).await != wanted {
         assert!(
@@ -248,18 +254,7 @@ async fn sqlite_on_a_full_volume_answers_unavailable_and_recovers_twice() {
         ..Options::default()
     })
     .await;
-    let _runner = TestRunner::attach(
-        server.channel().await,
-        ALL_SKILLS_TOKEN,
-        "echo",
-        &["a/one"],
-        runner::echo(),
-    )
-    .await
-    .unwrap();
-    let mut client = OrchestratorServiceClient::new(server.channel().await);
-    let mut health = HealthClient::new(server.channel().await);
-    client.run(run("before")).await.unwrap();
+    let (_runner, mut client, mut health) = serving(&server).await;
 
     // A read-only remount cannot be made here while the server holds the files open for
     // writing (the kernel refuses it); SQLITE_READONLY is classified with SQLITE_FULL.
