@@ -420,23 +420,14 @@ async fn cancel_stops_a_waiting_job_and_only_its_owner_or_a_manager_may() {
 /// Two replicas on one Postgres queue, each with its own runner: every job runs exactly once.
 #[tokio::test]
 async fn two_replicas_on_one_postgres_queue_run_each_job_once() {
-    if std::env::var("SKILLOS_TEST_POSTGRES").is_ok_and(|v| v == "off")
-        && !std::env::var("CI").is_ok_and(|v| v == "true")
-    {
+    if common::postgres_off() {
         return;
     }
-    let schema = format!("skillos_jobs_{}", uuid::Uuid::new_v4().simple());
-    let options = || Options {
-        backend: skillos::config::StorageBackend::Postgres,
-        postgres_schema: Some(schema.clone()),
-        configure: Some(Arc::new(|config, _| {
-            config.jobs.poll_interval_ms = 20;
-            config.jobs.workers = 8;
-        })),
-        ..Options::default()
-    };
-    let first = TestServer::start_with(options()).await;
-    let second = TestServer::start_with(options()).await;
+    let configure: common::Configure = Arc::new(|config, _| {
+        config.jobs.poll_interval_ms = 20;
+        config.jobs.workers = 8;
+    });
+    let (first, second) = common::postgres_replicas("skillos_jobs", Some(configure)).await;
     let (_one, seen_one) = runner(&first).await;
     let (_two, seen_two) = runner(&second).await;
     let mut client = JobServiceClient::new(first.channel().await);

@@ -6,30 +6,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Options, TestServer, reason, with_token};
+use common::{TestServer, reason, with_token};
 use skillos_proto::v1;
 use skillos_proto::v1::skill_service_client::SkillServiceClient;
 use tonic::Code;
 
 /// The longest a replica may serve what it read before a change elsewhere.
 const WITHIN: Duration = Duration::from_secs(1);
-
-fn postgres_off() -> bool {
-    std::env::var("SKILLOS_TEST_POSTGRES").is_ok_and(|v| v == "off")
-        && !std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-async fn replicas() -> (TestServer, TestServer) {
-    let schema = format!("skillos_replicas_{}", uuid::Uuid::new_v4().simple());
-    let options = || Options {
-        backend: skillos::config::StorageBackend::Postgres,
-        postgres_schema: Some(schema.clone()),
-        ..Options::default()
-    };
-    let first = TestServer::start_with(options()).await;
-    let second = TestServer::start_with(options()).await;
-    (first, second)
-}
 
 async fn get_skill(server: &TestServer, token: &str) -> Result<v1::Skill, tonic::Status> {
     let mut client = SkillServiceClient::new(server.channel().await);
@@ -44,10 +27,10 @@ async fn get_skill(server: &TestServer, token: &str) -> Result<v1::Skill, tonic:
 
 #[tokio::test]
 async fn a_key_revoked_in_the_store_stops_working_on_every_replica_within_a_second() {
-    if postgres_off() {
+    if common::postgres_off() {
         return;
     }
-    let (first, second) = replicas().await;
+    let (first, second) = common::postgres_replicas("skillos_replicas", None).await;
     let key = first.api_key("default", &["admin"]).await;
     // Both replicas have read the key and keep it in memory.
     for server in [&first, &second] {
@@ -66,16 +49,9 @@ async fn a_key_revoked_in_the_store_stops_working_on_every_replica_within_a_seco
         .split('_')
         .next()
         .unwrap();
-    let audit = skillos_store::AuditEvent::now(
-        &skillos_store::TenantId::default_tenant(),
-        "admin",
-        "api_key.revoked",
-        id,
-        serde_json::json!({}),
-    );
+    let stored = store.api_key(id).await.unwrap().unwrap();
     assert!(
-        store
-            .revoke_api_key(id, skillos_store::now(), &audit)
+        skillos::auth::api_key::revoke(store.as_ref(), &stored, "admin")
             .await
             .unwrap()
     );
@@ -98,10 +74,10 @@ async fn a_key_revoked_in_the_store_stops_working_on_every_replica_within_a_seco
 
 #[tokio::test]
 async fn a_deprecation_counts_at_once_where_it_was_made_and_within_a_second_elsewhere() {
-    if postgres_off() {
+    if common::postgres_off() {
         return;
     }
-    let (first, second) = replicas().await;
+    let (first, second) = common::postgres_replicas("skillos_replicas", None).await;
     let key = first.api_key("default", &["admin"]).await;
     for server in [&first, &second] {
         let skill = get_skill(server, &key).await.unwrap();

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use common::runner::{TestRunner, echo};
-use common::{ALL_SKILLS_TOKEN, Options, TestServer, reason};
+use common::{ALL_SKILLS_TOKEN, TestServer, reason};
 use skillos_proto::v1::{
     self, job_service_client::JobServiceClient, schedule_service_client::ScheduleServiceClient,
 };
@@ -181,19 +181,10 @@ async fn a_cron_schedule_fires_jobs_once_per_nominal_time_and_can_be_paused_and_
 
 #[tokio::test]
 async fn two_replicas_on_one_postgres_fire_each_nominal_time_once() {
-    if std::env::var("SKILLOS_TEST_POSTGRES").is_ok_and(|v| v == "off")
-        && !std::env::var("CI").is_ok_and(|v| v == "true")
-    {
+    if common::postgres_off() {
         return;
     }
-    let schema = format!("skillos_cron_{}", uuid::Uuid::new_v4().simple());
-    let options = || Options {
-        backend: skillos::config::StorageBackend::Postgres,
-        postgres_schema: Some(schema.clone()),
-        ..Options::default()
-    };
-    let first = TestServer::start_with(options()).await;
-    let second = TestServer::start_with(options()).await;
+    let (first, second) = common::postgres_replicas("skillos_cron", None).await;
     let id = ScheduleServiceClient::new(first.channel().await)
         .create_schedule(every_second("a/one"))
         .await

@@ -97,9 +97,7 @@ fn run(key: &str) -> v1::RunRequest {
 
 #[tokio::test]
 async fn postgres_gone_for_30_s_answers_unavailable_and_the_server_recovers_by_itself() {
-    if std::env::var("SKILLOS_TEST_POSTGRES").is_ok_and(|v| v == "off")
-        && !std::env::var("CI").is_ok_and(|v| v == "true")
-    {
+    if common::postgres_off() {
         return;
     }
     let dsn = common::postgres_dsn();

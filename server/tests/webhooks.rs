@@ -579,9 +579,7 @@ async fn ten_thousand_concurrent_copies_of_one_delivery_make_one_job_on_sqlite()
 
 #[tokio::test]
 async fn ten_thousand_concurrent_copies_of_one_delivery_make_one_job_on_postgres() {
-    if std::env::var("SKILLOS_TEST_POSTGRES").is_ok_and(|v| v == "off")
-        && !std::env::var("CI").is_ok_and(|v| v == "true")
-    {
+    if common::postgres_off() {
         return;
     }
     let server = TestServer::start_with(Options {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use skillos_store::Store;
+use skillos_store::{Retained, Store};
 
 /// How long rows are kept; `0` keeps them forever.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -92,26 +92,22 @@ impl Service {
         let batch = self.options.batch.max(1);
         let age = |days: u32| now - chrono::Duration::days(i64::from(days));
         let mut swept = Swept::default();
-        if self.options.executions_days > 0 {
-            let before = age(self.options.executions_days);
-            swept.executions = self
-                .batches(
-                    || self.store.delete_finished_executions(before, batch),
-                    batch,
-                )
-                .await?;
-        }
-        if self.options.jobs_days > 0 {
-            let before = age(self.options.jobs_days);
-            swept.jobs = self
-                .batches(|| self.store.delete_finished_jobs(before, batch), batch)
-                .await?;
-        }
-        if self.options.usage_days > 0 {
-            let day = age(self.options.usage_days).format("%Y-%m-%d").to_string();
-            swept.usage_rows = self
-                .batches(|| self.store.delete_usage_before(&day, batch), batch)
-                .await?;
+        for (rows, days, count) in [
+            (
+                Retained::Executions,
+                self.options.executions_days,
+                &mut swept.executions,
+            ),
+            (Retained::Jobs, self.options.jobs_days, &mut swept.jobs),
+            (
+                Retained::Usage,
+                self.options.usage_days,
+                &mut swept.usage_rows,
+            ),
+        ] {
+            if days > 0 {
+                *count = self.batches(rows, age(days), batch).await?;
+            }
         }
         if swept != Swept::default() {
             tracing::info!(
@@ -124,15 +120,16 @@ impl Service {
         Ok(swept)
     }
 
-    /// Runs `delete` until a batch comes back short; the total removed.
-    async fn batches<'a, F, Fut>(&self, delete: F, batch: u32) -> Result<u64, Error>
-    where
-        F: Fn() -> Fut,
-        Fut: std::future::Future<Output = skillos_store::Result<u64>> + 'a,
-    {
+    /// Removes batch after batch until one comes back short; the total removed.
+    async fn batches(
+        &self,
+        rows: Retained,
+        before: chrono::DateTime<Utc>,
+        batch: u32,
+    ) -> Result<u64, Error> {
         let mut total = 0;
         loop {
-            let removed = delete().await?;
+            let removed = self.store.delete_retained(rows, before, batch).await?;
             total += removed;
             if removed < u64::from(batch) {
                 return Ok(total);

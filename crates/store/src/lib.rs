@@ -36,6 +36,18 @@ pub use schedule::{ManualFire, Schedule, ScheduleFilter, ScheduleState};
 pub use sqlite::SqliteStore;
 pub use webhook::{Delivery, Trigger, TriggerSecret};
 
+/// Rows that retention removes once they are old enough.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retained {
+    /// Executions of every tenant that ended (succeeded, failed, cancelled, timed out,
+    /// rejected) before the bound; runs still pending, held or running are never removed.
+    Executions,
+    /// Jobs that ended (succeeded, dead, cancelled) before the bound.
+    Jobs,
+    /// Daily usage rows of days before the bound's day (UTC).
+    Usage,
+}
+
 /// Which database a store talks to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -329,26 +341,14 @@ pub trait Store: JobStore + WebhookStore + ScheduleStore + std::fmt::Debug {
     /// Forgets expired keys; returns how many.
     async fn delete_expired_idempotency(&self, now: chrono::DateTime<chrono::Utc>) -> Result<u64>;
 
-    /// Removes up to `limit` executions of every tenant that ended (succeeded, failed,
-    /// cancelled, timed out, rejected) before `before`, oldest first; returns how many. Runs
-    /// still pending, held or running are never removed.
-    async fn delete_finished_executions(
+    /// Removes up to `limit` rows of one kind that are older than `before`, oldest first;
+    /// returns how many (see [`Retained`]).
+    async fn delete_retained(
         &self,
+        rows: Retained,
         before: chrono::DateTime<chrono::Utc>,
         limit: u32,
     ) -> Result<u64>;
-
-    /// Removes up to `limit` jobs of every tenant that ended (succeeded, dead, cancelled)
-    /// before `before`; returns how many.
-    async fn delete_finished_jobs(
-        &self,
-        before: chrono::DateTime<chrono::Utc>,
-        limit: u32,
-    ) -> Result<u64>;
-
-    /// Removes up to `limit` daily usage rows of days before `day` (`YYYY-MM-DD`); returns how
-    /// many.
-    async fn delete_usage_before(&self, day: &str, limit: u32) -> Result<u64>;
 
     async fn approval(&self, tenant: &TenantId, id: &str) -> Result<Option<Approval>>;
 

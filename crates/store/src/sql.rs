@@ -896,68 +896,44 @@ macro_rules! impl_store {
                 .await
             }
 
-            async fn delete_finished_executions(
+            async fn delete_retained(
                 &self,
+                rows: $crate::Retained,
                 before: chrono::DateTime<chrono::Utc>,
                 limit: u32,
             ) -> $crate::Result<u64> {
+                // `$1` the age bound, `$2` the batch; ids of runs and jobs are time-ordered.
+                let statement = match rows {
+                    $crate::Retained::Executions => {
+                        "DELETE FROM executions WHERE id IN (SELECT id FROM executions \
+                         WHERE status IN ('succeeded', 'failed', 'cancelled', 'timed_out', \
+                         'rejected') AND finished_at < $1 ORDER BY id LIMIT $2)"
+                    }
+                    $crate::Retained::Jobs => {
+                        "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
+                         WHERE state IN ('succeeded', 'dead', 'cancelled') \
+                         AND finished_at < $1 ORDER BY id LIMIT $2)"
+                    }
+                    $crate::Retained::Usage => {
+                        "DELETE FROM usage_daily WHERE (tenant_id, day, skill_id, principal) \
+                         IN (SELECT tenant_id, day, skill_id, principal FROM usage_daily \
+                         WHERE day < $1 ORDER BY day LIMIT $2)"
+                    }
+                };
+                // Usage rows are by day (`YYYY-MM-DD`), the others by time.
+                let day = before.format("%Y-%m-%d").to_string();
                 self.write(move |conn| {
                     Box::pin(async move {
-                        // The status index finds the ended runs; their ids are time-ordered.
-                        let deleted = sqlx::query(
-                            "DELETE FROM executions WHERE id IN (SELECT id FROM executions \
-                             WHERE status IN ('succeeded', 'failed', 'cancelled', 'timed_out', \
-                             'rejected') AND finished_at < $1 ORDER BY id LIMIT $2)",
-                        )
-                        .bind(before)
-                        .bind(i64::from(limit))
-                        .execute(&mut *conn)
-                        .await?
-                        .rows_affected();
-                        Ok(deleted)
-                    })
-                })
-                .await
-            }
-
-            async fn delete_finished_jobs(
-                &self,
-                before: chrono::DateTime<chrono::Utc>,
-                limit: u32,
-            ) -> $crate::Result<u64> {
-                self.write(move |conn| {
-                    Box::pin(async move {
-                        let deleted = sqlx::query(
-                            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
-                             WHERE state IN ('succeeded', 'dead', 'cancelled') \
-                             AND finished_at < $1 ORDER BY id LIMIT $2)",
-                        )
-                        .bind(before)
-                        .bind(i64::from(limit))
-                        .execute(&mut *conn)
-                        .await?
-                        .rows_affected();
-                        Ok(deleted)
-                    })
-                })
-                .await
-            }
-
-            async fn delete_usage_before(&self, day: &str, limit: u32) -> $crate::Result<u64> {
-                let day = day.to_owned();
-                self.write(move |conn| {
-                    Box::pin(async move {
-                        let deleted = sqlx::query(
-                            "DELETE FROM usage_daily WHERE (tenant_id, day, skill_id, principal) \
-                             IN (SELECT tenant_id, day, skill_id, principal FROM usage_daily \
-                             WHERE day < $1 ORDER BY day LIMIT $2)",
-                        )
-                        .bind(&day)
-                        .bind(i64::from(limit))
-                        .execute(&mut *conn)
-                        .await?
-                        .rows_affected();
-                        Ok(deleted)
+                        let query = sqlx::query(statement);
+                        let query = match rows {
+                            $crate::Retained::Usage => query.bind(day),
+                            _ => query.bind(before),
+                        };
+                        Ok(query
+                            .bind(i64::from(limit))
+                            .execute(&mut *conn)
+                            .await?
+                            .rows_affected())
                     })
                 })
                 .await

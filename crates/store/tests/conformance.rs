@@ -295,15 +295,24 @@ mod cases {
         store.insert_execution(&recent).await.unwrap();
 
         assert_eq!(
-            store.delete_finished_executions(cutoff, 3).await.unwrap(),
+            store
+                .delete_retained(skillos_store::Retained::Executions, cutoff, 3)
+                .await
+                .unwrap(),
             3
         );
         assert_eq!(
-            store.delete_finished_executions(cutoff, 3).await.unwrap(),
+            store
+                .delete_retained(skillos_store::Retained::Executions, cutoff, 3)
+                .await
+                .unwrap(),
             2
         );
         assert_eq!(
-            store.delete_finished_executions(cutoff, 3).await.unwrap(),
+            store
+                .delete_retained(skillos_store::Retained::Executions, cutoff, 3)
+                .await
+                .unwrap(),
             0
         );
         for (id, kept) in [
@@ -327,7 +336,13 @@ mod cases {
         for job in [&done, &dead, &queued] {
             store.insert_job(job, None).await.unwrap();
         }
-        assert_eq!(store.delete_finished_jobs(cutoff, 10).await.unwrap(), 1);
+        assert_eq!(
+            store
+                .delete_retained(skillos_store::Retained::Jobs, cutoff, 10)
+                .await
+                .unwrap(),
+            1
+        );
         assert!(store.get_job(&tenant, "job-done").await.unwrap().is_none());
         assert!(
             store
@@ -372,7 +387,14 @@ mod cases {
             );
         }
         assert_eq!(
-            store.delete_usage_before("2025-01-01", 10).await.unwrap(),
+            store
+                .delete_retained(
+                    skillos_store::Retained::Usage,
+                    Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap(),
+                    10
+                )
+                .await
+                .unwrap(),
             1
         );
         let days: Vec<String> = store

@@ -123,6 +123,21 @@ pub async fn create(store: &dyn Store, key: &ApiKey) -> skillos_store::Result<()
     store.insert_api_key(key, &audit).await
 }
 
+/// Revokes a stored key with its audit event, as `actor`; false when it was already revoked.
+/// Servers holding the key in memory refuse it within [`FRESH_FOR`].
+pub async fn revoke(store: &dyn Store, key: &ApiKey, actor: &str) -> skillos_store::Result<bool> {
+    let audit = AuditEvent::now(
+        &key.tenant_id,
+        actor,
+        "api_key.revoked",
+        &key.id,
+        serde_json::json!({"name": key.name}),
+    );
+    store
+        .revoke_api_key(&key.id, skillos_store::now(), &audit)
+        .await
+}
+
 /// The principal of a stored key whose secret is `secret`.
 fn check(stored: Option<ApiKey>, secret: &str) -> Result<Principal, Error> {
     let presented = sha256(secret.as_bytes());
@@ -231,19 +246,7 @@ mod tests {
             );
         }
 
-        let audit = AuditEvent::now(
-            &tenant,
-            "admin",
-            "api_key.revoked",
-            &new.key.id,
-            serde_json::json!({}),
-        );
-        assert!(
-            store
-                .revoke_api_key(&new.key.id, skillos_store::now(), &audit)
-                .await
-                .unwrap()
-        );
+        assert!(revoke(store.as_ref(), &new.key, "admin").await.unwrap());
         assert_eq!(
             Keys::new(store.clone()).authenticate(&new.token).await,
             Err(Error::RevokedApiKey)
@@ -278,17 +281,7 @@ mod tests {
         }
 
         // Revoked the way the CLI does it: in the store, not through this process.
-        let audit = AuditEvent::now(
-            &tenant,
-            "admin",
-            "api_key.revoked",
-            &new.key.id,
-            serde_json::json!({}),
-        );
-        store
-            .revoke_api_key(&new.key.id, skillos_store::now(), &audit)
-            .await
-            .unwrap();
+        assert!(revoke(store.as_ref(), &new.key, "admin").await.unwrap());
         tokio::time::sleep(FRESH_FOR + Duration::from_millis(50)).await;
         assert_eq!(
             keys.authenticate(&new.token).await,

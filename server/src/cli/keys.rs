@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use serde_json::json;
-use skillos_store::{AuditEvent, TenantId};
+use skillos_store::TenantId;
 
 use super::output::{Failure, print_json, table};
 use crate::auth::api_key;
@@ -168,15 +168,7 @@ async fn run(
                     "API_KEY_NOT_FOUND",
                 ));
             };
-            let audit = AuditEvent::now(
-                &key.tenant_id,
-                ACTOR,
-                "api_key.revoked",
-                &key.id,
-                json!({"name": key.name}),
-            );
-            if !store
-                .revoke_api_key(&key.id, skillos_store::now(), &audit)
+            if !api_key::revoke(store, &key, ACTOR)
                 .await
                 .map_err(store_failure)?
             {

@@ -72,6 +72,30 @@ pub fn write(root: &Path, relative: &str, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
+/// A contributor without PostgreSQL left its tests out (`SKILLOS_TEST_POSTGRES=off`); CI never
+/// may.
+pub fn postgres_off() -> bool {
+    std::env::var("SKILLOS_TEST_POSTGRES").is_ok_and(|v| v == "off")
+        && !std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Two servers on one PostgreSQL schema of their own (`{prefix}_<uuid>`): replicas.
+pub async fn postgres_replicas(
+    prefix: &str,
+    configure: Option<Configure>,
+) -> (TestServer, TestServer) {
+    let schema = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    let options = || Options {
+        backend: StorageBackend::Postgres,
+        postgres_schema: Some(schema.clone()),
+        configure: configure.clone(),
+        ..Options::default()
+    };
+    let first = TestServer::start_with(options()).await;
+    let second = TestServer::start_with(options()).await;
+    (first, second)
+}
+
 pub fn postgres_dsn() -> String {
     std::env::var("SKILLOS_TEST_POSTGRES_DSN")
         .or_else(|_| std::env::var("DATABASE_URL"))
