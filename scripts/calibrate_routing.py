@@ -32,8 +32,10 @@ def features(binary: str, root: str, mode: str, queries: list[str]) -> list[tupl
         handle.write("\n".join(queries) + "\n")
         path = handle.name
     # Scores and ranking do not depend on the calibration, so the current one is fine here.
+    # Every hybrid query is embedded: the cascade would answer some by keyword scores.
     out = subprocess.run(
-        [binary, "route", "--root", root, "--mode", mode, "--json", "--max-candidates", "2", "--queries", path],
+        [binary, "route", "--root", root, "--mode", mode, "--json", "--max-candidates", "2",
+         "--keyword-decisive", "off", "--queries", path],
         check=True,
         capture_output=True,
         text=True,

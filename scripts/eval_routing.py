@@ -19,6 +19,14 @@ Scoring:
 `--catalog FILE` evaluates a catalog YAML list (items with id, name, description, version, tags)
 instead of a skills root: the script writes a temporary root from it.
 
+The cascade: in hybrid mode the server answers by keywords alone when they select a skill with
+at least the confidence `routing.keyword_decisive` (the query is then not embedded). With both
+keyword and hybrid among the modes, the script also runs hybrid with every query embedded
+(`--keyword-decisive off`), reports the cascade's accuracy and the share of queries it answers
+by keywords at each threshold, and names the lowest threshold that stays within one point of
+that reference on this set. The shipped threshold is the highest such value over the sets
+`make eval-routing` runs.
+
 Exit status: 0 for a report (it is not a gate); 1 when a `--min-*` threshold is not met; 2 for a
 usage error or a failed run; 3 when a mode asked as vector or hybrid reports `fallback: true` (its
 numbers would be keyword numbers).
@@ -49,6 +57,10 @@ SEMVER = re.compile(
 )
 
 EXIT_THRESHOLD = 1
+# Cascade thresholds tried, and the most accuracy (points of "overall (all)") it may cost.
+CASCADE_THRESHOLDS = (0.70, 0.75, 0.80, 0.85, 0.88, 0.90, 0.92, 0.95, 0.97, 0.99)
+CASCADE_MAX_LOSS = 1.0
+EMBEDDED = "hybrid, all embedded"
 EXIT_ERROR = 2
 EXIT_FALLBACK = 3
 
@@ -221,9 +233,17 @@ def root_skill_ids(root: Path) -> list[str]:
 
 
 def run_mode(
-    binary: str, root: Path, mode: str, queries_file: Path, items: list[Item], timeout: float
+    binary: str,
+    root: Path,
+    mode: str,
+    queries_file: Path,
+    items: list[Item],
+    timeout: float,
+    extra: tuple[str, ...] = (),
 ) -> list[dict]:
-    command = [binary, "route", "--root", str(root), "--mode", mode, "--json", "--queries", str(queries_file)]
+    command = [
+        binary, "route", "--root", str(root), "--mode", mode, "--json", "--queries", str(queries_file), *extra
+    ]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, encoding="utf-8")
     except FileNotFoundError as error:
@@ -279,7 +299,8 @@ def score(mode: str, items: list[Item], records: list[dict]) -> ModeResult:
         status, got = record["status"], record.get("skill_id")
         if record.get("fallback") is True:
             result.fallback = True
-        if isinstance(record.get("mode"), str):
+        # A hybrid answer the keywords decided alone reports keyword mode: not a fallback.
+        if isinstance(record.get("mode"), str) and record.get("keyword_decisive") is not True:
             result.reported_modes.add(record["mode"])
         if item.expected is None:
             hit = status != "selected"
@@ -308,6 +329,77 @@ def fell_back(result: ModeResult) -> bool:
     if result.mode not in SEMANTIC_MODES:
         return False
     return result.fallback or bool(result.reported_modes - {result.mode})
+
+
+# --- the cascade -----------------------------------------------------------------------------
+
+
+def hit(item: Item, record: dict) -> bool:
+    if item.expected is None:
+        return record["status"] != "selected"
+    return record["status"] == "selected" and record.get("skill_id") == item.expected
+
+
+def cascade_report(
+    items: list[Item], keyword: list[dict], embedded: list[dict], configured: list[dict] | None
+) -> dict:
+    """What answering by keywords at each threshold would cost against every query embedded."""
+    reference = sum(hit(i, r) for i, r in zip(items, embedded, strict=True))
+    rows = []
+    for threshold in CASCADE_THRESHOLDS:
+        hits = decided = 0
+        for item, by_keywords, full in zip(items, keyword, embedded, strict=True):
+            if by_keywords["status"] == "selected" and (by_keywords.get("confidence") or 0) >= threshold:
+                decided += 1
+                hits += hit(item, by_keywords)
+            else:
+                hits += hit(item, full)
+        loss = 100 * (reference - hits) / len(items)
+        rows.append({"threshold": threshold, "by_keywords": decided, "hits": hits, "loss_points": loss})
+    # The lowest threshold from which every higher one also stays within the allowed loss.
+    lowest = None
+    for row in reversed(rows):
+        if row["loss_points"] > CASCADE_MAX_LOSS:
+            break
+        lowest = row["threshold"]
+    report: dict = {
+        "queries": len(items),
+        "reference_hits": reference,
+        "thresholds": rows,
+        "lowest_within_one_point": lowest,
+    }
+    if configured is not None:
+        hits = sum(hit(i, r) for i, r in zip(items, configured, strict=True))
+        report["configured"] = {
+            "by_keywords": sum(1 for r in configured if r.get("keyword_decisive") is True),
+            "hits": hits,
+            "loss_points": 100 * (reference - hits) / len(items),
+        }
+    return report
+
+
+def print_cascade(report: dict) -> None:
+    total = report["queries"]
+    print()
+    print(
+        f"cascade (hybrid answered by keywords when they select with confidence >= t), against "
+        f"every query embedded: {report['reference_hits']}/{total}"
+    )
+    print("  t      by keywords   overall (all)   loss")
+    for row in report["thresholds"]:
+        print(
+            f"  {row['threshold']:.2f}   {row['by_keywords']:>4} {100 * row['by_keywords'] / total:5.1f}%"
+            f"   {row['hits']:>4}/{total} {100 * row['hits'] / total:5.1f}%   {row['loss_points']:.1f}"
+        )
+    lowest = report["lowest_within_one_point"]
+    shown = f"{lowest:.2f}" if lowest is not None else "none"
+    print(f"lowest threshold within {CASCADE_MAX_LOSS:g} point on this set: {shown}")
+    if "configured" in report:
+        configured = report["configured"]
+        print(
+            f"as configured: {configured['by_keywords']}/{total} by keywords, "
+            f"loss {configured['loss_points']:.1f} points"
+        )
 
 
 # --- thresholds ------------------------------------------------------------------------------
@@ -485,7 +577,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def evaluate(
     args: argparse.Namespace, items: list[Item], root: Path, known_ids: list[str]
-) -> dict[str, ModeResult]:
+) -> tuple[dict[str, ModeResult], dict | None]:
     missing = sorted({item.expected for item in items if item.expected} - set(known_ids))
     if missing:
         print(f"warning: expected skills absent from the catalog: {', '.join(missing)}", file=sys.stderr)
@@ -493,10 +585,17 @@ def evaluate(
     with tempfile.TemporaryDirectory(prefix="skillos-eval-") as work:
         queries_file = Path(work) / "queries.txt"
         queries_file.write_text("".join(f"{item.query}\n" for item in items), encoding="utf-8")
+        runs: dict[str, list[dict]] = {}
         for mode in args.modes:
-            records = run_mode(args.bin, root, mode, queries_file, items, args.timeout)
-            results[mode] = score(mode, items, records)
-    return results
+            runs[mode] = run_mode(args.bin, root, mode, queries_file, items, args.timeout)
+            results[mode] = score(mode, items, runs[mode])
+        cascade = None
+        if "keyword" in runs and "hybrid" in runs:
+            off = ("--keyword-decisive", "off")
+            embedded = run_mode(args.bin, root, "hybrid", queries_file, items, args.timeout, off)
+            results[EMBEDDED] = score("hybrid", items, embedded)
+            cascade = cascade_report(items, runs["keyword"], embedded, runs["hybrid"])
+    return results, cascade
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -507,13 +606,13 @@ def main(argv: list[str] | None = None) -> int:
             with tempfile.TemporaryDirectory(prefix="skillos-catalog-") as tmp:
                 root = Path(tmp)
                 ids = write_root_from_catalog(args.catalog, root)
-                results = evaluate(args, items, root, ids)
+                results, cascade = evaluate(args, items, root, ids)
             target = {"catalog": str(args.catalog)}
         else:
             root = Path(args.root or "skills")
             if not (root / "metadata").is_dir():
                 raise EvalError(f"{root}: not a skills root (no metadata/ folder)")
-            results = evaluate(args, items, root, root_skill_ids(root))
+            results, cascade = evaluate(args, items, root, root_skill_ids(root))
             target = {"root": str(root)}
     except EvalError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -521,13 +620,14 @@ def main(argv: list[str] | None = None) -> int:
 
     failures = check_thresholds(args, results)
     if args.json:
-        print(
-            json.dumps(
-                json_report(results, items, target, args.misses, failures), indent=2, ensure_ascii=False
-            )
-        )
+        report = json_report(results, items, target, args.misses, failures)
+        if cascade is not None:
+            report["cascade"] = cascade
+        print(json.dumps(report, indent=2, ensure_ascii=False))
     else:
         print_table(results, items, next(iter(target.values())))
+        if cascade is not None:
+            print_cascade(cascade)
         if args.misses:
             print_misses(results)
 

@@ -8,17 +8,24 @@
 //! in Rust (the one the integration tests use) and (b) the Python runner (`skillos-runner`,
 //! one process, run with `BENCH_PYTHON`, default `.venv/bin/python`), each attached over a real
 //! gRPC stream.
+//! `OrchestratorService/Route` by query: in keyword mode (`RouteKeyword`, the evaluation set's
+//! queries in turn), in the default mode, hybrid with the Python runner's multilingual-e5
+//! embeddings, on queries never asked before (`RouteDefault`: the evaluation and calibration
+//! queries, then the same with a lead-in such as "Please:", each sent once in the whole run)
+//! and on the same ten queries over and over (`RouteDefaultRepeated`).
 //! Each is driven at concurrency 1, 16 and 64 over one HTTP/2 connection for a fixed time.
 //! Client and servers share the machine, so only ratios within one run mean much.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use skillos::config::Config;
 use skillos_proto::v1::{
-    GetSkillRequest, ListRunnersRequest, ListSkillsRequest, RunRequest, SkillView,
-    orchestrator_service_client::OrchestratorServiceClient, run_request,
+    GetSkillRequest, ListRunnersRequest, ListSkillsRequest, RouteRequest, RoutingMode, RunRequest,
+    SkillView, orchestrator_service_client::OrchestratorServiceClient, run_request,
     skill_service_client::SkillServiceClient,
 };
 use tonic::transport::Channel;
@@ -67,6 +74,88 @@ enum Call {
     RunPython,
     /// The same skill on the raw Python baseline: a bare grpc.aio process that echoes.
     RunRawPython,
+    /// Route by query in keyword mode.
+    RouteKeyword,
+    /// Route by query in the default (hybrid) mode, each query new.
+    RouteDefault,
+    /// The same, ten queries over and over.
+    RouteDefaultRepeated,
+}
+
+/// The queries of the route cells.
+struct Queries {
+    /// The evaluation and calibration sets' queries.
+    base: Vec<String>,
+    /// The next never-sent query of RouteDefault.
+    fresh: AtomicUsize,
+    /// The next query of the cycling cells.
+    turn: AtomicUsize,
+    /// RouteDefault answers the keywords decided alone, that fell back to keywords (the
+    /// embedding too slow), and all of them.
+    decided: AtomicUsize,
+    fell_back: AtomicUsize,
+    answered: AtomicUsize,
+}
+
+/// Lead-ins that make the queries of later rounds new to the server.
+const LEAD_INS: [&str; 12] = [
+    "Please:",
+    "Quick question:",
+    "Hi!",
+    "Hello,",
+    "One more thing:",
+    "Urgent:",
+    "Next:",
+    "Also:",
+    "Now:",
+    "OK,",
+    "Right,",
+    "Question:",
+];
+
+static QUERIES: OnceLock<Queries> = OnceLock::new();
+
+fn queries() -> &'static Queries {
+    QUERIES.get_or_init(|| {
+        let mut base = Vec::new();
+        for set in ["queries.jsonl", "calibration.jsonl"] {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../eval/routing/").to_owned() + set;
+            let text = std::fs::read_to_string(&path).expect("the routing evaluation sets");
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                let item: serde_json::Value = serde_json::from_str(line).expect("JSON lines");
+                base.push(item["query"].as_str().expect("a query").to_owned());
+            }
+        }
+        base.sort();
+        base.dedup();
+        Queries {
+            base,
+            fresh: AtomicUsize::new(0),
+            turn: AtomicUsize::new(0),
+            decided: AtomicUsize::new(0),
+            fell_back: AtomicUsize::new(0),
+            answered: AtomicUsize::new(0),
+        }
+    })
+}
+
+impl Queries {
+    /// A query never sent before in this run; `None` when all are used.
+    fn fresh(&self) -> Option<String> {
+        let n = self.fresh.fetch_add(1, Ordering::Relaxed);
+        let (round, index) = (n / self.base.len(), n % self.base.len());
+        let query = &self.base[index];
+        match round {
+            0 => Some(query.clone()),
+            r => LEAD_INS.get(r - 1).map(|lead| format!("{lead} {query}")),
+        }
+    }
+
+    /// The next of the first `limit` queries, in turn.
+    fn cycle(&self, limit: usize) -> String {
+        let n = self.turn.fetch_add(1, Ordering::Relaxed);
+        self.base[n % limit.min(self.base.len())].clone()
+    }
 }
 
 struct Figures {
@@ -85,11 +174,13 @@ async fn main() -> anyhow::Result<()> {
     let skillos = start_skillos(root.clone(), data.path().to_owned()).await?;
     let _python_runner = start_python_runner(skillos, &root).await?;
     let _raw_runner = start_raw_python_runner(skillos).await?;
+    wait_for_vectors(skillos).await?;
 
     println!("| target | call | concurrency | requests/s | p50 ms | p99 ms | ratio to raw tonic |");
     println!("|---|---|---:|---:|---:|---:|---:|");
     let (calls, concurrencies) = selection()?;
     let mut python = Vec::new();
+    let mut routes = Vec::new();
     for concurrency in concurrencies {
         let baseline = drive(raw, Call::Health, concurrency).await?;
         print_row("raw tonic", Call::Health, concurrency, &baseline, &baseline);
@@ -99,7 +190,39 @@ async fn main() -> anyhow::Result<()> {
             if matches!(call, Call::RunPython | Call::RunRawPython) {
                 python.push((concurrency, call, figures.requests_per_second));
             }
+            if matches!(
+                call,
+                Call::RouteKeyword | Call::RouteDefault | Call::RouteDefaultRepeated
+            ) {
+                routes.push((concurrency, call, figures.requests_per_second));
+            }
         }
+    }
+    // Routing in the default mode against keyword routing, measured in the same run.
+    for &(concurrency, call, rate) in &routes {
+        let keyword = routes
+            .iter()
+            .find(|&&(c, other, _)| c == concurrency && matches!(other, Call::RouteKeyword));
+        if let (Some(&(_, _, keyword)), false) = (keyword, matches!(call, Call::RouteKeyword)) {
+            println!(
+                "\n{call:?} at {concurrency} in flight: {:.3} of RouteKeyword",
+                rate / keyword
+            );
+        }
+    }
+    let q = queries();
+    let answered = q.answered.load(Ordering::Relaxed);
+    if answered > 0 {
+        let share = |n: &AtomicUsize| {
+            let n = n.load(Ordering::Relaxed);
+            format!("{n} ({:.0}%)", 100.0 * n as f64 / answered as f64)
+        };
+        println!(
+            "\nRouteDefault, {answered} new queries: decided by keywords alone {}, fell back to \
+             keywords (embedding late) {}",
+            share(&q.decided),
+            share(&q.fell_back)
+        );
     }
     // The Python runner against the raw Python baseline, measured in the same run.
     for &(concurrency, call, rate) in &python {
@@ -118,7 +241,7 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-const CALLS: [Call; 8] = [
+const CALLS: [Call; 11] = [
     Call::Health,
     Call::GetSkill,
     Call::ListSkills,
@@ -127,6 +250,9 @@ const CALLS: [Call; 8] = [
     Call::RunEchoApiKey,
     Call::RunPython,
     Call::RunRawPython,
+    Call::RouteKeyword,
+    Call::RouteDefaultRepeated,
+    Call::RouteDefault,
 ];
 
 /// The cells to measure: every call at every concurrency, or those named in `BENCH_CALLS`
@@ -313,7 +439,7 @@ async fn start_python_runner(
             "--name",
             "python",
         ])
-        .args(["--concurrency", "64", "--root"])
+        .args(["--concurrency", "64", "--embeddings", "e5", "--root"])
         .arg(root)
         .env("SKILLOS_RUNNER_TOKEN", PYTHON_RUNNER_TOKEN)
         .kill_on_drop(true)
@@ -339,6 +465,32 @@ async fn start_python_runner(
             "the Python runner did not attach"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the skill vectors are in: a query the keywords do not decide is routed hybrid.
+async fn wait_for_vectors(addr: SocketAddr) -> anyhow::Result<()> {
+    let mut orchestrator = OrchestratorServiceClient::new(connect(addr).await?);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let decision = orchestrator
+            .route(RouteRequest {
+                query: "Пора отдохнуть, что выпить во время перерыва?".into(),
+                ..Default::default()
+            })
+            .await?
+            .into_inner()
+            .decision
+            .unwrap_or_default();
+        if decision.mode == RoutingMode::Hybrid as i32 {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the skill vectors were not ready in 120 s: {}",
+            decision.explanation
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -426,6 +578,33 @@ async fn run_for(
                                 .insert("authorization", header.parse().expect("ASCII"));
                         }
                         drop(orchestrator.run(request).await?)
+                    }
+                    Call::RouteKeyword | Call::RouteDefault | Call::RouteDefaultRepeated => {
+                        let q = queries();
+                        let (query, mode) = match call {
+                            Call::RouteKeyword => (q.cycle(usize::MAX), RoutingMode::Keyword),
+                            Call::RouteDefaultRepeated => (q.cycle(10), RoutingMode::Unspecified),
+                            _ => match q.fresh() {
+                                Some(query) => (query, RoutingMode::Unspecified),
+                                None => break,
+                            },
+                        };
+                        let request = RouteRequest {
+                            query,
+                            mode: mode as i32,
+                            ..Default::default()
+                        };
+                        let decision = orchestrator.route(request).await?.into_inner().decision;
+                        if matches!(call, Call::RouteDefault) {
+                            let decision = decision.unwrap_or_default();
+                            q.answered.fetch_add(1, Ordering::Relaxed);
+                            if decision.keyword_decisive {
+                                q.decided.fetch_add(1, Ordering::Relaxed);
+                            }
+                            if decision.fallback {
+                                q.fell_back.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
                     }
                     Call::ListSkillsFull => {
                         let request = ListSkillsRequest {

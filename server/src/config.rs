@@ -59,6 +59,14 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "SKILLOS_ROUTING_EMBED_TIMEOUT_MS",
         "routing.embed_timeout_ms",
     ),
+    (
+        "SKILLOS_ROUTING_KEYWORD_DECISIVE",
+        "routing.keyword_decisive",
+    ),
+    (
+        "SKILLOS_ROUTING_QUERY_CACHE_SIZE",
+        "routing.query_cache_size",
+    ),
     ("SKILLOS_ROUTING_LOCAL_MODEL", "routing.local_model"),
     ("SKILLOS_EMBEDDINGS_URL", "routing.openai_url"),
     ("SKILLOS_EMBEDDINGS_MODEL", "routing.openai_model"),
@@ -235,6 +243,11 @@ pub struct RoutingConfig {
     pub min_score: f32,
     /// Longest routing waits for a query embedding before it falls back to keyword ranking.
     pub embed_timeout_ms: u64,
+    /// A hybrid query whose keyword ranking selects a skill with at least this confidence is
+    /// answered without embedding it (a confidence 0-1, or `"off"`).
+    pub keyword_decisive: KeywordDecisive,
+    /// Most query vectors kept in memory (per tenant, model and text); 0 turns the cache off.
+    pub query_cache_size: usize,
     /// Model the local runner (and `skillos route` without a server) embeds with: `e5`
     /// (multilingual-e5-small) or `use` (multilingual Universal Sentence Encoder).
     pub local_model: String,
@@ -246,6 +259,52 @@ pub struct RoutingConfig {
     pub openai_api_key: Option<String>,
     /// Platt calibration per mode, `[bias, score weight, margin weight, similarity weight]`.
     pub calibration: CalibrationConfig,
+}
+
+/// `routing.keyword_decisive`: the confidence at which keywords decide a hybrid query alone.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum KeywordDecisive {
+    Confidence(f64),
+    /// Every hybrid query is embedded.
+    Off,
+}
+
+impl std::str::FromStr for KeywordDecisive {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "off" => Ok(Self::Off),
+            number => number
+                .parse::<f64>()
+                .map(Self::Confidence)
+                .map_err(|_| format!("{text:?} is neither a confidence 0-1 nor off")),
+        }
+    }
+}
+
+impl Serialize for KeywordDecisive {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Confidence(confidence) => serializer.serialize_f64(*confidence),
+            Self::Off => serializer.serialize_str("off"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for KeywordDecisive {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(f64),
+            Word(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Number(confidence) => Ok(Self::Confidence(confidence)),
+            Raw::Word(word) => word.parse().map_err(serde::de::Error::custom),
+        }
+    }
 }
 
 /// Calibration coefficients of each mode; see docs/routing.md.
@@ -283,6 +342,10 @@ impl Default for RoutingConfig {
             select_threshold: params.select_threshold,
             min_score: params.min_score,
             embed_timeout_ms: 1000,
+            keyword_decisive: KeywordDecisive::Confidence(
+                skillos_engine::routing::DEFAULT_KEYWORD_DECISIVE,
+            ),
+            query_cache_size: skillos_engine::routing::DEFAULT_QUERY_CACHE,
             local_model: "e5".to_owned(),
             openai_url: None,
             openai_model: "text-embedding-3-small".to_owned(),
@@ -307,6 +370,11 @@ impl RoutingConfig {
         skillos_engine::routing::Options {
             default_mode: self.default_mode(),
             embed_timeout: std::time::Duration::from_millis(self.embed_timeout_ms),
+            keyword_decisive: match self.keyword_decisive {
+                KeywordDecisive::Confidence(confidence) => confidence,
+                KeywordDecisive::Off => f64::INFINITY,
+            },
+            query_cache: self.query_cache_size,
             params: self.router_params(),
         }
     }
@@ -702,6 +770,14 @@ impl Config {
             "routing.select_threshold" => self.routing.select_threshold = parse_f32(value)?,
             "routing.min_score" => self.routing.min_score = parse_f32(value)?,
             "routing.embed_timeout_ms" => self.routing.embed_timeout_ms = parse_u64(value)?,
+            "routing.keyword_decisive" => {
+                self.routing.keyword_decisive = value.parse().map_err(invalid)?
+            }
+            "routing.query_cache_size" => {
+                self.routing.query_cache_size = parse_u64(value)?
+                    .try_into()
+                    .map_err(|_| invalid(format!("{value:?} is too large")))?
+            }
             "routing.local_model" => self.routing.local_model = value.trim().to_owned(),
             "routing.openai_url" => {
                 self.routing.openai_url = Some(value.trim().to_owned()).filter(|v| !v.is_empty())
@@ -1034,6 +1110,20 @@ impl Config {
                 message: "must be between 1 and 60000".to_owned(),
             });
         }
+        if let KeywordDecisive::Confidence(confidence) = routing.keyword_decisive
+            && !(0.0..=1.0).contains(&confidence)
+        {
+            return Err(Error::Invalid {
+                key: "routing.keyword_decisive",
+                message: "must be a confidence between 0 and 1, or \"off\"".to_owned(),
+            });
+        }
+        if routing.query_cache_size > 1_000_000 {
+            return Err(Error::Invalid {
+                key: "routing.query_cache_size",
+                message: "must be at most 1000000".to_owned(),
+            });
+        }
         if !matches!(routing.local_model.as_str(), "e5" | "use") {
             return Err(Error::Invalid {
                 key: "routing.local_model",
@@ -1260,6 +1350,45 @@ mod tests {
         config.storage.backend = StorageBackend::Postgres;
         let error = config.validate().unwrap_err().to_string();
         assert!(error.contains("storage.postgres_dsn"), "{error}");
+    }
+
+    #[test]
+    fn the_keyword_cascade_is_a_confidence_or_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("skillos.toml");
+        std::fs::write(&file, "[routing]\nkeyword_decisive = \"off\"\n").unwrap();
+        let config = Config::from_file(&file).unwrap();
+        assert_eq!(config.routing.keyword_decisive, KeywordDecisive::Off);
+        assert_eq!(config.routing.options().keyword_decisive, f64::INFINITY);
+        std::fs::write(
+            &file,
+            "[routing]\nkeyword_decisive = 0.8\nquery_cache_size = 5\n",
+        )
+        .unwrap();
+        let config = Config::from_file(&file).unwrap();
+        let options = config.routing.options();
+        assert_eq!((options.keyword_decisive, options.query_cache), (0.8, 5));
+        // The default is the calibrated threshold.
+        assert_eq!(Config::default().routing.options().keyword_decisive, 0.9);
+
+        let mut config = Config::default();
+        config
+            .apply_env(env(&[("SKILLOS_ROUTING_KEYWORD_DECISIVE", "off")]))
+            .unwrap();
+        assert_eq!(config.routing.keyword_decisive, KeywordDecisive::Off);
+        for bad in ["1.5", "-0.1"] {
+            let mut config = Config::default();
+            config
+                .apply_env(env(&[("SKILLOS_ROUTING_KEYWORD_DECISIVE", bad)]))
+                .unwrap();
+            let error = config.validate().unwrap_err().to_string();
+            assert!(error.contains("routing.keyword_decisive"), "{error}");
+        }
+        let error = Config::default()
+            .apply_env(env(&[("SKILLOS_ROUTING_KEYWORD_DECISIVE", "sometimes")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("neither a confidence"), "{error}");
     }
 
     #[test]

@@ -29,8 +29,10 @@ def route_json(*args: str, data: Path) -> list[dict]:
 
 def test_offline_route_selects_the_currency_converter_for_a_russian_request(tmp_path: Path):
     data = tmp_path / "data"
-    [decision] = route_json("--root", str(REPO / "skills"), "Переведи 100 долларов в евро", data=data)
+    query = "Переведи 100 долларов в евро"
+    [decision] = route_json("--root", str(REPO / "skills"), "--keyword-decisive", "off", query, data=data)
     assert decision["mode"] == "hybrid" and decision["fallback"] is False
+    assert decision["keyword_decisive"] is False
     assert decision["status"] == "selected"
     assert decision["skill_id"] == "finance/convert_currency"
     assert decision["embedding_model"] == "multilingual-e5-small"
@@ -38,6 +40,11 @@ def test_offline_route_selects_the_currency_converter_for_a_russian_request(tmp_
     assert top["keyword_score"] is not None and top["vector_score"] is not None
     # The second run reads the skill vectors from the data dir's store.
     assert (data / "skillos.db").exists()
+    # With the shipped cascade, the confident keyword ranking of this query decides alone.
+    [decisive] = route_json("--root", str(REPO / "skills"), query, data=data)
+    assert decisive["keyword_decisive"] is True and decisive["mode"] == "keyword"
+    assert decisive["requested_mode"] == "hybrid" and decisive["fallback"] is False
+    assert decisive["skill_id"] == "finance/convert_currency" and decisive["embedding_model"] is None
 
 
 def test_offline_route_turns_away_requests_the_root_does_not_serve(tmp_path: Path):
@@ -99,18 +106,28 @@ def dev_server(skills_root: Path, tmp_path: Path):
 def test_route_and_run_by_query_through_the_python_runner(dev_server):
     with grpc.insecure_channel(dev_server.addr) as channel:
         stub = orch_grpc.OrchestratorServiceStub(channel)
-        # Skill vectors are computed in the background once the runner offers its model.
+        # Skill vectors are computed in the background once the runner offers its model. The
+        # keywords of this paraphrase are not decisive (confidence under 0.9): it needs them.
+        paraphrase = "Пора отдохнуть, что выпить во время перерыва?"
         deadline = time.monotonic() + 90
-        decision = route(stub, "Переведи 100 долларов в евро")
+        decision = route(stub, paraphrase)
         while decision.fallback and time.monotonic() < deadline:
             time.sleep(0.5)
-            decision = route(stub, "Переведи 100 долларов в евро")
+            decision = route(stub, paraphrase)
         assert not decision.fallback, decision.explanation
-        assert decision.mode == routing_pb2.ROUTING_MODE_HYBRID
+        assert decision.mode == routing_pb2.ROUTING_MODE_HYBRID and not decision.keyword_decisive
         assert decision.embedding_model == "multilingual-e5-small"
         assert decision.status == routing_pb2.ROUTING_STATUS_SELECTED
-        assert decision.skill_id == "finance/convert_currency"
+        assert decision.skill_id == "office/coffee_break"
         assert decision.candidates[0].HasField("vector_score") and decision.candidates[0].HasField("keyword_score")
+
+        # Keywords that select a skill confidently decide a hybrid query alone: not embedded.
+        decisive = route(stub, "Переведи 100 долларов в евро")
+        assert decisive.keyword_decisive and not decisive.fallback, decisive.explanation
+        assert decisive.mode == routing_pb2.ROUTING_MODE_KEYWORD
+        assert decisive.requested_mode == routing_pb2.ROUTING_MODE_HYBRID
+        assert decisive.skill_id == "finance/convert_currency" and decisive.embedding_model == ""
+        assert not decisive.candidates[0].HasField("vector_score")
 
         keyword = route(stub, "find hotels in Kazan", mode=routing_pb2.ROUTING_MODE_KEYWORD)
         assert keyword.mode == routing_pb2.ROUTING_MODE_KEYWORD and not keyword.fallback

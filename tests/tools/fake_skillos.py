@@ -6,6 +6,9 @@ It answers from a JSON plan named by FAKE_SKILLOS_PLAN:
                           "fallback": false, "report_mode": "<mode>"}},
      "default": ["no_skill", null, 0.0], "exit": 0, "drop_last": false, "reverse": false}
 
+A run with `--keyword-decisive off` answers from the mode `<mode>/off` when the plan has one.
+An answer's optional fourth item marks it as decided by keywords (`keyword_decisive`).
+
 and appends what it was asked (argv, the root's files and manifests) to FAKE_SKILLOS_LOG.
 """
 
@@ -27,6 +30,7 @@ def main() -> int:
     parser.add_argument("--mode", required=True)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--queries", required=True)
+    parser.add_argument("--keyword-decisive")
     args = parser.parse_args()
 
     plan = json.loads(Path(os.environ["FAKE_SKILLOS_PLAN"]).read_text(encoding="utf-8"))
@@ -42,13 +46,16 @@ def main() -> int:
     if plan.get("exit", 0):
         print("route: something went wrong", file=sys.stderr)
         return plan["exit"]
-    mode_plan = plan.get("modes", {}).get(args.mode, {})
+    modes = plan.get("modes", {})
+    mode_plan = modes.get(args.mode, {})
+    if args.keyword_decisive == "off":
+        mode_plan = modes.get(f"{args.mode}/off", mode_plan)
     answers = mode_plan.get("answers", {})
     default = plan.get("default", ["no_skill", None, 0.0])
     queries = Path(args.queries).read_text(encoding="utf-8").splitlines()
     lines = []
     for query in queries:
-        status, skill_id, confidence = answers.get(query, default)
+        status, skill_id, confidence, *decisive = answers.get(query, default)
         candidates = [{"skill_id": skill_id, "score": confidence}] if skill_id else []
         lines.append(
             {
@@ -58,6 +65,7 @@ def main() -> int:
                 "confidence": confidence,
                 "mode": mode_plan.get("report_mode", args.mode),
                 "fallback": mode_plan.get("fallback", False),
+                "keyword_decisive": bool(decisive and decisive[0]),
                 "candidates": candidates,
             }
         )

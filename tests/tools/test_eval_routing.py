@@ -117,7 +117,45 @@ def test_perfect_routing_scores_everything(env, capsys):
         assert numbers["categories"]["none"] == {"hits": 2, "total": 2, "accuracy": 1.0}
         assert numbers["fallback"] is False
     modes = [call["argv"][call["argv"].index("--mode") + 1] for call in env.calls()]
-    assert modes == ["keyword", "vector", "hybrid"]
+    # The last run is the cascade's reference: hybrid with every query embedded.
+    assert modes == ["keyword", "vector", "hybrid", "hybrid"]
+    assert env.calls()[-1]["argv"][-2:] == ["--keyword-decisive", "off"]
+    assert report["modes"]["hybrid, all embedded"]["overall_all"]["hits"] == 6
+
+
+def test_the_cascade_is_measured_against_every_query_embedded(env, capsys):
+    # Keywords: the first two right and confident (0.95, 0.91), the third confident and wrong
+    # (0.89), the none query selected at 0.75. Embedded hybrid: all right.
+    keyword = {
+        SET[0]["query"]: ["selected", "finance/convert_currency", 0.95],
+        SET[1]["query"]: ["selected", "finance/convert_currency", 0.91],
+        SET[2]["query"]: ["selected", "finance/convert_currency", 0.89],
+        SET[4]["query"]: ["selected", "finance/convert_currency", 0.75],
+    }
+    configured = {**PERFECT, SET[0]["query"]: ["selected", "finance/convert_currency", 0.95, True]}
+    env.plan(
+        modes={
+            "keyword": {"answers": keyword},
+            "hybrid": {"answers": configured},
+            "hybrid/off": {"answers": PERFECT},
+        }
+    )
+    code, out, err = env.run("--modes", "keyword,hybrid", "--json", capsys=capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    # A keyword-decided answer in keyword mode is not a fallback of the hybrid run.
+    assert report["modes"]["hybrid"]["fallback"] is False
+    cascade = report["cascade"]
+    assert cascade["reference_hits"] == 6
+    rows = {row["threshold"]: row for row in cascade["thresholds"]}
+    assert rows[0.90]["by_keywords"] == 2 and rows[0.90]["loss_points"] == 0
+    assert rows[0.88]["by_keywords"] == 3 and rows[0.88]["hits"] == 5
+    assert rows[0.70]["by_keywords"] == 4 and rows[0.70]["hits"] == 4
+    # One query in six is 16.7 points: only thresholds above 0.89 stay within one point.
+    assert cascade["lowest_within_one_point"] == 0.90
+    assert cascade["configured"] == {"by_keywords": 1, "hits": 6, "loss_points": 0.0}
+    code, out, err = env.run("--modes", "keyword,hybrid", capsys=capsys)
+    assert "lowest threshold within 1 point on this set: 0.90" in out
 
 
 def test_the_cli_is_called_as_documented(env, capsys):
@@ -157,11 +195,12 @@ def test_table_and_misses(env, capsys):
     code, out, err = env.run("--modes", "keyword,hybrid", "--misses", capsys=capsys)
     assert code == 0, err
     rows = {line.split("  ")[0]: line for line in out.splitlines()}
-    assert re.search(r"keyword\s+hybrid$", rows["category"])
-    assert re.search(r"1/1 100\.0%\s+1/1 100\.0%$", rows["plain"])
-    assert re.search(r"1/4 25\.0%\s+4/4 100\.0%$", rows["overall (expected skill)"])
-    assert re.search(r"2/6 33\.3%\s+6/6 100\.0%$", rows["overall (all)"])
-    assert re.search(r"2/4 50\.0%\s+4/4 100\.0%$", rows["top-1 candidate"])
+    # The third column is the cascade's reference, hybrid with every query embedded.
+    assert re.search(r"keyword\s+hybrid\s+hybrid, all embedded$", rows["category"])
+    assert re.search(r"1/1 100\.0%\s+1/1 100\.0%\s+1/1 100\.0%$", rows["plain"])
+    assert re.search(r"1/4 25\.0%\s+4/4 100\.0%\s+4/4 100\.0%$", rows["overall (expected skill)"])
+    assert re.search(r"2/6 33\.3%\s+6/6 100\.0%\s+6/6 100\.0%$", rows["overall (all)"])
+    assert re.search(r"2/4 50\.0%\s+4/4 100\.0%\s+4/4 100\.0%$", rows["top-1 candidate"])
     assert "misses, keyword: 4" in out and "misses, hybrid: 0" in out
     assert "expected none, got finance/convert_currency (selected, confidence 0.800)" in out
 

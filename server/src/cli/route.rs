@@ -50,6 +50,20 @@ pub struct RouteArgs {
     /// Do not cache skill vectors in the data dir.
     #[arg(long)]
     no_cache: bool,
+    /// Hybrid mode: answer by keywords alone when they select a skill with at least this
+    /// confidence, or `off` to always embed [default: routing.keyword_decisive].
+    #[arg(long, value_name = "CONFIDENCE", value_parser = parse_decisive)]
+    keyword_decisive: Option<f64>,
+}
+
+fn parse_decisive(text: &str) -> Result<f64, String> {
+    if text == "off" {
+        return Ok(f64::INFINITY);
+    }
+    match text.parse::<f64>() {
+        Ok(value) if (0.0..=1.0).contains(&value) => Ok(value),
+        _ => Err("expected a confidence between 0 and 1, or off".to_owned()),
+    }
 }
 
 pub async fn route(args: RouteArgs, json: bool) -> Result<(), Failure> {
@@ -101,6 +115,9 @@ pub async fn route(args: RouteArgs, json: bool) -> Result<(), Failure> {
     options.embed_timeout = options
         .embed_timeout
         .max(std::time::Duration::from_secs(30));
+    if let Some(threshold) = args.keyword_decisive {
+        options.keyword_decisive = threshold;
+    }
     let routing = routing::Service::new(options, source, store.clone());
     routing.sync(&catalog);
     if mode.uses_vectors() {
@@ -227,6 +244,7 @@ pub fn decision_json(query: &str, routed: &Routed) -> serde_json::Value {
         "requested_mode": routed.requested_mode,
         "fallback": routed.fallback.is_some(),
         "fallback_reason": routed.fallback.as_ref().map(|f| f.as_str()),
+        "keyword_decisive": routed.keyword_decisive,
         "embedding_model": routed.embedding_model,
         "explanation": decision.explanation,
         "out_of_scope": decision.out_of_scope,
@@ -255,6 +273,9 @@ fn render(query: &str, routed: &Routed) -> String {
                 routed.requested_mode.as_str(),
                 f.as_str()
             ))
+            .or_else(|| routed
+                .keyword_decisive
+                .then(|| format!(", keywords decisive for {}", routed.requested_mode.as_str())))
             .unwrap_or_default()
     ));
     out.push_str(&format!("{}\n", decision.explanation));

@@ -406,6 +406,12 @@ pub fn routing_decision(routed: &skillos_engine::routing::Routed) -> v1::Routing
             }
         ));
     }
+    if routed.keyword_decisive {
+        explanation.push_str(&format!(
+            "; {} ranking was asked for, keyword ranking was decisive",
+            routed.requested_mode.as_str()
+        ));
+    }
     v1::RoutingDecision {
         status: match decision.status {
             Status::Selected => v1::RoutingStatus::Selected,
@@ -436,6 +442,7 @@ pub fn routing_decision(routed: &skillos_engine::routing::Routed) -> v1::Routing
         fallback_reason: fallback_reason as i32,
         explanation,
         embedding_model: routed.embedding_model.clone().unwrap_or_default(),
+        keyword_decisive: routed.keyword_decisive,
     }
 }
 

@@ -3,6 +3,9 @@
 //! deadline and falls back to keyword ranking when it cannot, and keeps each tenant's feedback.
 
 pub mod embed;
+pub mod queries;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -72,6 +75,9 @@ pub struct Routed {
     pub fallback: Option<Fallback>,
     /// The model of the semantic scores, when they were used.
     pub embedding_model: Option<String>,
+    /// Hybrid ranking was asked for, and the keyword ranking alone was decisive
+    /// ([`Options::keyword_decisive`]): the query was not embedded.
+    pub keyword_decisive: bool,
     pub elapsed: Duration,
 }
 
@@ -121,15 +127,27 @@ pub struct Options {
     pub default_mode: Mode,
     /// Longest a query waits for its embedding before keyword ranking takes over.
     pub embed_timeout: Duration,
+    /// A hybrid request whose keyword ranking selects a skill with at least this confidence
+    /// is answered by keywords alone, without embedding the query; above 1: never.
+    pub keyword_decisive: f64,
+    /// Most query vectors kept (per tenant, model and normalised text); 0: none.
+    pub query_cache: usize,
     /// Weights, thresholds and calibration of the router.
     pub params: skillos_routing::RouterParams,
 }
+
+/// The shipped cascade threshold, calibrated with `make eval-routing` (docs/routing.md).
+pub const DEFAULT_KEYWORD_DECISIVE: f64 = 0.9;
+/// The shipped query cache size: about 1.5 KB a vector of 384 dimensions.
+pub const DEFAULT_QUERY_CACHE: usize = 10_000;
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             default_mode: Mode::Keyword,
             embed_timeout: Duration::from_secs(1),
+            keyword_decisive: DEFAULT_KEYWORD_DECISIVE,
+            query_cache: DEFAULT_QUERY_CACHE,
             params: skillos_routing::RouterParams::default(),
         }
     }
@@ -140,6 +158,7 @@ pub struct Service {
     options: Options,
     router: RwLock<Router>,
     source: EmbedderSource,
+    queries: Arc<queries::QueryEmbeddings>,
     store: Option<Arc<dyn Store>>,
     feedback: RwLock<HashMap<TenantId, FeedbackBook>>,
     /// One vector indexing at a time.
@@ -150,6 +169,15 @@ impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("routing::Service").finish_non_exhaustive()
     }
+}
+
+/// One request's ranking inputs, checked.
+struct Ranking<'a> {
+    tenant: &'a TenantId,
+    query: &'a str,
+    request: &'a RouteRequest,
+    max_candidates: usize,
+    allow: Option<&'a (dyn Fn(&str) -> bool + Sync)>,
 }
 
 /// The router's view of a catalog.
@@ -177,6 +205,7 @@ impl Service {
     pub fn new(options: Options, source: EmbedderSource, store: Option<Arc<dyn Store>>) -> Self {
         let router = Router::new(Arc::new(Analyzer::new()), options.params.clone());
         Self {
+            queries: queries::QueryEmbeddings::new(options.query_cache),
             options,
             router: RwLock::new(router),
             source,
@@ -188,6 +217,11 @@ impl Service {
 
     pub fn options(&self) -> &Options {
         &self.options
+    }
+
+    /// How query embeddings were had so far.
+    pub fn query_stats(&self) -> queries::Stats {
+        self.queries.stats()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Router> {
@@ -324,68 +358,78 @@ impl Service {
             n => n,
         };
         let requested_mode = request.mode.unwrap_or(self.options.default_mode);
-        let mut fallback = None;
-        let mut query_vector: Option<(String, Vec<f32>)> = None;
-        if requested_mode.uses_vectors() {
-            match self.embed_query(tenant, query).await {
-                Ok(found) => query_vector = Some(found),
-                Err(why) => fallback = Some(why),
-            }
-        }
-        let mode = if query_vector.is_some() {
-            requested_mode
-        } else {
-            Mode::Keyword
+        let ranking = Ranking {
+            tenant,
+            query,
+            request,
+            max_candidates,
+            allow,
         };
-        let books = self.feedback.read().unwrap_or_else(|p| p.into_inner());
-        let decision = {
-            let router = self.read();
-            let routed = router.route(&Query {
-                text: query,
-                mode,
-                filter: &request.filter,
-                max_candidates,
-                vector: query_vector
-                    .as_ref()
-                    .map(|(model, vector)| QueryVector { model, vector }),
-                feedback: books.get(tenant),
-                allow,
-            });
-            match routed {
-                Ok(decision) => decision,
-                // A vector the index cannot compare with (another dimension): keyword instead.
-                Err(error) => {
-                    fallback = Some(Fallback::EmbedderError(error.to_string()));
-                    query_vector = None;
-                    router
-                        .route(&Query {
-                            text: query,
-                            mode: Mode::Keyword,
-                            filter: &request.filter,
-                            max_candidates,
-                            vector: None,
-                            feedback: books.get(tenant),
-                            allow,
-                        })
-                        .expect("keyword routing needs no vector")
-                }
-            }
-        };
-        drop(books);
-        Ok(Routed {
+        let routed = |decision, fallback, embedding_model, keyword_decisive| Routed {
             decision,
             requested_mode,
             fallback,
-            embedding_model: query_vector.map(|(model, _)| model),
+            embedding_model,
+            keyword_decisive,
             elapsed: started.elapsed(),
+        };
+        if !requested_mode.uses_vectors() {
+            return Ok(routed(self.by_keywords(&ranking), None, None, false));
+        }
+        // The cascade: when keywords alone select a skill confidently, hybrid ranking picks
+        // the same skill (measured by `make eval-routing`) and the query need not be embedded.
+        if requested_mode == Mode::Hybrid {
+            let decision = self.by_keywords(&ranking);
+            if decision.status == skillos_routing::Status::Selected
+                && decision.confidence >= self.options.keyword_decisive
+            {
+                return Ok(routed(decision, None, None, true));
+            }
+        }
+        let (model, vector) = match self.embed_query(tenant, query).await {
+            Ok(found) => found,
+            Err(why) => return Ok(routed(self.by_keywords(&ranking), Some(why), None, false)),
+        };
+        Ok(
+            match self.rank(&ranking, requested_mode, Some((&model, &vector))) {
+                Ok(decision) => routed(decision, None, Some(model), false),
+                // A vector the index cannot compare with (another dimension): keyword instead.
+                Err(error) => {
+                    let fallback = Fallback::EmbedderError(error.to_string());
+                    routed(self.by_keywords(&ranking), Some(fallback), None, false)
+                }
+            },
+        )
+    }
+
+    fn rank(
+        &self,
+        ranking: &Ranking<'_>,
+        mode: Mode,
+        vector: Option<(&str, &[f32])>,
+    ) -> Result<Decision, skillos_routing::vector::VectorError> {
+        let books = self.feedback.read().unwrap_or_else(|p| p.into_inner());
+        self.read().route(&Query {
+            text: ranking.query,
+            mode,
+            filter: &ranking.request.filter,
+            max_candidates: ranking.max_candidates,
+            vector: vector.map(|(model, vector)| QueryVector { model, vector }),
+            feedback: books.get(ranking.tenant),
+            allow: ranking.allow,
         })
+    }
+
+    fn by_keywords(&self, ranking: &Ranking<'_>) -> Decision {
+        self.rank(ranking, Mode::Keyword, None)
+            .expect("keyword routing needs no vector")
     }
 
     async fn embed_query(
         &self,
         tenant: &TenantId,
         query: &str,
-    ) -> Result<(String, Vec<f32>), Fallback> {
+    ) -> Result<(String, queries::Vector), Fallback> {
         let embedder = self
             .source
             .current(Some(tenant))
@@ -394,12 +438,13 @@ impl Service {
         if !self.read().vectors_ready(&model) {
             return Err(Fallback::IndexNotReady);
         }
-        let timeout = self.options.embed_timeout;
-        match embedder
-            .embed(&[query.to_owned()], EmbedKind::Query, timeout)
+        let text = queries::normalise(query);
+        match self
+            .queries
+            .embed(tenant, embedder, &text, self.options.embed_timeout)
             .await
         {
-            Ok(mut vectors) => Ok((model, vectors.pop().unwrap_or_default())),
+            Ok(vector) => Ok((model, vector)),
             Err(EmbedError::Timeout) => Err(Fallback::EmbedderTimeout),
             Err(EmbedError::Unavailable) => Err(Fallback::NoEmbedder),
             Err(EmbedError::Failed(message)) => Err(Fallback::EmbedderError(message)),

@@ -56,7 +56,7 @@ class RouteFilter(_message.Message):
     def __init__(self, tags: _Optional[_Iterable[str]] = ..., domain: _Optional[str] = ..., include_deprecated: _Optional[bool] = ...) -> None: ...
 
 class RoutingDecision(_message.Message):
-    __slots__ = ("status", "skill_id", "confidence", "candidates", "mode", "requested_mode", "fallback", "fallback_reason", "explanation", "embedding_model")
+    __slots__ = ("status", "skill_id", "confidence", "candidates", "mode", "requested_mode", "fallback", "fallback_reason", "explanation", "embedding_model", "keyword_decisive")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     SKILL_ID_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +67,7 @@ class RoutingDecision(_message.Message):
     FALLBACK_REASON_FIELD_NUMBER: _ClassVar[int]
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     EMBEDDING_MODEL_FIELD_NUMBER: _ClassVar[int]
+    KEYWORD_DECISIVE_FIELD_NUMBER: _ClassVar[int]
     status: RoutingStatus
     skill_id: str
     confidence: float
@@ -77,7 +78,8 @@ class RoutingDecision(_message.Message):
     fallback_reason: RoutingFallbackReason
     explanation: str
     embedding_model: str
-    def __init__(self, status: _Optional[_Union[RoutingStatus, str]] = ..., skill_id: _Optional[str] = ..., confidence: _Optional[float] = ..., candidates: _Optional[_Iterable[_Union[RouteCandidate, _Mapping]]] = ..., mode: _Optional[_Union[RoutingMode, str]] = ..., requested_mode: _Optional[_Union[RoutingMode, str]] = ..., fallback: _Optional[bool] = ..., fallback_reason: _Optional[_Union[RoutingFallbackReason, str]] = ..., explanation: _Optional[str] = ..., embedding_model: _Optional[str] = ...) -> None: ...
+    keyword_decisive: bool
+    def __init__(self, status: _Optional[_Union[RoutingStatus, str]] = ..., skill_id: _Optional[str] = ..., confidence: _Optional[float] = ..., candidates: _Optional[_Iterable[_Union[RouteCandidate, _Mapping]]] = ..., mode: _Optional[_Union[RoutingMode, str]] = ..., requested_mode: _Optional[_Union[RoutingMode, str]] = ..., fallback: _Optional[bool] = ..., fallback_reason: _Optional[_Union[RoutingFallbackReason, str]] = ..., explanation: _Optional[str] = ..., embedding_model: _Optional[str] = ..., keyword_decisive: _Optional[bool] = ...) -> None: ...
 
 class RouteCandidate(_message.Message):
     __slots__ = ("skill_id", "name", "rank", "score", "confidence", "keyword_score", "vector_score", "feedback_factor", "matched_terms", "deprecated")
