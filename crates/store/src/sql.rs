@@ -699,9 +699,17 @@ macro_rules! impl_store {
                         let id = id.as_str();
                         let update = &update;
                         let settlement = &settlement;
-                        if settlement.reservation_id.is_none() && settlement.usage.is_none() {
+                        match (&settlement.reservation_id, &settlement.usage) {
                             // Nothing to settle: one statement, no transaction.
-                            return update_execution_in(conn, tenant, id, update).await;
+                            (None, None) => {
+                                return update_execution_in(conn, tenant, id, update).await;
+                            }
+                            // The common end of a run: its state and its usage in one call
+                            // to the database (FINISH_WITH_USAGE, per backend).
+                            (None, Some(usage)) => {
+                                return finish_with_usage(conn, tenant, id, update, usage).await;
+                            }
+                            _ => {}
                         }
                         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
                         let updated = update_execution_in(&mut tx, tenant, id, update).await?;
@@ -1386,6 +1394,49 @@ macro_rules! impl_store {
             .execute(conn)
             .await?;
             Ok(result.rows_affected() > 0)
+        }
+
+        /// The execution's end and its usage, with the backend's `FINISH_WITH_USAGE`: the
+        /// update's parameters are `$1`-`$11` as in [`update_execution_in`], the usage's
+        /// `$12`-`$17`; a row comes back when the update matched.
+        async fn finish_with_usage(
+            conn: &mut <$store as $crate::sql::PoolOf>::Connection,
+            tenant: &$crate::TenantId,
+            id: &str,
+            update: &$crate::ExecutionUpdate,
+            usage: &$crate::UsageDelta,
+        ) -> $crate::Result<bool> {
+            let rows = sqlx::query(FINISH_WITH_USAGE)
+                .bind(tenant.as_str())
+                .bind(id)
+                .bind(update.status.map(|status| status.as_str()))
+                .bind(update.output.as_ref().map(sqlx::types::Json))
+                .bind(update.error.as_ref().map(sqlx::types::Json))
+                .bind(&update.runner_id)
+                .bind(update.attempts)
+                .bind(update.cost)
+                .bind(update.started_at)
+                .bind(update.finished_at)
+                .bind(update.expect_status.map(|status| status.as_str()))
+                .bind(&usage.day)
+                .bind(&usage.skill_id)
+                .bind(&usage.principal)
+                .bind(usage.cost)
+                .bind(usage.input_tokens)
+                .bind(usage.output_tokens)
+                .fetch_all(&mut *conn)
+                .await;
+            match rows {
+                Ok(rows) => Ok(!rows.is_empty()),
+                Err(error) => {
+                    if let Some(undo) = FINISH_WITH_USAGE_UNDO
+                        && let Err(undo_error) = sqlx::raw_sql(undo).execute(&mut *conn).await
+                    {
+                        tracing::warn!(%undo_error, "cannot undo a failed finish");
+                    }
+                    Err(error.into())
+                }
+            }
         }
 
         /// Ends reservation `id` (when given) and adds `spent` to its counters, and records

@@ -109,6 +109,28 @@ impl SqliteStore {
     }
 }
 
+/// A run's end and its usage in one call to SQLite's thread (four statements, one hand-off
+/// instead of four): a savepoint keeps the pair atomic inside the group commit's transaction.
+/// The update's statement is the one of `update_execution_in`.
+const FINISH_WITH_USAGE: &str = "SAVEPOINT finish_with_usage; \
+     INSERT INTO usage_daily (tenant_id, day, skill_id, principal, executions, cost, \
+     input_tokens, output_tokens) VALUES ($1, $12, $13, $14, 1, $15, $16, $17) \
+     ON CONFLICT (tenant_id, day, skill_id, principal) DO UPDATE SET \
+     executions = usage_daily.executions + 1, cost = usage_daily.cost + excluded.cost, \
+     input_tokens = usage_daily.input_tokens + excluded.input_tokens, \
+     output_tokens = usage_daily.output_tokens + excluded.output_tokens; \
+     UPDATE executions SET status = COALESCE($3, status), \
+     output = COALESCE($4, output), error = COALESCE($5, error), \
+     runner_id = COALESCE($6, runner_id), attempts = COALESCE($7, attempts), \
+     cost = COALESCE($8, cost), started_at = COALESCE($9, started_at), \
+     finished_at = COALESCE($10, finished_at) \
+     WHERE tenant_id = $1 AND id = $2 AND ($11 IS NULL OR status = $11) RETURNING 1; \
+     RELEASE finish_with_usage";
+
+/// After a failure part-way through [`FINISH_WITH_USAGE`]: nothing of it stays.
+const FINISH_WITH_USAGE_UNDO: Option<&str> =
+    Some("ROLLBACK TO finish_with_usage; RELEASE finish_with_usage");
+
 impl PoolOf for SqliteStore {
     type Connection = sqlx::SqliteConnection;
 }

@@ -147,6 +147,7 @@ conformance!(
     triggers_are_unique_across_tenants_and_rotate_their_secrets,
     a_schedule_fires_each_nominal_time_once,
     rows_past_their_retention_are_removed_in_batches,
+    a_run_ends_with_its_usage_in_one_write,
 );
 
 fn schedule(tenant: &str, id: &str, next: chrono::DateTime<Utc>) -> skillos_store::Schedule {
@@ -405,6 +406,81 @@ mod cases {
             .map(|row| row.day)
             .collect();
         assert_eq!(days, vec!["2026-11-30".to_owned()]);
+    }
+
+    pub async fn a_run_ends_with_its_usage_in_one_write(store: &dyn Store) {
+        let tenant = TenantId::new("t1");
+        for id in ["e1", "e2"] {
+            store
+                .insert_execution(&execution(&tenant, id, "a/b", ExecutionStatus::Running))
+                .await
+                .unwrap();
+        }
+        let usage = skillos_store::UsageDelta {
+            day: "2026-12-02".to_owned(),
+            skill_id: "a/b".to_owned(),
+            principal: "alice".to_owned(),
+            cost: 0.25,
+            input_tokens: 3,
+            output_tokens: 4,
+        };
+        let settlement = skillos_store::Settlement {
+            usage: Some(usage.clone()),
+            ..Default::default()
+        };
+        let end = ExecutionUpdate {
+            status: Some(ExecutionStatus::Succeeded),
+            output: Some(json!({"ok": true})),
+            runner_id: Some("r-1".to_owned()),
+            attempts: Some(1),
+            cost: Some(0.25),
+            finished_at: Some(skillos_store::now()),
+            expect_status: Some(ExecutionStatus::Running),
+            ..Default::default()
+        };
+        for id in ["e1", "e2"] {
+            assert!(
+                store
+                    .finish_execution(&tenant, id, &end, &settlement)
+                    .await
+                    .unwrap()
+            );
+        }
+        let done = store.get_execution(&tenant, "e1").await.unwrap().unwrap();
+        assert_eq!(done.status, ExecutionStatus::Succeeded);
+        assert_eq!(done.output, Some(json!({"ok": true})));
+        assert_eq!((done.runner_id.as_deref(), done.attempts), (Some("r-1"), 1));
+        assert!(done.finished_at.is_some());
+        // An end that no longer applies (the run is not RUNNING) says so; its usage counts,
+        // as before, since the run did happen.
+        assert!(
+            !store
+                .finish_execution(&tenant, "e1", &end, &settlement)
+                .await
+                .unwrap()
+        );
+        let rows = store
+            .list_usage(&tenant, &Default::default())
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            (
+                rows[0].executions,
+                rows[0].cost,
+                rows[0].input_tokens,
+                rows[0].output_tokens
+            ),
+            (3, 0.75, 9, 12)
+        );
+        // An execution of another tenant is not touched.
+        let other = TenantId::new("t2");
+        assert!(
+            !store
+                .finish_execution(&other, "e2", &end, &settlement)
+                .await
+                .unwrap()
+        );
     }
 
     pub async fn ping_and_backend(store: &dyn Store) {

@@ -157,6 +157,84 @@ async fn a_write_whose_caller_went_away_is_still_done_whole() {
     assert!(stored.is_some(), "a queued write was lost with its caller");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_end_that_fails_part_way_leaves_nothing_and_fails_alone() {
+    use sqlx::{ConnectOptions as _, Connection as _};
+    let (store, dir) = open().await;
+    let tenant = TenantId::default_tenant();
+    let ids: Vec<String> = (0..30)
+        .map(|i| format!("{}-{i:02}", if i % 3 == 0 { "doomed" } else { "fine" }))
+        .collect();
+    for id in &ids {
+        store.insert_execution(&execution(id)).await.unwrap();
+    }
+    // The end's update fails after its usage row was written in the same call.
+    let mut other = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.path().join("skillos.db"))
+        .connect()
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "CREATE TRIGGER refuse_doomed BEFORE UPDATE ON executions WHEN OLD.id LIKE 'doomed%' \
+         BEGIN SELECT RAISE(ABORT, 'refused'); END",
+    )
+    .execute(&mut other)
+    .await
+    .unwrap();
+    other.close().await.unwrap();
+    let settlement = skillos_store::Settlement {
+        usage: Some(skillos_store::UsageDelta {
+            day: "2026-12-02".to_owned(),
+            skill_id: "office/coffee_break".to_owned(),
+            principal: "alice".to_owned(),
+            cost: 1.0,
+            input_tokens: 0,
+            output_tokens: 0,
+        }),
+        ..Default::default()
+    };
+    let end = skillos_store::ExecutionUpdate {
+        status: Some(ExecutionStatus::Succeeded),
+        finished_at: Some(Utc::now()),
+        expect_status: Some(ExecutionStatus::Running),
+        ..Default::default()
+    };
+    let ends = ids.iter().map(|id| {
+        let (store, tenant, id) = (store.clone(), tenant.clone(), id.clone());
+        let (end, settlement) = (end.clone(), settlement.clone());
+        tokio::spawn(async move {
+            let result = store
+                .finish_execution(&tenant, &id, &end, &settlement)
+                .await;
+            (id, result)
+        })
+    });
+    for end in ends.collect::<Vec<_>>() {
+        let (id, result) = end.await.unwrap();
+        if id.starts_with("doomed") {
+            assert!(result.is_err(), "{id}: {result:?}");
+        } else {
+            assert!(result.unwrap(), "{id}");
+        }
+    }
+    // Twenty runs ended and counted; the ten refused are still RUNNING and counted nowhere.
+    let usage = store
+        .list_usage(&tenant, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(usage.len(), 1);
+    assert_eq!(usage[0].executions, 20);
+    for id in &ids {
+        let stored = store.get_execution(&tenant, id).await.unwrap().unwrap();
+        let expected = if id.starts_with("doomed") {
+            ExecutionStatus::Running
+        } else {
+            ExecutionStatus::Succeeded
+        };
+        assert_eq!(stored.status, expected, "{id}");
+    }
+}
+
 #[tokio::test]
 async fn writes_after_close_are_refused() {
     let (store, _dir) = open().await;
