@@ -222,6 +222,38 @@ pub struct ExecutionUpdate {
     pub expect_status: Option<ExecutionStatus>,
 }
 
+impl ExecutionUpdate {
+    /// `execution` as the store holds it once this update applied to it (the fields set here
+    /// replace the stored ones, as the store's update does).
+    pub fn applied_to(&self, mut execution: Execution) -> Execution {
+        if let Some(status) = self.status {
+            execution.status = status;
+        }
+        if let Some(output) = &self.output {
+            execution.output = Some(output.clone());
+        }
+        if let Some(error) = &self.error {
+            execution.error = Some(error.clone());
+        }
+        if let Some(runner_id) = &self.runner_id {
+            execution.runner_id = Some(runner_id.clone());
+        }
+        if let Some(attempts) = self.attempts {
+            execution.attempts = attempts;
+        }
+        if let Some(cost) = self.cost {
+            execution.cost = cost;
+        }
+        if let Some(started_at) = self.started_at {
+            execution.started_at = Some(started_at);
+        }
+        if let Some(finished_at) = self.finished_at {
+            execution.finished_at = Some(finished_at);
+        }
+        execution
+    }
+}
+
 /// Filters of an execution listing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExecutionFilter {

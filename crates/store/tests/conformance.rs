@@ -410,12 +410,12 @@ mod cases {
 
     pub async fn a_run_ends_with_its_usage_in_one_write(store: &dyn Store) {
         let tenant = TenantId::new("t1");
-        for id in ["e1", "e2"] {
-            store
-                .insert_execution(&execution(&tenant, id, "a/b", ExecutionStatus::Running))
-                .await
-                .unwrap();
-        }
+        let started = execution(&tenant, "e1", "a/b", ExecutionStatus::Running);
+        store.insert_execution(&started).await.unwrap();
+        store
+            .insert_execution(&execution(&tenant, "e2", "a/b", ExecutionStatus::Running))
+            .await
+            .unwrap();
         let usage = skillos_store::UsageDelta {
             day: "2026-12-02".to_owned(),
             skill_id: "a/b".to_owned(),
@@ -447,6 +447,8 @@ mod cases {
             );
         }
         let done = store.get_execution(&tenant, "e1").await.unwrap().unwrap();
+        // What the run answers without reading the record back is what the store holds.
+        assert_eq!(done, end.applied_to(started));
         assert_eq!(done.status, ExecutionStatus::Succeeded);
         assert_eq!(done.output, Some(json!({"ok": true})));
         assert_eq!((done.runner_id.as_deref(), done.attempts), (Some("r-1"), 1));

@@ -357,8 +357,11 @@ impl Service {
             claim: claim.as_ref(),
             result: dispatched,
         };
-        self.settle(principal, ended, &mut abandoned).await?;
-        let execution = self.get_execution(principal, &execution.id).await?;
+        let execution = match self.settle(principal, ended, &mut abandoned).await? {
+            Some(ended) => ended,
+            // Ended by something else first (a cancel): the record says how.
+            None => self.get_execution(principal, &execution.id).await?,
+        };
         Ok(Answer {
             outcome: Outcome::Executed(execution),
             routed: None,

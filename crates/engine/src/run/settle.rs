@@ -27,13 +27,14 @@ pub(crate) struct Dispatched<'a> {
 
 impl Service {
     /// Records the end of a dispatched run; an error when the run could not be done (naming
-    /// the execution).
+    /// the execution). The ended execution as stored, when this end was the one recorded
+    /// (`None`: something else ended it first, read it back).
     pub(crate) async fn settle(
         &self,
         principal: &Principal,
         run: Dispatched<'_>,
         abandoned: &mut Abandoned,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<Execution>, Error> {
         let Dispatched {
             execution,
             plan,
@@ -55,7 +56,8 @@ impl Service {
         // One transaction: the final state, the budget settled or released, the usage. The
         // guard stays armed until it commits, so a failure here still ends the record and
         // gives the reservation back.
-        self.store
+        let recorded = self
+            .store
             .finish_execution(&principal.tenant, &execution.id, &update, &settlement)
             .await?;
         abandoned.disarm();
@@ -71,7 +73,7 @@ impl Service {
         }
         match error {
             Some(error) => Err(Error::Api(error)),
-            None => Ok(()),
+            None => Ok(recorded.then(|| update.applied_to(execution.clone()))),
         }
     }
 
