@@ -320,6 +320,9 @@ async fn start(
         tenant: "default".to_owned(),
         skills: vec![ECHO_SKILL.to_owned()],
     }];
+    // The configuration's environment variables (SKILLOS_JOB_WORKERS, ...) apply, to try
+    // settings against the same load.
+    config.apply_env(|name| std::env::var(name).ok())?;
     config.validate()?;
     skillos::telemetry::init(&config.log);
     let listener = skillos::server::bind(config.server.listen).await?;

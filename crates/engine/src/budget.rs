@@ -527,6 +527,7 @@ impl Service {
                 reservation_id,
                 spent: None,
                 usage: None,
+                job: None,
             };
         };
         let cost = if usage.cost > 0.0 {
@@ -547,6 +548,7 @@ impl Service {
                 input_tokens: i64::try_from(usage.input_tokens).unwrap_or(i64::MAX),
                 output_tokens: i64::try_from(usage.output_tokens).unwrap_or(i64::MAX),
             }),
+            job: None,
         }
     }
 

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value as Json, json};
 use skillos_store::{
     AttemptChange, AuditEvent, ExecutionError, ExecutionFilter, ExecutionStatus, IdempotencyRecord,
-    Job, JobFence, JobFilter, JobSource, JobState, JobTransition, Store,
+    Job, JobEnd, JobFence, JobFilter, JobSource, JobState, JobTransition, Store,
 };
 use tokio::sync::{Notify, Semaphore};
 
@@ -725,12 +725,19 @@ impl Service {
         Duration::from_secs(self.inner.config.lease_seconds)
     }
 
-    /// Runs one claimed attempt, renewing its lease meanwhile, and records how it ended.
+    /// Runs one claimed attempt, renewing its lease meanwhile, and records how it ended: with
+    /// the run's end when the run got that far, else on its own.
     async fn attempt(&self, job: Job, token: String) {
         let id = job.id.clone();
         let renewer = self.renew_while_running(&job, &token);
+        let ending = Arc::new(AttemptEnd {
+            jobs: self.clone(),
+            job: job.clone(),
+            token: token.clone(),
+            recorded: std::sync::atomic::AtomicBool::new(false),
+        });
         let next = tokio::select! {
-            next = self.run_attempt(&job) => next,
+            next = self.run_attempt(&job, ending.clone()) => next,
             () = renewer => {
                 // The lease is no longer ours (cancelled, or another worker took over after
                 // this replica stalled): stop here, the other side records the outcome.
@@ -739,6 +746,10 @@ impl Service {
                 return;
             }
         };
+        if ending.recorded.load(std::sync::atomic::Ordering::Acquire) {
+            tracing::debug!(job_id = %id, attempt = job.attempt, "job attempt recorded with its run");
+            return;
+        }
         if let Err(error) = self.record(&job, &token, next).await {
             // The lease expires and another worker runs the job again.
             tracing::warn!(%error, job_id = %id, "cannot record a job attempt");
@@ -766,7 +777,7 @@ impl Service {
         }
     }
 
-    async fn run_attempt(&self, job: &Job) -> (Next, Option<String>) {
+    async fn run_attempt(&self, job: &Job, ending: Arc<AttemptEnd>) -> (Next, Option<String>) {
         let principal = Principal::stored(
             &job.principal,
             &job.tenant_id,
@@ -814,6 +825,7 @@ impl Service {
                 .map(Duration::from_millis),
             job_id: Some(job.id.clone()),
             entry: Entry::Job,
+            job_end: Some(ending),
             ..run::Request::skill(job.skill_id.clone(), job.payload.clone())
         };
         let result =
@@ -844,19 +856,28 @@ impl Service {
         }))
     }
 
+    /// The job's next state after an attempt, fenced by its lease.
+    fn end(&self, job: &Job, token: &str, (next, execution_id): (Next, Option<String>)) -> JobEnd {
+        JobEnd {
+            job_id: job.id.clone(),
+            fence: JobFence::Lease(token.to_owned()),
+            transition: JobTransition {
+                execution_id,
+                ..self.transition(job, next)
+            },
+        }
+    }
+
     /// Records an attempt's end under its lease.
     async fn record(
         &self,
         job: &Job,
         token: &str,
-        (next, execution_id): (Next, Option<String>),
+        outcome: (Next, Option<String>),
     ) -> Result<(), Error> {
-        let transition = self.transition(job, next);
-        let transition = JobTransition {
-            execution_id,
-            ..transition
-        };
-        let fence = JobFence::Lease(token.to_owned());
+        let JobEnd {
+            fence, transition, ..
+        } = self.end(job, token, outcome);
         let recorded = self
             .inner
             .store
@@ -957,6 +978,33 @@ impl Service {
 }
 
 /// How an attempt ended, from the run's result, with the execution it created.
+/// An attempt's outcome, handed to its run so that the two are recorded in one transaction.
+struct AttemptEnd {
+    jobs: Service,
+    job: Job,
+    token: String,
+    recorded: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for AttemptEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttemptEnd")
+            .field("job_id", &self.job.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl run::JobEnding for AttemptEnd {
+    fn outcome(&self, result: Result<skillos_store::Execution, orchestrator::Error>) -> JobEnd {
+        self.jobs.end(&self.job, &self.token, classify(result))
+    }
+
+    fn recorded(&self, recorded: bool) {
+        self.recorded
+            .store(recorded, std::sync::atomic::Ordering::Release);
+    }
+}
+
 fn classify(
     result: Result<skillos_store::Execution, orchestrator::Error>,
 ) -> (Next, Option<String>) {

@@ -438,6 +438,7 @@ impl Service {
             timeout,
             traceparent,
             idempotency: None,
+            job_end: None,
         };
         tracing::info!(execution_id = %run.execution.id, approval_id, "running an approved run");
         self.execute(&principal, &view.skill, run, &Sink::none())

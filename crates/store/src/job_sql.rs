@@ -3,6 +3,10 @@
 //! `FOR UPDATE SKIP LOCKED`, so replicas claiming at once take different jobs; SQLite has one
 //! writer at a time, which serialises claims by itself.
 
+/// What a claim sets on the jobs it takes.
+pub(crate) const CLAIM_SET: &str = "state = 'running', attempt = attempt + 1, \
+    lease_token = $1, lease_expires_at = $2, next_run_at = NULL, updated_at = $3";
+
 macro_rules! impl_job_queries {
     ($store:ty, $backend:expr) => {
         #[async_trait::async_trait]
@@ -17,11 +21,13 @@ macro_rules! impl_job_queries {
             self.write(move |conn| {
                 Box::pin(async move {
                     let job = &job;
-                    let claim = claim.as_ref();
+                    let Some(claim) = claim.as_ref() else {
+                        // One statement: atomic without a savepoint of its own.
+                        Self::insert_job_row(&mut *conn, job).await?;
+                        return Ok(None);
+                    };
                     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-                    if let Some(claim) = claim
-                        && let Some(held) = claim_key(&mut tx, claim, &job.id).await?
-                    {
+                    if let Some(held) = claim_key(&mut tx, claim, &job.id).await? {
                         return Ok(Some(held));
                     }
                     Self::insert_job_row(&mut tx, job).await?;
@@ -117,23 +123,35 @@ macro_rules! impl_job_queries {
                     if hosted.is_empty() || limit == 0 {
                         return Ok(Vec::new());
                     }
-                    let (hosted_clause, lock) = match $backend {
-                        $crate::Backend::Postgres => {
-                            ("(tenant_id || '/' || skill_id) IN (SELECT jsonb_array_elements_text($4))",
-                             "FOR UPDATE SKIP LOCKED")
-                        }
-                        $crate::Backend::Sqlite => {
-                            ("(tenant_id || '/' || skill_id) IN (SELECT value FROM json_each($4))", "")
-                        }
+                    let statement = match $backend {
+                        $crate::Backend::Postgres => format!(
+                            "UPDATE jobs SET {set} WHERE id IN (SELECT id FROM jobs WHERE \
+                             ((state = 'queued' AND next_run_at <= $3) \
+                             OR (state = 'running' AND lease_expires_at <= $3)) AND {hosted} \
+                             ORDER BY priority DESC, next_run_at, id LIMIT $5 \
+                             FOR UPDATE SKIP LOCKED) RETURNING *",
+                            set = $crate::job_sql::CLAIM_SET,
+                            hosted = "(tenant_id || '/' || skill_id) IN \
+                                      (SELECT jsonb_array_elements_text($4))",
+                        ),
+                        // One writer at a time: no locks to take. The queued jobs are walked in
+                        // claim order on `jobs_claim` up to the limit (without INDEXED BY the
+                        // planner sorted every due job on each claim); expired leases are few.
+                        $crate::Backend::Sqlite => format!(
+                            "UPDATE jobs SET {set} WHERE id IN (SELECT id FROM ( \
+                             SELECT * FROM (SELECT id, priority, next_run_at AS due \
+                             FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' \
+                             AND next_run_at <= $3 AND {hosted} \
+                             ORDER BY priority DESC, next_run_at, id LIMIT $5) \
+                             UNION ALL \
+                             SELECT * FROM (SELECT id, priority, lease_expires_at AS due FROM jobs \
+                             WHERE state = 'running' AND lease_expires_at <= $3 AND {hosted} \
+                             ORDER BY priority DESC, lease_expires_at, id LIMIT $5)) \
+                             ORDER BY priority DESC, due, id LIMIT $5) RETURNING *",
+                            set = $crate::job_sql::CLAIM_SET,
+                            hosted = "(tenant_id || '/' || skill_id) IN (SELECT value FROM json_each($4))",
+                        ),
                     };
-                    let statement = format!(
-                        "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_token = $1, \
-                         lease_expires_at = $2, next_run_at = NULL, updated_at = $3 \
-                         WHERE id IN (SELECT id FROM jobs WHERE \
-                         ((state = 'queued' AND next_run_at <= $3) \
-                         OR (state = 'running' AND lease_expires_at <= $3)) AND {hosted_clause} \
-                         ORDER BY priority DESC, next_run_at, id LIMIT $5 {lock}) RETURNING *"
-                    );
                     let rows: Vec<$crate::job::JobRow> = sqlx::query_as(sqlx::AssertSqlSafe(statement))
                         .bind(lease_token)
                         .bind(lease_until)
@@ -198,53 +216,16 @@ macro_rules! impl_job_queries {
                 Box::pin(async move {
                     let tenant = &tenant;
                     let id = id.as_str();
-                    let fence = &fence;
-                    let transition = &transition;
                     let audit = audit.as_ref();
-                    let now = $crate::now();
-                    let (fence_token, fence_state) = match fence {
-                        $crate::JobFence::Lease(token) => (Some(token.as_str()), None),
-                        $crate::JobFence::State(state) => (None, Some(state.as_str())),
+                    // With an audit event, the change and its event go together; alone, the
+                    // change is one statement and needs no savepoint.
+                    let Some(audit) = audit else {
+                        return Self::transition_job_in(conn, tenant, id, &fence, &transition).await;
                     };
-                    let attempt = match transition.attempt {
-                        $crate::AttemptChange::Keep => "keep",
-                        $crate::AttemptChange::Refund => "refund",
-                        $crate::AttemptChange::Reset => "reset",
-                    };
-                    let finished_at = transition.state.is_terminal().then_some(now);
                     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-                    let changed = sqlx::query(
-                        "UPDATE jobs SET state = $3, next_run_at = $4, \
-                         attempt = CASE $5 WHEN 'refund' THEN attempt - 1 WHEN 'reset' THEN 0 \
-                         ELSE attempt END, \
-                         max_attempts = COALESCE($6, max_attempts), \
-                         execution_id = COALESCE($7, execution_id), \
-                         last_error = COALESCE($8, last_error), result = COALESCE($9, result), \
-                         lease_token = CASE WHEN $3 = 'running' THEN lease_token END, \
-                         lease_expires_at = CASE WHEN $3 = 'running' THEN lease_expires_at END, \
-                         updated_at = $10, finished_at = $11 \
-                         WHERE tenant_id = $1 AND id = $2 \
-                         AND ($12 IS NULL OR (state = 'running' AND lease_token = $12)) \
-                         AND ($13 IS NULL OR state = $13)",
-                    )
-                    .bind(tenant.as_str())
-                    .bind(id)
-                    .bind(transition.state.as_str())
-                    .bind(transition.next_run_at)
-                    .bind(attempt)
-                    .bind(transition.max_attempts)
-                    .bind(&transition.execution_id)
-                    .bind(transition.last_error.as_ref().map(sqlx::types::Json))
-                    .bind(transition.result.as_ref().map(sqlx::types::Json))
-                    .bind(now)
-                    .bind(finished_at)
-                    .bind(fence_token)
-                    .bind(fence_state)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-                        == 1;
-                    if changed && let Some(audit) = audit {
+                    let changed =
+                        Self::transition_job_in(&mut tx, tenant, id, &fence, &transition).await?;
+                    if changed {
                         insert_audit(&mut tx, audit).await?;
                     }
                     tx.commit().await?;
@@ -297,6 +278,60 @@ macro_rules! impl_job_queries {
         }
 
         impl $store {
+        /// A job's change, fenced by its lease or its state, in the caller's transaction;
+        /// true when it applied.
+        async fn transition_job_in(
+            conn: &mut <$store as $crate::sql::PoolOf>::Connection,
+            tenant: &$crate::TenantId,
+            id: &str,
+            fence: &$crate::JobFence,
+            transition: &$crate::JobTransition,
+        ) -> $crate::Result<bool> {
+            let now = $crate::now();
+            let (fence_token, fence_state) = match fence {
+                $crate::JobFence::Lease(token) => (Some(token.as_str()), None),
+                $crate::JobFence::State(state) => (None, Some(state.as_str())),
+            };
+            let attempt = match transition.attempt {
+                $crate::AttemptChange::Keep => "keep",
+                $crate::AttemptChange::Refund => "refund",
+                $crate::AttemptChange::Reset => "reset",
+            };
+            let finished_at = transition.state.is_terminal().then_some(now);
+            let changed = sqlx::query(
+                "UPDATE jobs SET state = $3, next_run_at = $4, \
+                 attempt = CASE $5 WHEN 'refund' THEN attempt - 1 WHEN 'reset' THEN 0 \
+                 ELSE attempt END, \
+                 max_attempts = COALESCE($6, max_attempts), \
+                 execution_id = COALESCE($7, execution_id), \
+                 last_error = COALESCE($8, last_error), result = COALESCE($9, result), \
+                 lease_token = CASE WHEN $3 = 'running' THEN lease_token END, \
+                 lease_expires_at = CASE WHEN $3 = 'running' THEN lease_expires_at END, \
+                 updated_at = $10, finished_at = $11 \
+                 WHERE tenant_id = $1 AND id = $2 \
+                 AND ($12 IS NULL OR (state = 'running' AND lease_token = $12)) \
+                 AND ($13 IS NULL OR state = $13)",
+            )
+            .bind(tenant.as_str())
+            .bind(id)
+            .bind(transition.state.as_str())
+            .bind(transition.next_run_at)
+            .bind(attempt)
+            .bind(transition.max_attempts)
+            .bind(&transition.execution_id)
+            .bind(transition.last_error.as_ref().map(sqlx::types::Json))
+            .bind(transition.result.as_ref().map(sqlx::types::Json))
+            .bind(now)
+            .bind(finished_at)
+            .bind(fence_token)
+            .bind(fence_state)
+            .execute(conn)
+            .await?
+            .rows_affected()
+                == 1;
+            Ok(changed)
+        }
+
         /// Inserts a job in the caller's transaction.
         async fn insert_job_row(
             conn: &mut <$store as $crate::sql::PoolOf>::Connection,

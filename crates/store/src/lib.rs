@@ -27,9 +27,9 @@ pub use job::{AttemptChange, Job, JobFence, JobFilter, JobSource, JobState, JobT
 pub use model::{
     ApiKey, Approval, ApprovalDecision, ApprovalFilter, ApprovalState, AuditEvent, BudgetKey,
     BudgetLimit, Circuit, CircuitState, Counter, CounterKey, Decided, ErrorClass, ErrorOrigin,
-    Execution, ExecutionError, ExecutionFilter, ExecutionStatus, ExecutionUpdate, IdempotencyClaim,
-    IdempotencyRecord, Reservation, ReserveCheck, RoutingFeedback, Settlement, SkillState,
-    SkillVector, TenantId, UsageDelta, UsageFilter, UsageRow, now,
+    Execution, ExecutionError, ExecutionFilter, ExecutionStatus, ExecutionUpdate, Finished,
+    IdempotencyClaim, IdempotencyRecord, JobEnd, Reservation, ReserveCheck, RoutingFeedback,
+    Settlement, SkillState, SkillVector, TenantId, UsageDelta, UsageFilter, UsageRow, now,
 };
 pub use postgres::PgStore;
 pub use schedule::{ManualFire, Schedule, ScheduleFilter, ScheduleState};
@@ -291,14 +291,15 @@ pub trait Store: JobStore + WebhookStore + ScheduleStore + std::fmt::Debug {
     ) -> Result<bool>;
 
     /// Applies an execution's final update (see [`Store::update_execution`]) and settles its
-    /// budget and usage in one transaction; false when the update did not apply.
+    /// budget, usage and job outcome in one transaction; the job's outcome only when the
+    /// update applied.
     async fn finish_execution(
         &self,
         tenant: &TenantId,
         id: &str,
         update: &ExecutionUpdate,
         settlement: &Settlement,
-    ) -> Result<bool>;
+    ) -> Result<Finished>;
 
     /// Reservations whose time is up, oldest first: `(tenant, id)`.
     async fn expired_reservations(

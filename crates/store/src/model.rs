@@ -647,6 +647,26 @@ pub struct Settlement {
     pub reservation_id: Option<String>,
     pub spent: Option<f64>,
     pub usage: Option<UsageDelta>,
+    /// The job whose attempt the execution is: its outcome, recorded with the execution's end
+    /// when that end applies.
+    pub job: Option<JobEnd>,
+}
+
+/// A job attempt's outcome, recorded in the transaction that ends its execution.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobEnd {
+    pub job_id: String,
+    pub fence: crate::JobFence,
+    pub transition: crate::JobTransition,
+}
+
+/// What [`crate::Store::finish_execution`] recorded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Finished {
+    /// The execution's end applied (it was in the expected status).
+    pub execution: bool,
+    /// The job's outcome applied (the execution's did, and the job's fence held).
+    pub job: bool,
 }
 
 /// Settled usage of one day, skill and principal.

@@ -688,7 +688,7 @@ macro_rules! impl_store {
                 id: &str,
                 update: &$crate::ExecutionUpdate,
                 settlement: &$crate::Settlement,
-            ) -> $crate::Result<bool> {
+            ) -> $crate::Result<$crate::Finished> {
                 let tenant = tenant.clone();
                 let id = id.to_owned();
                 let update = update.clone();
@@ -699,30 +699,68 @@ macro_rules! impl_store {
                         let id = id.as_str();
                         let update = &update;
                         let settlement = &settlement;
-                        match (&settlement.reservation_id, &settlement.usage) {
+                        let alone = |execution| $crate::Finished {
+                            execution,
+                            job: false,
+                        };
+                        match settlement {
                             // Nothing to settle: one statement, no transaction.
-                            (None, None) => {
-                                return update_execution_in(conn, tenant, id, update).await;
+                            $crate::Settlement {
+                                reservation_id: None,
+                                usage: None,
+                                job: None,
+                                ..
+                            } => {
+                                return update_execution_in(conn, tenant, id, update).await.map(alone);
                             }
                             // The common end of a run: its state and its usage in one call
                             // to the database (FINISH_WITH_USAGE, per backend).
-                            (None, Some(usage)) => {
-                                return finish_with_usage(conn, tenant, id, update, usage).await;
+                            $crate::Settlement {
+                                reservation_id: None,
+                                usage: Some(usage),
+                                job: None,
+                                ..
+                            } => {
+                                return finish_with_usage(conn, tenant, id, update, usage)
+                                    .await
+                                    .map(alone);
                             }
                             _ => {}
                         }
                         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-                        let updated = update_execution_in(&mut tx, tenant, id, update).await?;
-                        settle_in(
-                            &mut tx,
-                            tenant,
-                            settlement.reservation_id.as_deref(),
-                            settlement.spent,
-                            settlement.usage.as_ref(),
-                        )
-                        .await?;
+                        let execution = match &settlement.usage {
+                            Some(usage) if settlement.reservation_id.is_none() => {
+                                finish_with_usage(&mut tx, tenant, id, update, usage).await?
+                            }
+                            _ => {
+                                let updated = update_execution_in(&mut tx, tenant, id, update).await?;
+                                settle_in(
+                                    &mut tx,
+                                    tenant,
+                                    settlement.reservation_id.as_deref(),
+                                    settlement.spent,
+                                    settlement.usage.as_ref(),
+                                )
+                                .await?;
+                                updated
+                            }
+                        };
+                        // A job's outcome goes with its execution's end, never without it.
+                        let job = match &settlement.job {
+                            Some(end) if execution => {
+                                Self::transition_job_in(
+                                    &mut tx,
+                                    tenant,
+                                    &end.job_id,
+                                    &end.fence,
+                                    &end.transition,
+                                )
+                                .await?
+                            }
+                            _ => false,
+                        };
                         tx.commit().await?;
-                        Ok(updated)
+                        Ok($crate::Finished { execution, job })
                     })
                 })
                 .await

@@ -148,6 +148,7 @@ conformance!(
     a_schedule_fires_each_nominal_time_once,
     rows_past_their_retention_are_removed_in_batches,
     a_run_ends_with_its_usage_in_one_write,
+    a_job_outcome_is_recorded_with_its_execution_end_or_not_at_all,
 );
 
 fn schedule(tenant: &str, id: &str, next: chrono::DateTime<Utc>) -> skillos_store::Schedule {
@@ -374,6 +375,7 @@ mod cases {
                     input_tokens: 0,
                     output_tokens: 0,
                 }),
+                job: None,
             };
             let end = ExecutionUpdate {
                 status: Some(ExecutionStatus::Succeeded),
@@ -385,6 +387,7 @@ mod cases {
                     .finish_execution(&tenant, id, &end, &settlement)
                     .await
                     .unwrap()
+                    .execution
             );
         }
         assert_eq!(
@@ -444,6 +447,7 @@ mod cases {
                     .finish_execution(&tenant, id, &end, &settlement)
                     .await
                     .unwrap()
+                    .execution
             );
         }
         let done = store.get_execution(&tenant, "e1").await.unwrap().unwrap();
@@ -460,6 +464,7 @@ mod cases {
                 .finish_execution(&tenant, "e1", &end, &settlement)
                 .await
                 .unwrap()
+                .execution
         );
         let rows = store
             .list_usage(&tenant, &Default::default())
@@ -482,7 +487,92 @@ mod cases {
                 .finish_execution(&other, "e2", &end, &settlement)
                 .await
                 .unwrap()
+                .execution
         );
+    }
+
+    pub async fn a_job_outcome_is_recorded_with_its_execution_end_or_not_at_all(store: &dyn Store) {
+        use skillos_store::{JobEnd, JobFence, JobState, JobTransition, Settlement};
+        let tenant = TenantId::new("acme");
+        let hosted = vec!["acme/a/b".to_owned()];
+        for id in ["j1", "j2"] {
+            store
+                .insert_job(&super::job(&tenant, id, "a/b", 0), None)
+                .await
+                .unwrap();
+        }
+        let now = skillos_store::now();
+        let claimed = store
+            .claim_jobs(&hosted, "lease", now, now + Duration::seconds(30), 2)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 2);
+        for id in ["e1", "e2", "e3"] {
+            store
+                .insert_execution(&execution(&tenant, id, "a/b", ExecutionStatus::Running))
+                .await
+                .unwrap();
+        }
+        let end = ExecutionUpdate {
+            status: Some(ExecutionStatus::Succeeded),
+            output: Some(json!({"ok": 1})),
+            finished_at: Some(now),
+            expect_status: Some(ExecutionStatus::Running),
+            ..Default::default()
+        };
+        let settle = |job: &str, lease: &str, execution: &str| Settlement {
+            usage: Some(skillos_store::UsageDelta {
+                day: "2026-12-02".to_owned(),
+                skill_id: "a/b".to_owned(),
+                principal: "alice".to_owned(),
+                cost: 0.0,
+                input_tokens: 0,
+                output_tokens: 0,
+            }),
+            job: Some(JobEnd {
+                job_id: job.to_owned(),
+                fence: JobFence::Lease(lease.to_owned()),
+                transition: JobTransition {
+                    execution_id: Some(execution.to_owned()),
+                    result: Some(json!({"ok": 1})),
+                    ..JobTransition::to(JobState::Succeeded)
+                },
+            }),
+            ..Default::default()
+        };
+        // Both apply in one write.
+        let both = store
+            .finish_execution(&tenant, "e1", &end, &settle("j1", "lease", "e1"))
+            .await
+            .unwrap();
+        assert_eq!((both.execution, both.job), (true, true));
+        let job = store.get_job(&tenant, "j1").await.unwrap().unwrap();
+        assert_eq!(job.state, JobState::Succeeded);
+        assert_eq!(job.execution_id.as_deref(), Some("e1"));
+        // A lease no longer held: the execution ends, the job is left to its holder.
+        let fenced = store
+            .finish_execution(&tenant, "e2", &end, &settle("j2", "stale", "e2"))
+            .await
+            .unwrap();
+        assert_eq!((fenced.execution, fenced.job), (true, false));
+        let job = store.get_job(&tenant, "j2").await.unwrap().unwrap();
+        assert_eq!(job.state, JobState::Running);
+        // An execution something else ended first: the job's outcome is not written either.
+        let cancel = ExecutionUpdate {
+            status: Some(ExecutionStatus::Cancelled),
+            ..Default::default()
+        };
+        store
+            .update_execution(&tenant, "e3", &cancel)
+            .await
+            .unwrap();
+        let late = store
+            .finish_execution(&tenant, "e3", &end, &settle("j2", "lease", "e3"))
+            .await
+            .unwrap();
+        assert_eq!((late.execution, late.job), (false, false));
+        let job = store.get_job(&tenant, "j2").await.unwrap().unwrap();
+        assert_eq!(job.state, JobState::Running);
     }
 
     pub async fn ping_and_backend(store: &dyn Store) {

@@ -214,7 +214,7 @@ async fn a_run_end_that_fails_part_way_leaves_nothing_and_fails_alone() {
         if id.starts_with("doomed") {
             assert!(result.is_err(), "{id}: {result:?}");
         } else {
-            assert!(result.unwrap(), "{id}");
+            assert!(result.unwrap().execution, "{id}");
         }
     }
     // Twenty runs ended and counted; the ten refused are still RUNNING and counted nowhere.

@@ -424,6 +424,7 @@ fn run_request(
         job_id: None,
         dry_run: fields.dry_run,
         entry: Entry::Call,
+        job_end: None,
     })
 }
 

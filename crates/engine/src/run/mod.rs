@@ -36,6 +36,7 @@ pub(crate) mod record;
 pub mod resolve;
 mod settle;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value as Json;
@@ -80,6 +81,18 @@ pub struct Request {
     /// Plan and check; run, store and reserve nothing.
     pub dry_run: bool,
     pub entry: Entry,
+    /// The job attempt's outcome, to record with the run's end (jobs set it).
+    pub job_end: Option<Arc<dyn JobEnding>>,
+}
+
+/// How a job's attempt ends in the transaction that ends its run: the job queue gives one with
+/// the attempt's run, and learns afterwards whether its outcome was recorded there (when the
+/// run ended without being stored, or something else ended it first, it was not).
+pub trait JobEnding: Send + Sync + std::fmt::Debug {
+    /// The job's outcome for the run's result, as the run is about to answer it.
+    fn outcome(&self, result: Result<Execution, Error>) -> skillos_store::JobEnd;
+    /// Whether that outcome was recorded with the execution's end.
+    fn recorded(&self, recorded: bool);
 }
 
 impl Request {
@@ -94,6 +107,7 @@ impl Request {
             job_id: None,
             dry_run: false,
             entry: Entry::Call,
+            job_end: None,
         }
     }
 }
@@ -211,6 +225,7 @@ pub(crate) struct Admitted {
     pub traceparent: Option<String>,
     /// Claimed with the execution when it is stored; its response recorded at the end.
     pub idempotency: Option<IdempotencyKey>,
+    pub job_end: Option<Arc<dyn JobEnding>>,
 }
 
 impl Service {
@@ -289,6 +304,7 @@ impl Service {
             timeout,
             traceparent: request.traceparent,
             idempotency: request.idempotency,
+            job_end: request.job_end,
         };
         self.execute(principal, &view.skill, run, sink).await
     }
@@ -316,6 +332,7 @@ impl Service {
             timeout,
             traceparent,
             idempotency,
+            job_end,
         } = run;
         let plan = self
             .reserve_budget(principal, skill, &execution.id, timeout)
@@ -355,6 +372,7 @@ impl Service {
             plan: &plan,
             admission,
             claim: claim.as_ref(),
+            job_end: job_end.as_deref(),
             result: dispatched,
         };
         let execution = match self.settle(principal, ended, &mut abandoned).await? {

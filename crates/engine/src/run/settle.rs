@@ -22,6 +22,7 @@ pub(crate) struct Dispatched<'a> {
     pub plan: &'a Plan,
     pub admission: Admission,
     pub claim: Option<&'a IdempotencyClaim>,
+    pub job_end: Option<&'a dyn super::JobEnding>,
     pub result: Result<dispatch::Dispatched, dispatch::Error>,
 }
 
@@ -40,6 +41,7 @@ impl Service {
             plan,
             admission,
             claim,
+            job_end,
             result: dispatched,
         } = run;
         self.record_breaker(principal, &execution.skill_id, admission, &dispatched)
@@ -49,24 +51,57 @@ impl Service {
             Ok(done) if done.finished.outcome.is_ok() => Some(&done.finished.usage),
             _ => None,
         };
-        let settlement =
+        let mut settlement =
             self.governance
                 .budgets
                 .settlement(principal, &execution.skill_id, plan, succeeded);
-        // One transaction: the final state, the budget settled or released, the usage. The
-        // guard stays armed until it commits, so a failure here still ends the record and
-        // gives the reservation back.
-        let recorded = self
-            .store
-            .finish_execution(&principal.tenant, &execution.id, &update, &settlement)
-            .await?;
-        abandoned.disarm();
         let error = failure.map(|source| {
             crate::error::Error::from(Error::Dispatch {
                 execution_id: execution.id.clone(),
                 source,
             })
         });
+        if let Some(job_end) = job_end {
+            let answer = match &error {
+                Some(error) => Err(Error::Api(error.clone())),
+                None => Ok(update.applied_to(execution.clone())),
+            };
+            settlement.job = Some(job_end.outcome(answer));
+        }
+        // One transaction: the final state, the budget settled or released, the usage, the
+        // job's outcome. The guard stays armed until it commits, so a failure here still ends
+        // the record and gives the reservation back.
+        let finished = match self
+            .store
+            .finish_execution(&principal.tenant, &execution.id, &update, &settlement)
+            .await
+        {
+            Ok(finished) => finished,
+            // The store cannot write now (gone, full): the run did happen, so its end is
+            // written once it can again, instead of leaving the record RUNNING. The job's
+            // outcome stays with the queue (its lease fences any late write).
+            Err(error) if error.is_unavailable() => {
+                abandoned.disarm();
+                if let Some(job_end) = job_end {
+                    job_end.recorded(false);
+                }
+                settlement.job = None;
+                finish_later(
+                    self.store.clone(),
+                    principal.tenant.clone(),
+                    execution.id.clone(),
+                    update,
+                    settlement,
+                );
+                return Err(error.into());
+            }
+            Err(error) => return Err(error.into()),
+        };
+        abandoned.disarm();
+        if let Some(job_end) = job_end {
+            job_end.recorded(finished.job);
+        }
+        let recorded = finished.execution;
         if let Some(claim) = claim {
             self.complete_idempotency(claim, &execution.id, error.as_ref())
                 .await;
@@ -106,6 +141,47 @@ impl Service {
             tracing::warn!(%error, "cannot record the outcome in the circuit breaker");
         }
     }
+}
+
+/// How long a run's end is retried while the store cannot write, and the longest pause.
+const FINISH_RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(600);
+const FINISH_RETRY_MAX_PAUSE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Writes a run's end (and settles its budget and usage) once the store can write again;
+/// after [`FINISH_RETRY_FOR`] the record is left to the start-up recovery.
+fn finish_later(
+    store: Arc<dyn Store>,
+    tenant: skillos_store::TenantId,
+    execution_id: String,
+    update: ExecutionUpdate,
+    settlement: skillos_store::Settlement,
+) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(100);
+        loop {
+            tokio::time::sleep(pause).await;
+            match store
+                .finish_execution(&tenant, &execution_id, &update, &settlement)
+                .await
+            {
+                Ok(_) => {
+                    tracing::info!(execution_id, "a run's end was written once the store could write again");
+                    return;
+                }
+                Err(error) if error.is_unavailable() && started.elapsed() < FINISH_RETRY_FOR => {
+                    pause = (pause * 2).min(FINISH_RETRY_MAX_PAUSE);
+                }
+                Err(error) => {
+                    tracing::error!(%error, execution_id, "cannot write a run's end; it stays RUNNING until the next start");
+                    return;
+                }
+            }
+        }
+    });
 }
 
 /// The record's final state for a dispatch outcome, and the error the caller gets, if any.
