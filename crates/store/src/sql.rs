@@ -1410,28 +1410,46 @@ macro_rules! impl_store {
             id: &str,
             update: &$crate::ExecutionUpdate,
         ) -> $crate::Result<bool> {
-            let result = sqlx::query(
-                "UPDATE executions SET status = COALESCE($3, status), \
-                 output = COALESCE($4, output), error = COALESCE($5, error), \
-                 runner_id = COALESCE($6, runner_id), attempts = COALESCE($7, attempts), \
-                 cost = COALESCE($8, cost), started_at = COALESCE($9, started_at), \
-                 finished_at = COALESCE($10, finished_at) \
-                 WHERE tenant_id = $1 AND id = $2 AND ($11 IS NULL OR status = $11)",
+            let result = bind_update(
+                sqlx::query(
+                    "UPDATE executions SET status = COALESCE($3, status), \
+                     output = COALESCE($4, output), error = COALESCE($5, error), \
+                     runner_id = COALESCE($6, runner_id), attempts = COALESCE($7, attempts), \
+                     cost = COALESCE($8, cost), started_at = COALESCE($9, started_at), \
+                     finished_at = COALESCE($10, finished_at) \
+                     WHERE tenant_id = $1 AND id = $2 AND ($11 IS NULL OR status = $11)",
+                ),
+                tenant,
+                id,
+                update,
             )
-            .bind(tenant.as_str())
-            .bind(id)
-            .bind(update.status.map(|status| status.as_str()))
-            .bind(update.output.as_ref().map(sqlx::types::Json))
-            .bind(update.error.as_ref().map(sqlx::types::Json))
-            .bind(&update.runner_id)
-            .bind(update.attempts)
-            .bind(update.cost)
-            .bind(update.started_at)
-            .bind(update.finished_at)
-            .bind(update.expect_status.map(|status| status.as_str()))
             .execute(conn)
             .await?;
             Ok(result.rows_affected() > 0)
+        }
+
+        type Db = <<$store as $crate::sql::PoolOf>::Connection as sqlx::Connection>::Database;
+
+        /// Binds an execution update's `$1`-`$11` (tenant, id, the fields, the expected
+        /// status), as [`update_execution_in`] and `FINISH_WITH_USAGE` number them.
+        fn bind_update<'q>(
+            query: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>,
+            tenant: &'q $crate::TenantId,
+            id: &'q str,
+            update: &'q $crate::ExecutionUpdate,
+        ) -> sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments> {
+            query
+                .bind(tenant.as_str())
+                .bind(id)
+                .bind(update.status.map(|status| status.as_str()))
+                .bind(update.output.as_ref().map(sqlx::types::Json))
+                .bind(update.error.as_ref().map(sqlx::types::Json))
+                .bind(&update.runner_id)
+                .bind(update.attempts)
+                .bind(update.cost)
+                .bind(update.started_at)
+                .bind(update.finished_at)
+                .bind(update.expect_status.map(|status| status.as_str()))
         }
 
         /// The execution's end and its usage, with the backend's `FINISH_WITH_USAGE`: the
@@ -1444,18 +1462,7 @@ macro_rules! impl_store {
             update: &$crate::ExecutionUpdate,
             usage: &$crate::UsageDelta,
         ) -> $crate::Result<bool> {
-            let rows = sqlx::query(FINISH_WITH_USAGE)
-                .bind(tenant.as_str())
-                .bind(id)
-                .bind(update.status.map(|status| status.as_str()))
-                .bind(update.output.as_ref().map(sqlx::types::Json))
-                .bind(update.error.as_ref().map(sqlx::types::Json))
-                .bind(&update.runner_id)
-                .bind(update.attempts)
-                .bind(update.cost)
-                .bind(update.started_at)
-                .bind(update.finished_at)
-                .bind(update.expect_status.map(|status| status.as_str()))
+            let rows = bind_update(sqlx::query(FINISH_WITH_USAGE), tenant, id, update)
                 .bind(&usage.day)
                 .bind(&usage.skill_id)
                 .bind(&usage.principal)
