@@ -300,3 +300,186 @@ async fn sqlite_on_a_full_volume_answers_unavailable_and_recovers_twice() {
     );
     server.stop().await.unwrap();
 }
+
+/// Injected faults on SQLite writes under load: another connection holds the database's write
+/// lock for 3 s (every write of the server waits: busy), while the clients' deadlines of 300 ms
+/// run out and their writes commit after they gave up (commit, then timeout). Each client
+/// retries with its idempotency key until it has an answer. Every key ends with one ended
+/// execution (never RUNNING, which would answer "in use" for ever), no run is invoked twice,
+/// and a cancelled one never ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_busy_and_commit_then_timeout_under_load_lose_and_duplicate_nothing() {
+    use sqlx::{ConnectOptions as _, Connection as _};
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_owned();
+    let server = TestServer::start_with(Options {
+        configure: Some(Arc::new(move |config, _| {
+            config.storage.data_dir = data_dir.clone();
+        })),
+        ..Options::default()
+    })
+    .await;
+    // Invocations per key (the payload carries it).
+    let invoked: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
+    let seen = invoked.clone();
+    let echo = runner::echo();
+    let _runner = TestRunner::attach(
+        server.channel().await,
+        ALL_SKILLS_TOKEN,
+        "counting",
+        &["a/one"],
+        Arc::new(move |invoke| {
+            let key = invoke
+                .payload
+                .as_ref()
+                .and_then(|p| p.fields.get("key"))
+                .and_then(|v| match &v.kind {
+                    Some(prost_types::value::Kind::StringValue(key)) => Some(key.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            *seen.lock().unwrap().entry(key).or_default() += 1;
+            echo(invoke)
+        }),
+    )
+    .await
+    .unwrap();
+    let client = OrchestratorServiceClient::new(server.channel().await);
+
+    const CLIENTS: usize = 16;
+    const RUNS: usize = 40;
+    let started = Instant::now();
+    let workers: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let mut client = client.clone();
+            tokio::spawn(async move {
+                let (mut answered, mut retries, mut replayed) = (Vec::new(), 0, 0);
+                for r in 0..RUNS {
+                    let key = format!("c{c}-r{r}");
+                    let mut request = run(&key);
+                    request.payload.as_mut().unwrap().fields.insert(
+                        "key".to_owned(),
+                        prost_types::Value {
+                            kind: Some(prost_types::value::Kind::StringValue(key.clone())),
+                        },
+                    );
+                    let deadline = Instant::now() + Duration::from_secs(20);
+                    loop {
+                        let mut call = tonic::Request::new(request.clone());
+                        call.set_timeout(Duration::from_millis(300));
+                        match client.run(call).await {
+                            Ok(response) => {
+                                let response = response.into_inner();
+                                replayed += usize::from(response.replayed);
+                                answered.push((key.clone(), response.execution.unwrap()));
+                                break;
+                            }
+                            Err(status) => {
+                                assert!(
+                                    matches!(
+                                        status.code(),
+                                        Code::DeadlineExceeded
+                                            | Code::Unavailable
+                                            | Code::Cancelled
+                                            | Code::Aborted
+                                    ),
+                                    "{key}: {status:?}"
+                                );
+                                assert!(
+                                    Instant::now() < deadline,
+                                    "{key}: no answer in 60 s, last {status:?}"
+                                );
+                                retries += 1;
+                                tokio::time::sleep(Duration::from_millis(100)).await;
+                            }
+                        }
+                    }
+                }
+                (answered, retries, replayed)
+            })
+        })
+        .collect();
+
+    // Once the load runs, hold the write lock for 3 s (under the 10 s busy timeout).
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut other = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.path().join("skillos.db"))
+        .connect()
+        .await
+        .unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    sqlx::raw_sql("COMMIT").execute(&mut other).await.unwrap();
+    other.close().await.unwrap();
+
+    let (mut answers, mut retries, mut replayed) = (Vec::new(), 0, 0);
+    for worker in workers {
+        let (answered, retried, replays) = worker.await.unwrap();
+        answers.extend(answered);
+        retries += retried;
+        replayed += replays;
+    }
+    eprintln!(
+        "{} keyed runs answered in {} ms; {retries} calls timed out or were refused and were \
+         retried, {replayed} answers were replays of runs that had committed",
+        answers.len(),
+        started.elapsed().as_millis()
+    );
+    // The faults happened: clients gave up on runs that the server then finished.
+    assert!(
+        retries >= CLIENTS,
+        "only {retries} retries: the lock did not stall the writes"
+    );
+    assert!(replayed > 0, "no run committed after its caller gave up");
+    assert_eq!(answers.len(), CLIENTS * RUNS);
+    let invoked = invoked.lock().unwrap().clone();
+    // A run whose caller left while its record waited for the lock was cancelled before it
+    // was dispatched: its key answers that (replayed), and it never ran. Every other run ran
+    // once and succeeded.
+    let mut cancelled = 0;
+    for (key, execution) in &answers {
+        let times = invoked.get(key).copied().unwrap_or(0);
+        match execution.status() {
+            v1::ExecutionStatus::Succeeded => assert_eq!(times, 1, "{key} ran {times} times"),
+            v1::ExecutionStatus::Cancelled => {
+                assert_eq!(times, 0, "{key} was cancelled but ran {times} times");
+                cancelled += 1;
+            }
+            other => panic!("{key}: {other:?}: {execution:?}"),
+        }
+    }
+    eprintln!("{cancelled} keys answer a run cancelled before it was dispatched");
+    // One execution per key in the store, each ended.
+    let mut client = client;
+    let listed = client
+        .list_executions(v1::ListExecutionsRequest {
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .executions;
+    let keyed: Vec<_> = listed
+        .iter()
+        .filter(|e| {
+            e.payload
+                .as_ref()
+                .is_some_and(|p| p.fields.contains_key("key"))
+        })
+        .collect();
+    assert_eq!(keyed.len(), CLIENTS * RUNS, "an execution per key");
+    assert!(
+        keyed.iter().all(|e| matches!(
+            e.status(),
+            v1::ExecutionStatus::Succeeded | v1::ExecutionStatus::Cancelled
+        )),
+        "every run ended"
+    );
+}

@@ -349,13 +349,18 @@ impl Service {
             .await?;
         let claim = idempotency.as_ref().map(|key| self.claim(principal, key));
         let keyed = idempotency.as_ref().zip(claim.as_ref());
+        // If the caller goes away before the run ends, the record must not stay RUNNING. Armed
+        // before the record is written: a caller that leaves while the write waits (a busy
+        // database) would otherwise leave a stored RUNNING execution whose key answers "in
+        // use" for ever; the guard's cancel is queued behind the insert and ends it.
+        abandoned.store = Some(self.store.clone());
         if !stored && let Some(taken) = self.record(principal, &execution, keyed).await? {
-            // Another request holds the key: its answer, not a second run.
+            // Another request holds the key: its answer, not a second run. Nothing of ours
+            // was stored.
+            abandoned.store = None;
             return Ok(Answer::replayed(taken, sink).await);
         }
         sink.accepted(&execution.id).await;
-        // If the caller goes away before the run ends, the record must not stay RUNNING.
-        abandoned.store = Some(self.store.clone());
         let dispatched = self
             .dispatch(dispatch::Dispatch {
                 principal,
