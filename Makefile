@@ -119,6 +119,7 @@ bench: setup ## Benchmarks (release build); results and method in docs/benchmark
 	BENCH_PYTHON=$(PYTHON) $(CARGO_TARGET_DIR)/release/examples/bench-skills
 	$(CARGO_TARGET_DIR)/release/examples/bench-jobs
 	cargo run --release -q -p skillos-routing --example bench-routing
+	$(PYTHON) scripts/bench_embedding.py
 
 .PHONY: deny
 deny: ## cargo-deny: licenses, banned crates and sources (installs cargo-deny when missing)

@@ -88,6 +88,31 @@ async fn serving(server: &TestServer) -> (TestRunner, Orchestrator, Health) {
     (runner, client, health)
 }
 
+/// A server whose SQLite database lives in `data_dir`.
+async fn sqlite_server_in(data_dir: &std::path::Path) -> TestServer {
+    let data_dir = data_dir.to_owned();
+    TestServer::start_with(Options {
+        configure: Some(Arc::new(move |config, _| {
+            config.storage.data_dir = data_dir.clone();
+        })),
+        ..Options::default()
+    })
+    .await
+}
+
+/// Every execution of the default tenant (the tests make fewer than 1,000).
+async fn executions(client: &mut Orchestrator) -> Vec<v1::Execution> {
+    client
+        .list_executions(v1::ListExecutionsRequest {
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .executions
+}
+
 fn run(key: &str) -> v1::RunRequest {
     v1::RunRequest {
         idempotency_key: key.to_owned(),
@@ -159,12 +184,7 @@ async fn postgres_gone_for_30_s_answers_unavailable_and_the_server_recovers_by_i
     );
     let again = client.run(run("during")).await.unwrap().into_inner();
     assert!(again.replayed);
-    let listed = client
-        .list_executions(v1::ListExecutionsRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .executions;
+    let listed = executions(&mut client).await;
     assert_eq!(listed.len(), 2, "one run before the outage, one after");
     assert!(
         listed
@@ -244,14 +264,7 @@ async fn sqlite_on_a_full_volume_answers_unavailable_and_recovers_twice() {
     let Some(volume) = SmallVolume::mount("4m") else {
         return;
     };
-    let data_dir = volume.path().to_owned();
-    let server = TestServer::start_with(Options {
-        configure: Some(Arc::new(move |config, _| {
-            config.storage.data_dir = data_dir.clone();
-        })),
-        ..Options::default()
-    })
-    .await;
+    let server = sqlite_server_in(volume.path()).await;
     let (_runner, mut client, mut health) = serving(&server).await;
 
     // A read-only remount cannot be made here while the server holds the files open for
@@ -283,15 +296,7 @@ async fn sqlite_on_a_full_volume_answers_unavailable_and_recovers_twice() {
         client.run(run(&format!("{run_key}-after"))).await.unwrap();
     }
 
-    let listed = client
-        .list_executions(v1::ListExecutionsRequest {
-            page_size: 1000,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .executions;
+    let listed = executions(&mut client).await;
     assert!(
         listed
             .iter()
@@ -314,14 +319,7 @@ async fn sqlite_busy_and_commit_then_timeout_under_load_lose_and_duplicate_nothi
     use std::sync::Mutex;
 
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().to_owned();
-    let server = TestServer::start_with(Options {
-        configure: Some(Arc::new(move |config, _| {
-            config.storage.data_dir = data_dir.clone();
-        })),
-        ..Options::default()
-    })
-    .await;
+    let server = sqlite_server_in(dir.path()).await;
     // Invocations per key (the payload carries it).
     let invoked: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
     let seen = invoked.clone();
@@ -457,15 +455,7 @@ async fn sqlite_busy_and_commit_then_timeout_under_load_lose_and_duplicate_nothi
     eprintln!("{cancelled} keys answer a run cancelled before it was dispatched");
     // One execution per key in the store, each ended.
     let mut client = client;
-    let listed = client
-        .list_executions(v1::ListExecutionsRequest {
-            page_size: 1000,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .executions;
+    let listed = executions(&mut client).await;
     let keyed: Vec<_> = listed
         .iter()
         .filter(|e| {
