@@ -20,7 +20,7 @@ from skillos_runner import skill
 from skillos_runner.connection import INSTANCE_ID, Backoff, FatalError, Runner, Settings
 from skillos_runner.convert import dict_to_struct, seconds_to_duration
 from skillos_runner.embedding import Embedder
-from skillos_runner.executor import Executor
+from skillos_runner.executor import FAST_CALLS_TO_INLINE, Executor
 
 TOKEN = "unit-test-token-0123456789"
 WAIT = 5.0
@@ -207,6 +207,27 @@ def test_register_invoke_result() -> None:
     run_scenario(scenario)
 
 
+def test_a_sync_skill_running_inline_sends_its_logs_before_its_result() -> None:
+    """After enough fast calls a sync skill runs on the event loop; its log lines still reach
+    the server, each before the result of its own attempt."""
+
+    async def scenario(fake: FakeServer, runner: Runner, task: asyncio.Task[None]) -> None:
+        session = await fake.session()
+        await session.next("register")
+        session.register()
+        calls = FAST_CALLS_TO_INLINE + 8
+        for n in range(calls):
+            session.say(invoke=invoke_message("local/echo", {"n": n}, execution_id=f"exec-{n}"))
+            log = await session.next()
+            assert log.log.message == "echoing" and log.log.execution_id == f"exec-{n}", n
+            result = (await session.next()).result
+            assert result.execution_id == f"exec-{n}"
+            assert json_format.MessageToDict(result.output) == {"echo": {"n": n}}
+        assert runner.executor.runs_inline("local/echo")
+
+    run_scenario(scenario)
+
+
 def test_heartbeats_list_the_attempts_in_flight() -> None:
     async def scenario(fake: FakeServer, runner: Runner, task: asyncio.Task[None]) -> None:
         session = await fake.session()
@@ -276,9 +297,7 @@ def test_an_embedding_provider_is_registered_and_serves_embed(
         )
         session.register()
         session.say(
-            embed=pb.Embed(
-                request_id="e1", texts=["ab", "abc"], kind=pb.EMBED_INPUT_KIND_DOCUMENT
-            )
+            embed=pb.Embed(request_id="e1", texts=["ab", "abc"], kind=pb.EMBED_INPUT_KIND_DOCUMENT)
         )
         answer = (await session.next("embed_result")).embed_result
         assert answer.request_id == "e1" and answer.WhichOneof("outcome") == "embeddings"
@@ -364,9 +383,7 @@ def test_a_runner_without_skills_offers_its_embeddings() -> None:
             model="multilingual-e5-small", dimension=384, max_batch_size=64
         )
         session.register()
-        session.say(
-            embed=pb.Embed(request_id="q1", texts=texts, kind=pb.EMBED_INPUT_KIND_QUERY)
-        )
+        session.say(embed=pb.Embed(request_id="q1", texts=texts, kind=pb.EMBED_INPUT_KIND_QUERY))
         answer = (await session.next("embed_result")).embed_result
         vectors = np.array([list(e.values) for e in answer.embeddings.embeddings])
         assert vectors.shape == (2, 384)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+import json
 import math
 
 import pytest
@@ -46,3 +48,34 @@ def test_outputs_follow_the_json_rules_skill_authors_know():
         to_value({"x": object()})
     assert to_value({"empty": {}}).struct_value.fields["empty"].WhichOneof("kind") == "struct_value"
     assert to_value({"empty": []}).struct_value.fields["empty"].WhichOneof("kind") == "list_value"
+
+
+class Colour(enum.IntEnum):
+    RED = 1
+
+
+class Tagged(dict):  # type: ignore[type-arg]
+    pass
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {1: "int key", 2.5: "float key", False: "bool key", None: "null key"},
+        {"enum": Colour.RED, "tuple": (1, (2, 3)), "subclass": Tagged(a=1)},
+        [{"x": (None,)}, "s"],
+    ],
+)
+def test_values_beyond_plain_data_encode_as_json_dumps_writes_them(value):
+    reference = struct_pb2.Value()
+    json_format.Parse(json.dumps(value), reference)
+    assert to_value(value) == reference
+
+
+def test_a_cycle_or_an_infinity_deep_inside_is_refused_as_json_refuses_it():
+    cyclic: dict[str, object] = {}
+    cyclic["self"] = [cyclic]
+    with pytest.raises(ValueError, match="Circular"):
+        to_value(cyclic)
+    with pytest.raises(ValueError):
+        to_value({"a": [{"b": -math.inf}]})

@@ -272,7 +272,9 @@ def test_an_output_over_the_limit_becomes_result_too_large() -> None:
 
     assert output_of(small) == "x" * 100
     assert large.error.code == "RESULT_TOO_LARGE"
-    assert large.error.runner_failure, "an oversized result is the runner's failure, not the skill's"
+    assert large.error.runner_failure, (
+        "an oversized result is the runner's failure, not the skill's"
+    )
     assert large.error.error_class == execution_pb2.ERROR_CLASS_PERMANENT
     assert "at most 1000" in large.error.message
     assert large.ByteSize() < 1000

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -204,12 +205,21 @@ class _Session:
         self._runner = runner
         self._settings = runner.settings
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        #: The attempt running inline on the loop right now, if any.
+        self._inline: AttemptKey | None = None
         self._outbox: asyncio.Queue[pb.AttachRequest | None] = asyncio.Queue()
         self._inflight: dict[AttemptKey, asyncio.Task[None]] = {}
         self._embeds: set[asyncio.Task[None]] = set()
         self._heartbeat: asyncio.Task[None] | None = None
         self._closed = False
         self._server_draining = False
+        #: When the last message from the server arrived (loop time), and whether the stream
+        #: was left because the server fell silent.
+        self._heard = 0.0
+        self._silent = False
+        self._reader: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
         self.registered: pb.Registered | None = None
         self._max_message_bytes = DEFAULT_MAX_MESSAGE_BYTES
         self._max_result_bytes = 0
@@ -282,22 +292,51 @@ class _Session:
         self._outbox.put_nowait(request)
 
     async def _read(self, call: grpc.aio.StreamStreamCall) -> None:
-        """Handles the server's messages until the stream ends or the server falls silent."""
+        """Handles the server's messages until the stream ends or the server falls silent.
+
+        Silence is watched by one timer task for the whole stream rather than a timeout around
+        every read: ``asyncio.wait_for`` wraps each read in a task of its own, which costs more
+        than handling a small message does.
+        """
+        self._heard = self._loop.time()
+        self._reader = asyncio.current_task()
+        self._rewatch()
         try:
             while True:
-                silence = self._silence_limit()
-                try:
-                    response = await asyncio.wait_for(call.read(), silence)
-                except asyncio.TimeoutError:
-                    log.warning("no message from the server for %.0f s; reconnecting", silence)
-                    return
+                response = await call.read()
                 if response is grpc.aio.EOF:
                     if not self._runner.stopping.is_set():
                         log.warning("the server closed the stream")
                     return
+                self._heard = self._loop.time()
                 self._handle(response)
+        except asyncio.CancelledError:
+            if not self._silent:
+                raise
         except grpc.aio.AioRpcError as error:
             self._stream_failed(error)
+        finally:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+
+    def _rewatch(self) -> None:
+        """(Re)starts the silence watch, as the limit changes once the server has registered us."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        self._watchdog = asyncio.create_task(self._watch_silence(self._reader))
+
+    async def _watch_silence(self, reader: asyncio.Task[None] | None) -> None:
+        """Stops ``reader`` once nothing has come from the server for the silence limit."""
+        while True:
+            silence = self._silence_limit()
+            quiet = self._loop.time() - self._heard
+            if quiet >= silence:
+                log.warning("no message from the server for %.0f s; reconnecting", silence)
+                self._silent = True
+                if reader is not None:
+                    reader.cancel()
+                return
+            await asyncio.sleep(silence - quiet)
 
     def _silence_limit(self) -> float:
         if self.registered is None:
@@ -371,11 +410,25 @@ class _Session:
         self._heartbeat = asyncio.create_task(
             self._heartbeats(interval if interval > 0 else DEFAULT_HEARTBEAT_INTERVAL)
         )
+        self._rewatch()
 
     def _on_invoke(self, invoke: pb.Invoke) -> None:
         key = (invoke.execution_id, invoke.attempt)
         if key in self._inflight:
             log.warning("ignoring a repeated invoke of execution %s attempt %d", *key)
+            return
+        self._inline = key
+        try:
+            result = self._runner.executor.try_inline(
+                invoke, self._sink_for(key), self._max_result_bytes
+            )
+        except Exception:
+            log.exception("the runner failed to run %s", invoke.skill_id)
+            result = self._runner_failure(invoke)
+        finally:
+            self._inline = None
+        if result is not None:
+            self._send(pb.AttachRequest(result=result))
             return
         self._inflight[key] = asyncio.create_task(self._invoke(invoke, key))
 
@@ -431,26 +484,35 @@ class _Session:
                 return
             except Exception:
                 log.exception("the runner failed to run %s", invoke.skill_id)
-                error = skill_error(
-                    "UNCAUGHT_EXCEPTION", "the runner failed to run the skill", runner_failure=True
-                )
-                result = pb.InvokeResult(
-                    execution_id=invoke.execution_id, attempt=invoke.attempt, error=error
-                )
+                result = self._runner_failure(invoke)
             if self._inflight.get(key) is asyncio.current_task():
                 self._send(pb.AttachRequest(result=result))
         finally:
             if self._inflight.get(key) is asyncio.current_task():
                 del self._inflight[key]
 
+    @staticmethod
+    def _runner_failure(invoke: pb.Invoke) -> pb.InvokeResult:
+        error = skill_error(
+            "UNCAUGHT_EXCEPTION", "the runner failed to run the skill", runner_failure=True
+        )
+        return pb.InvokeResult(
+            execution_id=invoke.execution_id, attempt=invoke.attempt, error=error
+        )
+
     def _sink_for(self, key: AttemptKey) -> Callable[[pb.AttachRequest], None]:
-        """Where an attempt's progress and logs go; callable from skill threads."""
+        """Where an attempt's progress and logs go, while the attempt runs; callable from skill
+        threads. On the loop's own thread (async skills, and sync ones running inline) a message
+        is queued at once, so it goes out before the attempt's result."""
 
         def forward(request: pb.AttachRequest) -> None:
-            if key in self._inflight:
+            if key in self._inflight or key == self._inline:
                 self._send(request)
 
         def sink(request: pb.AttachRequest) -> None:
+            if threading.get_ident() == self._loop_thread:
+                forward(request)
+                return
             # A closed loop means the runner is exiting and the stream is gone anyway.
             with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(forward, request)

@@ -77,38 +77,64 @@ def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
     return {key: _from_value(item) for key, item in struct.fields.items()}
 
 
-def _set_value(value: struct_pb2.Value, item: Any) -> None:
-    if item is None:
-        value.null_value = struct_pb2.NULL_VALUE
-    elif isinstance(item, bool):
-        value.bool_value = item
-    elif isinstance(item, (int, float)):
-        value.number_value = item
-    elif isinstance(item, str):
+class _NotPlain(Exception):
+    """A value outside plain JSON data: ``to_value`` takes the ``json`` module's path."""
+
+
+def _set_plain(value: struct_pb2.Value, item: Any) -> None:
+    """Copies plain JSON data (exact ``dict`` with ``str`` keys, ``list``, ``str``, ``bool``,
+    ``int``, finite ``float``, ``None``) into ``value``; raises :class:`_NotPlain` at anything
+    else."""
+    kind = type(item)
+    if kind is str:
         value.string_value = item
-    elif isinstance(item, dict):
-        fields = value.struct_value.fields
+    elif kind is dict:
         value.struct_value.SetInParent()
+        fields = value.struct_value.fields
         for key, member in item.items():
-            _set_value(fields[key], member)
-    else:
-        values = value.list_value.values
+            if type(key) is not str:
+                raise _NotPlain
+            _set_plain(fields[key], member)
+    elif kind is bool:
+        value.bool_value = item
+    elif kind is int:
+        value.number_value = item
+    elif kind is float:
+        if not math.isfinite(item):
+            raise _NotPlain
+        value.number_value = item
+    elif item is None:
+        value.null_value = struct_pb2.NULL_VALUE
+    elif kind is list:
         value.list_value.SetInParent()
+        values = value.list_value.values
         for member in item:
-            _set_value(values.add(), member)
+            _set_plain(values.add(), member)
+    else:
+        raise _NotPlain
 
 
 def to_value(result: Any) -> struct_pb2.Value:
-    """A skill's return value as a ``google.protobuf.Value``.
+    """A skill's return value as a ``google.protobuf.Value``, by exactly the JSON rules skill
+    authors know: tuples are arrays, NaN is refused, non-string keys become strings as
+    ``json.dumps`` writes them, other types raise ``TypeError``.
 
-    Going through ``json.dumps`` first applies exactly the JSON rules skill authors know (tuples
-    are arrays, NaN is refused, other types raise ``TypeError``), instead of protobuf's own; the
-    plain JSON that comes back is then copied into the message directly (``json_format.Parse``
-    costs several times as much).
+    Plain data (what nearly every skill returns) is copied into the message directly; anything
+    else goes through ``json.dumps`` first, so the rules are the ``json`` module's own. Both
+    cost a fraction of ``json_format.Parse``.
     """
+    value = struct_pb2.Value()
+    try:
+        _set_plain(value, result)
+        return value
+    except _NotPlain:
+        pass
+    except RecursionError:
+        # A cycle, or nesting deeper than JSON allows: json.dumps names which.
+        pass
     plain = json.loads(json.dumps(result, allow_nan=False))
     value = struct_pb2.Value()
-    _set_value(value, plain)
+    _set_plain(value, plain)
     return value
 
 

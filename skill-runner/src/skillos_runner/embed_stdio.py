@@ -165,7 +165,7 @@ def parse_request(raw: bytes | str) -> tuple[int | str, Kind, list[str]]:
         raise BadRequest("id must be an integer or a string")
     kind = request.get("kind", "query")
     if kind not in KINDS:
-        raise BadRequest(f"kind must be \"query\" or \"document\", not {kind!r}", request_id)
+        raise BadRequest(f'kind must be "query" or "document", not {kind!r}', request_id)
     texts = request.get("texts")
     if not isinstance(texts, list) or not all(isinstance(text, str) for text in texts):
         raise BadRequest("texts must be a list of strings", request_id)

@@ -15,7 +15,7 @@ import datetime as _dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -102,6 +102,22 @@ def _time_left(invoke: runner_service_pb2.Invoke) -> float | None:
     return None
 
 
+async def _within(call: Coroutine[Any, Any, Outcome], seconds: float | None) -> Outcome:
+    """Awaits ``call`` in the current task, raising ``asyncio.TimeoutError`` after ``seconds``.
+
+    ``asyncio.timeout`` (Python 3.11+) only arms a timer; ``asyncio.wait_for`` runs the call in
+    a task of its own, which costs about as much as a fast skill does.
+    """
+    if seconds is None:
+        return await call
+    if _TIMEOUT is None:  # Python 3.10
+        return await asyncio.wait_for(call, seconds)
+    async with _TIMEOUT(seconds):
+        return await call
+
+
+_TIMEOUT = getattr(asyncio, "timeout", None)
+
 #: A synchronous skill runs on the event loop itself once this many calls in a row each took
 #: less than ``inline_under`` seconds (its own time, without the hop): handing a call to a
 #: thread and back costs more than such a skill does (about half a fast skill's rate). A call
@@ -112,6 +128,32 @@ FAST_CALLS_TO_INLINE = 32
 SLOW_FACTOR = 10
 #: The default of ``inline_under``: 1 ms.
 INLINE_UNDER = 0.001
+
+
+def _context(
+    invoke: runner_service_pb2.Invoke, time_left: float | None, sink: Sink | None
+) -> Context:
+    """The ``ctx`` of an invocation."""
+    deadline = None
+    if time_left is not None:
+        deadline = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=time_left)
+    principal = invoke.principal
+    return Context(
+        execution_id=invoke.execution_id,
+        attempt=invoke.attempt,
+        skill_id=invoke.skill_id,
+        skill_version=invoke.skill_version,
+        principal=principal.subject,
+        tenant=invoke.tenant_id,
+        deadline=deadline,
+        roles=tuple(principal.roles),
+        attributes=dict(principal.attributes),
+        traceparent=invoke.traceparent,
+        tracestate=invoke.tracestate,
+        model_tier=invoke.model_tier,
+        job_id=invoke.job_id,
+        _sink=sink,
+    )
 
 
 class _Pace:
@@ -175,27 +217,7 @@ class Executor:
             message = f"this runner does not host {invoke.skill_id}"
             error = skill_error("SKILL_NOT_FOUND", message, runner_failure=True)
             return self._result(invoke, Outcome(error=error), 0.0, max_result_bytes)
-
-        deadline = None
-        if time_left is not None:
-            deadline = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=time_left)
-        principal = invoke.principal
-        ctx = Context(
-            execution_id=invoke.execution_id,
-            attempt=invoke.attempt,
-            skill_id=invoke.skill_id,
-            skill_version=invoke.skill_version,
-            principal=principal.subject,
-            tenant=invoke.tenant_id,
-            deadline=deadline,
-            roles=tuple(principal.roles),
-            attributes=dict(principal.attributes),
-            traceparent=invoke.traceparent,
-            tracestate=invoke.tracestate,
-            model_tier=invoke.model_tier,
-            job_id=invoke.job_id,
-            _sink=sink,
-        )
+        ctx = _context(invoke, time_left, sink)
         payload = struct_to_dict(invoke.payload)
         retryable = skill.manifest.retryable
 
@@ -205,7 +227,7 @@ class Executor:
                 None if time_left is None else max(0.0, time_left - (loop.time() - received))
             )
             try:
-                outcome = await asyncio.wait_for(self._call(skill, payload, ctx), remaining)
+                outcome = await _within(self._call(skill, payload, ctx), remaining)
             except asyncio.TimeoutError:
                 ctx._cancel()
                 message = f"the skill did not finish within its deadline ({time_left:.3f} s)"
@@ -231,35 +253,63 @@ class Executor:
             except (Exception, SystemExit) as error:
                 return _failure(error, retryable, skill_id)
             return encode(result)
+        if self.runs_inline(skill_id):
+            return self._call_inline(skill, args, kwargs)
+        loop = asyncio.get_running_loop()
+        outcome, took = await loop.run_in_executor(
+            self._pool, self._call_in_thread, skill.function, args, kwargs, retryable, skill_id
+        )
         pace = self._paces.setdefault(skill_id, _Pace())
-        inline = self._inline_under > 0 and pace.fast_calls >= FAST_CALLS_TO_INLINE
-        if inline:
-            outcome, took = self._call_in_thread(
-                skill.function, args, kwargs, retryable, skill_id
-            )
-        else:
-            loop = asyncio.get_running_loop()
-            outcome, took = await loop.run_in_executor(
-                self._pool, self._call_in_thread, skill.function, args, kwargs, retryable, skill_id
-            )
-        if inline and took > self._inline_under * SLOW_FACTOR:
+        pace.fast_calls = pace.fast_calls + 1 if took < self._inline_under else 0
+        return outcome
+
+    def _call_inline(
+        self, skill: LoadedSkill, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Outcome:
+        """Calls a proven-fast sync skill on the event loop; one that turns slow goes back to
+        the thread pool."""
+        skill_id = skill.manifest.id
+        outcome, took = self._call_in_thread(
+            skill.function, args, kwargs, skill.manifest.retryable, skill_id
+        )
+        if took > self._inline_under * SLOW_FACTOR:
             log.info(
                 "%s took %.1f ms on the event loop: back to the thread pool", skill_id, took * 1000
             )
-            pace.fast_calls = 0
-        elif took < self._inline_under:
-            pace.fast_calls += 1
-        elif not inline:
-            pace.fast_calls = 0
+            self._paces[skill_id].fast_calls = 0
         return outcome
+
+    def try_inline(
+        self,
+        invoke: runner_service_pb2.Invoke,
+        sink: Sink | None,
+        max_result_bytes: int,
+    ) -> runner_service_pb2.InvokeResult | None:
+        """The result of an invocation that can run on the event loop at once, or None.
+
+        That is a synchronous skill that has proven fast, with time left and a free slot: it
+        runs right here, with no task, timer or thread of its own (each of which costs about
+        as much as such a skill). Anything else goes through :meth:`execute`.
+        """
+        skill = self._skills.get(invoke.skill_id)
+        if skill is None or skill.is_async or self._slots.locked():
+            return None
+        if not self.runs_inline(skill.manifest.id):
+            return None
+        time_left = _time_left(invoke)
+        if time_left is not None and time_left <= 0:
+            return None
+        ctx = _context(invoke, time_left, sink)
+        args, kwargs = skill.plan.arguments(struct_to_dict(invoke.payload), ctx)
+        started = time.monotonic()
+        outcome = self._call_inline(skill, args, kwargs)
+        return self._result(invoke, outcome, time.monotonic() - started, max_result_bytes)
 
     def runs_inline(self, skill_id: str) -> bool:
         """Whether the next call of ``skill_id`` runs on the event loop."""
         pace = self._paces.get(skill_id)
         return (
-            self._inline_under > 0
-            and pace is not None
-            and pace.fast_calls >= FAST_CALLS_TO_INLINE
+            self._inline_under > 0 and pace is not None and pace.fast_calls >= FAST_CALLS_TO_INLINE
         )
 
     def _call_in_thread(

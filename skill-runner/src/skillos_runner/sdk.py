@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import inspect
 import logging
-import threading
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
@@ -214,16 +214,20 @@ class Context:
     model_tier: str = ""
     job_id: str = ""
     _sink: Sink | None = field(default=None, repr=False)
-    _cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
-    logger: logging.LoggerAdapter = field(init=False, repr=False)  # type: ignore[type-arg]
+    #: Set once (from the event loop) and read from the skill's thread: a plain attribute is
+    #: enough for that, and costs far less per invocation than a ``threading.Event``.
+    _cancelled: bool = field(default=False, repr=False)
 
-    def __post_init__(self) -> None:
+    @functools.cached_property
+    def logger(self) -> logging.LoggerAdapter:  # type: ignore[type-arg]
+        """A logger whose lines also reach the server; made on first use, as most skills
+        never log."""
         base = logging.getLogger(f"{SKILL_LOGGER}.{self.skill_id.replace('/', '.')}")
-        object.__setattr__(self, "logger", _ContextLogger(base, {"skillos_context": self}))
+        return _ContextLogger(base, {"skillos_context": self})
 
     @property
     def cancelled(self) -> bool:
-        return self._cancelled.is_set()
+        return self._cancelled
 
     def time_left(self) -> float | None:
         """Seconds until the deadline (negative once passed), None without a deadline."""
@@ -252,8 +256,8 @@ class Context:
 
     def _send(self, request: runner_service_pb2.AttachRequest) -> None:
         """Nothing more is sent for an attempt once it is cancelled or timed out."""
-        if self._sink is not None and not self._cancelled.is_set():
+        if self._sink is not None and not self._cancelled:
             self._sink(request)
 
     def _cancel(self) -> None:
-        self._cancelled.set()
+        object.__setattr__(self, "_cancelled", True)
