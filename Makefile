@@ -73,11 +73,13 @@ eval-routing: setup build ## Routing accuracy per mode on eval/routing/queries.j
 		--catalog eval/routing/original-catalog.yaml
 
 .PHONY: lint
-lint: setup check-layers ## rustfmt, clippy (warnings fail), buf lint, the engine's dependency rule
+lint: setup check-layers ## rustfmt, clippy (warnings fail), buf lint, ruff, the engine's dependency rule
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(BUF) lint
 	$(BUF) format --diff --exit-code
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 .PHONY: check-layers
 check-layers: ## Fail when the engine depends on a transport (tonic, axum, hyper, tower) or names one

@@ -35,7 +35,11 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=128, help="queries per batch size")
     args = parser.parse_args()
     embedder = load_embedder(args.model)
-    queries = [json.loads(line)["query"] for line in QUERIES.read_text(encoding="utf-8").splitlines() if line]
+    queries = [
+        json.loads(line)["query"]
+        for line in QUERIES.read_text(encoding="utf-8").splitlines()
+        if line
+    ]
     texts = queries[: args.queries]
     embedder.embed(texts[:4])  # warm up
     print(f"| {embedder.model} | batch | wall ms/query | CPU ms/query |")

@@ -15,6 +15,7 @@ import asyncio
 
 import grpc
 from google.protobuf import struct_pb2
+
 from skillos.runner.v1 import runner_service_pb2 as pb
 from skillos.runner.v1 import runner_service_pb2_grpc
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import subprocess
 import sys
 import tempfile
@@ -27,15 +26,30 @@ from pathlib import Path
 MODES = ("keyword", "vector", "hybrid")
 
 
-def features(binary: str, root: str, mode: str, queries: list[str]) -> list[tuple[str | None, float, float, float, bool]]:
+def features(
+    binary: str, root: str, mode: str, queries: list[str]
+) -> list[tuple[str | None, float, float, float, bool]]:
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
         handle.write("\n".join(queries) + "\n")
         path = handle.name
     # Scores and ranking do not depend on the calibration, so the current one is fine here.
     # Every hybrid query is embedded: the cascade would answer some by keyword scores.
     out = subprocess.run(
-        [binary, "route", "--root", root, "--mode", mode, "--json", "--max-candidates", "2",
-         "--keyword-decisive", "off", "--queries", path],
+        [
+            binary,
+            "route",
+            "--root",
+            root,
+            "--mode",
+            mode,
+            "--json",
+            "--max-candidates",
+            "2",
+            "--keyword-decisive",
+            "off",
+            "--queries",
+            path,
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -45,14 +59,24 @@ def features(binary: str, root: str, mode: str, queries: list[str]) -> list[tupl
     for line in out.splitlines():
         decision = json.loads(line)
         if decision.get("fallback"):
-            sys.exit(f"{mode}: routing fell back to keyword ranking ({decision.get('fallback_reason')})")
+            sys.exit(
+                f"{mode}: routing fell back to keyword ranking ({decision.get('fallback_reason')})"
+            )
         candidates = decision["candidates"]
         top = candidates[0]["score"] if candidates else 0.0
         second = candidates[1]["score"] if len(candidates) > 1 else 0.0
         similarity = (candidates[0].get("similarity") or 0.0) if candidates else 0.0
         # Queries the out-of-scope requests already turned away never reach the confidence.
         gated = decision.get("out_of_scope") is not None
-        rows.append((candidates[0]["skill_id"] if candidates else None, top, top - second, similarity, gated))
+        rows.append(
+            (
+                candidates[0]["skill_id"] if candidates else None,
+                top,
+                top - second,
+                similarity,
+                gated,
+            )
+        )
     return rows
 
 
@@ -84,20 +108,27 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    labeled = [json.loads(line) for line in Path(args.queries).read_text(encoding="utf-8").splitlines() if line.strip()]
+    labeled = [
+        json.loads(line)
+        for line in Path(args.queries).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     queries = [item["query"] for item in labeled]
     result = {}
     for mode in args.modes.split(","):
         rows = features(args.bin, args.root, mode, queries)
         samples = []
-        for item, (top_id, score, margin, similarity, gated) in zip(labeled, rows):
+        for item, (top_id, score, margin, similarity, gated) in zip(labeled, rows, strict=True):
             if gated:
                 continue
             label = 1 if item["expected"] is not None and top_id == item["expected"] else 0
             samples.append((score, margin, similarity, label))
         result[mode] = fit(samples)
         positives = sum(label for *_, label in samples)
-        print(f"{mode}: {positives}/{len(samples)} top candidates right -> {result[mode]}", file=sys.stderr)
+        print(
+            f"{mode}: {positives}/{len(samples)} top candidates right -> {result[mode]}",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps(result))
     else:

@@ -198,7 +198,9 @@ def write_root_from_catalog(catalog: Path, root: Path) -> list[str]:
         }
         path = root / "metadata" / domain / f"{name}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        path.write_text(
+            yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True), encoding="utf-8"
+        )
         # A stub implementation, so that the root also passes entrypoint checks.
         package = root / "implementations" / domain
         package.mkdir(parents=True, exist_ok=True)
@@ -242,12 +244,25 @@ def run_mode(
     extra: tuple[str, ...] = (),
 ) -> list[dict]:
     command = [
-        binary, "route", "--root", str(root), "--mode", mode, "--json", "--queries", str(queries_file), *extra
+        binary,
+        "route",
+        "--root",
+        str(root),
+        "--mode",
+        mode,
+        "--json",
+        "--queries",
+        str(queries_file),
+        *extra,
     ]
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, encoding="utf-8")
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, encoding="utf-8"
+        )
     except FileNotFoundError as error:
-        raise EvalError(f"{binary}: not found (build it with `make build`, or pass --bin)") from error
+        raise EvalError(
+            f"{binary}: not found (build it with `make build`, or pass --bin)"
+        ) from error
     except subprocess.TimeoutExpired as error:
         raise EvalError(f"`{' '.join(command)}` did not finish in {timeout:g} s") from error
     if result.returncode != 0:
@@ -260,7 +275,9 @@ def run_mode(
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            raise EvalError(f"mode {mode}: output line {number} is not JSON: {line[:200]!r}") from error
+            raise EvalError(
+                f"mode {mode}: output line {number} is not JSON: {line[:200]!r}"
+            ) from error
         if not isinstance(record, dict):
             raise EvalError(f"mode {mode}: output line {number} is not a JSON object")
         records.append(record)
@@ -278,7 +295,9 @@ def check_record(mode: str, index: int, record: dict, item: Item) -> None:
             f"{where} is for {record.get('query')!r}, expected {item.query!r} (results out of order?)"
         )
     if record.get("status") not in STATUSES:
-        raise EvalError(f"{where}: status {record.get('status')!r} is not one of {', '.join(STATUSES)}")
+        raise EvalError(
+            f"{where}: status {record.get('status')!r} is not one of {', '.join(STATUSES)}"
+        )
     skill_id = record.get("skill_id")
     if skill_id is not None and not isinstance(skill_id, str):
         raise EvalError(f"{where}: skill_id must be a string or null")
@@ -349,13 +368,18 @@ def cascade_report(
     for threshold in CASCADE_THRESHOLDS:
         hits = decided = 0
         for item, by_keywords, full in zip(items, keyword, embedded, strict=True):
-            if by_keywords["status"] == "selected" and (by_keywords.get("confidence") or 0) >= threshold:
+            if (
+                by_keywords["status"] == "selected"
+                and (by_keywords.get("confidence") or 0) >= threshold
+            ):
                 decided += 1
                 hits += hit(item, by_keywords)
             else:
                 hits += hit(item, full)
         loss = 100 * (reference - hits) / len(items)
-        rows.append({"threshold": threshold, "by_keywords": decided, "hits": hits, "loss_points": loss})
+        rows.append(
+            {"threshold": threshold, "by_keywords": decided, "hits": hits, "loss_points": loss}
+        )
     # The lowest threshold from which every higher one also stays within the allowed loss.
     lowest = None
     for row in reversed(rows):
@@ -454,19 +478,23 @@ def print_table(results: dict[str, ModeResult], items: list[Item], target: str) 
         f"({expecting} expect a skill, {len(items) - expecting} expect none)"
     )
     label_width = max(len(OVERALL_EXPECTED), len(TOP1_CANDIDATE)) + 2
-    headers = [f"{mode} (FELL BACK)" if fell_back(result) else mode for mode, result in results.items()]
+    headers = [
+        f"{mode} (FELL BACK)" if fell_back(result) else mode for mode, result in results.items()
+    ]
     cells = {
         name: [result.rows[name].cell() for result in results.values()]
         for name in next(iter(results.values())).rows
     }
     cells[TOP1_CANDIDATE] = [result.top1_candidate.cell() for result in results.values()]
     widths = [
-        max(len(header), *(len(row[i]) for row in cells.values())) + 2 for i, header in enumerate(headers)
+        max(len(header), *(len(row[i]) for row in cells.values())) + 2
+        for i, header in enumerate(headers)
     ]
 
     def line(label: str, values: list[str]) -> str:
         return (
-            label.ljust(label_width) + "".join(v.rjust(w) for v, w in zip(values, widths, strict=True))
+            label.ljust(label_width)
+            + "".join(v.rjust(w) for v, w in zip(values, widths, strict=True))
         ).rstrip()
 
     print(line("category", headers))
@@ -492,7 +520,11 @@ def print_misses(results: dict[str, ModeResult]) -> None:
 
 
 def json_report(
-    results: dict[str, ModeResult], items: list[Item], target: dict, misses: bool, failures: list[str]
+    results: dict[str, ModeResult],
+    items: list[Item],
+    target: dict,
+    misses: bool,
+    failures: list[str],
 ) -> dict:
     modes = {}
     for mode, result in results.items():
@@ -534,9 +566,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--bin", default="target/debug/skillos", help="the skillos binary (default: %(default)s)"
     )
-    parser.add_argument("--root", default=None, help="the skills root to evaluate (default: skills)")
     parser.add_argument(
-        "--catalog", default=None, type=Path, help="evaluate this catalog YAML list instead of a root"
+        "--root", default=None, help="the skills root to evaluate (default: skills)"
+    )
+    parser.add_argument(
+        "--catalog",
+        default=None,
+        type=Path,
+        help="evaluate this catalog YAML list instead of a root",
     )
     parser.add_argument(
         "--queries",
@@ -580,7 +617,10 @@ def evaluate(
 ) -> tuple[dict[str, ModeResult], dict | None]:
     missing = sorted({item.expected for item in items if item.expected} - set(known_ids))
     if missing:
-        print(f"warning: expected skills absent from the catalog: {', '.join(missing)}", file=sys.stderr)
+        print(
+            f"warning: expected skills absent from the catalog: {', '.join(missing)}",
+            file=sys.stderr,
+        )
     results: dict[str, ModeResult] = {}
     with tempfile.TemporaryDirectory(prefix="skillos-eval-") as work:
         queries_file = Path(work) / "queries.txt"

@@ -22,18 +22,28 @@ def main() -> int:
     response.supported_features = plugin_pb2.CodeGeneratorResponse.FEATURE_PROTO3_OPTIONAL
     with tempfile.TemporaryDirectory() as work:
         descriptors = Path(work) / "descriptors.pb"
-        descriptors.write_bytes(descriptor_pb2.FileDescriptorSet(file=request.proto_file).SerializeToString())
+        descriptors.write_bytes(
+            descriptor_pb2.FileDescriptorSet(file=request.proto_file).SerializeToString()
+        )
         out = Path(work) / "out"
         out.mkdir()
         options = f"{request.parameter}:" if request.parameter else ""
         # Only files that define services get a `_pb2_grpc.py` (the others would be empty).
-        with_services = [f.name for f in request.proto_file if f.name in request.file_to_generate and f.service]
-        code = protoc.main([
-            "grpc_tools.protoc",
-            f"--descriptor_set_in={descriptors}",
-            f"--grpc_python_out={options}{out}",
-            *with_services,
-        ]) if with_services else 0
+        with_services = [
+            f.name for f in request.proto_file if f.name in request.file_to_generate and f.service
+        ]
+        code = (
+            protoc.main(
+                [
+                    "grpc_tools.protoc",
+                    f"--descriptor_set_in={descriptors}",
+                    f"--grpc_python_out={options}{out}",
+                    *with_services,
+                ]
+            )
+            if with_services
+            else 0
+        )
         if code != 0:
             response.error = f"grpc_tools.protoc exited {code}"
         else:

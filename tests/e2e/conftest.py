@@ -26,13 +26,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run(*args: str, check: bool = True, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+def run(
+    *args: str, check: bool = True, env: dict | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
     """Runs a command, capturing text output."""
     result = subprocess.run(
-        list(args), capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+        list(args),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
     if check and result.returncode != 0:
-        raise AssertionError(f"{args} exited {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+        raise AssertionError(
+            f"{args} exited {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
     return result
 
 
@@ -54,11 +62,14 @@ class Server:
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()
 
-    def http_json(self, method: str, path: str, body: bytes | dict | None = None) -> tuple[int, dict]:
+    def http_json(
+        self, method: str, path: str, body: bytes | dict | None = None
+    ) -> tuple[int, dict]:
         """An HTTP request with an optional JSON body; status and parsed JSON answer."""
         data = json.dumps(body).encode() if isinstance(body, dict) else body
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"content-type": "application/json"})
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"content-type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, json.loads(response.read())
@@ -78,15 +89,33 @@ class Server:
         return self.process.wait(timeout=timeout)
 
 
-def start_server(root: Path, data: Path, port: int | None = None, extra_env: dict | None = None,
-                 local_runner: bool = False, extra_args: tuple[str, ...] = (), dev: bool = True) -> Server:
+def start_server(
+    root: Path,
+    data: Path,
+    port: int | None = None,
+    extra_env: dict | None = None,
+    local_runner: bool = False,
+    extra_args: tuple[str, ...] = (),
+    dev: bool = True,
+) -> Server:
     port = port or free_port()
     addr = f"127.0.0.1:{port}"
     log = open(data / "server.log", "w")  # noqa: SIM115 - closed with the process
     env = {**os.environ, "SKILLOS_LOG_LEVEL": "info", **(extra_env or {})}
     process = subprocess.Popen(
-        [SKILLOS, "serve", "--root", str(root), "--data-dir", str(data), "--listen", addr,
-         *([] if local_runner else ["--no-local-runner"]), *(["--dev"] if dev else []), *extra_args],
+        [
+            SKILLOS,
+            "serve",
+            "--root",
+            str(root),
+            "--data-dir",
+            str(data),
+            "--listen",
+            addr,
+            *([] if local_runner else ["--no-local-runner"]),
+            *(["--dev"] if dev else []),
+            *extra_args,
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
@@ -95,7 +124,9 @@ def start_server(root: Path, data: Path, port: int | None = None, extra_env: dic
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"server exited {process.returncode}: {(data / 'server.log').read_text()}")
+            raise AssertionError(
+                f"server exited {process.returncode}: {(data / 'server.log').read_text()}"
+            )
         try:
             if server.http("/readyz")[0] == 200:
                 return server
@@ -106,13 +137,28 @@ def start_server(root: Path, data: Path, port: int | None = None, extra_env: dic
     raise AssertionError("server did not become ready")
 
 
-def start_runner(addr: str, root: Path, name: str, log: Path, token: str, concurrency: int = 16) -> subprocess.Popen:
+def start_runner(
+    addr: str, root: Path, name: str, log: Path, token: str, concurrency: int = 16
+) -> subprocess.Popen:
     """A Python runner process for `root`, attached to the server at `addr` with `token`."""
     env = {**os.environ, "SKILLOS_RUNNER_TOKEN": token}
     return subprocess.Popen(
-        [sys.executable, "-m", "skillos_runner", "--server", addr, "--root", str(root), "--name", name,
-         "--concurrency", str(concurrency)],
-        env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115 - closed with the process
+        [
+            sys.executable,
+            "-m",
+            "skillos_runner",
+            "--server",
+            addr,
+            "--root",
+            str(root),
+            "--name",
+            name,
+            "--concurrency",
+            str(concurrency),
+        ],
+        env=env,
+        stdout=open(log, "w"),
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -120,7 +166,11 @@ def start_runner(addr: str, root: Path, name: str, log: Path, token: str, concur
 def skills_root(tmp_path: Path) -> Path:
     """A copy of the repository's example skills root that a test may change."""
     root = tmp_path / "skills"
-    shutil.copytree(REPO / "skills", root, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "tests"))
+    shutil.copytree(
+        REPO / "skills",
+        root,
+        ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "tests"),
+    )
     return root
 
 

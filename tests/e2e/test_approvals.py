@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import SKILLOS, run, start_server
 
 PERMISSIONS = {
@@ -32,12 +31,12 @@ input_schema:
     mark: {type: string}
   required: [path, mark]
 """
-RECORD_IMPLEMENTATION = '''\
+RECORD_IMPLEMENTATION = """\
 def run(payload):
     with open(payload["path"], "a", encoding="utf-8") as marks:
         marks.write(payload["mark"] + "\\n")
     return {"recorded": payload["mark"]}
-'''
+"""
 
 
 @pytest.fixture
@@ -54,12 +53,15 @@ def root(skills_root: Path) -> Path:
 
 
 def cli(server, key: str, *args: str, check: bool = True):
-    return run(SKILLOS, "--json", *args, "--server", server.addr,
-               env={"SKILLOS_TOKEN": key}, check=check)
+    return run(
+        SKILLOS, "--json", *args, "--server", server.addr, env={"SKILLOS_TOKEN": key}, check=check
+    )
 
 
 def key(data: Path, role: str) -> str:
-    created = run(SKILLOS, "--json", "keys", "create", "--data-dir", str(data), "--name", role, "--role", role)
+    created = run(
+        SKILLOS, "--json", "keys", "create", "--data-dir", str(data), "--name", role, "--role", role
+    )
     return json.loads(created.stdout)["key"]
 
 
@@ -73,7 +75,9 @@ def wait_for_status(server, key: str, execution_id: str, wanted: str, timeout: f
         time.sleep(0.2)
 
 
-def test_an_approved_run_executes_exactly_once_after_the_server_is_killed(root: Path, tmp_path: Path):
+def test_an_approved_run_executes_exactly_once_after_the_server_is_killed(
+    root: Path, tmp_path: Path
+):
     data = tmp_path / "data"
     data.mkdir()
     marks = tmp_path / "marks.txt"
@@ -81,20 +85,44 @@ def test_an_approved_run_executes_exactly_once_after_the_server_is_killed(root: 
     server = start_server(root, data, dev=False)
     requester, approver = key(data, "requester"), key(data, "approver")
     payload = json.dumps({"path": str(marks), "mark": "ran"})
-    held = json.loads(cli(server, requester, "run", "--skill", "test/record", "--payload", payload).stdout)
+    held = json.loads(
+        cli(server, requester, "run", "--skill", "test/record", "--payload", payload).stdout
+    )
     assert held["outcome"] == "pending_approval"
 
-    listed = json.loads(cli(server, approver, "approvals", "list", "--actionable").stdout)["approvals"]
+    listed = json.loads(cli(server, approver, "approvals", "list", "--actionable").stdout)[
+        "approvals"
+    ]
     assert [a["id"] for a in listed] == [held["approval_id"]]
     assert listed[0]["payload"] == json.loads(payload)
 
     # The requester may not approve its own run; a wrong payload hash is refused.
     own = cli(server, requester, "approvals", "approve", held["approval_id"], check=False)
-    assert own.returncode == 1 and json.loads(own.stdout)["error"]["reason"] in ("SELF_APPROVAL", "NOT_AN_APPROVER")
-    swapped = cli(server, approver, "approvals", "approve", held["approval_id"], "--sha256", "0" * 64, check=False)
+    assert own.returncode == 1 and json.loads(own.stdout)["error"]["reason"] in (
+        "SELF_APPROVAL",
+        "NOT_AN_APPROVER",
+    )
+    swapped = cli(
+        server,
+        approver,
+        "approvals",
+        "approve",
+        held["approval_id"],
+        "--sha256",
+        "0" * 64,
+        check=False,
+    )
     assert json.loads(swapped.stdout)["error"]["reason"] == "PAYLOAD_MISMATCH"
 
-    approved = cli(server, approver, "approvals", "approve", held["approval_id"], "--sha256", listed[0]["payload_sha256"])
+    approved = cli(
+        server,
+        approver,
+        "approvals",
+        "approve",
+        held["approval_id"],
+        "--sha256",
+        listed[0]["payload_sha256"],
+    )
     assert json.loads(approved.stdout)["state"] == "approved"
     wait_for_status(server, requester, held["execution_id"], "pending")
     server.process.send_signal(signal.SIGKILL)
@@ -120,16 +148,33 @@ def test_a_rejected_run_never_executes(root: Path, tmp_path: Path):
     try:
         requester, approver = key(data, "requester"), key(data, "approver")
         payload = json.dumps({"path": str(marks), "mark": "never"})
-        held = json.loads(cli(server, requester, "run", "--skill", "test/record", "--payload", payload).stdout)
-        reasonless = cli(server, approver, "approvals", "reject", held["approval_id"], "--reason", " ", check=False)
+        held = json.loads(
+            cli(server, requester, "run", "--skill", "test/record", "--payload", payload).stdout
+        )
+        reasonless = cli(
+            server,
+            approver,
+            "approvals",
+            "reject",
+            held["approval_id"],
+            "--reason",
+            " ",
+            check=False,
+        )
         assert reasonless.returncode == 1
-        rejected = cli(server, approver, "approvals", "reject", held["approval_id"], "--reason", "not now")
+        rejected = cli(
+            server, approver, "approvals", "reject", held["approval_id"], "--reason", "not now"
+        )
         assert json.loads(rejected.stdout)["state"] == "rejected"
         execution = wait_for_status(server, requester, held["execution_id"], "rejected")
         assert execution["error"]["code"] == "APPROVAL_REJECTED"
         # The requester withdraws another held run: cancelled with its approval.
-        withdrawn = json.loads(cli(server, requester, "run", "--skill", "test/record", "--payload", payload).stdout)
-        cancelled = cli(server, requester, "executions", "cancel", withdrawn["execution_id"], "--reason", "typo")
+        withdrawn = json.loads(
+            cli(server, requester, "run", "--skill", "test/record", "--payload", payload).stdout
+        )
+        cancelled = cli(
+            server, requester, "executions", "cancel", withdrawn["execution_id"], "--reason", "typo"
+        )
         assert json.loads(cancelled.stdout)["status"] == "cancelled"
         late = cli(server, approver, "approvals", "approve", withdrawn["approval_id"], check=False)
         assert json.loads(late.stdout)["error"]["reason"] == "APPROVAL_NOT_PENDING"

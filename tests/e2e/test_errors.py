@@ -9,11 +9,10 @@ import urllib.request
 from pathlib import Path
 
 import grpc
+from conftest import SKILLOS, start_server
 from google.protobuf import json_format, struct_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-
-from conftest import SKILLOS, start_server
 
 
 def _details(error: grpc.RpcError) -> dict[str, object]:
@@ -38,7 +37,10 @@ def test_a_bad_payload_decodes_to_a_bad_request_naming_the_field(server):
     with grpc.insecure_channel(server.addr) as channel:
         stub = orchestrator_grpc.OrchestratorServiceStub(channel)
         try:
-            stub.Run(orchestrator.RunRequest(skill_id="finance/convert_currency", payload=payload), timeout=10)
+            stub.Run(
+                orchestrator.RunRequest(skill_id="finance/convert_currency", payload=payload),
+                timeout=10,
+            )
             raise AssertionError("a payload against the schema ran")
         except grpc.RpcError as error:
             assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -68,8 +70,11 @@ def test_a_long_field_comes_back_in_a_bounded_message(server):
 
 def test_the_cli_stops_quietly_when_its_output_closes(server):
     # The reader goes away before the command writes: its write meets a closed pipe.
-    process = subprocess.Popen([SKILLOS, "--json", "skills", "list", "--server", server.url],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [SKILLOS, "--json", "skills", "list", "--server", server.url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert process.stdout is not None
     process.stdout.close()
     _, stderr = process.communicate(timeout=30)
@@ -77,7 +82,9 @@ def test_the_cli_stops_quietly_when_its_output_closes(server):
     assert b"panicked" not in stderr, stderr.decode()
 
 
-def test_server_logs_are_plain_off_a_terminal_and_json_on_request(skills_root: Path, tmp_path: Path):
+def test_server_logs_are_plain_off_a_terminal_and_json_on_request(
+    skills_root: Path, tmp_path: Path
+):
     text_dir = tmp_path / "text"
     text_dir.mkdir()
     server = start_server(skills_root, text_dir)
@@ -100,8 +107,11 @@ def test_server_logs_are_plain_off_a_terminal_and_json_on_request(skills_root: P
 def _raw_run(server, body: bytes) -> grpc.RpcError:
     """Sends `body` as a Run request exactly as given, bypassing the client's encoder."""
     with grpc.insecure_channel(server.addr) as channel:
-        call = channel.unary_unary("/skillos.v1.OrchestratorService/Run",
-                                   request_serializer=lambda raw: raw, response_deserializer=lambda raw: raw)
+        call = channel.unary_unary(
+            "/skillos.v1.OrchestratorService/Run",
+            request_serializer=lambda raw: raw,
+            response_deserializer=lambda raw: raw,
+        )
         try:
             call(body, timeout=10)
         except grpc.RpcError as error:
@@ -171,8 +181,11 @@ def test_oversized_headers_fail_their_call_with_a_status_and_the_connection_live
         skills = skill_service_pb2_grpc.SkillServiceStub(channel)
         for size in (32 * 1024, 1024 * 1024):
             try:
-                skills.ListSkills(skill_service_pb2.ListSkillsRequest(), timeout=10,
-                                  metadata=[("authorization", "Bearer " + "x" * size)])
+                skills.ListSkills(
+                    skill_service_pb2.ListSkillsRequest(),
+                    timeout=10,
+                    metadata=[("authorization", "Bearer " + "x" * size)],
+                )
                 raise AssertionError(f"a {size}-byte header was accepted")
             except grpc.RpcError as error:
                 assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, (size, error)
@@ -180,7 +193,9 @@ def test_oversized_headers_fail_their_call_with_a_status_and_the_connection_live
             # The same connection serves the next call.
             listed = skills.ListSkills(skill_service_pb2.ListSkillsRequest(), timeout=10)
             assert len(listed.skills) == 16
-    request = urllib.request.Request(server.url + "/healthz", headers={"X-Padding": "y" * 32 * 1024})
+    request = urllib.request.Request(
+        server.url + "/healthz", headers={"X-Padding": "y" * 32 * 1024}
+    )
     try:
         urllib.request.urlopen(request, timeout=10)
         raise AssertionError("a 32 KiB header was accepted over HTTP")

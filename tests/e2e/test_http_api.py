@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from conftest import REPO
 
-EXAMPLE_IDS = sorted(f"{p.parent.name}/{p.stem}" for p in (REPO / "skills" / "metadata").glob("*/*.yaml"))
+EXAMPLE_IDS = sorted(
+    f"{p.parent.name}/{p.stem}" for p in (REPO / "skills" / "metadata").glob("*/*.yaml")
+)
 
 
 def test_lists_and_gets_skills_in_both_id_forms(server):
@@ -38,9 +40,15 @@ def test_deprecate_and_undeprecate_like_the_predecessor(server):
     status, error = server.http_json("POST", "/skills/office/coffee_break/deprecate", b"{not json")
     assert status == 400 and error["error"]["reason"] == "INVALID_REQUEST"
 
-    status, body = server.http_json("POST", "/skills/office/coffee_break/deprecate", {"reason": "retired"})
+    status, body = server.http_json(
+        "POST", "/skills/office/coffee_break/deprecate", {"reason": "retired"}
+    )
     assert status == 200
-    assert (body["status"], body["skill_id"], body["deprecated"]) == ("deprecated", "office/coffee_break", True)
+    assert (body["status"], body["skill_id"], body["deprecated"]) == (
+        "deprecated",
+        "office/coffee_break",
+        True,
+    )
     assert body["skill"]["deprecation_reason"] == "retired"
     _, listed = server.http_json("GET", "/skills")
     assert "office/coffee_break" not in [skill["id"] for skill in listed["skills"]]

@@ -13,11 +13,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
-from google.protobuf import struct_pb2
-from skillos.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc, orchestrator_service_pb2
-from skillos.v1 import orchestrator_service_pb2_grpc
-
 from conftest import SKILLOS, run, start_runner, start_server
+from google.protobuf import struct_pb2
+
+from skillos.v1 import (
+    job_pb2,
+    job_service_pb2,
+    job_service_pb2_grpc,
+    orchestrator_service_pb2,
+    orchestrator_service_pb2_grpc,
+)
 
 TOKEN = "jobs-test-runner-token-0123456789"
 JOBS = 10_000
@@ -152,7 +157,9 @@ def test_kill_9_with_10000_queued_jobs_loses_none_and_counts_each_once(tmp_path:
             def enqueue(n: int) -> str:
                 payload = struct_pb2.Struct()
                 payload.update({"key": f"k{n % KEYS}"})
-                request = job_service_pb2.EnqueueJobRequest(skill_id="counter/incr", payload=payload)
+                request = job_service_pb2.EnqueueJobRequest(
+                    skill_id="counter/incr", payload=payload
+                )
                 return stub.EnqueueJob(request, timeout=60).job.id
 
             started = time.monotonic()
@@ -164,7 +171,10 @@ def test_kill_9_with_10000_queued_jobs_loses_none_and_counts_each_once(tmp_path:
             expected[f"k{n % KEYS}"] = expected.get(f"k{n % KEYS}", 0) + 1
         assert len(set(acknowledged)) == JOBS
 
-        runners = [start_runner(server.addr, root, f"r{i}", tmp_path / f"runner{i}.log", TOKEN) for i in range(2)]
+        runners = [
+            start_runner(server.addr, root, f"r{i}", tmp_path / f"runner{i}.log", TOKEN)
+            for i in range(2)
+        ]
         # kill -9 once about 30% of the jobs have counted.
         deadline = time.monotonic() + 120
         while scalar(db, "SELECT COUNT(*) FROM seen") < JOBS * 3 // 10:
@@ -180,7 +190,9 @@ def test_kill_9_with_10000_queued_jobs_loses_none_and_counts_each_once(tmp_path:
         con.close()
 
         restarted_at = time.monotonic()
-        server = start_server(root, data, port=int(server.addr.rsplit(":", 1)[1]), extra_env=SERVER_ENV)
+        server = start_server(
+            root, data, port=int(server.addr.rsplit(":", 1)[1]), extra_env=SERVER_ENV
+        )
         first_dispatch = None
         deadline = time.monotonic() + 300
         while scalar(db, "SELECT COUNT(*) FROM seen") < JOBS:
@@ -196,9 +208,16 @@ def test_kill_9_with_10000_queued_jobs_loses_none_and_counts_each_once(tmp_path:
             stub = job_service_pb2_grpc.JobServiceStub(channel)
             deadline = time.monotonic() + 60
             while True:
-                open_jobs = stub.ListJobs(job_service_pb2.ListJobsRequest(
-                    states=[job_pb2.JOB_STATE_QUEUED, job_pb2.JOB_STATE_RUNNING,
-                            job_pb2.JOB_STATE_PENDING_APPROVAL], page_size=10)).jobs
+                open_jobs = stub.ListJobs(
+                    job_service_pb2.ListJobsRequest(
+                        states=[
+                            job_pb2.JOB_STATE_QUEUED,
+                            job_pb2.JOB_STATE_RUNNING,
+                            job_pb2.JOB_STATE_PENDING_APPROVAL,
+                        ],
+                        page_size=10,
+                    )
+                ).jobs
                 if not open_jobs:
                     break
                 assert time.monotonic() < deadline, f"jobs still open: {open_jobs[:3]}"
@@ -207,8 +226,11 @@ def test_kill_9_with_10000_queued_jobs_loses_none_and_counts_each_once(tmp_path:
             succeeded = 0
             page_token = ""
             while True:
-                page = stub.ListJobs(job_service_pb2.ListJobsRequest(
-                    states=[job_pb2.JOB_STATE_SUCCEEDED], page_size=1000, page_token=page_token))
+                page = stub.ListJobs(
+                    job_service_pb2.ListJobsRequest(
+                        states=[job_pb2.JOB_STATE_SUCCEEDED], page_size=1000, page_token=page_token
+                    )
+                )
                 succeeded += len(page.jobs)
                 if not page.next_page_token:
                     break
@@ -222,9 +244,11 @@ def test_kill_9_with_10000_queued_jobs_loses_none_and_counts_each_once(tmp_path:
         con.close()
         assert seen == set(acknowledged), "lost or unknown jobs"
         assert counts == expected, "a job counted twice or not at all"
-        print(f"\nkill -9 with {JOBS} queued jobs: enqueued in {enqueue_seconds:.1f} s, killed after "
-              f"{done_at_kill} had counted; lost 0, duplicate effects 0, raw re-executions "
-              f"{runs - JOBS}; first dispatch {first_dispatch:.2f} s after the restart began")
+        print(
+            f"\nkill -9 with {JOBS} queued jobs: enqueued in {enqueue_seconds:.1f} s, killed after "
+            f"{done_at_kill} had counted; lost 0, duplicate effects 0, raw re-executions "
+            f"{runs - JOBS}; first dispatch {first_dispatch:.2f} s after the restart began"
+        )
     finally:
         for runner in runners:
             if runner.poll() is None:
@@ -246,7 +270,9 @@ def test_a_failing_skill_is_dead_after_exactly_its_attempts_and_requeued(tmp_pat
         wait_for_runners(server.addr, 1)
         cli = (SKILLOS, "--json", "jobs")
         where = ("--server", server.addr)
-        result = run(*cli, "enqueue", "flaky/always", "--max-attempts", "4", "--wait", *where, check=False)
+        result = run(
+            *cli, "enqueue", "flaky/always", "--max-attempts", "4", "--wait", *where, check=False
+        )
         assert result.returncode == 1, result
         job = json.loads(result.stdout)
         assert (job["state"], job["attempt"], job["max_attempts"]) == ("dead", 4, 4)

@@ -11,10 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
-from google.protobuf import struct_pb2
-from skillos.v1 import execution_pb2, orchestrator_service_pb2, orchestrator_service_pb2_grpc
-
 from conftest import start_runner, start_server
+from google.protobuf import struct_pb2
+
+from skillos.v1 import execution_pb2, orchestrator_service_pb2, orchestrator_service_pb2_grpc
 
 TOKEN = "failover-test-runner-token-0123"
 CALLS = 200
@@ -72,7 +72,10 @@ def test_sigkill_of_one_runner_during_200_calls_loses_none(tmp_path: Path):
     data = tmp_path / "data"
     data.mkdir()
     server = start_server(root, data, extra_env={"SKILLOS_RUNNER_TOKEN": TOKEN})
-    runners = [start_runner(server.addr, root, f"r{i}", tmp_path / f"runner{i}.log", TOKEN) for i in range(2)]
+    runners = [
+        start_runner(server.addr, root, f"r{i}", tmp_path / f"runner{i}.log", TOKEN)
+        for i in range(2)
+    ]
     channel = grpc.insecure_channel(server.addr)
     try:
         stub = orchestrator_service_pb2_grpc.OrchestratorServiceStub(channel)
@@ -80,8 +83,11 @@ def test_sigkill_of_one_runner_during_200_calls_loses_none(tmp_path: Path):
         while len(stub.ListRunners(orchestrator_service_pb2.ListRunnersRequest()).runners) < 2:
             assert time.monotonic() < deadline, "the runners did not attach"
             time.sleep(0.1)
-        victim = next(r for r in stub.ListRunners(orchestrator_service_pb2.ListRunnersRequest()).runners
-                      if r.name == "r0")
+        victim = next(
+            r
+            for r in stub.ListRunners(orchestrator_service_pb2.ListRunnersRequest()).runners
+            if r.name == "r0"
+        )
 
         def call(n: int):
             payload = struct_pb2.Struct()
@@ -117,7 +123,9 @@ def test_a_5_mb_result_fails_only_its_call(tmp_path: Path):
     data.mkdir()
     server = start_server(root, data, extra_env={"SKILLOS_RUNNER_TOKEN": TOKEN})
     runner = start_runner(server.addr, root, "r", tmp_path / "runner.log", TOKEN)
-    channel = grpc.insecure_channel(server.addr, options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)])
+    channel = grpc.insecure_channel(
+        server.addr, options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)]
+    )
     try:
         stub = orchestrator_service_pb2_grpc.OrchestratorServiceStub(channel)
         deadline = time.monotonic() + 30
@@ -133,7 +141,10 @@ def test_a_5_mb_result_fails_only_its_call(tmp_path: Path):
         payload = struct_pb2.Struct()
         payload.update({"n": 7})
         for _ in range(3):
-            ok = stub.Run(orchestrator_service_pb2.RunRequest(skill_id="slow/echo", payload=payload), timeout=30)
+            ok = stub.Run(
+                orchestrator_service_pb2.RunRequest(skill_id="slow/echo", payload=payload),
+                timeout=30,
+            )
             assert ok.execution.status == execution_pb2.EXECUTION_STATUS_SUCCEEDED
         assert len(stub.ListRunners(orchestrator_service_pb2.ListRunnersRequest()).runners) == 1
     finally:
@@ -143,36 +154,63 @@ def test_a_5_mb_result_fails_only_its_call(tmp_path: Path):
         assert server.stop() == 0
 
 
-def test_a_runner_token_for_finance_cannot_register_travel_skills(skills_root: Path, tmp_path: Path):
+def test_a_runner_token_for_finance_cannot_register_travel_skills(
+    skills_root: Path, tmp_path: Path
+):
     config = tmp_path / "skillos.toml"
-    config.write_text('[[runners.tokens]]\ntoken = "finance-only-token-0123456789"\nskills = ["finance/*"]\n')
+    config.write_text(
+        '[[runners.tokens]]\ntoken = "finance-only-token-0123456789"\nskills = ["finance/*"]\n'
+    )
     data = tmp_path / "data"
     data.mkdir()
     server = start_server(skills_root, data, extra_args=("--config", str(config)))
     env = {**os.environ, "SKILLOS_RUNNER_TOKEN": "finance-only-token-0123456789"}
     log = tmp_path / "runner.log"
     runner = subprocess.Popen(
-        [sys.executable, "-m", "skillos_runner", "--server", server.addr, "--root", str(skills_root)],
-        env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115 - closed with the process
+        [
+            sys.executable,
+            "-m",
+            "skillos_runner",
+            "--server",
+            server.addr,
+            "--root",
+            str(skills_root),
+        ],
+        env=env,
+        stdout=open(log, "w"),  # noqa: SIM115 (the server writes to it for as long as it runs)
+        stderr=subprocess.STDOUT,
     )
     channel = grpc.insecure_channel(server.addr)
     try:
         stub = orchestrator_service_pb2_grpc.OrchestratorServiceStub(channel)
         deadline = time.monotonic() + 30
-        while not (listed := stub.ListRunners(orchestrator_service_pb2.ListRunnersRequest()).runners):
+        while not (
+            listed := stub.ListRunners(orchestrator_service_pb2.ListRunnersRequest()).runners
+        ):
             assert time.monotonic() < deadline, "the runner did not attach"
             time.sleep(0.1)
         served = sorted(skill.skill_id for skill in listed[0].skills)
-        assert served == ["finance/convert_currency", "finance/get_exchange_rates", "finance/track_expenses"]
+        assert served == [
+            "finance/convert_currency",
+            "finance/get_exchange_rates",
+            "finance/track_expenses",
+        ]
         try:
             flight = struct_pb2.Struct()
             flight.update({"origin": "SVO", "destination": "AER", "date": "2026-12-18"})
-            stub.Run(orchestrator_service_pb2.RunRequest(skill_id="travel/search_flights", payload=flight), timeout=10)
+            stub.Run(
+                orchestrator_service_pb2.RunRequest(
+                    skill_id="travel/search_flights", payload=flight
+                ),
+                timeout=10,
+            )
             raise AssertionError("a skill outside the token's patterns ran")
         except grpc.RpcError as error:
             assert error.code() == grpc.StatusCode.UNAVAILABLE
             assert "no connected runner serves skill travel/search_flights" in error.details()
-        assert "travel/search_flights" in log.read_text(), "the runner should report the rejected skill"
+        assert "travel/search_flights" in log.read_text(), (
+            "the runner should report the rejected skill"
+        )
     finally:
         channel.close()
         runner.kill()

@@ -11,9 +11,9 @@ from collections import Counter
 from pathlib import Path
 
 import grpc
-from skillos.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
-
 from conftest import SKILLOS, run, start_server
+
+from skillos.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
 
 DSN = os.environ.get("SKILLOS_TEST_POSTGRES_DSN", "postgres://postgres@127.0.0.1:5432/test")
 
@@ -21,14 +21,20 @@ DSN = os.environ.get("SKILLOS_TEST_POSTGRES_DSN", "postgres://postgres@127.0.0.1
 def schedule_fires(addr: str, schedule_id: str) -> Counter:
     with grpc.insecure_channel(addr) as channel:
         stub = job_service_pb2_grpc.JobServiceStub(channel)
-        jobs = stub.ListJobs(job_service_pb2.ListJobsRequest(
-            source=job_pb2.JOB_SOURCE_SCHEDULE, source_id=schedule_id, page_size=1000)).jobs
+        jobs = stub.ListJobs(
+            job_service_pb2.ListJobsRequest(
+                source=job_pb2.JOB_SOURCE_SCHEDULE, source_id=schedule_id, page_size=1000
+            )
+        ).jobs
     return Counter(job.fire_time.seconds for job in jobs)
 
 
 def test_two_servers_on_one_postgres_fire_each_cron_time_once(skills_root: Path, tmp_path: Path):
-    env = {"SKILLOS_STORAGE_BACKEND": "postgres", "SKILLOS_POSTGRES_DSN": DSN,
-           "SKILLOS_POSTGRES_SCHEMA": f"skillos_e2e_{uuid.uuid4().hex[:12]}"}
+    env = {
+        "SKILLOS_STORAGE_BACKEND": "postgres",
+        "SKILLOS_POSTGRES_DSN": DSN,
+        "SKILLOS_POSTGRES_SCHEMA": f"skillos_e2e_{uuid.uuid4().hex[:12]}",
+    }
     servers = []
     for name in ("a", "b"):
         data = tmp_path / name
@@ -36,9 +42,21 @@ def test_two_servers_on_one_postgres_fire_each_cron_time_once(skills_root: Path,
         servers.append(start_server(skills_root, data, local_runner=True, extra_env=env))
     try:
         cli = (SKILLOS, "--json", "schedules")
-        created = json.loads(run(*cli, "create", "office/coffee_break", "--cron", "* * * * * *",
-                                 "--tz", "Asia/Tokyo", "--payload", '{"mood": "focused"}',
-                                 "--server", servers[0].addr).stdout)
+        created = json.loads(
+            run(
+                *cli,
+                "create",
+                "office/coffee_break",
+                "--cron",
+                "* * * * * *",
+                "--tz",
+                "Asia/Tokyo",
+                "--payload",
+                '{"mood": "focused"}',
+                "--server",
+                servers[0].addr,
+            ).stdout
+        )
         assert created["state"] == "active" and created["next_fire_time"]
         time.sleep(6)
         fires = schedule_fires(servers[1].addr, created["id"])

@@ -25,13 +25,21 @@ sys.modules["eval_routing"] = eval_routing
 spec.loader.exec_module(eval_routing)
 
 SET = [
-    {"query": "Convert 100 USD to EUR", "expected": "finance/convert_currency", "category": "plain"},
+    {
+        "query": "Convert 100 USD to EUR",
+        "expected": "finance/convert_currency",
+        "category": "plain",
+    },
     {
         "query": "How many euros is 100 dollars?",
         "expected": "finance/convert_currency",
         "category": "paraphrase",
     },
-    {"query": "Какой сегодня курс доллара?", "expected": "finance/get_exchange_rates", "category": "russian"},
+    {
+        "query": "Какой сегодня курс доллара?",
+        "expected": "finance/get_exchange_rates",
+        "category": "russian",
+    },
     {"query": "hotles in amsterdam", "expected": "travel/search_hotels", "category": "typo"},
     {"query": "Tell me a joke", "expected": None, "category": "none"},
     {"query": "Convert this PDF to Word", "expected": None, "category": "none"},
@@ -45,9 +53,15 @@ def env(tmp_path, monkeypatch):
     binary.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE}" "$@"\n')
     binary.chmod(binary.stat().st_mode | stat.S_IXUSR)
     queries = tmp_path / "queries.jsonl"
-    queries.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in SET), encoding="utf-8")
+    queries.write_text(
+        "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in SET), encoding="utf-8"
+    )
     root = tmp_path / "root"
-    for skill_id in ("finance/convert_currency", "finance/get_exchange_rates", "travel/search_hotels"):
+    for skill_id in (
+        "finance/convert_currency",
+        "finance/get_exchange_rates",
+        "travel/search_hotels",
+    ):
         domain, name = skill_id.split("/")
         (root / "metadata" / domain).mkdir(parents=True, exist_ok=True)
         (root / "metadata" / domain / f"{name}.yaml").write_text(f"id: {skill_id}\n")
@@ -58,7 +72,13 @@ def env(tmp_path, monkeypatch):
 
     class Env:
         def __init__(self):
-            self.binary, self.queries, self.root, self.plan_path, self.log = binary, queries, root, plan, log
+            self.binary, self.queries, self.root, self.plan_path, self.log = (
+                binary,
+                queries,
+                root,
+                plan,
+                log,
+            )
 
         def plan(self, **plan):
             self.plan_path.write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
@@ -249,7 +269,10 @@ def test_a_threshold_needs_its_mode(env, capsys):
         ({"exit": 3}, "exited with 3"),
         ({"drop_last": True}, "5 results for 6 queries"),
         ({"reverse": True}, "out of order"),
-        ({"modes": {"keyword": {"answers": {SET[0]["query"]: ["maybe", None, 0.1]}}}}, "status 'maybe'"),
+        (
+            {"modes": {"keyword": {"answers": {SET[0]["query"]: ["maybe", None, 0.1]}}}},
+            "status 'maybe'",
+        ),
     ],
 )
 def test_bad_runs_are_errors(env, capsys, plan, message):
@@ -324,10 +347,14 @@ def test_catalog_becomes_a_valid_temporary_root(env, capsys):
 
 def test_catalog_quirks(tmp_path):
     catalog = tmp_path / "catalog.yaml"
-    catalog.write_text("- id: a/b\n  name: B\n  description: 'yes'\n  tags: [x]\n", encoding="utf-8")
+    catalog.write_text(
+        "- id: a/b\n  name: B\n  description: 'yes'\n  tags: [x]\n", encoding="utf-8"
+    )
     ids = eval_routing.write_root_from_catalog(catalog, tmp_path / "root")
     assert ids == ["a/b"]
-    manifest = yaml.safe_load((tmp_path / "root" / "metadata" / "a" / "b.yaml").read_text(encoding="utf-8"))
+    manifest = yaml.safe_load(
+        (tmp_path / "root" / "metadata" / "a" / "b.yaml").read_text(encoding="utf-8")
+    )
     assert manifest["version"] == "0.1.0"
     assert_valid_manifest(manifest)
     for bad, message in [
@@ -355,7 +382,9 @@ def test_the_query_set():
     assert len(items) >= 200
     per_category = collections.Counter(item.category for item in items)
     assert per_category["none"] >= 30
-    per_skill = collections.Counter((item.expected, item.category) for item in items if item.expected)
+    per_skill = collections.Counter(
+        (item.expected, item.category) for item in items if item.expected
+    )
     assert {item.expected for item in items if item.expected} == catalog_ids
     for skill_id in catalog_ids:
         for category, minimum in (("plain", 3), ("paraphrase", 3), ("russian", 3), ("typo", 2)):
@@ -365,7 +394,22 @@ def test_the_query_set():
             assert re.search("[а-яё]", item.query, re.IGNORECASE), item.query
 
 
-STOPWORDS = {"a", "an", "the", "for", "of", "and", "to", "into", "by", "from", "between", "with", "in", "on"}
+STOPWORDS = {
+    "a",
+    "an",
+    "the",
+    "for",
+    "of",
+    "and",
+    "to",
+    "into",
+    "by",
+    "from",
+    "between",
+    "with",
+    "in",
+    "on",
+}
 
 
 def test_paraphrases_avoid_the_skills_own_words():
@@ -384,7 +428,9 @@ def test_paraphrases_avoid_the_skills_own_words():
         own = words(skill["id"].replace("_", " ").replace("/", " ")) | words(skill["name"])
         own |= words(skill["description"]) | words(" ".join(skill.get("tags", [])))
         for word in words(item.query):
-            if any(word == w or (len(word) >= 5 and len(w) >= 5 and word[:5] == w[:5]) for w in own):
+            if any(
+                word == w or (len(word) >= 5 and len(w) >= 5 and word[:5] == w[:5]) for w in own
+            ):
                 clashes.append((item.expected, word, item.query))
     assert not clashes
 
@@ -397,7 +443,11 @@ def test_the_query_set_is_held_out_from_the_calibration_set():
     def key(query):
         return " ".join(re.findall(r"\w+", query.lower()))
 
-    tuned = {key(json.loads(line)["query"]) for line in calibration.read_text(encoding="utf-8").splitlines() if line.strip()}
+    tuned = {
+        key(json.loads(line)["query"])
+        for line in calibration.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    }
     shared = [item.query for item in eval_routing.load_set(QUERIES) if key(item.query) in tuned]
     assert not shared
 
@@ -406,7 +456,10 @@ def test_the_query_set_is_held_out_from_the_calibration_set():
     ("line", "message"),
     [
         ('{"query": "# hi", "expected": null, "category": "none"}', "must not start with `#`"),
-        ('{"query": "hi", "expected": null, "category": "plain"}', "category `none` goes with expected null"),
+        (
+            '{"query": "hi", "expected": null, "category": "plain"}',
+            "category `none` goes with expected null",
+        ),
         ('{"query": "hi", "expected": "a.b", "category": "plain"}', "expected must be"),
         ('{"query": "hi", "expected": null, "category": "other"}', "category must be one of"),
         ('["hi"]', "expected a JSON object"),
