@@ -185,6 +185,7 @@ pub mod reason {
         UNKNOWN_TIME_ZONE: InvalidArgument,
         INVALID_SCHEDULE: InvalidArgument,
         SHUTTING_DOWN: Unavailable,
+        INVALID_PIPELINE: InvalidArgument,
         NOT_FOUND: NotFound,
         INTERNAL: Internal,
     }

@@ -10,6 +10,7 @@ pub mod breaker;
 pub mod budget;
 pub mod dispatch;
 pub mod error;
+pub mod flow;
 pub mod jobs;
 pub mod orchestrator;
 pub mod page;

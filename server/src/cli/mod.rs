@@ -28,6 +28,7 @@ mod jobs;
 mod keys;
 mod local;
 mod output;
+mod pipeline;
 mod route;
 mod schedules;
 mod webhooks;
@@ -71,6 +72,8 @@ enum Command {
     Skills(SkillsArgs),
     /// Run a skill on a running server and print its output.
     Run(RunArgs),
+    /// Run skills one after another (and at once, `A|B`) on a running server.
+    Pipeline(pipeline::PipelineArgs),
     /// Executions recorded by a running server.
     Executions(ExecutionsArgs),
     /// Runners attached to a running server.
@@ -360,6 +363,9 @@ pub fn main() -> ExitCode {
             runtime().and_then(|rt| rt.block_on(approvals::approvals(args, json)))
         }
         Command::Jobs(args) => runtime().and_then(|rt| rt.block_on(jobs::jobs(args, json))),
+        Command::Pipeline(args) => {
+            runtime().and_then(|rt| rt.block_on(pipeline::pipeline(args, json)))
+        }
         Command::Schedules(args) => {
             runtime().and_then(|rt| rt.block_on(schedules::schedules(args, json)))
         }

@@ -13,6 +13,7 @@ use super::convert;
 use crate::auth;
 use crate::error::{invalid_field, status};
 use skillos_engine::error::reason;
+use skillos_engine::flow;
 use skillos_engine::orchestrator::{FeedbackRequest, Service};
 use skillos_engine::routing::RouteRequest;
 
@@ -134,6 +135,31 @@ impl OrchestratorService for Adapter {
             replayed: answer.replayed,
             ..Default::default()
         }))
+    }
+
+    async fn run_pipeline(
+        &self,
+        request: Request<v1::RunPipelineRequest>,
+    ) -> Result<Response<v1::RunPipelineResponse>, Status> {
+        let principal = self.auth.grpc(&request).await?;
+        let traceparent = traceparent(&request);
+        let request = request.into_inner();
+        let pipeline = flow::Pipeline {
+            steps: request.steps,
+            payload: request
+                .payload
+                .as_ref()
+                .map(convert::struct_json)
+                .unwrap_or_else(|| serde_json::json!({})),
+            step_timeout: positive_duration("step_timeout", request.step_timeout)?,
+            traceparent,
+        };
+        let run = self
+            .service
+            .run_pipeline(&principal, pipeline)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pipeline_response(&run)))
     }
 
     async fn run_stream(
@@ -401,15 +427,7 @@ fn run_request(
     let target = fields
         .target
         .ok_or_else(|| invalid("skill_id", "skill_id or query is required"))?;
-    let timeout = match fields.timeout {
-        None => None,
-        Some(timeout) => Some(
-            Duration::try_from(timeout)
-                .ok()
-                .filter(|timeout| !timeout.is_zero())
-                .ok_or_else(|| invalid("timeout", "timeout must be positive"))?,
-        ),
-    };
+    let timeout = positive_duration("timeout", fields.timeout)?;
     let payload = fields
         .payload
         .as_ref()
@@ -426,6 +444,57 @@ fn run_request(
         entry: Entry::Call,
         job_end: None,
     })
+}
+
+/// An optional duration field that must be positive when set.
+fn positive_duration(
+    field: &str,
+    duration: Option<prost_types::Duration>,
+) -> Result<Option<Duration>, Status> {
+    duration
+        .map(|duration| {
+            Duration::try_from(duration)
+                .ok()
+                .filter(|duration| !duration.is_zero())
+                .ok_or_else(|| invalid(field, &format!("{field} must be positive")))
+        })
+        .transpose()
+}
+
+fn pipeline_response(run: &flow::FlowRun) -> v1::RunPipelineResponse {
+    let status = match run.status {
+        flow::Status::Succeeded => v1::PipelineStatus::Succeeded,
+        flow::Status::Failed => v1::PipelineStatus::Failed,
+        flow::Status::PendingApproval => v1::PipelineStatus::PendingApproval,
+    };
+    v1::RunPipelineResponse {
+        status: status as i32,
+        output: run.output.as_ref().map(convert::value),
+        steps: run.steps.iter().map(pipeline_step).collect(),
+        error: run.error.as_ref().map(convert::execution_error),
+    }
+}
+
+fn pipeline_step(step: &flow::StepRun) -> v1::PipelineStep {
+    let status = match step.status {
+        flow::StepStatus::Succeeded => v1::PipelineStepStatus::Succeeded,
+        flow::StepStatus::Failed => v1::PipelineStepStatus::Failed,
+        flow::StepStatus::Refused => v1::PipelineStepStatus::Refused,
+        flow::StepStatus::Cancelled => v1::PipelineStepStatus::Cancelled,
+        flow::StepStatus::PendingApproval => v1::PipelineStepStatus::PendingApproval,
+    };
+    v1::PipelineStep {
+        index: i32::try_from(step.index).unwrap_or(i32::MAX),
+        member: step.member.clone(),
+        skill_id: step.skill_id.clone(),
+        status: status as i32,
+        execution_id: step.execution_id.clone().unwrap_or_default(),
+        output: step.output.as_ref().map(convert::value),
+        error: step.error.as_ref().map(convert::execution_error),
+        approval_id: step.approval_id.clone().unwrap_or_default(),
+        start_time: Some(convert::timestamp(step.started_at)),
+        end_time: Some(convert::timestamp(step.finished_at)),
+    }
 }
 
 fn message(event: v1::run_stream_response::Event) -> v1::RunStreamResponse {

@@ -25,6 +25,8 @@ pub enum Answer {
     Silence,
     /// The output after a pause (the runner answers nothing else meanwhile).
     After(std::time::Duration, prost_types::Value),
+    /// The output after a pause, answering other invokes meanwhile (a runner with slots).
+    Later(std::time::Duration, prost_types::Value),
 }
 
 pub type Handler = Arc<dyn Fn(&runner_v1::Invoke) -> Answer + Send + Sync>;
@@ -180,6 +182,30 @@ impl TestRunner {
                         Answer::After(pause, value) => {
                             tokio::time::sleep(pause).await;
                             Some(runner_v1::invoke_result::Outcome::Output(value))
+                        }
+                        Answer::Later(pause, value) => {
+                            let outbound = outbound.clone();
+                            let (execution_id, attempt) =
+                                (invoke.execution_id.clone(), invoke.attempt);
+                            tokio::spawn(async move {
+                                tokio::time::sleep(pause).await;
+                                let result = runner_v1::InvokeResult {
+                                    execution_id,
+                                    attempt,
+                                    outcome: Some(runner_v1::invoke_result::Outcome::Output(value)),
+                                    usage: Some(v1::Usage {
+                                        cost,
+                                        ..Default::default()
+                                    }),
+                                };
+                                let message = attach_request::Message::Result(result);
+                                let _ = outbound
+                                    .send(runner_v1::AttachRequest {
+                                        message: Some(message),
+                                    })
+                                    .await;
+                            });
+                            None
                         }
                     };
                     if let Some(outcome) = outcome {

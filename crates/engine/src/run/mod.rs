@@ -64,6 +64,8 @@ pub enum Entry {
     /// A job's attempt (EnqueueJob, a schedule's fire, a webhook delivery): admitted when the
     /// job was enqueued.
     Job,
+    /// A step of a pipeline: admitted when the pipeline started.
+    Step,
 }
 
 /// A run as a caller asks for it.

@@ -22,11 +22,37 @@ class RunOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RUN_OUTCOME_PENDING_APPROVAL: _ClassVar[RunOutcome]
     RUN_OUTCOME_NOT_ROUTED: _ClassVar[RunOutcome]
     RUN_OUTCOME_DRY_RUN: _ClassVar[RunOutcome]
+
+class PipelineStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PIPELINE_STATUS_UNSPECIFIED: _ClassVar[PipelineStatus]
+    PIPELINE_STATUS_SUCCEEDED: _ClassVar[PipelineStatus]
+    PIPELINE_STATUS_FAILED: _ClassVar[PipelineStatus]
+    PIPELINE_STATUS_PENDING_APPROVAL: _ClassVar[PipelineStatus]
+
+class PipelineStepStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PIPELINE_STEP_STATUS_UNSPECIFIED: _ClassVar[PipelineStepStatus]
+    PIPELINE_STEP_STATUS_SUCCEEDED: _ClassVar[PipelineStepStatus]
+    PIPELINE_STEP_STATUS_FAILED: _ClassVar[PipelineStepStatus]
+    PIPELINE_STEP_STATUS_REFUSED: _ClassVar[PipelineStepStatus]
+    PIPELINE_STEP_STATUS_CANCELLED: _ClassVar[PipelineStepStatus]
+    PIPELINE_STEP_STATUS_PENDING_APPROVAL: _ClassVar[PipelineStepStatus]
 RUN_OUTCOME_UNSPECIFIED: RunOutcome
 RUN_OUTCOME_EXECUTED: RunOutcome
 RUN_OUTCOME_PENDING_APPROVAL: RunOutcome
 RUN_OUTCOME_NOT_ROUTED: RunOutcome
 RUN_OUTCOME_DRY_RUN: RunOutcome
+PIPELINE_STATUS_UNSPECIFIED: PipelineStatus
+PIPELINE_STATUS_SUCCEEDED: PipelineStatus
+PIPELINE_STATUS_FAILED: PipelineStatus
+PIPELINE_STATUS_PENDING_APPROVAL: PipelineStatus
+PIPELINE_STEP_STATUS_UNSPECIFIED: PipelineStepStatus
+PIPELINE_STEP_STATUS_SUCCEEDED: PipelineStepStatus
+PIPELINE_STEP_STATUS_FAILED: PipelineStepStatus
+PIPELINE_STEP_STATUS_REFUSED: PipelineStepStatus
+PIPELINE_STEP_STATUS_CANCELLED: PipelineStepStatus
+PIPELINE_STEP_STATUS_PENDING_APPROVAL: PipelineStepStatus
 
 class RunPlan(_message.Message):
     __slots__ = ("skill_id", "skill_version", "payload_sha256", "approval_required", "approval_policy_id", "estimated_cost", "model_tier", "policy_id", "required_approvals", "approver_group", "runner", "timeout", "refusals")
@@ -296,3 +322,49 @@ class ListRunnersResponse(_message.Message):
     runners: _containers.RepeatedCompositeFieldContainer[_runner_pb2.Runner]
     next_page_token: str
     def __init__(self, runners: _Optional[_Iterable[_Union[_runner_pb2.Runner, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class RunPipelineRequest(_message.Message):
+    __slots__ = ("steps", "payload", "step_timeout")
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    STEP_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    steps: _containers.RepeatedScalarFieldContainer[str]
+    payload: _struct_pb2.Struct
+    step_timeout: _duration_pb2.Duration
+    def __init__(self, steps: _Optional[_Iterable[str]] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., step_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class RunPipelineResponse(_message.Message):
+    __slots__ = ("status", "output", "steps", "error")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    status: PipelineStatus
+    output: _struct_pb2.Value
+    steps: _containers.RepeatedCompositeFieldContainer[PipelineStep]
+    error: _execution_pb2.ExecutionError
+    def __init__(self, status: _Optional[_Union[PipelineStatus, str]] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[PipelineStep, _Mapping]]] = ..., error: _Optional[_Union[_execution_pb2.ExecutionError, _Mapping]] = ...) -> None: ...
+
+class PipelineStep(_message.Message):
+    __slots__ = ("index", "member", "skill_id", "status", "execution_id", "output", "error", "approval_id", "start_time", "end_time")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    SKILL_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    member: str
+    skill_id: str
+    status: PipelineStepStatus
+    execution_id: str
+    output: _struct_pb2.Value
+    error: _execution_pb2.ExecutionError
+    approval_id: str
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    def __init__(self, index: _Optional[int] = ..., member: _Optional[str] = ..., skill_id: _Optional[str] = ..., status: _Optional[_Union[PipelineStepStatus, str]] = ..., execution_id: _Optional[str] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[_Union[_execution_pb2.ExecutionError, _Mapping]] = ..., approval_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -97,6 +97,11 @@ class OrchestratorServiceStub:
                 request_serializer=skillos_dot_v1_dot_orchestrator__service__pb2.ListRunnersRequest.SerializeToString,
                 response_deserializer=skillos_dot_v1_dot_orchestrator__service__pb2.ListRunnersResponse.FromString,
                 _registered_method=True)
+        self.RunPipeline = channel.unary_unary(
+                '/skillos.v1.OrchestratorService/RunPipeline',
+                request_serializer=skillos_dot_v1_dot_orchestrator__service__pb2.RunPipelineRequest.SerializeToString,
+                response_deserializer=skillos_dot_v1_dot_orchestrator__service__pb2.RunPipelineResponse.FromString,
+                _registered_method=True)
 
 
 class OrchestratorServiceServicer:
@@ -231,6 +236,30 @@ class OrchestratorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RunPipeline(self, request, context):
+        """Runs skills one after another, each step's output the next step's payload, and waits
+        until the last ends. A step may be a parallel group: its members run at the same time with
+        the same input, the first to fail or be refused cancels the others, and the group's output
+        is an object keyed by member skill id (a repeated id gets `#2`, `#3`). An output that is
+        not an object reaches the next step as `{"text": ...}` (a string) or `{"value": ...}`.
+
+        Each step is a Run of its own (policy, approval policies, budget, breaker, rate limits) as
+        the caller, with its own execution. Every step's skill must exist and be allowed for the
+        caller before the first one runs. A step that fails or is refused ends the pipeline with
+        status FAILED and the steps that ran; one held for approval ends it with PENDING_APPROVAL
+        (the held step runs once approved; the steps after it do not). A pipeline is not resumed
+        after a server restart.
+
+        Fails with INVALID_ARGUMENT (INVALID_PIPELINE naming the step, INVALID_PAYLOAD when the
+        payload is not an object; a step's input schema refusing its payload is that step's
+        error); NOT_FOUND (SKILL_NOT_FOUND, naming the step);
+        PERMISSION_DENIED (POLICY_DENIED, naming the step and the policy); RESOURCE_EXHAUSTED
+        (RATE_LIMITED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrchestratorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -273,6 +302,11 @@ def add_OrchestratorServiceServicer_to_server(servicer, server):
                     servicer.ListRunners,
                     request_deserializer=skillos_dot_v1_dot_orchestrator__service__pb2.ListRunnersRequest.FromString,
                     response_serializer=skillos_dot_v1_dot_orchestrator__service__pb2.ListRunnersResponse.SerializeToString,
+            ),
+            'RunPipeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunPipeline,
+                    request_deserializer=skillos_dot_v1_dot_orchestrator__service__pb2.RunPipelineRequest.FromString,
+                    response_serializer=skillos_dot_v1_dot_orchestrator__service__pb2.RunPipelineResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -514,6 +548,33 @@ class OrchestratorService:
             '/skillos.v1.OrchestratorService/ListRunners',
             skillos_dot_v1_dot_orchestrator__service__pb2.ListRunnersRequest.SerializeToString,
             skillos_dot_v1_dot_orchestrator__service__pb2.ListRunnersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunPipeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skillos.v1.OrchestratorService/RunPipeline',
+            skillos_dot_v1_dot_orchestrator__service__pb2.RunPipelineRequest.SerializeToString,
+            skillos_dot_v1_dot_orchestrator__service__pb2.RunPipelineResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,272 @@
+//! Flow definitions: the one model that pipelines and compositions compile to (ADR 9).
+//!
+//! A definition is a sequence of steps; a step is a skill, or a parallel group of skills that
+//! get the same input. Each step's input is the previous step's output (the flow's input for
+//! the first), and a group's output is an object keyed by its members' names. Names are unique
+//! among siblings: a member is named by its skill id, a repeated id gets `#2`, `#3`, and so is
+//! a step of the sequence (a group by its members joined with `|`).
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::skill_id::SkillId;
+
+/// Most steps a definition may have, counting every member of every group.
+pub const MAX_STEPS: usize = 256;
+/// Most members of one parallel group.
+pub const MAX_GROUP: usize = 32;
+
+/// A flow to run: its steps, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowDefinition {
+    pub steps: Vec<Step>,
+}
+
+/// One step of a definition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// Unique among its siblings; a step's path is its name (`margin`), a member's its
+    /// group's name, a dot and its own (`margin|route.route`).
+    pub name: String,
+    pub kind: StepKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StepKind {
+    /// Runs the skill with the previous step's output as its payload.
+    Skill(SkillId),
+    /// Runs every member at once, each with the same input; the first failure cancels the
+    /// others.
+    Parallel(Vec<Step>),
+}
+
+impl FlowDefinition {
+    /// Every skill the definition runs, in order, each once.
+    pub fn skills(&self) -> Vec<&SkillId> {
+        let mut skills: Vec<&SkillId> = Vec::new();
+        for step in &self.steps {
+            for skill in step.skills() {
+                if !skills.contains(&skill) {
+                    skills.push(skill);
+                }
+            }
+        }
+        skills
+    }
+
+    /// Compiles a pipeline: each step is a skill id or a parallel group of ids separated by
+    /// `|` (`"text/summarize"`, `"finance/convert|finance/rates"`); ids in either form
+    /// (`domain/name`, `domain.name`).
+    pub fn pipeline<S: AsRef<str>>(steps: &[S]) -> Result<Self, DefinitionError> {
+        let groups = steps
+            .iter()
+            .enumerate()
+            .map(|(index, step)| {
+                step.as_ref()
+                    .split('|')
+                    .map(|id| parse_id(id.trim(), index))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::from_groups(groups)
+    }
+
+    /// A definition of groups of skills: one member makes a skill step, more a parallel group.
+    pub fn from_groups(groups: Vec<Vec<SkillId>>) -> Result<Self, DefinitionError> {
+        if groups.is_empty() {
+            return Err(DefinitionError::NoSteps);
+        }
+        let count: usize = groups.iter().map(Vec::len).sum();
+        if count > MAX_STEPS {
+            return Err(DefinitionError::TooManySteps(count));
+        }
+        let mut names = Names::default();
+        let mut steps = Vec::with_capacity(groups.len());
+        for (index, group) in groups.into_iter().enumerate() {
+            let step = match group.len() {
+                0 => return Err(DefinitionError::EmptyStep { index }),
+                1 => {
+                    let skill = group.into_iter().next().expect("one member");
+                    Step {
+                        name: names.next(skill.to_string()),
+                        kind: StepKind::Skill(skill),
+                    }
+                }
+                members if members > MAX_GROUP => {
+                    return Err(DefinitionError::GroupTooLarge { index, members });
+                }
+                _ => {
+                    let label = group
+                        .iter()
+                        .map(SkillId::to_string)
+                        .collect::<Vec<_>>()
+                        .join("|");
+                    let mut member_names = Names::default();
+                    let members = group
+                        .into_iter()
+                        .map(|skill| Step {
+                            name: member_names.next(skill.to_string()),
+                            kind: StepKind::Skill(skill),
+                        })
+                        .collect();
+                    Step {
+                        name: names.next(label),
+                        kind: StepKind::Parallel(members),
+                    }
+                }
+            };
+            steps.push(step);
+        }
+        Ok(Self { steps })
+    }
+}
+
+impl Step {
+    /// The skills this step runs, in order.
+    pub fn skills(&self) -> Vec<&SkillId> {
+        match &self.kind {
+            StepKind::Skill(skill) => vec![skill],
+            StepKind::Parallel(members) => members.iter().flat_map(Step::skills).collect(),
+        }
+    }
+}
+
+impl fmt::Display for FlowDefinition {
+    /// The pipeline syntax: steps joined with ` -> `, members of a group with `|`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, step) in self.steps.iter().enumerate() {
+            if index > 0 {
+                f.write_str(" -> ")?;
+            }
+            f.write_str(&step.name)?;
+        }
+        Ok(())
+    }
+}
+
+/// Names unique among siblings: the second `x` is `x#2`.
+#[derive(Default)]
+struct Names(HashMap<String, usize>);
+
+impl Names {
+    fn next(&mut self, base: String) -> String {
+        let seen = self.0.entry(base.clone()).or_insert(0);
+        *seen += 1;
+        if *seen == 1 {
+            base
+        } else {
+            format!("{base}#{seen}")
+        }
+    }
+}
+
+fn parse_id(id: &str, index: usize) -> Result<SkillId, DefinitionError> {
+    if id.is_empty() {
+        return Err(DefinitionError::EmptyStep { index });
+    }
+    SkillId::parse(id).map_err(|source| DefinitionError::InvalidSkillId { index, source })
+}
+
+/// Why steps do not make a definition; `index` is the step's position (from 0).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DefinitionError {
+    #[error("a pipeline needs at least one step")]
+    NoSteps,
+    #[error("step {index} is empty (a skill id, or ids separated by `|`)")]
+    EmptyStep { index: usize },
+    #[error("step {index}: {source}")]
+    InvalidSkillId {
+        index: usize,
+        source: crate::skill_id::InvalidSkillId,
+    },
+    #[error("step {index} runs {members} skills at once; a group has at most {MAX_GROUP}")]
+    GroupTooLarge { index: usize, members: usize },
+    #[error("the steps run {0} skills; a definition has at most {MAX_STEPS}")]
+    TooManySteps(usize),
+}
+
+impl DefinitionError {
+    /// The step at fault, if one is.
+    pub fn index(&self) -> Option<usize> {
+        match self {
+            Self::EmptyStep { index }
+            | Self::InvalidSkillId { index, .. }
+            | Self::GroupTooLarge { index, .. } => Some(*index),
+            Self::NoSteps | Self::TooManySteps(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(text: &str) -> SkillId {
+        SkillId::parse(text).unwrap()
+    }
+
+    #[test]
+    fn a_pipeline_is_steps_and_groups_named_by_their_skills() {
+        let definition =
+            FlowDefinition::pipeline(&["text/summarize", "a/b | a.c", "text/summarize"]).unwrap();
+        assert_eq!(
+            definition.to_string(),
+            "text/summarize -> a/b|a/c -> text/summarize#2"
+        );
+        let StepKind::Parallel(members) = &definition.steps[1].kind else {
+            panic!("a group");
+        };
+        let names: Vec<_> = members.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["a/b", "a/c"]);
+        assert_eq!(
+            definition.skills(),
+            [&id("text/summarize"), &id("a/b"), &id("a/c")]
+        );
+    }
+
+    #[test]
+    fn a_repeated_member_of_a_group_is_numbered() {
+        let definition = FlowDefinition::pipeline(&["a/b|a/b|a/b"]).unwrap();
+        let StepKind::Parallel(members) = &definition.steps[0].kind else {
+            panic!("a group");
+        };
+        let names: Vec<_> = members.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["a/b", "a/b#2", "a/b#3"]);
+    }
+
+    #[test]
+    fn bad_steps_name_their_position() {
+        let empty: [&str; 0] = [];
+        assert_eq!(
+            FlowDefinition::pipeline(&empty),
+            Err(DefinitionError::NoSteps)
+        );
+        let error = FlowDefinition::pipeline(&["a/b", "a/c|"]).unwrap_err();
+        assert_eq!(error, DefinitionError::EmptyStep { index: 1 });
+        let error = FlowDefinition::pipeline(&["a/b", " "]).unwrap_err();
+        assert_eq!(error.index(), Some(1));
+        let error = FlowDefinition::pipeline(&["a/b", "not an id"]).unwrap_err();
+        assert!(matches!(
+            error,
+            DefinitionError::InvalidSkillId { index: 1, .. }
+        ));
+        assert!(
+            error.to_string().starts_with("step 1: invalid skill id"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn definitions_are_bounded() {
+        let wide = vec!["a/b"; MAX_GROUP + 1].join("|");
+        assert!(matches!(
+            FlowDefinition::pipeline(&[wide]),
+            Err(DefinitionError::GroupTooLarge { index: 0, .. })
+        ));
+        let long = vec!["a/b"; MAX_STEPS + 1];
+        assert_eq!(
+            FlowDefinition::pipeline(&long),
+            Err(DefinitionError::TooManySteps(MAX_STEPS + 1))
+        );
+    }
+}

@@ -1,0 +1,143 @@
+"""Pipelines the way a user runs them: `skillos pipeline run` and grpcurl against the server with
+its local Python runner, over the example skills and two of the test's own."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from conftest import SKILLOS, run, start_server
+from test_runners import wait_for_runner
+
+KEYS = """\
+id: demo/keys
+name: keys
+description: The sorted keys of its payload.
+version: 0.1.0
+entrypoint: implementations.demo.keys:run
+input_schema: {type: object}
+"""
+
+NAP = """\
+id: demo/nap
+name: nap
+description: Sleeps for one second, then answers what it got.
+version: 0.1.0
+entrypoint: implementations.demo.nap:run
+input_schema: {type: object}
+"""
+
+
+def add_demo_skills(root: Path) -> None:
+    (root / "metadata" / "demo").mkdir()
+    (root / "metadata" / "demo" / "keys.yaml").write_text(KEYS)
+    (root / "metadata" / "demo" / "nap.yaml").write_text(NAP)
+    code = root / "implementations" / "demo"
+    code.mkdir()
+    (code / "__init__.py").write_text("")
+    (code / "keys.py").write_text("def run(payload):\n    return {'keys': sorted(payload)}\n")
+    (code / "nap.py").write_text(
+        "import time\n\n\ndef run(payload):\n    time.sleep(1)\n    return {'slept': 1}\n"
+    )
+
+
+def pipeline(server, *steps: str, payload: str = "{}", json_output: bool = True, check=True):
+    args = [SKILLOS, *(["--json"] if json_output else []), "pipeline", "run"]
+    for step in steps:
+        args += ["--step", step]
+    return run(*args, "--payload", payload, "--server", server.addr, check=check)
+
+
+def test_a_pipeline_chains_outputs_and_runs_groups_at_once(skills_root: Path, tmp_path: Path):
+    add_demo_skills(skills_root)
+    data = tmp_path / "data"
+    data.mkdir()
+    server = start_server(skills_root, data, local_runner=True)
+    try:
+        wait_for_runner(server.addr)
+
+        # A group's output is keyed by member; the next step gets it as its payload.
+        answered = json.loads(
+            pipeline(server, "oysters/get_pricelist|finance/get_exchange_rates", "demo/keys").stdout
+        )
+        assert answered["status"] == "succeeded", answered
+        assert answered["output"] == {
+            "keys": ["finance/get_exchange_rates", "oysters/get_pricelist"]
+        }
+        assert [(s["index"], s["member"]) for s in answered["steps"]] == [
+            (0, "oysters/get_pricelist"),
+            (0, "finance/get_exchange_rates"),
+            (1, ""),
+        ]
+        rates = answered["steps"][1]["output"]
+        assert rates["base"] == "USD" and rates["rates"]["EUR"] == 0.92
+        for step in answered["steps"]:
+            execution = json.loads(
+                run(
+                    SKILLOS, "executions", "get", step["execution_id"], "--server", server.addr
+                ).stdout
+            )
+            assert execution["skill_id"] == step["skill_id"]
+
+        # Two one-second skills in one group take about one second.
+        started = time.monotonic()
+        printed = pipeline(server, "demo/nap|demo/nap", json_output=False)
+        took = time.monotonic() - started
+        assert took < 1.9, f"the members ran one after the other: {took:.2f} s"
+        assert json.loads(printed.stdout) == {"demo/nap": {"slept": 1}, "demo/nap#2": {"slept": 1}}
+        assert "running 1 step(s)..." in printed.stderr
+
+        # The same over gRPC, with grpcurl.
+        answered = server.grpcurl(
+            "skillos.v1.OrchestratorService/RunPipeline",
+            {"steps": ["finance/get_exchange_rates", "demo/keys"], "payload": {"base": "EUR"}},
+        )
+        assert answered["status"] == "PIPELINE_STATUS_SUCCEEDED", answered
+        assert answered["output"] == {"keys": ["as_of", "base", "rates"]}
+    finally:
+        server.stop()
+
+
+def test_a_refused_step_stops_the_pipeline_and_bad_steps_run_nothing(
+    skills_root: Path, tmp_path: Path
+):
+    data = tmp_path / "data"
+    data.mkdir()
+    server = start_server(skills_root, data, local_runner=True)
+    try:
+        wait_for_runner(server.addr)
+        # get_exchange_rates' output is not a payload convert_currency accepts.
+        failed = pipeline(
+            server,
+            "finance/get_exchange_rates",
+            "finance/convert_currency",
+            "oysters/get_pricelist",
+            check=False,
+        )
+        assert failed.returncode == 1, failed
+        answered = json.loads(failed.stdout)
+        assert answered["status"] == "failed"
+        assert answered["error"]["code"] == "INVALID_PAYLOAD"
+        assert [(s["skill_id"], s["status"]) for s in answered["steps"]] == [
+            ("finance/get_exchange_rates", "succeeded"),
+            ("finance/convert_currency", "refused"),
+        ]
+
+        listed = lambda: json.loads(  # noqa: E731
+            run(SKILLOS, "--json", "executions", "list", "--server", server.addr).stdout
+        )
+        before = len(listed()["executions"])
+        for steps, reason in [
+            (["finance/get_exchange_rates", "finance/nope"], "SKILL_NOT_FOUND"),
+            (["finance/get_exchange_rates", "finance/convert_currency|"], "INVALID_PIPELINE"),
+        ]:
+            refused = pipeline(server, *steps, json_output=False, check=False)
+            assert refused.returncode == 1, refused
+            assert f"({reason})" in refused.stderr, refused.stderr
+        assert len(listed()["executions"]) == before, "a refused pipeline ran nothing"
+
+        usage = run(SKILLOS, "pipeline", "run", "--server", server.addr, check=False)
+        assert usage.returncode == 2 and "--step" in usage.stderr
+    finally:
+        server.stop()
