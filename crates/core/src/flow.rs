@@ -144,6 +144,89 @@ impl fmt::Display for FlowDefinition {
     }
 }
 
+/// A composition: a named pipeline in the catalog, read from
+/// `compositions/<domain>/<name>.json` in the predecessor's format:
+/// `{"id": "domain/name", "steps": ["a/b", ["c/d", "e/f"]], "version": "0.1.0", "active": true}`,
+/// a step being a skill id or a list of ids that run at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Composition {
+    pub id: SkillId,
+    pub version: String,
+    /// An inactive composition is listed but refuses to run until activated.
+    pub active: bool,
+    pub definition: FlowDefinition,
+    /// The file's path relative to the skills root (set by the registry).
+    pub source_path: String,
+}
+
+/// The entrypoint the predecessor writes into a composition's metadata file.
+pub const COMPOSITION_ENTRYPOINT: &str = "skillos.composition:run_composed_skill";
+
+impl Composition {
+    /// Parses a composition file.
+    pub fn parse(text: &str) -> Result<Self, CompositionError> {
+        let invalid = |message: &str| CompositionError(message.to_owned());
+        let json: serde_json::Value = serde_json::from_str(text)
+            .map_err(|error| CompositionError(format!("not JSON: {error}")))?;
+        let Some(object) = json.as_object() else {
+            return Err(invalid("Composition file must be a mapping"));
+        };
+        let id = match object.get("id") {
+            Some(serde_json::Value::String(id)) => {
+                SkillId::parse(id).map_err(|error| CompositionError(format!("id: {error}")))?
+            }
+            _ => return Err(invalid("id: a skill id (domain/name) is required")),
+        };
+        let version = match object.get("version") {
+            None | Some(serde_json::Value::Null) => "0.1.0".to_owned(),
+            Some(serde_json::Value::String(version)) => version.clone(),
+            Some(_) => return Err(invalid("version: must be a string")),
+        };
+        let active = match object.get("active") {
+            None | Some(serde_json::Value::Null) => false,
+            Some(serde_json::Value::Bool(active)) => *active,
+            Some(_) => return Err(invalid("active: must be true or false")),
+        };
+        let not_steps = "Composition steps must be a list of skill ids or parallel groups";
+        let Some(serde_json::Value::Array(items)) = object.get("steps") else {
+            return Err(invalid(not_steps));
+        };
+        if items.is_empty() {
+            return Err(invalid("Composition requires at least one step"));
+        }
+        let mut groups = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            let ids: Vec<&serde_json::Value> = match item {
+                serde_json::Value::Array(members) => members.iter().collect(),
+                other => vec![other],
+            };
+            let group = ids
+                .into_iter()
+                .map(|id| match id {
+                    serde_json::Value::String(id) => SkillId::parse(id)
+                        .map_err(|error| CompositionError(format!("steps[{index}]: {error}"))),
+                    _ => Err(invalid(not_steps)),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            groups.push(group);
+        }
+        let definition = FlowDefinition::from_groups(groups)
+            .map_err(|error| CompositionError(error.to_string()))?;
+        Ok(Self {
+            id,
+            version,
+            active,
+            definition,
+            source_path: String::new(),
+        })
+    }
+}
+
+/// Why a composition file was not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CompositionError(String);
+
 /// Names unique among siblings: the second `x` is `x#2`.
 #[derive(Default)]
 struct Names(HashMap<String, usize>);
@@ -254,6 +337,61 @@ mod tests {
             error.to_string().starts_with("step 1: invalid skill id"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_composition_reads_the_predecessors_format() {
+        let text = r#"{"id": "oysters/quote_and_check", "version": "0.1.2", "active": true,
+                       "steps": ["oysters/generate_quote", ["oysters/calculate_margin", "oysters/calculate_logistics"]]}"#;
+        let composition = Composition::parse(text).unwrap();
+        assert_eq!(composition.id, id("oysters/quote_and_check"));
+        assert_eq!(
+            (composition.version.as_str(), composition.active),
+            ("0.1.2", true)
+        );
+        assert_eq!(
+            composition.definition.to_string(),
+            "oysters/generate_quote -> oysters/calculate_margin|oysters/calculate_logistics"
+        );
+        let flat = Composition::parse(r#"{"id": "a/b", "steps": ["c/d", "e/f"]}"#).unwrap();
+        assert!(
+            !flat.active,
+            "a composition is inactive unless it says otherwise"
+        );
+        assert_eq!(flat.definition.steps.len(), 2);
+    }
+
+    #[test]
+    fn bad_compositions_say_what_is_wrong() {
+        for (text, message) in [
+            ("[]", "Composition file must be a mapping"),
+            (
+                r#"{"id": "a/b", "steps": []}"#,
+                "Composition requires at least one step",
+            ),
+            (
+                r#"{"id": "a/b", "steps": "c/d"}"#,
+                "Composition steps must be a list",
+            ),
+            (
+                r#"{"id": "a/b", "steps": [1]}"#,
+                "Composition steps must be a list",
+            ),
+            (r#"{"id": "a/b", "steps": [[]]}"#, "step 0 is empty"),
+            (r#"{"steps": ["c/d"]}"#, "id: a skill id"),
+            (
+                r#"{"id": "a/b", "steps": ["c d"]}"#,
+                "steps[0]: invalid skill id",
+            ),
+            (
+                r#"{"id": "a/b", "steps": ["c/d"], "active": "yes"}"#,
+                "active: must be",
+            ),
+            ("{", "not JSON"),
+        ] {
+            let error = Composition::parse(text).unwrap_err().to_string();
+            assert!(error.contains(message), "{text}: {error}");
+        }
     }
 
     #[test]

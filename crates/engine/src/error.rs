@@ -186,6 +186,8 @@ pub mod reason {
         INVALID_SCHEDULE: InvalidArgument,
         SHUTTING_DOWN: Unavailable,
         INVALID_PIPELINE: InvalidArgument,
+        COMPOSITION_INACTIVE: FailedPrecondition,
+        NOT_A_COMPOSITION: FailedPrecondition,
         NOT_FOUND: NotFound,
         INTERNAL: Internal,
     }

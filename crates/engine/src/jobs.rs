@@ -686,9 +686,20 @@ impl Service {
         if free == 0 {
             return Ok(0);
         }
-        let hosted = self.inner.dispatcher.hosted_skills();
+        let mut hosted = self.inner.dispatcher.hosted_skills();
         if hosted.is_empty() {
             return Ok(0);
+        }
+        // The server runs compositions itself, for every tenant with a runner.
+        let compositions = self.inner.orchestrator.skills.composition_ids();
+        if !compositions.is_empty() {
+            let tenants: std::collections::BTreeSet<String> = hosted
+                .iter()
+                .filter_map(|hosted| hosted.split_once('/').map(|(tenant, _)| tenant.to_owned()))
+                .collect();
+            for tenant in tenants {
+                hosted.extend(compositions.iter().map(|id| format!("{tenant}/{id}")));
+            }
         }
         let lease_token = uuid::Uuid::new_v4().simple().to_string();
         let now = skillos_store::now();

@@ -47,6 +47,10 @@ pub enum Error {
     InvalidSchema(String),
     #[error("no connected runner serves skill {0}")]
     NoRunner(String),
+    #[error(
+        "composition {0} is not active: activate it (skillos skills activate) or set \"active\": true in its file"
+    )]
+    CompositionInactive(String),
     #[error("execution {execution_id}: {source}")]
     Dispatch {
         execution_id: String,
@@ -224,6 +228,7 @@ impl Service {
             .skills
             .states(&principal.tenant)
             .await?
+            .deprecations
             .values()
             .map(|state| (state.skill_id.clone(), state.deprecated))
             .collect();
@@ -671,6 +676,9 @@ impl From<Error> for crate::error::Error {
             E::InvalidField { field, .. } => Self::field(reason::INVALID_REQUEST, field, message),
             E::InvalidSchema(_) => Self::new(reason::INVALID_SKILL_SCHEMA, message),
             E::NoRunner(_) => Self::new(reason::NO_RUNNER, message),
+            E::CompositionInactive(skill_id) => {
+                Self::new(reason::COMPOSITION_INACTIVE, message).with("skill_id", skill_id)
+            }
             E::ExecutionNotFound(_) => Self::new(reason::EXECUTION_NOT_FOUND, message),
             E::InvalidPageToken => Self::field(reason::INVALID_PAGE_TOKEN, "page_token", message),
             E::InvalidPageSize => Self::field(reason::INVALID_PAGE_SIZE, "page_size", message),

@@ -25,8 +25,15 @@ const STATES_FRESH_FOR: Duration = Duration::from_millis(750);
 /// Tenants whose overrides are kept; past this the memory starts over.
 const STATES_TENANTS: usize = 10_000;
 
-/// A tenant's deprecation overrides by skill id.
-pub(crate) type States = Arc<HashMap<String, SkillState>>;
+/// What a tenant set through the API over its skills' files: deprecations and composition
+/// activations, by skill id.
+#[derive(Debug, Default)]
+pub(crate) struct Overrides {
+    pub deprecations: HashMap<String, SkillState>,
+    pub activations: HashMap<String, bool>,
+}
+
+pub(crate) type States = Arc<Overrides>;
 /// Each tenant's overrides and when they were read (or changed here: then none are kept).
 type StatesByTenant = HashMap<TenantId, (Instant, Option<States>)>;
 
@@ -38,6 +45,8 @@ pub enum Error {
     NotFound(SkillId),
     #[error("deprecating a skill needs a reason or a replacement_id")]
     ReasonRequired,
+    #[error("skill {0} is not a composition; only compositions are activated")]
+    NotAComposition(SkillId),
     #[error("invalid replacement_id: {0}")]
     InvalidReplacement(String),
     #[error(
@@ -63,6 +72,9 @@ pub struct SkillView {
     pub deprecation: Deprecation,
     /// A runner of the caller's tenant that serves the skill is attached now.
     pub available: bool,
+    /// False for a composition that may not run: its file says so and the tenant has not
+    /// activated it, or the tenant deactivated it. True for every other skill.
+    pub active: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -117,6 +129,37 @@ pub struct SkillDocument {
     pub replacement_id: Option<String>,
     pub source_path: String,
     pub available: bool,
+    /// `function` (a runner serves it) or `composition` (the server runs its steps).
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub composition: Option<CompositionDocument>,
+}
+
+/// A composition's steps in a [`SkillDocument`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct CompositionDocument {
+    /// Each a skill id, or ids joined by `|` that run at once.
+    pub steps: Vec<String>,
+    pub version: String,
+    pub active: bool,
+    pub source_path: String,
+}
+
+impl CompositionDocument {
+    /// `active`: whether it may run for the caller's tenant ([`SkillView::active`]).
+    pub fn new(composition: &skillos_core::flow::Composition, active: bool) -> Self {
+        Self {
+            steps: composition
+                .definition
+                .steps
+                .iter()
+                .map(|step| step.name.clone())
+                .collect(),
+            version: composition.version.clone(),
+            active,
+            source_path: composition.source_path.clone(),
+        }
+    }
 }
 
 impl SkillDocument {
@@ -148,6 +191,16 @@ impl SkillDocument {
             replacement_id: view.deprecation.replacement_id.clone(),
             source_path: view.skill.source_path.clone(),
             available: view.available,
+            kind: if view.skill.composition.is_some() {
+                "composition"
+            } else {
+                "function"
+            },
+            composition: view
+                .skill
+                .composition
+                .as_ref()
+                .map(|composition| CompositionDocument::new(composition, view.active)),
         }
     }
 }
@@ -206,6 +259,28 @@ impl Service {
         }
     }
 
+    /// Whether a runner of `tenant` serves the skill now; for a composition, whether every
+    /// skill it runs is available (the registry refuses cycles, so this ends).
+    fn available(&self, catalog: &Catalog, tenant: &TenantId, skill: &Skill) -> bool {
+        match &skill.composition {
+            None => self.dispatcher.hosts(tenant, &skill.id().to_string()),
+            Some(composition) => composition.definition.skills().into_iter().all(|step| {
+                catalog
+                    .get(step)
+                    .is_some_and(|step| self.available(catalog, tenant, step))
+            }),
+        }
+    }
+
+    /// The ids of the catalog's compositions.
+    pub fn composition_ids(&self) -> Vec<String> {
+        self.catalog()
+            .skills()
+            .filter(|skill| skill.composition.is_some())
+            .map(|skill| skill.id().to_string())
+            .collect()
+    }
+
     fn catalog(&self) -> Arc<Catalog> {
         self.registry
             .as_ref()
@@ -256,10 +331,12 @@ impl Service {
             })
             .map(|skill| SkillView {
                 skill: skill.clone(),
-                deprecation: Deprecation::of(skill, states.get(&skill.id().to_string())),
-                available: self
-                    .dispatcher
-                    .hosts(&principal.tenant, &skill.id().to_string()),
+                deprecation: Deprecation::of(
+                    skill,
+                    states.deprecations.get(&skill.id().to_string()),
+                ),
+                available: self.available(&catalog, &principal.tenant, skill),
+                active: active(skill, &states),
             })
             .filter(|view| query.include_deprecated || !view.deprecation.deprecated)
             .collect();
@@ -409,16 +486,60 @@ impl Service {
         self.view(principal, skill).await
     }
 
+    /// Lets a composition run for the caller's tenant (`active` true) or stops it, whatever its
+    /// file says; audited.
+    pub async fn activate(
+        &self,
+        principal: &Principal,
+        id: &str,
+        active: bool,
+    ) -> Result<SkillView, Error> {
+        self.require(principal, crate::policy::permission::SKILLS_MANAGE)?;
+        let id = SkillId::parse(id.trim())?;
+        let skill = self
+            .catalog()
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(id.clone()))?;
+        if skill.composition.is_none() {
+            return Err(Error::NotAComposition(id));
+        }
+        let action = if active {
+            "composition.activated"
+        } else {
+            "composition.deactivated"
+        };
+        let audit = AuditEvent::now(
+            &principal.tenant,
+            &principal.subject,
+            action,
+            &id.to_string(),
+            serde_json::json!({}),
+        );
+        let activation = skillos_store::Activation {
+            skill_id: id.to_string(),
+            active,
+            updated_by: principal.subject.clone(),
+            updated_at: skillos_store::now(),
+        };
+        self.store
+            .put_activation(&principal.tenant, &activation, &audit)
+            .await?;
+        self.forget_states(&principal.tenant);
+        tracing::info!(skill_id = %id, actor = %principal.subject, active, "composition activation set");
+        self.view(principal, skill).await
+    }
+
     async fn view(&self, principal: &Principal, skill: Arc<Skill>) -> Result<SkillView, Error> {
         let states = self.states(&principal.tenant).await?;
-        let deprecation = Deprecation::of(&skill, states.get(&skill.id().to_string()));
-        let available = self
-            .dispatcher
-            .hosts(&principal.tenant, &skill.id().to_string());
+        let deprecation = Deprecation::of(&skill, states.deprecations.get(&skill.id().to_string()));
+        let available = self.available(&self.catalog(), &principal.tenant, &skill);
+        let active = active(&skill, &states);
         Ok(SkillView {
             skill,
             deprecation,
             available,
+            active,
         })
     }
 
@@ -430,14 +551,22 @@ impl Service {
             return Ok(states.clone());
         }
         let read_at = Instant::now();
-        let states: States = Arc::new(
-            self.store
+        let states: States = Arc::new(Overrides {
+            deprecations: self
+                .store
                 .skill_states(tenant)
                 .await?
                 .into_iter()
                 .map(|state| (state.skill_id.clone(), state))
                 .collect(),
-        );
+            activations: self
+                .store
+                .activations(tenant)
+                .await?
+                .into_iter()
+                .map(|activation| (activation.skill_id, activation.active))
+                .collect(),
+        });
         let mut cache = self.lock_states();
         if cache.len() >= STATES_TENANTS {
             cache.clear();
@@ -459,6 +588,17 @@ impl Service {
     fn lock_states(&self) -> std::sync::MutexGuard<'_, StatesByTenant> {
         self.states.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Whether a skill may run: a composition as the tenant set it, else as its file says.
+fn active(skill: &Skill, states: &Overrides) -> bool {
+    skill.composition.as_ref().is_none_or(|composition| {
+        states
+            .activations
+            .get(&skill.id().to_string())
+            .copied()
+            .unwrap_or(composition.active)
+    })
 }
 
 /// What a page token carries: the filters of the listing that issued it and the last id
@@ -497,6 +637,7 @@ impl From<Error> for crate::error::Error {
             E::ReasonRequired => {
                 return Self::field(reason::DEPRECATION_REASON_REQUIRED, "reason", message);
             }
+            E::NotAComposition(_) => reason::NOT_A_COMPOSITION,
             E::InvalidReplacement(_) => {
                 return Self::field(reason::INVALID_REPLACEMENT, "replacement_id", message);
             }

@@ -25,11 +25,12 @@ use std::sync::Arc;
 pub use group_commit::WriteStats;
 pub use job::{AttemptChange, Job, JobFence, JobFilter, JobSource, JobState, JobTransition};
 pub use model::{
-    ApiKey, Approval, ApprovalDecision, ApprovalFilter, ApprovalState, AuditEvent, BudgetKey,
-    BudgetLimit, Circuit, CircuitState, Counter, CounterKey, Decided, ErrorClass, ErrorOrigin,
-    Execution, ExecutionError, ExecutionFilter, ExecutionStatus, ExecutionUpdate, Finished,
-    IdempotencyClaim, IdempotencyRecord, JobEnd, Reservation, ReserveCheck, RoutingFeedback,
-    Settlement, SkillState, SkillVector, TenantId, UsageDelta, UsageFilter, UsageRow, now,
+    Activation, ApiKey, Approval, ApprovalDecision, ApprovalFilter, ApprovalState, AuditEvent,
+    BudgetKey, BudgetLimit, Circuit, CircuitState, Counter, CounterKey, Decided, ErrorClass,
+    ErrorOrigin, Execution, ExecutionError, ExecutionFilter, ExecutionStatus, ExecutionUpdate,
+    Finished, IdempotencyClaim, IdempotencyRecord, JobEnd, Reservation, ReserveCheck,
+    RoutingFeedback, Settlement, SkillState, SkillVector, TenantId, UsageDelta, UsageFilter,
+    UsageRow, now,
 };
 pub use postgres::PgStore;
 pub use schedule::{ManualFire, Schedule, ScheduleFilter, ScheduleState};
@@ -189,6 +190,18 @@ pub trait Store: JobStore + WebhookStore + ScheduleStore + std::fmt::Debug {
         &self,
         tenant: &TenantId,
         skill_id: &str,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+
+    /// The tenant's composition activations.
+    async fn activations(&self, tenant: &TenantId) -> Result<Vec<Activation>>;
+
+    /// Activates or deactivates a composition for the tenant and records the audit event in
+    /// the same transaction.
+    async fn put_activation(
+        &self,
+        tenant: &TenantId,
+        activation: &Activation,
         audit: &AuditEvent,
     ) -> Result<()>;
 

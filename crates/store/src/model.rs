@@ -71,6 +71,15 @@ pub struct SkillState {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A tenant's decision to run a composition or not, overriding its file's `active`.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct Activation {
+    pub skill_id: String,
+    pub active: bool,
+    pub updated_by: String,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// Where an execution is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ExecutionStatus {

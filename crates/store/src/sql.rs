@@ -120,6 +120,55 @@ macro_rules! impl_store {
                 .await
             }
 
+            async fn activations(
+                &self,
+                tenant: &$crate::TenantId,
+            ) -> $crate::Result<Vec<$crate::Activation>> {
+                let activations = sqlx::query_as(
+                    "SELECT skill_id, active, updated_by, updated_at \
+                     FROM composition_activations WHERE tenant_id = $1 ORDER BY skill_id",
+                )
+                .bind(tenant.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(activations)
+            }
+
+            async fn put_activation(
+                &self,
+                tenant: &$crate::TenantId,
+                activation: &$crate::Activation,
+                audit: &$crate::AuditEvent,
+            ) -> $crate::Result<()> {
+                let tenant = tenant.clone();
+                let activation = activation.clone();
+                let audit = audit.clone();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                        sqlx::query(
+                            "INSERT INTO composition_activations \
+                             (tenant_id, skill_id, active, updated_by, updated_at) \
+                             VALUES ($1, $2, $3, $4, $5) \
+                             ON CONFLICT (tenant_id, skill_id) DO UPDATE SET \
+                             active = excluded.active, updated_by = excluded.updated_by, \
+                             updated_at = excluded.updated_at",
+                        )
+                        .bind(tenant.as_str())
+                        .bind(&activation.skill_id)
+                        .bind(activation.active)
+                        .bind(&activation.updated_by)
+                        .bind(activation.updated_at)
+                        .execute(&mut *tx)
+                        .await?;
+                        insert_audit(&mut *tx, &audit).await?;
+                        tx.commit().await?;
+                        Ok(())
+                    })
+                })
+                .await
+            }
+
             async fn insert_execution(&self, execution: &$crate::Execution) -> $crate::Result<()> {
                 let execution = execution.clone();
                 self.write(move |conn| {

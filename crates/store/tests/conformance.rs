@@ -123,6 +123,7 @@ macro_rules! conformance {
 
 conformance!(
     ping_and_backend,
+    activations_are_per_tenant_upserted_and_audited,
     clearing_a_skill_state_removes_the_override_and_is_audited,
     execution_updates_can_be_conditional,
     skill_state_round_trip_and_upsert,
@@ -577,6 +578,59 @@ mod cases {
 
     pub async fn ping_and_backend(store: &dyn Store) {
         store.ping().await.unwrap();
+    }
+
+    pub async fn activations_are_per_tenant_upserted_and_audited(store: &dyn Store) {
+        let tenant = TenantId::default_tenant();
+        let other = TenantId::new("other");
+        assert!(store.activations(&tenant).await.unwrap().is_empty());
+        let activation = |skill_id: &str, active| skillos_store::Activation {
+            skill_id: skill_id.to_owned(),
+            active,
+            updated_by: "admin".to_owned(),
+            updated_at: skillos_store::now(),
+        };
+        for (skill_id, active, action) in [
+            ("c/two", true, "composition.activated"),
+            ("c/one", true, "composition.activated"),
+            ("c/two", false, "composition.deactivated"),
+        ] {
+            let audit = AuditEvent::now(&tenant, "admin", action, skill_id, json!({}));
+            store
+                .put_activation(&tenant, &activation(skill_id, active), &audit)
+                .await
+                .unwrap();
+        }
+        let stored: Vec<_> = store
+            .activations(&tenant)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.skill_id, a.active, a.updated_by))
+            .collect();
+        assert_eq!(
+            stored,
+            [
+                ("c/one".to_owned(), true, "admin".to_owned()),
+                ("c/two".to_owned(), false, "admin".to_owned())
+            ]
+        );
+        assert!(store.activations(&other).await.unwrap().is_empty());
+        let actions: Vec<String> = store
+            .list_audit(&tenant, None, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|event| event.action)
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "composition.activated",
+                "composition.activated",
+                "composition.deactivated"
+            ]
+        );
     }
 
     pub async fn clearing_a_skill_state_removes_the_override_and_is_audited(store: &dyn Store) {

@@ -10,7 +10,7 @@ use super::{
     ExecutionsArgs, ExecutionsCommand, FeedbackArgs, RunArgs, RunnersArgs, RunnersCommand,
     SkillsArgs, SkillsCommand,
 };
-use skillos_engine::skills::SkillDocument;
+use skillos_engine::skills::{CompositionDocument, SkillDocument};
 use skillos_proto::v1::orchestrator_service_client::OrchestratorServiceClient;
 
 pub async fn skills(args: SkillsArgs, json: bool) -> Result<(), Failure> {
@@ -95,6 +95,22 @@ pub async fn skills(args: SkillsArgs, json: bool) -> Result<(), Failure> {
             let request = v1::UndeprecateSkillRequest { skill_id: id };
             let response = client
                 .undeprecate_skill(request)
+                .await
+                .map_err(status_failure)?;
+            print_skill(response.into_inner().skill, json);
+        }
+        SkillsCommand::Activate { id } => {
+            let request = v1::ActivateSkillRequest { skill_id: id };
+            let response = client
+                .activate_skill(request)
+                .await
+                .map_err(status_failure)?;
+            print_skill(response.into_inner().skill, json);
+        }
+        SkillsCommand::Deactivate { id } => {
+            let request = v1::DeactivateSkillRequest { skill_id: id };
+            let response = client
+                .deactivate_skill(request)
                 .await
                 .map_err(status_failure)?;
             print_skill(response.into_inner().skill, json);
@@ -189,6 +205,13 @@ pub fn status_failure(status: tonic::Status) -> Failure {
 /// `deprecated`, `no runner`, both, or nothing.
 fn state(skill: &v1::Skill) -> String {
     let mut words = Vec::new();
+    if let Some(composition) = &skill.composition {
+        words.push(if composition.active {
+            "composition"
+        } else {
+            "inactive composition"
+        });
+    }
     if skill.deprecation.as_ref().is_some_and(|d| d.deprecated) {
         words.push("deprecated");
     }
@@ -233,6 +256,11 @@ fn print_skill(skill: Option<v1::Skill>, json: bool) {
     if !deprecation.replacement_id.is_empty() {
         rows.push(["replacement".to_owned(), deprecation.replacement_id.clone()]);
     }
+    if let Some(composition) = &skill.composition {
+        rows.push(["steps".to_owned(), composition.steps.join(" -> ")]);
+        rows.push(["active".to_owned(), composition.active.to_string()]);
+        rows.push(["composition".to_owned(), composition.source_path.clone()]);
+    }
     outln!("{}", table(["field", "value"], rows));
 }
 
@@ -268,6 +296,20 @@ fn skill_json(skill: &v1::Skill) -> serde_json::Value {
         replacement_id: Some(deprecation.replacement_id).filter(|r| !r.is_empty()),
         source_path: skill.source_path.clone(),
         available: skill.available,
+        kind: if skill.kind() == v1::SkillKind::Composition {
+            "composition"
+        } else {
+            "function"
+        },
+        composition: skill
+            .composition
+            .as_ref()
+            .map(|composition| CompositionDocument {
+                steps: composition.steps.clone(),
+                version: composition.version.clone(),
+                active: composition.active,
+                source_path: composition.source_path.clone(),
+            }),
     };
     serde_json::to_value(document).unwrap_or_default()
 }
@@ -289,6 +331,7 @@ fn issue_from_proto(issue: &v1::ValidationIssue) -> Issue {
         v1::ValidationCategory::DuplicateId => Category::DuplicateId,
         v1::ValidationCategory::Entrypoint => Category::Entrypoint,
         v1::ValidationCategory::Io => Category::Io,
+        v1::ValidationCategory::Composition => Category::Composition,
         v1::ValidationCategory::Metadata | v1::ValidationCategory::Unspecified => {
             Category::Metadata
         }

@@ -334,6 +334,10 @@ enum SkillsCommand {
     },
     /// Clear a skill's deprecation.
     Undeprecate { id: String },
+    /// Let a composition run for your tenant, whatever its file says (kept in the store).
+    Activate { id: String },
+    /// Stop a composition from running for your tenant, whatever its file says.
+    Deactivate { id: String },
     /// Validate the server's skills root.
     Validate {
         /// Skip the entrypoint check.

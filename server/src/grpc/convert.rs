@@ -6,7 +6,7 @@ use skillos_core::manifest::RiskTier;
 use skillos_core::registry::{Category, Issue, Severity};
 use skillos_proto::v1;
 
-use skillos_engine::skills::SkillView;
+use skillos_engine::skills::{CompositionDocument, SkillView};
 
 /// `with_schemas` false leaves out the input and output schemas (the BASIC view).
 pub fn skill(view: &SkillView, with_schemas: bool) -> v1::Skill {
@@ -44,6 +44,20 @@ pub fn skill(view: &SkillView, with_schemas: bool) -> v1::Skill {
         }),
         source_path: view.skill.source_path.clone(),
         available: view.available,
+        kind: if view.skill.composition.is_some() {
+            v1::SkillKind::Composition
+        } else {
+            v1::SkillKind::Function
+        } as i32,
+        composition: view.skill.composition.as_ref().map(|composition| {
+            let document = CompositionDocument::new(composition, view.active);
+            v1::CompositionInfo {
+                steps: document.steps,
+                version: document.version,
+                active: document.active,
+                source_path: document.source_path,
+            }
+        }),
     }
 }
 
@@ -64,6 +78,7 @@ pub fn issue(issue: &Issue) -> v1::ValidationIssue {
         Category::DuplicateId => v1::ValidationCategory::DuplicateId,
         Category::Entrypoint => v1::ValidationCategory::Entrypoint,
         Category::Io => v1::ValidationCategory::Io,
+        Category::Composition => v1::ValidationCategory::Composition,
     };
     let severity = match issue.severity {
         Severity::Error => v1::ValidationSeverity::Error,

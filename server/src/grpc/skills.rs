@@ -115,4 +115,34 @@ impl SkillService for Adapter {
             skill: Some(convert::skill(&view, true)),
         }))
     }
+
+    async fn activate_skill(
+        &self,
+        request: Request<v1::ActivateSkillRequest>,
+    ) -> Result<Response<v1::ActivateSkillResponse>, Status> {
+        let principal = self.auth.grpc(&request).await?;
+        let view = self
+            .service
+            .activate(&principal, &request.get_ref().skill_id, true)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(v1::ActivateSkillResponse {
+            skill: Some(convert::skill(&view, true)),
+        }))
+    }
+
+    async fn deactivate_skill(
+        &self,
+        request: Request<v1::DeactivateSkillRequest>,
+    ) -> Result<Response<v1::DeactivateSkillResponse>, Status> {
+        let principal = self.auth.grpc(&request).await?;
+        let view = self
+            .service
+            .activate(&principal, &request.get_ref().skill_id, false)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(v1::DeactivateSkillResponse {
+            skill: Some(convert::skill(&view, true)),
+        }))
+    }
 }

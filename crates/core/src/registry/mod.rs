@@ -1,10 +1,12 @@
-//! The skill registry: the skills of a skills root, loaded from `metadata/**/*.y{a,}ml`.
+//! The skill registry: the skills of a skills root, loaded from `metadata/**/*.y{a,}ml`, and
+//! the compositions among them (`compositions/**/*.json`, see [`compositions`]).
 //!
 //! Loading never fails because of one file: an invalid manifest is reported as an [`Issue`] with
 //! its path and reason, and every other skill is still served. The current [`Catalog`] is an
 //! immutable snapshot behind a lock that is held only to clone an `Arc`, so a reload (on a file
 //! change, see [`watch`]) never blocks requests.
 
+mod compositions;
 mod entrypoint;
 mod scaffold;
 mod watch;
@@ -17,11 +19,14 @@ use std::sync::{Arc, RwLock};
 pub use scaffold::{Scaffolded, scaffold};
 pub use watch::Watcher;
 
+use crate::flow::Composition;
 use crate::manifest::{self, Manifest, ProblemKind};
 use crate::skill_id::SkillId;
 
 /// Folder of the manifests inside a skills root.
 pub const METADATA_DIR: &str = "metadata";
+/// Folder of the compositions inside a skills root.
+pub const COMPOSITIONS_DIR: &str = "compositions";
 /// Requests the root does not serve, relative to the root.
 pub const OUT_OF_SCOPE_FILE: &str = "routing/out_of_scope.yaml";
 /// Most out-of-scope examples a root may list, and their longest length.
@@ -91,6 +96,8 @@ pub struct Skill {
     pub manifest: Manifest,
     /// Path of the manifest relative to the root, with `/` separators.
     pub source_path: String,
+    /// Set when the skill is a composition of others: its steps, run by the server itself.
+    pub composition: Option<Composition>,
 }
 
 impl Skill {
@@ -116,6 +123,7 @@ pub enum Category {
     Metadata,
     DuplicateId,
     Entrypoint,
+    Composition,
     Io,
 }
 
@@ -126,6 +134,7 @@ impl Category {
             Self::Metadata => "metadata",
             Self::DuplicateId => "duplicate_id",
             Self::Entrypoint => "entrypoint",
+            Self::Composition => "composition",
             Self::Io => "io",
         }
     }
@@ -163,7 +172,7 @@ impl Catalog {
         let mut issues = Vec::new();
         let mut files = Vec::new();
         if metadata_dir.is_dir() {
-            collect_manifests(root, &metadata_dir, &mut files, &mut issues);
+            collect_files(root, &metadata_dir, is_manifest, &mut files, &mut issues);
         }
         files.sort();
 
@@ -234,9 +243,11 @@ impl Catalog {
             let skill = Skill {
                 manifest,
                 source_path: relative,
+                composition: None,
             };
             skills.insert(skill.id().clone(), Arc::new(skill));
         }
+        compositions::load(root, &mut skills, &mut issues);
         let out_of_scope = load_out_of_scope(root, &mut issues);
         issues.sort_by(|a, b| (&a.path, a.category).cmp(&(&b.path, b.category)));
         Self {
@@ -253,6 +264,7 @@ impl Catalog {
             let mut entrypoint_issues: Vec<Issue> = catalog
                 .skills
                 .values()
+                .filter(|skill| skill.composition.is_none())
                 .filter_map(|skill| {
                     entrypoint::check(root, &skill.manifest.entrypoint)
                         .err()
@@ -408,7 +420,14 @@ fn log_catalog(root: &Path, catalog: &Catalog) {
     }
 }
 
-fn collect_manifests(root: &Path, dir: &Path, files: &mut Vec<PathBuf>, issues: &mut Vec<Issue>) {
+/// The files under `dir` that `accept` takes, at any depth.
+fn collect_files(
+    root: &Path,
+    dir: &Path,
+    accept: fn(&Path) -> bool,
+    files: &mut Vec<PathBuf>,
+    issues: &mut Vec<Issue>,
+) {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(error) => {
@@ -428,8 +447,8 @@ fn collect_manifests(root: &Path, dir: &Path, files: &mut Vec<PathBuf>, issues: 
             continue;
         };
         if file_type.is_dir() {
-            collect_manifests(root, &path, files, issues);
-        } else if is_manifest(&path) {
+            collect_files(root, &path, accept, files, issues);
+        } else if accept(&path) {
             files.push(path);
         }
     }

@@ -190,3 +190,184 @@ fn out_of_scope_requests_are_read_from_the_routing_folder() {
     assert!(!catalog.is_valid());
     assert_eq!(catalog.len(), 1, "the skills are still served");
 }
+
+/// The metadata file the predecessor writes for a composition.
+fn composed_manifest(id: &str) -> String {
+    let (_, name) = id.split_once('/').unwrap();
+    format!(
+        "id: {id}\nname: {name}\ndescription: composed {id}\nversion: 0.1.0\n\
+         entrypoint: skillos.composition:run_composed_skill\ntags: [composed]\n"
+    )
+}
+
+fn composition(id: &str, steps: &str) -> String {
+    format!(r#"{{"id": "{id}", "steps": {steps}, "version": "0.1.0", "active": true}}"#)
+}
+
+#[test]
+fn a_composition_is_a_skill_of_the_catalog_with_its_steps() {
+    let root = tempfile::tempdir().unwrap();
+    for id in ["a/one", "a/two", "a/three"] {
+        let (domain, name) = id.split_once('/').unwrap();
+        write(
+            root.path(),
+            &format!("metadata/{domain}/{name}.yaml"),
+            &manifest(id),
+        );
+    }
+    write(
+        root.path(),
+        "metadata/c/both.yaml",
+        &composed_manifest("c/both"),
+    );
+    write(
+        root.path(),
+        "compositions/c/both.json",
+        &composition("c/both", r#"["a/one", ["a/two", "a/three"]]"#),
+    );
+    write(
+        root.path(),
+        "metadata/c/outer.yaml",
+        &composed_manifest("c/outer"),
+    );
+    write(
+        root.path(),
+        "compositions/c/outer.json",
+        &composition("c/outer", r#"["c/both", "a/one"]"#),
+    );
+
+    let catalog = Catalog::validate(root.path(), true);
+    let both = catalog.get(&SkillId::parse("c/both").unwrap()).unwrap();
+    let steps = &both.composition.as_ref().unwrap().definition;
+    assert_eq!(steps.to_string(), "a/one -> a/two|a/three");
+    assert!(
+        catalog
+            .get(&SkillId::parse("c/outer").unwrap())
+            .unwrap()
+            .composition
+            .is_some()
+    );
+    // The composition entrypoint is not a Python function to check.
+    let entrypoint_issues: Vec<_> = catalog
+        .issues()
+        .iter()
+        .filter(|issue| {
+            issue
+                .skill_id
+                .as_deref()
+                .is_some_and(|id| id.starts_with("c/"))
+        })
+        .collect();
+    assert!(entrypoint_issues.is_empty(), "{entrypoint_issues:?}");
+}
+
+#[test]
+fn unknown_steps_cycles_and_missing_halves_are_errors_and_not_served() {
+    let root = tempfile::tempdir().unwrap();
+    write(root.path(), "metadata/a/one.yaml", &manifest("a/one"));
+    let composed = [
+        ("c/unknown", r#"["a/one", "a/missing"]"#),
+        ("c/ping", r#"["a/one", "c/pong"]"#),
+        ("c/pong", r#"[["a/one", "c/ping"]]"#),
+        ("c/self", r#"["c/self"]"#),
+        // Its only step is removed for its cycle, so it is left with an unknown step.
+        ("c/uses_ping", r#"["c/ping"]"#),
+    ];
+    for (id, steps) in composed {
+        let name = id.split_once('/').unwrap().1;
+        write(
+            root.path(),
+            &format!("metadata/c/{name}.yaml"),
+            &composed_manifest(id),
+        );
+        write(
+            root.path(),
+            &format!("compositions/c/{name}.json"),
+            &composition(id, steps),
+        );
+    }
+    // A composition without its metadata, and metadata without its composition.
+    write(
+        root.path(),
+        "compositions/c/orphan.json",
+        &composition("c/orphan", r#"["a/one"]"#),
+    );
+    write(
+        root.path(),
+        "metadata/c/hollow.yaml",
+        &composed_manifest("c/hollow"),
+    );
+    write(
+        root.path(),
+        "compositions/c/broken.json",
+        r#"{"id": "c/broken", "steps": []}"#,
+    );
+
+    let catalog = Catalog::load(root.path());
+    let ids: Vec<String> = catalog.skills().map(|s| s.id().to_string()).collect();
+    assert_eq!(ids, ["a/one"], "{:?}", catalog.issues());
+    let message = |id: &str| {
+        catalog
+            .issues()
+            .iter()
+            .find(|issue| issue.skill_id.as_deref() == Some(id))
+            .map(|issue| (issue.path.clone(), issue.category, issue.message.clone()))
+            .unwrap_or_else(|| panic!("no issue for {id}: {:?}", catalog.issues()))
+    };
+    assert_eq!(
+        message("c/unknown"),
+        (
+            "compositions/c/unknown.json".to_owned(),
+            Category::Composition,
+            "Unknown skills: a/missing".to_owned()
+        )
+    );
+    assert!(
+        message("c/ping")
+            .2
+            .starts_with("Composition cycle detected: c/ping -> c/pong -> c/ping")
+    );
+    assert!(message("c/self").2.contains("c/self -> c/self"));
+    assert_eq!(message("c/uses_ping").2, "Unknown skills: c/ping");
+    assert!(message("c/orphan").2.contains("has no metadata file"));
+    assert_eq!(message("c/hollow").0, "metadata/c/hollow.yaml");
+    let broken = catalog
+        .issues()
+        .iter()
+        .find(|issue| issue.path == "compositions/c/broken.json")
+        .unwrap();
+    assert_eq!(broken.message, "Composition requires at least one step");
+}
+
+#[test]
+fn a_compositions_folder_created_later_is_watched() {
+    let root = tempfile::tempdir().unwrap();
+    write(root.path(), "metadata/a/one.yaml", &manifest("a/one"));
+    write(
+        root.path(),
+        "metadata/c/both.yaml",
+        &composed_manifest("c/both"),
+    );
+    let registry = Registry::open(root.path()).unwrap();
+    assert_eq!(registry.catalog().len(), 1, "no composition file yet");
+    let _watcher = registry.watch(Duration::from_millis(50)).unwrap();
+
+    write(
+        root.path(),
+        "compositions/c/both.json",
+        &composition("c/both", r#"["a/one"]"#),
+    );
+    wait_until(|| registry.catalog().len() == 2);
+    // Changes inside the new folder count too.
+    write(
+        root.path(),
+        "compositions/c/both.json",
+        &composition("c/both", r#"["a/one", "a/one"]"#),
+    );
+    wait_until(|| {
+        let catalog = registry.catalog();
+        let both = catalog.get(&SkillId::parse("c/both").unwrap());
+        both.and_then(|skill| skill.composition.as_ref())
+            .is_some_and(|composition| composition.definition.steps.len() == 2)
+    });
+}

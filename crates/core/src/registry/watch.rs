@@ -6,17 +6,17 @@
 //! CLOSE_NOWRITE), and the reload reads every manifest, so counting those would reload forever.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 
-use super::{Error, METADATA_DIR, Registry, is_manifest};
+use super::{COMPOSITIONS_DIR, Error, METADATA_DIR, Registry, is_manifest};
 
 /// Keeps the watch alive; dropping it stops watching (and ends the reload thread).
 pub struct Watcher {
-    _watcher: RecommendedWatcher,
+    _watcher: Arc<Mutex<RecommendedWatcher>>,
 }
 
 impl std::fmt::Debug for Watcher {
@@ -26,37 +26,48 @@ impl std::fmt::Debug for Watcher {
 }
 
 impl Registry {
-    /// Watches the manifests and reloads after `debounce` of quiet once one changed. Only
-    /// `metadata/` is watched (a virtualenv or `node_modules` elsewhere in the root would use up
-    /// file watches for nothing); a root without `metadata/` yet is watched as a whole, so the
-    /// folder's creation is seen.
+    /// Watches the manifests and compositions and reloads after `debounce` of quiet once one
+    /// changed. Only `metadata/` and `compositions/` are watched, at any depth (a virtualenv or
+    /// `node_modules` elsewhere in the root would use up file watches for nothing), and the
+    /// root itself without its subfolders, so that either folder is seen when it is created
+    /// and watched from then on.
     pub fn watch(self: &Arc<Self>, debounce: Duration) -> Result<Watcher, Error> {
-        let metadata_dir = self.root.join(METADATA_DIR);
-        let watched = if metadata_dir.is_dir() {
-            metadata_dir.clone()
-        } else {
-            self.root.clone()
-        };
-        let watch_error = |source| Error::Watch {
-            path: watched.clone(),
-            source,
+        let dirs = [
+            self.root.join(METADATA_DIR),
+            self.root.join(COMPOSITIONS_DIR),
+        ];
+        let watch_error = |path: &Path| {
+            let path = path.to_owned();
+            move |source| Error::Watch { path, source }
         };
 
         let (changed, changes) = mpsc::channel::<()>();
-        let mut watcher =
+        let catalog_dirs = dirs.clone();
+        let watcher =
             notify::recommended_watcher(move |event: notify::Result<Event>| match event {
-                Ok(event) if is_manifest_change(&event, &metadata_dir) => {
+                Ok(event) if is_catalog_change(&event, &catalog_dirs[0], &catalog_dirs[1]) => {
                     let _ = changed.send(());
                 }
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "skills root watch error"),
             })
-            .map_err(watch_error)?;
-        watcher
-            .watch(&watched, RecursiveMode::Recursive)
-            .map_err(watch_error)?;
+            .map_err(watch_error(&self.root))?;
+        let watcher = Arc::new(Mutex::new(watcher));
+        {
+            let mut watching = watcher.lock().unwrap_or_else(|e| e.into_inner());
+            watching
+                .watch(&self.root, RecursiveMode::NonRecursive)
+                .map_err(watch_error(&self.root))?;
+            for dir in dirs.iter().filter(|dir| dir.is_dir()) {
+                watching
+                    .watch(dir, RecursiveMode::Recursive)
+                    .map_err(watch_error(dir))?;
+            }
+        }
+        let mut watched: Vec<bool> = dirs.iter().map(|dir| dir.is_dir()).collect();
 
         let registry = Arc::downgrade(self);
+        let weak_watcher = Arc::downgrade(&watcher);
         std::thread::Builder::new()
             .name("skills-reload".to_owned())
             .spawn(move || {
@@ -72,6 +83,20 @@ impl Registry {
                     let Some(registry) = registry.upgrade() else {
                         return;
                     };
+                    // A folder created since: watched from now on.
+                    if let Some(watcher) = weak_watcher.upgrade() {
+                        let mut watcher = watcher.lock().unwrap_or_else(|e| e.into_inner());
+                        for (dir, watched) in dirs.iter().zip(watched.iter_mut()) {
+                            if !*watched && dir.is_dir() {
+                                match watcher.watch(dir, RecursiveMode::Recursive) {
+                                    Ok(()) => *watched = true,
+                                    Err(error) => {
+                                        tracing::warn!(%error, dir = %dir.display(), "cannot watch");
+                                    }
+                                }
+                            }
+                        }
+                    }
                     registry.reload();
                 }
             })
@@ -83,11 +108,14 @@ impl Registry {
     }
 }
 
-fn is_manifest_change(event: &Event, metadata_dir: &Path) -> bool {
+fn is_catalog_change(event: &Event, metadata_dir: &Path, compositions_dir: &Path) -> bool {
     if matches!(event.kind, EventKind::Access(_)) {
         return false;
     }
     event.paths.iter().any(|path: &PathBuf| {
-        path.starts_with(metadata_dir) && (is_manifest(path) || path.extension().is_none())
+        let folder = path.extension().is_none();
+        (path.starts_with(metadata_dir) && (is_manifest(path) || folder))
+            || (path.starts_with(compositions_dir)
+                && (path.extension().is_some_and(|ext| ext == "json") || folder))
     })
 }

@@ -1,6 +1,8 @@
 //! Driving a definition: its steps in order, the members of a group at once.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -170,7 +172,27 @@ impl Driver<'_> {
     }
 
     /// Runs one skill through the whole pipeline, as the run's principal.
-    async fn skill(&self, index: usize, member: String, skill: &SkillId, payload: Json) -> StepRun {
+    ///
+    /// Boxed, with `Send` in its type: a step may be a composition, whose run drives steps
+    /// again, and a future that contains itself needs a box to have a size (and a named type
+    /// for the compiler to see it is `Send` without following the cycle).
+    fn skill<'a>(
+        &'a self,
+        index: usize,
+        member: String,
+        skill: &'a SkillId,
+        payload: Json,
+    ) -> Pin<Box<dyn Future<Output = StepRun> + Send + 'a>> {
+        Box::pin(self.run_skill(index, member, skill, payload))
+    }
+
+    async fn run_skill(
+        &self,
+        index: usize,
+        member: String,
+        skill: &SkillId,
+        payload: Json,
+    ) -> StepRun {
         let request = run::Request {
             timeout: self.step_timeout,
             traceparent: self.traceparent.clone(),

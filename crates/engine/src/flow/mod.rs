@@ -6,6 +6,7 @@
 //! execution is stored like any Run's, and a step's output is the next step's payload. A run
 //! of steps is not yet a stored record of its own, so a restart ends it where it was.
 
+mod compose;
 mod drive;
 
 use std::time::Duration;

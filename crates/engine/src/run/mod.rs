@@ -292,8 +292,14 @@ impl Service {
         {
             return Ok(held);
         }
-        if !self.dispatcher.hosts(&principal.tenant, &skill_id) {
-            return Err(Error::NoRunner(skill_id));
+        match &view.skill.composition {
+            Some(_) if !view.active => return Err(Error::CompositionInactive(skill_id)),
+            // The server runs a composition's steps itself; each step needs its runner.
+            Some(_) => {}
+            None if !self.dispatcher.hosts(&principal.tenant, &skill_id) => {
+                return Err(Error::NoRunner(skill_id));
+            }
+            None => {}
         }
         let run = Admitted {
             execution: record::new_execution(
@@ -363,17 +369,24 @@ impl Service {
             return Ok(Answer::replayed(taken, sink).await);
         }
         sink.accepted(&execution.id).await;
-        let dispatched = self
-            .dispatch(dispatch::Dispatch {
-                principal,
-                skill,
-                execution: &execution,
-                plan: &plan,
-                timeout,
-                traceparent,
-                events: sink.dispatch_events(),
-            })
-            .await;
+        let dispatched = match &skill.composition {
+            Some(composition) => {
+                self.run_composition(principal, composition, &execution, timeout, traceparent)
+                    .await
+            }
+            None => {
+                self.dispatch(dispatch::Dispatch {
+                    principal,
+                    skill,
+                    execution: &execution,
+                    plan: &plan,
+                    timeout,
+                    traceparent,
+                    events: sink.dispatch_events(),
+                })
+                .await
+            }
+        };
         let ended = settle::Dispatched {
             execution: &execution,
             plan: &plan,

@@ -27,23 +27,27 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16skillos/v1/skill.proto\x12\nskillos.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\x05\n\x05Skill\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\x12\x18\n\x07version\x18\x04 \x01(\tR\x07version\x12\x12\n\x04tags\x18\x05 \x03(\tR\x04tags\x12\x1e\n\nentrypoint\x18\x06 \x01(\tR\nentrypoint\x12:\n\x0cinput_schema\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructR\x0binputSchema\x12<\n\routput_schema\x18\x08 \x01(\x0b\x32\x17.google.protobuf.StructR\x0coutputSchema\x12(\n\rcost_estimate\x18\t \x01(\x01H\x00R\x0c\x63ostEstimate\x88\x01\x01\x12\x31\n\trisk_tier\x18\n \x01(\x0e\x32\x14.skillos.v1.RiskTierR\x08riskTier\x12\x31\n\x14required_permissions\x18\x0b \x03(\tR\x13requiredPermissions\x12\x33\n\x07timeout\x18\x0c \x01(\x0b\x32\x19.google.protobuf.DurationR\x07timeout\x12\x1c\n\tretryable\x18\r \x01(\x08R\tretryable\x12\x39\n\x0b\x64\x65precation\x18\x0e \x01(\x0b\x32\x17.skillos.v1.DeprecationR\x0b\x64\x65precation\x12\x1f\n\x0bsource_path\x18\x0f \x01(\tR\nsourcePath\x12\x1c\n\tavailable\x18\x10 \x01(\x08R\tavailableB\x10\n\x0e_cost_estimate\"\xa9\x01\n\x0b\x44\x65precation\x12\x1e\n\ndeprecated\x18\x01 \x01(\x08R\ndeprecated\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\x12%\n\x0ereplacement_id\x18\x03 \x01(\tR\rreplacementId\x12;\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\"\xd2\x01\n\x0fValidationIssue\x12\x12\n\x04path\x18\x01 \x01(\tR\x04path\x12:\n\x08\x63\x61tegory\x18\x02 \x01(\x0e\x32\x1e.skillos.v1.ValidationCategoryR\x08\x63\x61tegory\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\x12\x19\n\x08skill_id\x18\x04 \x01(\tR\x07skillId\x12:\n\x08severity\x18\x05 \x01(\x0e\x32\x1e.skillos.v1.ValidationSeverityR\x08severity*z\n\x08RiskTier\x12\x19\n\x15RISK_TIER_UNSPECIFIED\x10\x00\x12\x11\n\rRISK_TIER_LOW\x10\x01\x12\x14\n\x10RISK_TIER_MEDIUM\x10\x02\x12\x12\n\x0eRISK_TIER_HIGH\x10\x03\x12\x16\n\x12RISK_TIER_CRITICAL\x10\x04*\xe1\x01\n\x12ValidationCategory\x12#\n\x1fVALIDATION_CATEGORY_UNSPECIFIED\x10\x00\x12\x1e\n\x1aVALIDATION_CATEGORY_SYNTAX\x10\x01\x12 \n\x1cVALIDATION_CATEGORY_METADATA\x10\x02\x12$\n VALIDATION_CATEGORY_DUPLICATE_ID\x10\x03\x12\"\n\x1eVALIDATION_CATEGORY_ENTRYPOINT\x10\x04\x12\x1a\n\x16VALIDATION_CATEGORY_IO\x10\x05*y\n\x12ValidationSeverity\x12#\n\x1fVALIDATION_SEVERITY_UNSPECIFIED\x10\x00\x12\x1d\n\x19VALIDATION_SEVERITY_ERROR\x10\x01\x12\x1f\n\x1bVALIDATION_SEVERITY_WARNING\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16skillos/v1/skill.proto\x12\nskillos.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xee\x05\n\x05Skill\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\x12\x18\n\x07version\x18\x04 \x01(\tR\x07version\x12\x12\n\x04tags\x18\x05 \x03(\tR\x04tags\x12\x1e\n\nentrypoint\x18\x06 \x01(\tR\nentrypoint\x12:\n\x0cinput_schema\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructR\x0binputSchema\x12<\n\routput_schema\x18\x08 \x01(\x0b\x32\x17.google.protobuf.StructR\x0coutputSchema\x12(\n\rcost_estimate\x18\t \x01(\x01H\x00R\x0c\x63ostEstimate\x88\x01\x01\x12\x31\n\trisk_tier\x18\n \x01(\x0e\x32\x14.skillos.v1.RiskTierR\x08riskTier\x12\x31\n\x14required_permissions\x18\x0b \x03(\tR\x13requiredPermissions\x12\x33\n\x07timeout\x18\x0c \x01(\x0b\x32\x19.google.protobuf.DurationR\x07timeout\x12\x1c\n\tretryable\x18\r \x01(\x08R\tretryable\x12\x39\n\x0b\x64\x65precation\x18\x0e \x01(\x0b\x32\x17.skillos.v1.DeprecationR\x0b\x64\x65precation\x12\x1f\n\x0bsource_path\x18\x0f \x01(\tR\nsourcePath\x12\x1c\n\tavailable\x18\x10 \x01(\x08R\tavailable\x12)\n\x04kind\x18\x11 \x01(\x0e\x32\x15.skillos.v1.SkillKindR\x04kind\x12=\n\x0b\x63omposition\x18\x12 \x01(\x0b\x32\x1b.skillos.v1.CompositionInfoR\x0b\x63ompositionB\x10\n\x0e_cost_estimate\"z\n\x0f\x43ompositionInfo\x12\x14\n\x05steps\x18\x01 \x03(\tR\x05steps\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\x12\x16\n\x06\x61\x63tive\x18\x03 \x01(\x08R\x06\x61\x63tive\x12\x1f\n\x0bsource_path\x18\x04 \x01(\tR\nsourcePath\"\xa9\x01\n\x0b\x44\x65precation\x12\x1e\n\ndeprecated\x18\x01 \x01(\x08R\ndeprecated\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\x12%\n\x0ereplacement_id\x18\x03 \x01(\tR\rreplacementId\x12;\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\"\xd2\x01\n\x0fValidationIssue\x12\x12\n\x04path\x18\x01 \x01(\tR\x04path\x12:\n\x08\x63\x61tegory\x18\x02 \x01(\x0e\x32\x1e.skillos.v1.ValidationCategoryR\x08\x63\x61tegory\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\x12\x19\n\x08skill_id\x18\x04 \x01(\tR\x07skillId\x12:\n\x08severity\x18\x05 \x01(\x0e\x32\x1e.skillos.v1.ValidationSeverityR\x08severity*\\\n\tSkillKind\x12\x1a\n\x16SKILL_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13SKILL_KIND_FUNCTION\x10\x01\x12\x1a\n\x16SKILL_KIND_COMPOSITION\x10\x02*z\n\x08RiskTier\x12\x19\n\x15RISK_TIER_UNSPECIFIED\x10\x00\x12\x11\n\rRISK_TIER_LOW\x10\x01\x12\x14\n\x10RISK_TIER_MEDIUM\x10\x02\x12\x12\n\x0eRISK_TIER_HIGH\x10\x03\x12\x16\n\x12RISK_TIER_CRITICAL\x10\x04*\x86\x02\n\x12ValidationCategory\x12#\n\x1fVALIDATION_CATEGORY_UNSPECIFIED\x10\x00\x12\x1e\n\x1aVALIDATION_CATEGORY_SYNTAX\x10\x01\x12 \n\x1cVALIDATION_CATEGORY_METADATA\x10\x02\x12$\n VALIDATION_CATEGORY_DUPLICATE_ID\x10\x03\x12\"\n\x1eVALIDATION_CATEGORY_ENTRYPOINT\x10\x04\x12\x1a\n\x16VALIDATION_CATEGORY_IO\x10\x05\x12#\n\x1fVALIDATION_CATEGORY_COMPOSITION\x10\x06*y\n\x12ValidationSeverity\x12#\n\x1fVALIDATION_SEVERITY_UNSPECIFIED\x10\x00\x12\x1d\n\x19VALIDATION_SEVERITY_ERROR\x10\x01\x12\x1f\n\x1bVALIDATION_SEVERITY_WARNING\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'skillos.v1.skill_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RISKTIER']._serialized_start=1165
-  _globals['_RISKTIER']._serialized_end=1287
-  _globals['_VALIDATIONCATEGORY']._serialized_start=1290
-  _globals['_VALIDATIONCATEGORY']._serialized_end=1515
-  _globals['_VALIDATIONSEVERITY']._serialized_start=1517
-  _globals['_VALIDATIONSEVERITY']._serialized_end=1638
+  _globals['_SKILLKIND']._serialized_start=1395
+  _globals['_SKILLKIND']._serialized_end=1487
+  _globals['_RISKTIER']._serialized_start=1489
+  _globals['_RISKTIER']._serialized_end=1611
+  _globals['_VALIDATIONCATEGORY']._serialized_start=1614
+  _globals['_VALIDATIONCATEGORY']._serialized_end=1876
+  _globals['_VALIDATIONSEVERITY']._serialized_start=1878
+  _globals['_VALIDATIONSEVERITY']._serialized_end=1999
   _globals['_SKILL']._serialized_start=134
-  _globals['_SKILL']._serialized_end=778
-  _globals['_DEPRECATION']._serialized_start=781
-  _globals['_DEPRECATION']._serialized_end=950
-  _globals['_VALIDATIONISSUE']._serialized_start=953
-  _globals['_VALIDATIONISSUE']._serialized_end=1163
+  _globals['_SKILL']._serialized_end=884
+  _globals['_COMPOSITIONINFO']._serialized_start=886
+  _globals['_COMPOSITIONINFO']._serialized_end=1008
+  _globals['_DEPRECATION']._serialized_start=1011
+  _globals['_DEPRECATION']._serialized_end=1180
+  _globals['_VALIDATIONISSUE']._serialized_start=1183
+  _globals['_VALIDATIONISSUE']._serialized_end=1393
 # @@protoc_insertion_point(module_scope)

@@ -12,6 +12,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class SkillKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SKILL_KIND_UNSPECIFIED: _ClassVar[SkillKind]
+    SKILL_KIND_FUNCTION: _ClassVar[SkillKind]
+    SKILL_KIND_COMPOSITION: _ClassVar[SkillKind]
+
 class RiskTier(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     RISK_TIER_UNSPECIFIED: _ClassVar[RiskTier]
@@ -28,12 +34,16 @@ class ValidationCategory(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VALIDATION_CATEGORY_DUPLICATE_ID: _ClassVar[ValidationCategory]
     VALIDATION_CATEGORY_ENTRYPOINT: _ClassVar[ValidationCategory]
     VALIDATION_CATEGORY_IO: _ClassVar[ValidationCategory]
+    VALIDATION_CATEGORY_COMPOSITION: _ClassVar[ValidationCategory]
 
 class ValidationSeverity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     VALIDATION_SEVERITY_UNSPECIFIED: _ClassVar[ValidationSeverity]
     VALIDATION_SEVERITY_ERROR: _ClassVar[ValidationSeverity]
     VALIDATION_SEVERITY_WARNING: _ClassVar[ValidationSeverity]
+SKILL_KIND_UNSPECIFIED: SkillKind
+SKILL_KIND_FUNCTION: SkillKind
+SKILL_KIND_COMPOSITION: SkillKind
 RISK_TIER_UNSPECIFIED: RiskTier
 RISK_TIER_LOW: RiskTier
 RISK_TIER_MEDIUM: RiskTier
@@ -45,12 +55,13 @@ VALIDATION_CATEGORY_METADATA: ValidationCategory
 VALIDATION_CATEGORY_DUPLICATE_ID: ValidationCategory
 VALIDATION_CATEGORY_ENTRYPOINT: ValidationCategory
 VALIDATION_CATEGORY_IO: ValidationCategory
+VALIDATION_CATEGORY_COMPOSITION: ValidationCategory
 VALIDATION_SEVERITY_UNSPECIFIED: ValidationSeverity
 VALIDATION_SEVERITY_ERROR: ValidationSeverity
 VALIDATION_SEVERITY_WARNING: ValidationSeverity
 
 class Skill(_message.Message):
-    __slots__ = ("id", "name", "description", "version", "tags", "entrypoint", "input_schema", "output_schema", "cost_estimate", "risk_tier", "required_permissions", "timeout", "retryable", "deprecation", "source_path", "available")
+    __slots__ = ("id", "name", "description", "version", "tags", "entrypoint", "input_schema", "output_schema", "cost_estimate", "risk_tier", "required_permissions", "timeout", "retryable", "deprecation", "source_path", "available", "kind", "composition")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +78,8 @@ class Skill(_message.Message):
     DEPRECATION_FIELD_NUMBER: _ClassVar[int]
     SOURCE_PATH_FIELD_NUMBER: _ClassVar[int]
     AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    COMPOSITION_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     description: str
@@ -83,7 +96,21 @@ class Skill(_message.Message):
     deprecation: Deprecation
     source_path: str
     available: bool
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., version: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., entrypoint: _Optional[str] = ..., input_schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., output_schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., cost_estimate: _Optional[float] = ..., risk_tier: _Optional[_Union[RiskTier, str]] = ..., required_permissions: _Optional[_Iterable[str]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retryable: _Optional[bool] = ..., deprecation: _Optional[_Union[Deprecation, _Mapping]] = ..., source_path: _Optional[str] = ..., available: _Optional[bool] = ...) -> None: ...
+    kind: SkillKind
+    composition: CompositionInfo
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., version: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., entrypoint: _Optional[str] = ..., input_schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., output_schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., cost_estimate: _Optional[float] = ..., risk_tier: _Optional[_Union[RiskTier, str]] = ..., required_permissions: _Optional[_Iterable[str]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retryable: _Optional[bool] = ..., deprecation: _Optional[_Union[Deprecation, _Mapping]] = ..., source_path: _Optional[str] = ..., available: _Optional[bool] = ..., kind: _Optional[_Union[SkillKind, str]] = ..., composition: _Optional[_Union[CompositionInfo, _Mapping]] = ...) -> None: ...
+
+class CompositionInfo(_message.Message):
+    __slots__ = ("steps", "version", "active", "source_path")
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_PATH_FIELD_NUMBER: _ClassVar[int]
+    steps: _containers.RepeatedScalarFieldContainer[str]
+    version: str
+    active: bool
+    source_path: str
+    def __init__(self, steps: _Optional[_Iterable[str]] = ..., version: _Optional[str] = ..., active: _Optional[bool] = ..., source_path: _Optional[str] = ...) -> None: ...
 
 class Deprecation(_message.Message):
     __slots__ = ("deprecated", "reason", "replacement_id", "update_time")

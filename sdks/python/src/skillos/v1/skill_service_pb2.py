@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from skillos.v1 import skill_pb2 as skillos_dot_v1_dot_skill__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eskillos/v1/skill_service.proto\x12\nskillos.v1\x1a\x16skillos/v1/skill.proto\"\xd3\x01\n\x11ListSkillsRequest\x12\x10\n\x03tag\x18\x01 \x01(\tR\x03tag\x12\x16\n\x06\x64omain\x18\x02 \x01(\tR\x06\x64omain\x12-\n\x12include_deprecated\x18\x03 \x01(\x08R\x11includeDeprecated\x12\x1b\n\tpage_size\x18\x04 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x05 \x01(\tR\tpageToken\x12)\n\x04view\x18\x06 \x01(\x0e\x32\x15.skillos.v1.SkillViewR\x04view\"\x86\x01\n\x12ListSkillsResponse\x12)\n\x06skills\x18\x01 \x03(\x0b\x32\x11.skillos.v1.SkillR\x06skills\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n\ntotal_size\x18\x03 \x01(\x05R\ttotalSize\",\n\x0fGetSkillRequest\x12\x19\n\x08skill_id\x18\x01 \x01(\tR\x07skillId\";\n\x10GetSkillResponse\x12\'\n\x05skill\x18\x01 \x01(\x0b\x32\x11.skillos.v1.SkillR\x05skill\"D\n\x15ValidateSkillsRequest\x12+\n\x11\x63heck_entrypoints\x18\x01 \x01(\x08R\x10\x63heckEntrypoints\"\x84\x01\n\x16ValidateSkillsResponse\x12\x14\n\x05valid\x18\x01 \x01(\x08R\x05valid\x12\x33\n\x06issues\x18\x02 \x03(\x0b\x32\x1b.skillos.v1.ValidationIssueR\x06issues\x12\x1f\n\x0bskill_count\x18\x03 \x01(\x05R\nskillCount\"q\n\x15\x44\x65precateSkillRequest\x12\x19\n\x08skill_id\x18\x01 \x01(\tR\x07skillId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\x12%\n\x0ereplacement_id\x18\x03 \x01(\tR\rreplacementId\"A\n\x16\x44\x65precateSkillResponse\x12\'\n\x05skill\x18\x01 \x01(\x0b\x32\x11.skillos.v1.SkillR\x05skill\"4\n\x17UndeprecateSkillRequest\x12\x19\n\x08skill_id\x18\x01 \x01(\tR\x07skillId\"C\n\x18UndeprecateSkillResponse\x12\'\n\x05skill\x18\x01 \x01(\x0b\x32\x11.skillos.v1.SkillR\x05skill*R\n\tSkillView\x12\x1a\n\x16SKILL_VIEW_UNSPECIFIED\x10\x00\x12\x14\n\x10SKILL_VIEW_BASIC\x10\x01\x12\x13\n\x0fSKILL_VIEW_FULL\x10\x02\x32\xb3\x03\n\x0cSkillService\x12K\n\nListSkills\x12\x1d.skillos.v1.ListSkillsRequest\x1a\x1e.skillos.v1.ListSkillsResponse\x12\x45\n\x08GetSkill\x12\x1b.skillos.v1.GetSkillRequest\x1a\x1c.skillos.v1.GetSkillResponse\x12W\n\x0eValidateSkills\x12!.skillos.v1.ValidateSkillsRequest\x1a\".skillos.v1.ValidateSkillsResponse\x12W\n\x0e\x44\x65precateSkill\x12!.skillos.v1.DeprecateSkillRequest\x1a\".skillos.v1.DeprecateSkillResponse\x12]\n\x10UndeprecateSkill\x12#.skillos.v1.UndeprecateSkillRequest\x1a$.skillos.v1.UndeprecateSkillResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eskillos/v1/skill_service.proto\x12\nskillos.v1\x1a\x16skillos/v1/skill.proto\"\xd3\x01\n\x11ListSkillsRequest\x12\x10\n\x03tag\x18\x01 \x01(\tR\x03tag\x12\x16\n\x06\x64omain\x18\x02 \x01(\tR\x06\x64omain\x12-\n\x12include_deprecated\x18\x03 \x01(\x08R\x11includeDeprecated\x12\x1b\n\tpage_size\x18\x04 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x05 \x01(\tR\tpageToken\x12)\n\x04view\x18\x06 \x01(\x0e\x32\x15.skillos.v1.SkillViewR\x04view\"\x86\x01\n\x12ListSkillsResponse\x12)\n\x06skills\x18\x01 \x03(\x0b\x32\x11.skillos.v1.SkillR\x06skills\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n\ntotal_size\x18\x03 \x01(\x05R\ttotalSize\",\n\x0fGetSkillRequest\x12\x19\n\x08skill_id\x18\x01 \x01(\tR\x07skillId\";\n\x10GetSkillResponse\x12\'\n\x05skill\x18\x01 \x01(\x0b\x32\x11.skillos.v1.SkillR\x05skill\"D\n\x15ValidateSkillsRequest\x12+\n\x11\x63heck_entrypoints\x18\x01 \x01(\x08R\x10\x63heckEntrypoints\"\x84\x01\n\x16ValidateSkillsResponse\x12\x14\n\x05valid\x18\x01 \x01(\x08R\x05valid\x12\x33\n\x06issues\x18\x02 \x03(\x0b\x32\x1b.skillos.v1.ValidationIssueR\x06issues\x12\x1f\n\x0bskill_count\x18\x03 \x01(\x05R\nskillCount\"q\n\x15\x44\x65precateSkillRequest\x12\x19\n\x08skill_id\x18\x01 \x01(\tR\x07skillId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\x12%\n\x0ereplacement_id\x18\x03 \x01(\tR\rreplacementId\"A\n\x16\x44\x65precateSkillResponse\x12\'\n\x05skill\x18\x01 \x01(\x0b\x32\x11.skillos.v1.SkillR\x05skill\"4\n\x17UndeprecateSkillRequest\x12\x19\n\x08skill_id\x18\x01 \x01(\tR\x07skillId\"C\n\x18UndeprecateSkillResponse\x12\'\n\x05skill\x18\x01 \x01(\x0b\x32\x11.skillos.v1.SkillR\x05skill\"1\n\x14\x41\x63tivateSkillRequest\x12\x19\n\x08skill_id\x18\x01 \x01(\tR\x07skillId\"@\n\x15\x41\x63tivateSkillResponse\x12\'\n\x05skill\x18\x01 \x01(\x0b\x32\x11.skillos.v1.SkillR\x05skill\"3\n\x16\x44\x65\x61\x63tivateSkillRequest\x12\x19\n\x08skill_id\x18\x01 \x01(\tR\x07skillId\"B\n\x17\x44\x65\x61\x63tivateSkillResponse\x12\'\n\x05skill\x18\x01 \x01(\x0b\x32\x11.skillos.v1.SkillR\x05skill*R\n\tSkillView\x12\x1a\n\x16SKILL_VIEW_UNSPECIFIED\x10\x00\x12\x14\n\x10SKILL_VIEW_BASIC\x10\x01\x12\x13\n\x0fSKILL_VIEW_FULL\x10\x02\x32\xe5\x04\n\x0cSkillService\x12K\n\nListSkills\x12\x1d.skillos.v1.ListSkillsRequest\x1a\x1e.skillos.v1.ListSkillsResponse\x12\x45\n\x08GetSkill\x12\x1b.skillos.v1.GetSkillRequest\x1a\x1c.skillos.v1.GetSkillResponse\x12W\n\x0eValidateSkills\x12!.skillos.v1.ValidateSkillsRequest\x1a\".skillos.v1.ValidateSkillsResponse\x12W\n\x0e\x44\x65precateSkill\x12!.skillos.v1.DeprecateSkillRequest\x1a\".skillos.v1.DeprecateSkillResponse\x12]\n\x10UndeprecateSkill\x12#.skillos.v1.UndeprecateSkillRequest\x1a$.skillos.v1.UndeprecateSkillResponse\x12T\n\rActivateSkill\x12 .skillos.v1.ActivateSkillRequest\x1a!.skillos.v1.ActivateSkillResponse\x12Z\n\x0f\x44\x65\x61\x63tivateSkill\x12\".skillos.v1.DeactivateSkillRequest\x1a#.skillos.v1.DeactivateSkillResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'skillos.v1.skill_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SKILLVIEW']._serialized_start=1038
-  _globals['_SKILLVIEW']._serialized_end=1120
+  _globals['_SKILLVIEW']._serialized_start=1276
+  _globals['_SKILLVIEW']._serialized_end=1358
   _globals['_LISTSKILLSREQUEST']._serialized_start=71
   _globals['_LISTSKILLSREQUEST']._serialized_end=282
   _globals['_LISTSKILLSRESPONSE']._serialized_start=285
@@ -54,6 +54,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UNDEPRECATESKILLREQUEST']._serialized_end=967
   _globals['_UNDEPRECATESKILLRESPONSE']._serialized_start=969
   _globals['_UNDEPRECATESKILLRESPONSE']._serialized_end=1036
-  _globals['_SKILLSERVICE']._serialized_start=1123
-  _globals['_SKILLSERVICE']._serialized_end=1558
+  _globals['_ACTIVATESKILLREQUEST']._serialized_start=1038
+  _globals['_ACTIVATESKILLREQUEST']._serialized_end=1087
+  _globals['_ACTIVATESKILLRESPONSE']._serialized_start=1089
+  _globals['_ACTIVATESKILLRESPONSE']._serialized_end=1153
+  _globals['_DEACTIVATESKILLREQUEST']._serialized_start=1155
+  _globals['_DEACTIVATESKILLREQUEST']._serialized_end=1206
+  _globals['_DEACTIVATESKILLRESPONSE']._serialized_start=1208
+  _globals['_DEACTIVATESKILLRESPONSE']._serialized_end=1274
+  _globals['_SKILLSERVICE']._serialized_start=1361
+  _globals['_SKILLSERVICE']._serialized_end=1974
 # @@protoc_insertion_point(module_scope)

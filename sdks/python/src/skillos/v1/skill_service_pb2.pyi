@@ -98,3 +98,27 @@ class UndeprecateSkillResponse(_message.Message):
     SKILL_FIELD_NUMBER: _ClassVar[int]
     skill: _skill_pb2.Skill
     def __init__(self, skill: _Optional[_Union[_skill_pb2.Skill, _Mapping]] = ...) -> None: ...
+
+class ActivateSkillRequest(_message.Message):
+    __slots__ = ("skill_id",)
+    SKILL_ID_FIELD_NUMBER: _ClassVar[int]
+    skill_id: str
+    def __init__(self, skill_id: _Optional[str] = ...) -> None: ...
+
+class ActivateSkillResponse(_message.Message):
+    __slots__ = ("skill",)
+    SKILL_FIELD_NUMBER: _ClassVar[int]
+    skill: _skill_pb2.Skill
+    def __init__(self, skill: _Optional[_Union[_skill_pb2.Skill, _Mapping]] = ...) -> None: ...
+
+class DeactivateSkillRequest(_message.Message):
+    __slots__ = ("skill_id",)
+    SKILL_ID_FIELD_NUMBER: _ClassVar[int]
+    skill_id: str
+    def __init__(self, skill_id: _Optional[str] = ...) -> None: ...
+
+class DeactivateSkillResponse(_message.Message):
+    __slots__ = ("skill",)
+    SKILL_FIELD_NUMBER: _ClassVar[int]
+    skill: _skill_pb2.Skill
+    def __init__(self, skill: _Optional[_Union[_skill_pb2.Skill, _Mapping]] = ...) -> None: ...

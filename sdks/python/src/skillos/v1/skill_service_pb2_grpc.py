@@ -63,6 +63,16 @@ class SkillServiceStub:
                 request_serializer=skillos_dot_v1_dot_skill__service__pb2.UndeprecateSkillRequest.SerializeToString,
                 response_deserializer=skillos_dot_v1_dot_skill__service__pb2.UndeprecateSkillResponse.FromString,
                 _registered_method=True)
+        self.ActivateSkill = channel.unary_unary(
+                '/skillos.v1.SkillService/ActivateSkill',
+                request_serializer=skillos_dot_v1_dot_skill__service__pb2.ActivateSkillRequest.SerializeToString,
+                response_deserializer=skillos_dot_v1_dot_skill__service__pb2.ActivateSkillResponse.FromString,
+                _registered_method=True)
+        self.DeactivateSkill = channel.unary_unary(
+                '/skillos.v1.SkillService/DeactivateSkill',
+                request_serializer=skillos_dot_v1_dot_skill__service__pb2.DeactivateSkillRequest.SerializeToString,
+                response_deserializer=skillos_dot_v1_dot_skill__service__pb2.DeactivateSkillResponse.FromString,
+                _registered_method=True)
 
 
 class SkillServiceServicer:
@@ -115,6 +125,24 @@ class SkillServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ActivateSkill(self, request, context):
+        """Lets a composition run for the caller's tenant, whatever its file's `active` says. The
+        state is kept in the store (per tenant) and audited.
+        Fails with NOT_FOUND for an unknown skill; FAILED_PRECONDITION (NOT_A_COMPOSITION) for a
+        skill that is not a composition; PERMISSION_DENIED without `skills:manage`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeactivateSkill(self, request, context):
+        """Stops a composition from running for the caller's tenant, whatever its file says; runs
+        then fail with FAILED_PRECONDITION (COMPOSITION_INACTIVE). Fails as ActivateSkill.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SkillServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -142,6 +170,16 @@ def add_SkillServiceServicer_to_server(servicer, server):
                     servicer.UndeprecateSkill,
                     request_deserializer=skillos_dot_v1_dot_skill__service__pb2.UndeprecateSkillRequest.FromString,
                     response_serializer=skillos_dot_v1_dot_skill__service__pb2.UndeprecateSkillResponse.SerializeToString,
+            ),
+            'ActivateSkill': grpc.unary_unary_rpc_method_handler(
+                    servicer.ActivateSkill,
+                    request_deserializer=skillos_dot_v1_dot_skill__service__pb2.ActivateSkillRequest.FromString,
+                    response_serializer=skillos_dot_v1_dot_skill__service__pb2.ActivateSkillResponse.SerializeToString,
+            ),
+            'DeactivateSkill': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeactivateSkill,
+                    request_deserializer=skillos_dot_v1_dot_skill__service__pb2.DeactivateSkillRequest.FromString,
+                    response_serializer=skillos_dot_v1_dot_skill__service__pb2.DeactivateSkillResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -283,6 +321,60 @@ class SkillService:
             '/skillos.v1.SkillService/UndeprecateSkill',
             skillos_dot_v1_dot_skill__service__pb2.UndeprecateSkillRequest.SerializeToString,
             skillos_dot_v1_dot_skill__service__pb2.UndeprecateSkillResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ActivateSkill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skillos.v1.SkillService/ActivateSkill',
+            skillos_dot_v1_dot_skill__service__pb2.ActivateSkillRequest.SerializeToString,
+            skillos_dot_v1_dot_skill__service__pb2.ActivateSkillResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeactivateSkill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skillos.v1.SkillService/DeactivateSkill',
+            skillos_dot_v1_dot_skill__service__pb2.DeactivateSkillRequest.SerializeToString,
+            skillos_dot_v1_dot_skill__service__pb2.DeactivateSkillResponse.FromString,
             options,
             channel_credentials,
             insecure,

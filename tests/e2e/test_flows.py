@@ -141,3 +141,106 @@ def test_a_refused_step_stops_the_pipeline_and_bad_steps_run_nothing(
         assert usage.returncode == 2 and "--step" in usage.stderr
     finally:
         server.stop()
+
+
+# A composition as SkillOS 0.2.3 writes it (`skillos compose-skill`): its metadata file and its
+# composition file, saved inactive.
+COMPOSED_METADATA = """\
+id: oysters/pricelist_with_rates
+name: pricelist_with_rates
+description: The oyster price list together with today's exchange rates.
+version: 0.1.0
+entrypoint: skillos.composition:run_composed_skill
+tags:
+- oysters
+- composed
+"""
+COMPOSITION = {
+    "id": "oysters/pricelist_with_rates",
+    "steps": [["oysters/get_pricelist", "finance/get_exchange_rates"]],
+    "version": "0.1.0",
+    "active": False,
+}
+
+
+def test_a_predecessors_composition_is_validated_listed_activated_and_run(
+    skills_root: Path, tmp_path: Path
+):
+    (skills_root / "metadata" / "oysters" / "pricelist_with_rates.yaml").write_text(
+        COMPOSED_METADATA
+    )
+    compositions = skills_root / "compositions" / "oysters"
+    compositions.mkdir(parents=True)
+    (compositions / "pricelist_with_rates.json").write_text(json.dumps(COMPOSITION))
+    validated = json.loads(run(SKILLOS, "--json", "validate", "--root", str(skills_root)).stdout)
+    assert validated["valid"] and validated["skill_count"] == 17, validated
+    assert validated["issues"] == [], validated
+
+    data = tmp_path / "data"
+    data.mkdir()
+    server = start_server(skills_root, data, local_runner=True)
+    try:
+        wait_for_runner(server.addr)
+        listed = run(SKILLOS, "skills", "list", "--server", server.addr).stdout
+        line = next(row for row in listed.splitlines() if "oysters/pricelist_with_rates" in row)
+        assert "inactive composition" in line, line
+
+        refused = run(
+            SKILLOS,
+            "run",
+            "--skill",
+            "oysters.pricelist_with_rates",
+            "--server",
+            server.addr,
+            check=False,
+        )
+        assert refused.returncode == 1 and "(COMPOSITION_INACTIVE)" in refused.stderr, refused
+
+        activated = json.loads(
+            run(
+                SKILLOS,
+                "--json",
+                "skills",
+                "activate",
+                "oysters/pricelist_with_rates",
+                "--server",
+                server.addr,
+            ).stdout
+        )
+        assert activated["kind"] == "composition"
+        assert activated["composition"]["active"] is True
+        assert activated["composition"]["steps"] == [
+            "oysters/get_pricelist|finance/get_exchange_rates"
+        ]
+
+        output = json.loads(
+            run(
+                SKILLOS, "run", "--skill", "oysters/pricelist_with_rates", "--server", server.addr
+            ).stdout
+        )
+        assert set(output) == {"oysters/get_pricelist", "finance/get_exchange_rates"}
+        assert output["finance/get_exchange_rates"]["base"] == "USD"
+    finally:
+        server.stop()
+
+
+def test_validate_reports_composition_errors_with_their_file(skills_root: Path):
+    compositions = skills_root / "compositions" / "demo"
+    compositions.mkdir(parents=True)
+    for name, steps in [("loop", ["demo/loop"]), ("unknown", ["finance/nope"])]:
+        (skills_root / "metadata" / "demo").mkdir(exist_ok=True)
+        (skills_root / "metadata" / "demo" / f"{name}.yaml").write_text(
+            COMPOSED_METADATA.replace("oysters/pricelist_with_rates", f"demo/{name}")
+        )
+        (compositions / f"{name}.json").write_text(
+            json.dumps({"id": f"demo/{name}", "steps": steps, "version": "0.1.0", "active": True})
+        )
+    checked = run(SKILLOS, "--json", "validate", "--root", str(skills_root), check=False)
+    assert checked.returncode == 1, checked
+    issues = {issue["path"]: issue for issue in json.loads(checked.stdout)["issues"]}
+    assert issues["compositions/demo/loop.json"]["category"] == "composition"
+    assert (
+        "Composition cycle detected: demo/loop -> demo/loop"
+        in (issues["compositions/demo/loop.json"]["message"])
+    )
+    assert issues["compositions/demo/unknown.json"]["message"] == "Unknown skills: finance/nope"

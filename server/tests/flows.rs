@@ -1,7 +1,8 @@
-//! RunPipeline over real gRPC with a runner attached over a real stream: each step's output is
-//! the next one's payload, a parallel group really runs at once and is keyed by member, the
-//! first failure cancels the other members, and what the caller may not run is refused before
-//! anything runs.
+//! Pipelines and compositions over real gRPC with a runner attached over a real stream: each
+//! step's output is the next one's payload, a parallel group really runs at once and is keyed
+//! by member, the first failure cancels the other members, and what the caller may not run is
+//! refused before anything runs. A composition is a skill of the catalog: listed with its
+//! kind, run by id (also as a job), refused while inactive.
 
 mod common;
 
@@ -84,15 +85,41 @@ const PERMISSIONS: &str = r#"{
     ]
 }"#;
 
+/// Compositions of the test root: (id, steps, active).
+const COMPOSITIONS: [(&str, &str, bool); 4] = [
+    ("c/chain", r#"["a/one", ["a/two", "a/text"]]"#, true),
+    ("c/outer", r#"["c/chain", "a/one"]"#, true),
+    ("c/broken", r#"["a/one", "a/fail", "a/two"]"#, true),
+    ("c/draft", r#"["a/one"]"#, false),
+];
+
+fn write_compositions(root: &Path) {
+    for (id, steps, active) in COMPOSITIONS {
+        let name = id.split_once('/').unwrap().1;
+        let manifest = format!(
+            "id: {id}\nname: {name}\ndescription: composed {id}\nversion: 0.1.0\n\
+             entrypoint: skillos.composition:run_composed_skill\ntags: [composed]\n"
+        );
+        write(root, &format!("metadata/c/{name}.yaml"), &manifest);
+        let composition = format!(
+            r#"{{"id": "{id}", "steps": {steps}, "version": "0.1.0", "active": {active}}}"#
+        );
+        write(root, &format!("compositions/c/{name}.json"), &composition);
+    }
+}
+
 async fn server(policies: bool) -> (TestServer, TestRunner) {
     // c/orphan is in the catalog, but no runner serves it.
     let server = TestServer::start_with(Options {
         skills: [SKILLS.as_slice(), &["c/orphan"]].concat(),
-        configure: policies.then(|| {
-            Arc::new(|_: &mut skillos::config::Config, root: &Path| {
-                write(root, "policies/permission_policies.json", PERMISSIONS);
-            }) as common::Configure
-        }),
+        configure: Some(Arc::new(
+            move |_: &mut skillos::config::Config, root: &Path| {
+                write_compositions(root);
+                if policies {
+                    write(root, "policies/permission_policies.json", PERMISSIONS);
+                }
+            },
+        )),
         ..Default::default()
     })
     .await;
@@ -365,5 +392,189 @@ async fn a_step_refused_halfway_ends_the_pipeline_with_the_steps_that_ran() {
         ]
     );
     assert_eq!(executions(&server).await, 1, "only a/one ran");
+    server.stop().await.unwrap();
+}
+
+async fn run(server: &TestServer, skill: &str) -> Result<v1::Execution, tonic::Status> {
+    let request = v1::RunRequest {
+        target: Some(v1::run_request::Target::SkillId(skill.to_owned())),
+        payload: pipeline(&[]).payload,
+        ..Default::default()
+    };
+    let response = client(server).await.run(request).await?.into_inner();
+    Ok(response.execution.unwrap())
+}
+
+#[tokio::test]
+async fn a_composition_is_listed_and_runs_its_steps_by_id() {
+    let (server, _runner) = server(false).await;
+    let listed = server
+        .skills()
+        .await
+        .get_skill(v1::GetSkillRequest {
+            skill_id: "c.outer".to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .skill
+        .unwrap();
+    assert_eq!(listed.kind(), v1::SkillKind::Composition);
+    assert!(listed.available, "every step has a runner");
+    let info = listed.composition.unwrap();
+    assert_eq!(info.steps, ["c/chain", "a/one"]);
+    assert_eq!(info.source_path, "compositions/c/outer.json");
+
+    // A composition inside a composition: c/chain's group output reaches a/one.
+    let execution = run(&server, "c/outer").await.unwrap();
+    assert_eq!(
+        execution.status(),
+        v1::ExecutionStatus::Succeeded,
+        "{execution:?}"
+    );
+    let output = execution.output.as_ref().unwrap();
+    assert_eq!(string(field(output, "by")), "a/one");
+    let group = field(output, "got");
+    assert_eq!(string(field(field(group, "a/two"), "by")), "a/two");
+    assert_eq!(string(field(group, "a/text")), "plain words");
+    // Every step and the two compositions are executions of their own.
+    let listed = client(&server)
+        .await
+        .list_executions(v1::ListExecutionsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .executions;
+    let mut skills: Vec<_> = listed.iter().map(|e| e.skill_id.as_str()).collect();
+    skills.sort_unstable();
+    assert_eq!(
+        skills,
+        ["a/one", "a/one", "a/text", "a/two", "c/chain", "c/outer"]
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_failing_step_fails_the_composition_and_an_inactive_one_refuses_to_run() {
+    let (server, _runner) = server(false).await;
+    let failed = run(&server, "c/broken").await.unwrap();
+    assert_eq!(failed.status(), v1::ExecutionStatus::Failed);
+    let error = failed.error.unwrap();
+    assert_eq!(error.message, "step 1 (a/fail): broken", "{error:?}");
+    let ran: Vec<_> = client(&server)
+        .await
+        .list_executions(v1::ListExecutionsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .executions
+        .into_iter()
+        .map(|e| e.skill_id)
+        .collect();
+    assert!(
+        !ran.contains(&"a/two".to_owned()),
+        "the step after the failure ran"
+    );
+
+    let status = run(&server, "c/draft").await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert_eq!(reason(&status), "COMPOSITION_INACTIVE");
+    assert_eq!(metadata(&status, "skill_id"), "c/draft");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_composition_runs_as_a_job() {
+    use skillos_proto::v1::job_service_client::JobServiceClient;
+    let (server, _runner) = server(false).await;
+    let mut jobs = JobServiceClient::new(server.channel().await);
+    let job = jobs
+        .enqueue_job(v1::EnqueueJobRequest {
+            skill_id: "c/chain".to_owned(),
+            payload: pipeline(&[]).payload,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap();
+    common::eventually(|| {
+        let mut jobs = jobs.clone();
+        let id = job.id.clone();
+        async move {
+            let job = jobs
+                .get_job(v1::GetJobRequest { job_id: id })
+                .await
+                .unwrap()
+                .into_inner()
+                .job
+                .unwrap();
+            job.state() == v1::JobState::Succeeded
+        }
+    })
+    .await;
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn activation_is_kept_per_tenant_in_the_store_and_decides_whether_it_runs() {
+    let (server, _runner) = server(false).await;
+    let mut skills = server.skills().await;
+    let activated = skills
+        .activate_skill(v1::ActivateSkillRequest {
+            skill_id: "c.draft".to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .skill
+        .unwrap();
+    assert!(activated.composition.unwrap().active);
+    let execution = run(&server, "c/draft").await.unwrap();
+    assert_eq!(execution.status(), v1::ExecutionStatus::Succeeded);
+
+    // The file says active, the tenant says no.
+    skills
+        .deactivate_skill(v1::DeactivateSkillRequest {
+            skill_id: "c/chain".to_owned(),
+        })
+        .await
+        .unwrap();
+    let status = run(&server, "c/chain").await.unwrap_err();
+    assert_eq!(reason(&status), "COMPOSITION_INACTIVE");
+
+    let status = skills
+        .activate_skill(v1::ActivateSkillRequest {
+            skill_id: "a/one".to_owned(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&status), "NOT_A_COMPOSITION");
+    let status = skills
+        .activate_skill(v1::ActivateSkillRequest {
+            skill_id: "c/nope".to_owned(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+
+    // Kept across a restart: it is in the store.
+    let server = server.restart().await;
+    let _runner = TestRunner::attach(
+        server.channel().await,
+        ALL_SKILLS_TOKEN,
+        "test",
+        &SKILLS,
+        handler(),
+    )
+    .await
+    .unwrap();
+    assert!(run(&server, "c/draft").await.is_ok());
+    assert_eq!(
+        reason(&run(&server, "c/chain").await.unwrap_err()),
+        "COMPOSITION_INACTIVE"
+    );
     server.stop().await.unwrap();
 }
