@@ -149,7 +149,21 @@ async fn client(server: &TestServer) -> OrchestratorServiceClient<tonic::transpo
     OrchestratorServiceClient::new(server.channel().await)
 }
 
-async fn executions(server: &TestServer) -> usize {
+async fn execution(server: &TestServer, id: &str) -> v1::Execution {
+    client(server)
+        .await
+        .get_execution(v1::GetExecutionRequest {
+            execution_id: id.to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .execution
+        .unwrap()
+}
+
+/// The skill of every stored execution.
+async fn executed(server: &TestServer) -> Vec<String> {
     client(server)
         .await
         .list_executions(v1::ListExecutionsRequest::default())
@@ -157,7 +171,9 @@ async fn executions(server: &TestServer) -> usize {
         .unwrap()
         .into_inner()
         .executions
-        .len()
+        .into_iter()
+        .map(|execution| execution.skill_id)
+        .collect()
 }
 
 #[tokio::test]
@@ -190,16 +206,7 @@ async fn each_steps_output_is_the_next_steps_payload() {
     assert_eq!(ids, ["a/one", "a/two", "a/text", "a/one"]);
     for step in &response.steps {
         assert_eq!(step.status(), v1::PipelineStepStatus::Succeeded);
-        let execution = client(&server)
-            .await
-            .get_execution(v1::GetExecutionRequest {
-                execution_id: step.execution_id.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .execution
-            .unwrap();
+        let execution = execution(&server, &step.execution_id).await;
         assert_eq!(execution.skill_id, step.skill_id);
         assert_eq!(execution.status(), v1::ExecutionStatus::Succeeded);
     }
@@ -285,31 +292,12 @@ async fn the_first_failure_in_a_group_cancels_the_others_and_stops_the_pipeline(
     })
     .await
     .expect("a cancel reaches the runner");
-    let hang = client(&server)
-        .await
-        .get_execution(v1::GetExecutionRequest {
-            execution_id: cancelled.execution_id,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .execution
-        .unwrap();
+    let hang = execution(&server, &cancelled.execution_id).await;
     assert_eq!(hang.skill_id, "a/hang");
     common::eventually(|| {
         let server = &server;
         let id = hang.id.clone();
-        async move {
-            let execution = client(server)
-                .await
-                .get_execution(v1::GetExecutionRequest { execution_id: id })
-                .await
-                .unwrap()
-                .into_inner()
-                .execution
-                .unwrap();
-            execution.status() == v1::ExecutionStatus::Cancelled
-        }
+        async move { execution(server, &id).await.status() == v1::ExecutionStatus::Cancelled }
     })
     .await;
     server.stop().await.unwrap();
@@ -358,7 +346,7 @@ async fn unknown_or_forbidden_steps_are_refused_before_anything_runs() {
         let violations = status.get_details_bad_request().unwrap().field_violations;
         assert_eq!(violations[0].field, field, "{steps:?}");
     }
-    assert_eq!(executions(&server).await, 0, "nothing ran");
+    assert_eq!(executed(&server).await, Vec::<String>::new(), "nothing ran");
     server.stop().await.unwrap();
 }
 
@@ -391,7 +379,7 @@ async fn a_step_refused_halfway_ends_the_pipeline_with_the_steps_that_ran() {
             ("c/orphan", v1::PipelineStepStatus::Refused, true),
         ]
     );
-    assert_eq!(executions(&server).await, 1, "only a/one ran");
+    assert_eq!(executed(&server).await, ["a/one"], "only a/one ran");
     server.stop().await.unwrap();
 }
 
@@ -438,14 +426,7 @@ async fn a_composition_is_listed_and_runs_its_steps_by_id() {
     assert_eq!(string(field(field(group, "a/two"), "by")), "a/two");
     assert_eq!(string(field(group, "a/text")), "plain words");
     // Every step and the two compositions are executions of their own.
-    let listed = client(&server)
-        .await
-        .list_executions(v1::ListExecutionsRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .executions;
-    let mut skills: Vec<_> = listed.iter().map(|e| e.skill_id.as_str()).collect();
+    let mut skills = executed(&server).await;
     skills.sort_unstable();
     assert_eq!(
         skills,
@@ -461,16 +442,7 @@ async fn a_failing_step_fails_the_composition_and_an_inactive_one_refuses_to_run
     assert_eq!(failed.status(), v1::ExecutionStatus::Failed);
     let error = failed.error.unwrap();
     assert_eq!(error.message, "step 1 (a/fail): broken", "{error:?}");
-    let ran: Vec<_> = client(&server)
-        .await
-        .list_executions(v1::ListExecutionsRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .executions
-        .into_iter()
-        .map(|e| e.skill_id)
-        .collect();
+    let ran = executed(&server).await;
     assert!(
         !ran.contains(&"a/two".to_owned()),
         "the step after the failure ran"

@@ -259,6 +259,14 @@ impl Service {
         }
     }
 
+    /// The catalog's skill, or NOT_FOUND.
+    fn skill(&self, id: &SkillId) -> Result<Arc<Skill>, Error> {
+        self.catalog()
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(id.clone()))
+    }
+
     /// Whether a runner of `tenant` serves the skill now; for a composition, whether every
     /// skill it runs is available (the registry refuses cycles, so this ends).
     fn available(&self, catalog: &Catalog, tenant: &TenantId, skill: &Skill) -> bool {
@@ -450,11 +458,7 @@ impl Service {
     pub async fn undeprecate(&self, principal: &Principal, id: &str) -> Result<SkillView, Error> {
         self.require(principal, crate::policy::permission::SKILLS_MANAGE)?;
         let id = SkillId::parse(id.trim())?;
-        let skill = self
-            .catalog()
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| Error::NotFound(id.clone()))?;
+        let skill = self.skill(&id)?;
         let audit = AuditEvent::now(
             &principal.tenant,
             &principal.subject,
@@ -496,11 +500,7 @@ impl Service {
     ) -> Result<SkillView, Error> {
         self.require(principal, crate::policy::permission::SKILLS_MANAGE)?;
         let id = SkillId::parse(id.trim())?;
-        let skill = self
-            .catalog()
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| Error::NotFound(id.clone()))?;
+        let skill = self.skill(&id)?;
         if skill.composition.is_none() {
             return Err(Error::NotAComposition(id));
         }

@@ -576,6 +576,17 @@ mod cases {
         assert_eq!(job.state, JobState::Running);
     }
 
+    /// The actions of the tenant's audit events, oldest first.
+    async fn audit_actions(store: &dyn Store, tenant: &TenantId) -> Vec<String> {
+        store
+            .list_audit(tenant, None, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|event| event.action)
+            .collect()
+    }
+
     pub async fn ping_and_backend(store: &dyn Store) {
         store.ping().await.unwrap();
     }
@@ -616,13 +627,7 @@ mod cases {
             ]
         );
         assert!(store.activations(&other).await.unwrap().is_empty());
-        let actions: Vec<String> = store
-            .list_audit(&tenant, None, 10)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|event| event.action)
-            .collect();
+        let actions = audit_actions(store, &tenant).await;
         assert_eq!(
             actions,
             [
@@ -646,13 +651,7 @@ mod cases {
             .await
             .unwrap();
         assert_eq!(store.skill_state(&tenant, "a/b").await.unwrap(), None);
-        let actions: Vec<String> = store
-            .list_audit(&tenant, None, 10)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|event| event.action)
-            .collect();
+        let actions = audit_actions(store, &tenant).await;
         assert_eq!(actions, ["skill.deprecated", "skill.undeprecated"]);
     }
 
