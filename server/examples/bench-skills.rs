@@ -13,6 +13,9 @@
 //! embeddings, on queries never asked before (`RouteDefault`: the evaluation and calibration
 //! queries, then the same with a lead-in such as "Please:", each sent once in the whole run)
 //! and on the same ten queries over and over (`RouteDefaultRepeated`).
+//! `OrchestratorService/RunPipeline` of ten steps of the echo skill (`Flow10Echo`): pipelines
+//! and steps per second, and each hand-off from one step's end to the next one's start (the
+//! steps' own times), against RunEcho's runs per second in the same run.
 //! Each is driven at concurrency 1, 16 and 64 over one HTTP/2 connection for a fixed time.
 //! Client and servers share the machine, so only ratios within one run mean much.
 
@@ -24,8 +27,9 @@ use std::time::{Duration, Instant};
 
 use skillos::config::Config;
 use skillos_proto::v1::{
-    GetSkillRequest, ListRunnersRequest, ListSkillsRequest, RouteRequest, RoutingMode, RunRequest,
-    SkillView, orchestrator_service_client::OrchestratorServiceClient, run_request,
+    GetSkillRequest, ListRunnersRequest, ListSkillsRequest, PipelineStatus, RouteRequest,
+    RoutingMode, RunPipelineRequest, RunRequest, SkillView,
+    orchestrator_service_client::OrchestratorServiceClient, run_request,
     skill_service_client::SkillServiceClient,
 };
 use tonic::transport::Channel;
@@ -80,7 +84,15 @@ enum Call {
     RouteDefault,
     /// The same, ten queries over and over.
     RouteDefaultRepeated,
+    /// A pipeline of ten steps of the echo skill.
+    Flow10Echo,
 }
+
+/// Steps of the Flow10Echo pipeline.
+const FLOW_STEPS: usize = 10;
+
+/// Flow10Echo's hand-offs (a step's end to the next one's start), in milliseconds.
+static HAND_OFFS: std::sync::Mutex<Vec<f64>> = std::sync::Mutex::new(Vec::new());
 
 /// The queries of the route cells.
 struct Queries {
@@ -181,11 +193,17 @@ async fn main() -> anyhow::Result<()> {
     let (calls, concurrencies) = selection()?;
     let mut python = Vec::new();
     let mut routes = Vec::new();
+    let mut flows = Vec::new();
     for concurrency in concurrencies {
         let baseline = drive(raw, Call::Health, concurrency).await?;
         print_row("raw tonic", Call::Health, concurrency, &baseline, &baseline);
         for &call in &calls {
             let figures = drive(skillos, call, concurrency).await?;
+            if matches!(call, Call::Flow10Echo | Call::RunEcho) {
+                let mut hand_offs = std::mem::take(&mut *HAND_OFFS.lock().unwrap());
+                hand_offs.sort_by(f64::total_cmp);
+                flows.push((concurrency, call, figures.requests_per_second, hand_offs));
+            }
             print_row("skillos", call, concurrency, &figures, &baseline);
             if matches!(call, Call::RunPython | Call::RunRawPython) {
                 python.push((concurrency, call, figures.requests_per_second));
@@ -224,6 +242,25 @@ async fn main() -> anyhow::Result<()> {
             share(&q.fell_back)
         );
     }
+    // Steps of a pipeline against runs, measured in the same run.
+    for (concurrency, call, rate, hand_offs) in &flows {
+        if !matches!(call, Call::Flow10Echo) || hand_offs.is_empty() {
+            continue;
+        }
+        let steps = rate * FLOW_STEPS as f64;
+        let percentile = |p: f64| hand_offs[((hand_offs.len() as f64 - 1.0) * p).round() as usize];
+        let run = flows
+            .iter()
+            .find(|(c, other, _, _)| c == concurrency && matches!(other, Call::RunEcho))
+            .map(|(_, _, run, _)| format!(" ({:.2} of RunEcho's runs/s)", steps / run))
+            .unwrap_or_default();
+        println!(
+            "\nFlow10Echo at {concurrency} in flight: {rate:.0} pipelines/s, {steps:.0} steps/s{run}; \
+             hand-off p50 {:.3} ms, p99 {:.3} ms",
+            percentile(0.50),
+            percentile(0.99)
+        );
+    }
     // The Python runner against the raw Python baseline, measured in the same run.
     for &(concurrency, call, rate) in &python {
         let raw = python.iter().find(|&&(c, other, _)| {
@@ -241,7 +278,7 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-const CALLS: [Call; 11] = [
+const CALLS: [Call; 12] = [
     Call::Health,
     Call::GetSkill,
     Call::ListSkills,
@@ -253,6 +290,7 @@ const CALLS: [Call; 11] = [
     Call::RouteKeyword,
     Call::RouteDefaultRepeated,
     Call::RouteDefault,
+    Call::Flow10Echo,
 ];
 
 /// The cells to measure: every call at every concurrency, or those named in `BENCH_CALLS`
@@ -373,7 +411,7 @@ async fn start_skillos(root: PathBuf, data_dir: PathBuf) -> anyhow::Result<Socke
         RUNNER_TOKEN,
         "echo",
         &[ECHO_SKILL],
-        runner::echo(),
+        runner::identity(),
     )
     .await?;
     // Keep the runner attached for the whole run.
@@ -513,6 +551,7 @@ async fn drive(addr: SocketAddr, call: Call, concurrency: usize) -> anyhow::Resu
         Duration::from_millis(300),
     )
     .await?;
+    HAND_OFFS.lock().unwrap().clear();
     let started = Instant::now();
     let mut latencies = run_for(channel, call, concurrency, duration()).await?;
     let elapsed = started.elapsed().as_secs_f64();
@@ -604,6 +643,28 @@ async fn run_for(
                             if decision.fallback {
                                 q.fell_back.fetch_add(1, Ordering::Relaxed);
                             }
+                        }
+                    }
+                    Call::Flow10Echo => {
+                        let request = RunPipelineRequest {
+                            steps: vec![ECHO_SKILL.to_owned(); FLOW_STEPS],
+                            ..Default::default()
+                        };
+                        let response = orchestrator.run_pipeline(request).await?.into_inner();
+                        if response.status != PipelineStatus::Succeeded as i32 {
+                            return Err(tonic::Status::internal(format!(
+                                "the pipeline did not succeed: {:?}",
+                                response.error
+                            )));
+                        }
+                        let time = |t: &Option<prost_types::Timestamp>| {
+                            t.as_ref()
+                                .map_or(0.0, |t| t.seconds as f64 + f64::from(t.nanos) / 1e9)
+                        };
+                        let mut hand_offs = HAND_OFFS.lock().unwrap();
+                        for pair in response.steps.windows(2) {
+                            let gap = time(&pair[1].start_time) - time(&pair[0].end_time);
+                            hand_offs.push(gap * 1e3);
                         }
                     }
                     Call::ListSkillsFull => {

@@ -25,6 +25,9 @@ pub struct LocalRunner {
     pub token: String,
     /// Embedding model the runner offers to routing (`e5`, `use`); `None`: none.
     pub embeddings: Option<String>,
+    /// The runner looks for changed skills every second and serves the new set (when the
+    /// server watches the root too).
+    pub watch: bool,
 }
 
 /// A fresh random token for the local runner.
@@ -92,6 +95,7 @@ impl LocalRunner {
             .arg("local")
             // The token goes through the environment, not the command line other users can read.
             .env("SKILLOS_RUNNER_TOKEN", &self.token)
+            .env("SKILLOS_RUNNER_WATCH", if self.watch { "1" } else { "0" })
             .stdin(Stdio::null())
             .kill_on_drop(true)
             .spawn()

@@ -145,6 +145,7 @@ pub async fn run(
             token: local_runner::new_token(),
             embeddings: (config.routing.embedder == crate::config::EmbedderKind::Runner)
                 .then(|| config.routing.local_model.clone()),
+            watch: config.skills.watch,
         }),
         _ => None,
     };

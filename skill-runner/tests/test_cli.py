@@ -138,7 +138,9 @@ def test_a_root_without_skills_serves_embeddings_when_asked(
         served["loaded"] = name
         return embedder
 
-    async def serve(settings: Any, catalog: Any, executor: Any, embedder: Any = None) -> int:
+    async def serve(
+        settings: Any, catalog: Any, executor: Any, embedder: Any = None, watch: Any = None
+    ) -> int:
         served.update(skills=dict(catalog.skills), embedder=embedder)
         return 0
 

@@ -4,6 +4,7 @@ limits, drain, reconnect, fatal refusals and embeddings."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import grpc
 import numpy as np
 import pytest
-from conftest import FakeEmbedder, catalog_of, real_embedder
+from conftest import FakeEmbedder, RootBuilder, catalog_of, real_embedder
 from google.protobuf import json_format
 from skillos.runner.v1 import runner_service_pb2 as pb
 from skillos.runner.v1 import runner_service_pb2_grpc
@@ -21,6 +22,7 @@ from skillos_runner.connection import INSTANCE_ID, Backoff, FatalError, Runner, 
 from skillos_runner.convert import dict_to_struct, seconds_to_duration
 from skillos_runner.embedding import Embedder
 from skillos_runner.executor import FAST_CALLS_TO_INLINE, Executor
+from skillos_runner.reload import Watch
 
 TOKEN = "unit-test-token-0123456789"
 WAIT = 5.0
@@ -136,6 +138,8 @@ def run_scenario(
     drain_timeout: float = 5.0,
     embedder: Embedder | None = None,
     skills: Sequence[Callable[..., Any]] = (echo, wait, big),
+    inline_under: float = 0.001,
+    watch: Watch | None = None,
 ) -> None:
     async def main() -> None:
         server = grpc.aio.server()
@@ -143,8 +147,8 @@ def run_scenario(
         runner_service_pb2_grpc.add_RunnerServiceServicer_to_server(fake, server)
         bound = server.add_insecure_port(f"127.0.0.1:{port or 0}")
         await server.start()
-        catalog = catalog_of(*skills)
-        executor = Executor(catalog.skills, concurrency=2)
+        catalog = watch.load() if watch is not None else catalog_of(*skills)
+        executor = Executor(catalog.skills, concurrency=2, inline_under=inline_under)
         settings = Settings(
             server=f"127.0.0.1:{bound}",
             token=TOKEN,
@@ -153,7 +157,7 @@ def run_scenario(
             concurrency=2,
             drain_timeout=drain_timeout,
         )
-        runner = Runner(settings, catalog, executor, embedder)
+        runner = Runner(settings, catalog, executor, embedder, watch)
         task = asyncio.create_task(runner.run())
         try:
             await scenario(fake, runner, task)
@@ -225,7 +229,50 @@ def test_a_sync_skill_running_inline_sends_its_logs_before_its_result() -> None:
             assert json_format.MessageToDict(result.output) == {"echo": {"n": n}}
         assert runner.executor.runs_inline("local/echo")
 
-    run_scenario(scenario)
+    # Every call counts as fast however loaded the machine is.
+    run_scenario(scenario, inline_under=10.0)
+
+
+def test_changed_skills_are_registered_on_a_new_stream_and_the_old_one_drains(
+    root: RootBuilder,
+) -> None:
+    """With a watch, a skill added and an implementation changed on disk are served without a
+    restart: a new stream registers the new set, and the old one finishes its call first."""
+    code = root.write(
+        "implementations/a/b.py",
+        "import asyncio\n\nasync def run(payload):\n"
+        "    await asyncio.sleep(payload.get('seconds', 0))\n    return {'version': 1}\n",
+    )
+    root.yaml_skill("a/b", "implementations.a.b:run")
+    watch = Watch(root.root, [], interval=0.05)
+
+    async def scenario(fake: FakeServer, runner: Runner, task: asyncio.Task[None]) -> None:
+        old = await fake.session()
+        assert [s.id for s in (await old.next("register")).register.skills] == ["a/b"]
+        old.register()
+        # A call in flight on the old stream when the change lands.
+        old.say(invoke=invoke_message("a/b", {"seconds": 0.5}))
+        await asyncio.sleep(0.1)
+        code.write_text("def run(payload):\n    return {'version': 2}\n")
+        stat = code.stat()
+        os.utime(code, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+        root.yaml_skill("a/c", "implementations.a.b:run")
+
+        new = await fake.session()
+        registered = (await new.next("register")).register
+        assert sorted(s.id for s in registered.skills) == ["a/b", "a/c"]
+        new.register()
+        assert (await old.next("draining")).draining.reason.startswith("reloading skills")
+        finished = (await old.next("result")).result
+        assert json_format.MessageToDict(finished.output) == {"version": 1}
+        await old.closed()
+
+        new.say(invoke=invoke_message("a/c", {}, execution_id="exec-2"))
+        result = (await new.next("result")).result
+        assert json_format.MessageToDict(result.output) == {"version": 2}
+        assert not task.done()
+
+    run_scenario(scenario, watch=watch)
 
 
 def test_heartbeats_list_the_attempts_in_flight() -> None:

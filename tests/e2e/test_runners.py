@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -91,3 +92,62 @@ def test_serve_starts_a_local_runner_and_run_executes_a_skill(skills_root: Path,
     assert code == 0
     log = (data / "server.log").read_text()
     assert "local runner started" in log and "shutdown complete" in log
+
+
+def test_skills_added_or_changed_while_serving_run_without_a_restart(
+    skills_root: Path, tmp_path: Path
+):
+    """`skillos serve` with its local runner: `skillos add-skill` makes a skill that runs
+    within seconds, a changed implementation answers the new way, a removed skill is gone."""
+    data = tmp_path / "data"
+    data.mkdir()
+    server = start_server(skills_root, data, local_runner=True)
+
+    def attempt(skill: str, payload: str = '{"n": 1}') -> subprocess.CompletedProcess:
+        return run(
+            SKILLOS,
+            "run",
+            "--skill",
+            skill,
+            "--payload",
+            payload,
+            "--server",
+            server.addr,
+            check=False,
+        )
+
+    def eventually(condition, what: str, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, what
+            time.sleep(0.2)
+
+    try:
+        wait_for_runner(server.addr)
+        run(SKILLOS, "add-skill", "demo/fresh", "--root", str(skills_root))
+        eventually(lambda: attempt("demo/fresh").returncode == 0, "the new skill never ran")
+        assert json.loads(attempt("demo/fresh").stdout) == {
+            "skill": "demo/fresh",
+            "received": {"n": 1},
+        }
+
+        code = skills_root / "implementations" / "demo" / "fresh.py"
+        code.write_text("def run(payload, ctx=None):\n    return {'changed': True}\n")
+        eventually(
+            lambda: attempt("demo/fresh").stdout.strip().startswith('{\n  "changed": true'),
+            "the changed implementation never answered",
+        )
+
+        (skills_root / "metadata" / "demo" / "fresh.yaml").unlink()
+        eventually(
+            lambda: "(SKILL_NOT_FOUND)" in attempt("demo/fresh").stderr,
+            "the removed skill still ran",
+        )
+        # The other skills were served throughout and still are.
+        assert attempt("office/coffee_break", "{}").returncode == 0
+        runners = json.loads(
+            run(SKILLOS, "--json", "runners", "list", "--server", server.addr).stdout
+        )
+        assert [runner["name"] for runner in runners["runners"]] == ["local"], runners
+    finally:
+        server.stop()

@@ -250,6 +250,17 @@ impl TestRunner {
     }
 }
 
+/// Answers its payload as it is (so steps of a pipeline can chain it).
+pub fn identity() -> Handler {
+    Arc::new(|invoke| {
+        Answer::Output(prost_types::Value {
+            kind: Some(prost_types::value::Kind::StructValue(
+                invoke.payload.clone().unwrap_or_default(),
+            )),
+        })
+    })
+}
+
 /// Answers `{"echo": payload}`.
 pub fn echo() -> Handler {
     Arc::new(|invoke| {

@@ -26,6 +26,7 @@ from .connection import FatalError, Runner, Settings
 from .discovery import LOCAL_SKILLS_DIR, Catalog, discover
 from .embedding import PROVIDERS, Embedder, EmbeddingUnavailable, load_embedder
 from .executor import Executor
+from .reload import Watch
 
 log = logging.getLogger("skillos_runner")
 
@@ -56,6 +57,16 @@ def _concurrency(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {value!r}")
     return number
+
+
+def _watch_interval(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not (seconds >= 0 and seconds < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds (0: off), not {value!r}")
+    return seconds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,6 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
         f"{os.pathsep!r})",
     )
     parser.add_argument(
+        "--watch",
+        type=_watch_interval,
+        default=env.get("SKILLOS_RUNNER_WATCH", "0"),
+        metavar="SECONDS",
+        help="look for changed skills (manifests, implementations/, skills_local/, --module "
+        "paths) every SECONDS and serve the new set without a restart; 0 never looks "
+        "(SKILLOS_RUNNER_WATCH; default 0; the server's local runner gets 1)",
+    )
+    parser.add_argument(
         "--embeddings",
         type=str.lower,
         choices=EMBEDDINGS,
@@ -181,10 +201,14 @@ def report(catalog: Catalog) -> None:
 
 
 async def serve(
-    settings: Settings, catalog: Catalog, executor: Executor, embedder: Embedder | None = None
+    settings: Settings,
+    catalog: Catalog,
+    executor: Executor,
+    embedder: Embedder | None = None,
+    watch: Watch | None = None,
 ) -> int:
     """Runs until SIGTERM/SIGINT (0) or a fatal refusal (1)."""
-    runner = Runner(settings, catalog, executor, embedder)
+    runner = Runner(settings, catalog, executor, embedder, watch)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         # Not possible outside the main thread or on Windows; the default handlers stay then.
@@ -229,8 +253,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         concurrency=args.concurrency,
     )
     executor = Executor(catalog.skills, args.concurrency, max(args.inline_under_ms, 0) / 1000)
+    watch = Watch(args.root, args.module, args.watch) if args.watch > 0 else None
     try:
-        code = asyncio.run(serve(settings, catalog, executor, embedder))
+        code = asyncio.run(serve(settings, catalog, executor, embedder, watch))
     finally:
         executor.close()
     if executor.busy_threads:

@@ -33,6 +33,7 @@ from .convert import duration_to_seconds, timestamp
 from .discovery import Catalog
 from .embedding import Embedder, Kind
 from .executor import Executor, skill_error
+from .reload import Watch
 
 log = logging.getLogger(__name__)
 
@@ -133,15 +134,21 @@ class Runner:
         catalog: Catalog,
         executor: Executor,
         embedder: Embedder | None = None,
+        watch: Watch | None = None,
     ) -> None:
         self.settings = settings
         self.executor = executor
         self.embedder = embedder
+        self.watch = watch
         self.embed_pool: ThreadPoolExecutor | None = None
         self.stopping = asyncio.Event()
         self.forced = asyncio.Event()
         self.stop_reason = ""
         self._manifests = catalog.manifests()
+        #: Set when the skills changed on disk: the next stream registers the new set.
+        self._rolled = asyncio.Event()
+        #: Streams that finish their calls after a newer one took over.
+        self._retiring: set[asyncio.Task[None]] = set()
 
     def stop(self, reason: str) -> None:
         """First call: drain and leave. Second call: stop waiting for in-flight invocations."""
@@ -180,10 +187,23 @@ class Runner:
         backoff = Backoff()
         if self.embedder is not None:
             self.embed_pool = ThreadPoolExecutor(1, thread_name_prefix="skillos-embed")
+        watching = asyncio.create_task(self._watch()) if self.watch is not None else None
         try:
             while not self.stopping.is_set():
                 session = _Session(self)
-                await session.run()
+                running = asyncio.create_task(session.run())
+                rolled = asyncio.create_task(self._rolled.wait())
+                await asyncio.wait((running, rolled), return_when=asyncio.FIRST_COMPLETED)
+                if not running.done():
+                    # The skills changed: a new stream registers them at once, and this one
+                    # finishes its calls and closes.
+                    self._rolled.clear()
+                    session.retire()
+                    self._retiring.add(running)
+                    running.add_done_callback(self._retired)
+                    continue
+                rolled.cancel()
+                await running
                 if self.stopping.is_set():
                     break
                 if session.registered is not None:
@@ -193,9 +213,45 @@ class Runner:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), delay)
         finally:
+            if watching is not None:
+                watching.cancel()
+            if self._retiring:
+                await asyncio.wait(set(self._retiring), timeout=self.settings.drain_timeout)
             if self.embed_pool is not None:
                 self.embed_pool.shutdown(wait=False, cancel_futures=True)
                 self.embed_pool = None
+
+    def _retired(self, task: asyncio.Task[None]) -> None:
+        self._retiring.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("a stream that was being replaced ended: %s", task.exception())
+
+    async def _watch(self) -> None:
+        """Registers the skills again whenever they change on disk."""
+        watch = self.watch
+        assert watch is not None
+        while True:
+            await asyncio.sleep(watch.interval)
+            if not await asyncio.to_thread(watch.changed):
+                continue
+            try:
+                catalog = watch.load()
+            except Exception:
+                log.exception("reloading the skills root failed; still serving the previous set")
+                continue
+            for problem in catalog.problems:
+                log.warning("skipped %s", problem)
+            if not catalog.skills and self.embedder is None:
+                log.warning("no skill left to serve; still serving the previous set")
+                continue
+            self.executor.replace(catalog.skills)
+            self._manifests = catalog.manifests()
+            log.info(
+                "skills changed on disk: registering %d skill(s) again: %s",
+                len(catalog.skills),
+                ", ".join(sorted(catalog.skills)),
+            )
+            self._rolled.set()
 
 
 class _Session:
@@ -220,6 +276,8 @@ class _Session:
         self._silent = False
         self._reader: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
+        #: Set when a newer stream took over: this one drains and closes.
+        self._retire = asyncio.Event()
         self.registered: pb.Registered | None = None
         self._max_message_bytes = DEFAULT_MAX_MESSAGE_BYTES
         self._max_result_bytes = 0
@@ -234,19 +292,31 @@ class _Session:
             call = stub.Attach(self._requests(), metadata=metadata)
             reader = asyncio.create_task(self._read(call))
             stopping = asyncio.create_task(self._runner.stopping.wait())
+            retired = asyncio.create_task(self._retire.wait())
             try:
-                await asyncio.wait((reader, stopping), return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait((reader, stopping, retired), return_when=asyncio.FIRST_COMPLETED)
                 if not reader.done():
                     await self._leave(reader)
                 if reader.done() and not reader.cancelled():
                     reader.result()
             finally:
                 self._closed = True
-                tasks = (stopping, reader, self._heartbeat, *self._inflight.values(), *self._embeds)
+                tasks = (
+                    stopping,
+                    retired,
+                    reader,
+                    self._heartbeat,
+                    *self._inflight.values(),
+                    *self._embeds,
+                )
                 for task in tasks:
                     if task is not None:
                         task.cancel()
                 call.cancel()
+
+    def retire(self) -> None:
+        """A newer stream took over: finish the calls in flight, then close."""
+        self._retire.set()
 
     async def _requests(self) -> AsyncIterator[pb.AttachRequest]:
         while True:
@@ -538,7 +608,8 @@ class _Session:
         """
         if self.registered is None:
             return
-        self._send(pb.AttachRequest(draining=pb.Draining(reason=self._runner.stop_reason)))
+        reason = self._runner.stop_reason or "reloading skills: a new stream took over"
+        self._send(pb.AttachRequest(draining=pb.Draining(reason=reason)))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._settings.drain_timeout
         forced = asyncio.create_task(self._runner.forced.wait())

@@ -195,6 +195,11 @@ class Executor:
         with self._busy_lock:
             return self._busy_threads
 
+    def replace(self, skills: Mapping[str, LoadedSkill]) -> None:
+        """Serves ``skills`` from the next call on (calls in flight keep their functions)."""
+        self._skills = skills
+        self._paces.clear()
+
     def close(self) -> None:
         """Releases the pool without waiting: abandoned skill threads must not block exit."""
         self._pool.shutdown(wait=False, cancel_futures=True)
