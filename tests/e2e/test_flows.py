@@ -244,3 +244,74 @@ def test_validate_reports_composition_errors_with_their_file(skills_root: Path):
         in (issues["compositions/demo/loop.json"]["message"])
     )
     assert issues["compositions/demo/unknown.json"]["message"] == "Unknown skills: finance/nope"
+
+
+def test_a_split_query_routes_each_segment_and_runs_them_as_steps(
+    skills_root: Path, tmp_path: Path
+):
+    data = tmp_path / "data"
+    data.mkdir()
+    server = start_server(skills_root, data, local_runner=True)
+    try:
+        wait_for_runner(server.addr)
+        query = "курс доллара к евро и прайс-лист устриц"
+        ran = run(SKILLOS, "run", "--query", query, "--split", "parallel", "--server", server.addr)
+        assert set(json.loads(ran.stdout)) == {
+            "finance/get_exchange_rates",
+            "oysters/get_pricelist",
+        }
+        assert 'segment "курс доллара к евро": finance/get_exchange_rates' in ran.stderr, ran.stderr
+
+        # The same over gRPC: each segment's decision, then the pipeline's steps.
+        answered = server.grpcurl(
+            "skillos.v1.OrchestratorService/Run",
+            {
+                "query": "exchange rates for the dollar, then the oyster price list",
+                "split": "QUERY_SPLIT_PIPELINE",
+            },
+        )
+        assert answered["outcome"] == "RUN_OUTCOME_PIPELINE", answered
+        assert [s["decision"]["skillId"] for s in answered["segments"]] == [
+            "finance/get_exchange_rates",
+            "oysters/get_pricelist",
+        ]
+        # get_pricelist does not take get_exchange_rates' output.
+        assert answered["pipeline"]["status"] == "PIPELINE_STATUS_FAILED"
+        assert answered["pipeline"]["error"]["code"] == "INVALID_PAYLOAD"
+
+        # A segment routing cannot place: nothing runs.
+        before = len(
+            json.loads(
+                run(SKILLOS, "--json", "executions", "list", "--server", server.addr).stdout
+            )["executions"]
+        )
+        refused = run(
+            SKILLOS,
+            "run",
+            "--query",
+            "exchange rates then qwzx vrbl plonk",
+            "--split",
+            "pipeline",
+            "--server",
+            server.addr,
+            check=False,
+        )
+        assert refused.returncode == 1, refused
+        assert "nothing ran" in refused.stderr and "not routed" in refused.stderr, refused.stderr
+        after = json.loads(
+            run(SKILLOS, "--json", "executions", "list", "--server", server.addr).stdout
+        )
+        assert len(after["executions"]) == before
+
+        streamed = run(
+            "grpcurl",
+            "-plaintext",
+            "-d",
+            json.dumps({"query": query, "split": "QUERY_SPLIT_AUTO"}),
+            server.addr,
+            "skillos.v1.OrchestratorService/RunStream",
+            check=False,
+        )
+        assert streamed.returncode != 0 and "InvalidArgument" in streamed.stderr, streamed
+    finally:
+        server.stop()

@@ -839,19 +839,20 @@ impl Service {
             job_end: Some(ending),
             ..run::Request::skill(job.skill_id.clone(), job.payload.clone())
         };
-        let result =
-            self.inner
-                .orchestrator
-                .run(&principal, request, run::Sink::none())
-                .await
-                .map(|answer| match answer.outcome {
-                    run::Outcome::Executed(execution)
-                    | run::Outcome::PendingApproval(execution) => execution,
-                    // A job names its skill and never dry-runs.
-                    run::Outcome::NotRouted | run::Outcome::DryRun(_) => {
-                        unreachable!("a job's run names its skill and is not a dry run")
-                    }
-                });
+        let result = self
+            .inner
+            .orchestrator
+            .run(&principal, request, run::Sink::none())
+            .await
+            .map(|answer| match answer.outcome {
+                run::Outcome::Executed(execution) | run::Outcome::PendingApproval(execution) => {
+                    execution
+                }
+                // A job names its skill and never dry-runs.
+                run::Outcome::NotRouted | run::Outcome::DryRun(_) | run::Outcome::Pipeline(_) => {
+                    unreachable!("a job's run names its skill and is not a dry run")
+                }
+            });
         classify(result)
     }
 

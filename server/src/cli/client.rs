@@ -396,6 +396,9 @@ pub async fn run(args: RunArgs, json: bool) -> Result<(), Failure> {
         timeout,
         idempotency_key: args.idempotency_key.unwrap_or_default(),
         dry_run: args.dry_run,
+        split: args
+            .split
+            .map_or(v1::QuerySplit::Unspecified, |split| split.into()) as i32,
         ..Default::default()
     };
     let response = client
@@ -403,6 +406,25 @@ pub async fn run(args: RunArgs, json: bool) -> Result<(), Failure> {
         .await
         .map_err(status_failure)?
         .into_inner();
+    if !json {
+        for segment in &response.segments {
+            let decision = segment.decision.clone().unwrap_or_default();
+            if decision.status == v1::RoutingStatus::Selected as i32 {
+                eprintln!(
+                    "segment {:?}: {} (confidence {:.2})",
+                    segment.text, decision.skill_id, decision.confidence
+                );
+            } else {
+                eprintln!(
+                    "segment {:?}: not routed ({})",
+                    segment.text, decision.explanation
+                );
+            }
+        }
+    }
+    if response.outcome == v1::RunOutcome::Pipeline as i32 {
+        return super::pipeline::print(&response.pipeline.unwrap_or_default(), json);
+    }
     if response.outcome == v1::RunOutcome::DryRun as i32 {
         return print_plan(&response.plan.unwrap_or_default(), json);
     }

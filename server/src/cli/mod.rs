@@ -159,6 +159,42 @@ struct RunArgs {
     /// when something would refuse the run.
     #[arg(long)]
     dry_run: bool,
+    /// With --query: split the request into segments, route each and run them as steps
+    /// (`pipeline`: in order on `then`, `->`, `затем`...; `parallel`: at once on `and`, `&`,
+    /// `и`...; `auto`: both, or one skill when a segment does not route).
+    #[arg(long, value_enum, requires = "query")]
+    split: Option<SplitArg>,
+}
+
+/// How `run --query` splits the request.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum SplitArg {
+    None,
+    Pipeline,
+    Parallel,
+    Auto,
+}
+
+impl From<SplitArg> for skillos_engine::flow::segments::Split {
+    fn from(split: SplitArg) -> Self {
+        match split {
+            SplitArg::None => Self::None,
+            SplitArg::Pipeline => Self::Pipeline,
+            SplitArg::Parallel => Self::Parallel,
+            SplitArg::Auto => Self::Auto,
+        }
+    }
+}
+
+impl From<SplitArg> for skillos_proto::v1::QuerySplit {
+    fn from(split: SplitArg) -> Self {
+        match split {
+            SplitArg::None => Self::None,
+            SplitArg::Pipeline => Self::Pipeline,
+            SplitArg::Parallel => Self::Parallel,
+            SplitArg::Auto => Self::Auto,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

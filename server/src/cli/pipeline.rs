@@ -61,9 +61,15 @@ pub async fn pipeline(args: PipelineArgs, json: bool) -> Result<(), Failure> {
         .await
         .map_err(status_failure)?
         .into_inner();
+    print(&response, json)
+}
+
+/// A pipeline's end as `pipeline run` prints it (also a split query's, by `run`): the steps on
+/// stderr and the last output on stdout; exit 1 unless it succeeded or waits for approval.
+pub(super) fn print(response: &v1::RunPipelineResponse, json: bool) -> Result<(), Failure> {
     let status = response.status();
     if json {
-        print_json(&document(&response));
+        print_json(&document(response));
     } else {
         for step in &response.steps {
             eprintln!("{}", step_line(step));

@@ -14,6 +14,7 @@ use skillos_store::TenantId;
 use super::output::{Failure, table};
 use crate::config::{Config, EmbedderKind};
 use crate::embedders::StdioEmbedder;
+use skillos_engine::flow::segments::{Split, segments};
 use skillos_engine::routing::{self, EmbedderSource, RouteRequest, Routed};
 
 /// How long the local embedder may take to load its model.
@@ -54,6 +55,10 @@ pub struct RouteArgs {
     /// confidence, or `off` to always embed [default: routing.keyword_decisive].
     #[arg(long, value_name = "CONFIDENCE", value_parser = parse_decisive)]
     keyword_decisive: Option<f64>,
+    /// Split each request into segments, route each and show the steps `run --query --split`
+    /// would run (pipeline, parallel or auto).
+    #[arg(long, value_enum)]
+    split: Option<super::SplitArg>,
 }
 
 fn parse_decisive(text: &str) -> Result<f64, String> {
@@ -146,6 +151,7 @@ pub async fn route(args: RouteArgs, json: bool) -> Result<(), Failure> {
     };
     let tenant = TenantId::default_tenant();
     let mut stdout = std::io::stdout().lock();
+    let split = args.split.map_or(Split::None, Split::from);
     for query in &queries {
         let request = RouteRequest {
             query: query.clone(),
@@ -153,6 +159,35 @@ pub async fn route(args: RouteArgs, json: bool) -> Result<(), Failure> {
             filter: filter.clone(),
             max_candidates: args.max_candidates,
         };
+        let steps = segments(query, split);
+        if steps.iter().map(Vec::len).sum::<usize>() >= 2 {
+            let mut planned = Vec::with_capacity(steps.len());
+            for step in steps {
+                let mut members = Vec::with_capacity(step.len());
+                for text in step {
+                    let segment = RouteRequest {
+                        query: text.clone(),
+                        ..request.clone()
+                    };
+                    let routed = routing
+                        .route(&tenant, &segment, None)
+                        .await
+                        .map_err(|e| Failure::new(format!("{e} (segment {text:?})")))?;
+                    members.push((text, routed));
+                }
+                planned.push(members);
+            }
+            let selected = planned
+                .iter()
+                .flatten()
+                .all(|(_, routed)| routed.decision.status == skillos_routing::Status::Selected);
+            // Auto runs the request as one when a segment does not route; show that instead.
+            if selected || split != Split::Auto {
+                let plan = plan(query, &planned, selected);
+                let _ = writeln!(stdout, "{}", if json { plan.0 } else { plan.1 });
+                continue;
+            }
+        }
         let routed = routing
             .route(&tenant, &request, None)
             .await
@@ -168,6 +203,46 @@ pub async fn route(args: RouteArgs, json: bool) -> Result<(), Failure> {
         store.close().await;
     }
     Ok(())
+}
+
+/// A split request's plan as a JSON line and as text: each step's segments and the skill each
+/// routes to; `runs` false when a segment is not routed (nothing would run).
+fn plan(query: &str, steps: &[Vec<(String, Routed)>], runs: bool) -> (String, String) {
+    let segment = |(text, routed): &(String, Routed)| {
+        serde_json::json!({
+            "segment": text,
+            "status": routed.decision.status,
+            "skill_id": routed.decision.skill_id,
+            "confidence": routed.decision.confidence,
+        })
+    };
+    let document = serde_json::json!({
+        "query": query,
+        "runs": runs,
+        "steps": steps.iter().map(|step| step.iter().map(segment).collect::<Vec<_>>()).collect::<Vec<_>>(),
+    });
+    let mut text = format!(
+        "plan: {} step(s){}",
+        steps.len(),
+        if runs {
+            ""
+        } else {
+            "; nothing runs: a segment is not routed"
+        }
+    );
+    for (index, step) in steps.iter().enumerate() {
+        let members: Vec<String> = step
+            .iter()
+            .map(|(text, routed)| match &routed.decision.skill_id {
+                Some(skill_id) if routed.decision.status == skillos_routing::Status::Selected => {
+                    format!("{text:?} -> {skill_id} ({:.2})", routed.decision.confidence)
+                }
+                _ => format!("{text:?} -> not routed ({})", routed.decision.explanation),
+            })
+            .collect();
+        text.push_str(&format!("\n  step {index}: {}", members.join(" | ")));
+    }
+    (document.to_string(), text)
 }
 
 fn read_queries(args: &RouteArgs) -> Result<Vec<String>, Failure> {

@@ -14,6 +14,7 @@ use crate::auth;
 use crate::error::{invalid_field, status};
 use skillos_engine::error::reason;
 use skillos_engine::flow;
+use skillos_engine::flow::segments::Split;
 use skillos_engine::orchestrator::{FeedbackRequest, Service};
 use skillos_engine::routing::RouteRequest;
 
@@ -39,6 +40,7 @@ struct RunFields {
     payload: Option<prost_types::Struct>,
     timeout: Option<prost_types::Duration>,
     dry_run: bool,
+    split: i32,
 }
 
 /// Run and RunStream carry the same fields in two messages: one conversion for both.
@@ -57,6 +59,7 @@ macro_rules! run_fields {
                     payload: request.payload.take(),
                     timeout: request.timeout.take(),
                     dry_run: request.dry_run,
+                    split: request.split,
                 }
             }
         }
@@ -99,6 +102,7 @@ fn answer_fields(
             None,
         ),
         Outcome::NotRouted => (v1::RunOutcome::NotRouted, None, routing, None),
+        Outcome::Pipeline(_) => (v1::RunOutcome::Pipeline, None, routing, None),
         Outcome::DryRun(plan) => (
             v1::RunOutcome::DryRun,
             None,
@@ -127,12 +131,25 @@ impl OrchestratorService for Adapter {
             .await
             .map_err(status)?;
         let (outcome, execution, routing, plan) = answer_fields(&answer);
+        let pipeline = match &answer.outcome {
+            Outcome::Pipeline(run) => Some(pipeline_response(run)),
+            _ => None,
+        };
         Ok(Response::new(v1::RunResponse {
             outcome: outcome as i32,
             execution,
             routing,
             plan,
             replayed: answer.replayed,
+            pipeline,
+            segments: answer
+                .segments
+                .iter()
+                .map(|(text, routed)| v1::QuerySegment {
+                    text: text.clone(),
+                    decision: Some(convert::routing_decision(routed)),
+                })
+                .collect(),
             ..Default::default()
         }))
     }
@@ -171,6 +188,12 @@ impl OrchestratorService for Adapter {
         let mut request = request.into_inner();
         let idempotency = idempotency("RunStream", &mut request, |r| &mut r.idempotency_key)?;
         let run = run_request(RunFields::from(&mut request), traceparent, idempotency)?;
+        if run.split != Split::None {
+            return Err(invalid(
+                "split",
+                "RunStream streams the run of one skill and does not split queries; use Run",
+            ));
+        }
         let (out, stream) = tokio::sync::mpsc::channel::<Result<v1::RunStreamResponse, Status>>(64);
         let service = self.service.clone();
         tokio::spawn(async move {
@@ -443,6 +466,13 @@ fn run_request(
         dry_run: fields.dry_run,
         entry: Entry::Call,
         job_end: None,
+        split: match v1::QuerySplit::try_from(fields.split) {
+            Ok(v1::QuerySplit::Unspecified | v1::QuerySplit::None) => Split::None,
+            Ok(v1::QuerySplit::Pipeline) => Split::Pipeline,
+            Ok(v1::QuerySplit::Parallel) => Split::Parallel,
+            Ok(v1::QuerySplit::Auto) => Split::Auto,
+            Err(_) => return Err(invalid("split", "unknown split")),
+        },
     })
 }
 

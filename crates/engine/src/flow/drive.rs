@@ -235,7 +235,7 @@ impl Driver<'_> {
                     step.execution_id = Some(execution.id);
                     step.approval_id = execution.approval_id;
                 }
-                Outcome::NotRouted | Outcome::DryRun(_) => {
+                Outcome::NotRouted | Outcome::DryRun(_) | Outcome::Pipeline(_) => {
                     step.error = Some(server_error(
                         reason::INTERNAL.name,
                         "the step was not run",

@@ -8,6 +8,8 @@
 
 mod compose;
 mod drive;
+pub mod segments;
+mod split;
 
 use std::time::Duration;
 
@@ -147,14 +149,34 @@ impl Service {
             return Err(Error::PayloadNotObject.into());
         }
         self.admit_caller(principal).await?;
-        self.check_steps(principal, &definition).await?;
+        self.run_definition(
+            principal,
+            &definition,
+            pipeline.payload,
+            pipeline.step_timeout,
+            pipeline.traceparent,
+        )
+        .await
+    }
+
+    /// Checks every step of a definition for the caller, then runs it to its end (the caller
+    /// was admitted).
+    pub(crate) async fn run_definition(
+        &self,
+        principal: &Principal,
+        definition: &FlowDefinition,
+        payload: Json,
+        step_timeout: Option<Duration>,
+        traceparent: Option<String>,
+    ) -> Result<FlowRun, crate::error::Error> {
+        self.check_steps(principal, definition).await?;
         Ok(drive::Driver {
             service: self,
             principal,
-            step_timeout: pipeline.step_timeout,
-            traceparent: pipeline.traceparent,
+            step_timeout,
+            traceparent,
         }
-        .run(&definition, pipeline.payload)
+        .run(definition, payload)
         .await)
     }
 

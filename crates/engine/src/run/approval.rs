@@ -50,6 +50,7 @@ impl Service {
             outcome: Outcome::PendingApproval(execution),
             routed: None,
             replayed: false,
+            segments: Vec::new(),
         }))
     }
 }

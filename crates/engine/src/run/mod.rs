@@ -85,6 +85,8 @@ pub struct Request {
     pub entry: Entry,
     /// The job attempt's outcome, to record with the run's end (jobs set it).
     pub job_end: Option<Arc<dyn JobEnding>>,
+    /// With a query: split it into segments, each routed and run as a step.
+    pub split: crate::flow::segments::Split,
 }
 
 /// How a job's attempt ends in the transaction that ends its run: the job queue gives one with
@@ -110,6 +112,7 @@ impl Request {
             dry_run: false,
             entry: Entry::Call,
             job_end: None,
+            split: crate::flow::segments::Split::None,
         }
     }
 }
@@ -178,6 +181,8 @@ pub enum Outcome {
     NotRouted,
     /// A dry run's plan: nothing ran or was stored.
     DryRun(Box<Plan>),
+    /// A query split into segments ran as steps, each an execution of its own.
+    Pipeline(Box<crate::flow::FlowRun>),
 }
 
 /// A run's answer.
@@ -188,6 +193,9 @@ pub struct Answer {
     pub routed: Option<Routed>,
     /// The stored answer of an earlier request with the same idempotency key.
     pub replayed: bool,
+    /// Each segment's text and routing decision, when a split query ran as steps (or one of
+    /// its segments was not routed).
+    pub segments: Vec<(String, Routed)>,
 }
 
 impl Answer {
@@ -198,6 +206,7 @@ impl Answer {
             outcome: executed_or_held(execution),
             routed: None,
             replayed: true,
+            segments: Vec::new(),
         }
     }
 
@@ -205,7 +214,7 @@ impl Answer {
     pub fn execution(&self) -> Option<&Execution> {
         match &self.outcome {
             Outcome::Executed(execution) | Outcome::PendingApproval(execution) => Some(execution),
-            Outcome::NotRouted | Outcome::DryRun(_) => None,
+            Outcome::NotRouted | Outcome::DryRun(_) | Outcome::Pipeline(_) => None,
         }
     }
 }
@@ -243,6 +252,11 @@ impl Service {
         if request.entry == Entry::Call {
             self.admit_caller(principal).await?;
         }
+        if request.split != crate::flow::segments::Split::None
+            && let Some(answer) = self.run_split(principal, &request).await?
+        {
+            return Ok(answer);
+        }
         if let Some(key) = &request.idempotency
             && let Some(execution) = self.replay(principal, key).await?
         {
@@ -255,6 +269,7 @@ impl Service {
                     outcome: Outcome::NotRouted,
                     routed: Some(routed),
                     replayed: false,
+                    segments: Vec::new(),
                 });
             }
         };
@@ -279,6 +294,7 @@ impl Service {
                 outcome: Outcome::DryRun(Box::new(plan)),
                 routed: None,
                 replayed: false,
+                segments: Vec::new(),
             });
         }
         let view = self.skill_for(principal, skill_id).await?;
@@ -404,6 +420,7 @@ impl Service {
             outcome: Outcome::Executed(execution),
             routed: None,
             replayed: false,
+            segments: Vec::new(),
         })
     }
 }

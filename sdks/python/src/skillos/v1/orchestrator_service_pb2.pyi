@@ -22,6 +22,7 @@ class RunOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RUN_OUTCOME_PENDING_APPROVAL: _ClassVar[RunOutcome]
     RUN_OUTCOME_NOT_ROUTED: _ClassVar[RunOutcome]
     RUN_OUTCOME_DRY_RUN: _ClassVar[RunOutcome]
+    RUN_OUTCOME_PIPELINE: _ClassVar[RunOutcome]
 
 class PipelineStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -43,6 +44,7 @@ RUN_OUTCOME_EXECUTED: RunOutcome
 RUN_OUTCOME_PENDING_APPROVAL: RunOutcome
 RUN_OUTCOME_NOT_ROUTED: RunOutcome
 RUN_OUTCOME_DRY_RUN: RunOutcome
+RUN_OUTCOME_PIPELINE: RunOutcome
 PIPELINE_STATUS_UNSPECIFIED: PipelineStatus
 PIPELINE_STATUS_SUCCEEDED: PipelineStatus
 PIPELINE_STATUS_FAILED: PipelineStatus
@@ -102,7 +104,7 @@ class PlanRefusal(_message.Message):
     def __init__(self, reason: _Optional[str] = ..., message: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class RunRequest(_message.Message):
-    __slots__ = ("skill_id", "query", "payload", "filter", "routing_mode", "timeout", "idempotency_key", "dry_run")
+    __slots__ = ("skill_id", "query", "payload", "filter", "routing_mode", "timeout", "idempotency_key", "dry_run", "split")
     SKILL_ID_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
@@ -111,6 +113,7 @@ class RunRequest(_message.Message):
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
     skill_id: str
     query: str
     payload: _struct_pb2.Struct
@@ -119,26 +122,39 @@ class RunRequest(_message.Message):
     timeout: _duration_pb2.Duration
     idempotency_key: str
     dry_run: bool
-    def __init__(self, skill_id: _Optional[str] = ..., query: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., filter: _Optional[_Union[_routing_pb2.RouteFilter, _Mapping]] = ..., routing_mode: _Optional[_Union[_routing_pb2.RoutingMode, str]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+    split: _routing_pb2.QuerySplit
+    def __init__(self, skill_id: _Optional[str] = ..., query: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., filter: _Optional[_Union[_routing_pb2.RouteFilter, _Mapping]] = ..., routing_mode: _Optional[_Union[_routing_pb2.RoutingMode, str]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., dry_run: _Optional[bool] = ..., split: _Optional[_Union[_routing_pb2.QuerySplit, str]] = ...) -> None: ...
 
 class RunResponse(_message.Message):
-    __slots__ = ("outcome", "execution", "routing", "plan", "replayed", "warnings")
+    __slots__ = ("outcome", "execution", "routing", "plan", "replayed", "warnings", "pipeline", "segments")
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     EXECUTION_FIELD_NUMBER: _ClassVar[int]
     ROUTING_FIELD_NUMBER: _ClassVar[int]
     PLAN_FIELD_NUMBER: _ClassVar[int]
     REPLAYED_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    PIPELINE_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
     outcome: RunOutcome
     execution: _execution_pb2.Execution
     routing: _routing_pb2.RoutingDecision
     plan: RunPlan
     replayed: bool
     warnings: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, outcome: _Optional[_Union[RunOutcome, str]] = ..., execution: _Optional[_Union[_execution_pb2.Execution, _Mapping]] = ..., routing: _Optional[_Union[_routing_pb2.RoutingDecision, _Mapping]] = ..., plan: _Optional[_Union[RunPlan, _Mapping]] = ..., replayed: _Optional[bool] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
+    pipeline: RunPipelineResponse
+    segments: _containers.RepeatedCompositeFieldContainer[QuerySegment]
+    def __init__(self, outcome: _Optional[_Union[RunOutcome, str]] = ..., execution: _Optional[_Union[_execution_pb2.Execution, _Mapping]] = ..., routing: _Optional[_Union[_routing_pb2.RoutingDecision, _Mapping]] = ..., plan: _Optional[_Union[RunPlan, _Mapping]] = ..., replayed: _Optional[bool] = ..., warnings: _Optional[_Iterable[str]] = ..., pipeline: _Optional[_Union[RunPipelineResponse, _Mapping]] = ..., segments: _Optional[_Iterable[_Union[QuerySegment, _Mapping]]] = ...) -> None: ...
+
+class QuerySegment(_message.Message):
+    __slots__ = ("text", "decision")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    decision: _routing_pb2.RoutingDecision
+    def __init__(self, text: _Optional[str] = ..., decision: _Optional[_Union[_routing_pb2.RoutingDecision, _Mapping]] = ...) -> None: ...
 
 class RunStreamRequest(_message.Message):
-    __slots__ = ("skill_id", "query", "payload", "filter", "routing_mode", "timeout", "idempotency_key", "dry_run")
+    __slots__ = ("skill_id", "query", "payload", "filter", "routing_mode", "timeout", "idempotency_key", "dry_run", "split")
     SKILL_ID_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
@@ -147,6 +163,7 @@ class RunStreamRequest(_message.Message):
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
     skill_id: str
     query: str
     payload: _struct_pb2.Struct
@@ -155,7 +172,8 @@ class RunStreamRequest(_message.Message):
     timeout: _duration_pb2.Duration
     idempotency_key: str
     dry_run: bool
-    def __init__(self, skill_id: _Optional[str] = ..., query: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., filter: _Optional[_Union[_routing_pb2.RouteFilter, _Mapping]] = ..., routing_mode: _Optional[_Union[_routing_pb2.RoutingMode, str]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+    split: _routing_pb2.QuerySplit
+    def __init__(self, skill_id: _Optional[str] = ..., query: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., filter: _Optional[_Union[_routing_pb2.RouteFilter, _Mapping]] = ..., routing_mode: _Optional[_Union[_routing_pb2.RoutingMode, str]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., dry_run: _Optional[bool] = ..., split: _Optional[_Union[_routing_pb2.QuerySplit, str]] = ...) -> None: ...
 
 class RunStreamResponse(_message.Message):
     __slots__ = ("time", "routed", "accepted", "attempt_started", "progress", "log", "completed")

@@ -17,6 +17,14 @@ class RoutingMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ROUTING_MODE_VECTOR: _ClassVar[RoutingMode]
     ROUTING_MODE_HYBRID: _ClassVar[RoutingMode]
 
+class QuerySplit(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    QUERY_SPLIT_UNSPECIFIED: _ClassVar[QuerySplit]
+    QUERY_SPLIT_NONE: _ClassVar[QuerySplit]
+    QUERY_SPLIT_PIPELINE: _ClassVar[QuerySplit]
+    QUERY_SPLIT_PARALLEL: _ClassVar[QuerySplit]
+    QUERY_SPLIT_AUTO: _ClassVar[QuerySplit]
+
 class RoutingStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     ROUTING_STATUS_UNSPECIFIED: _ClassVar[RoutingStatus]
@@ -35,6 +43,11 @@ ROUTING_MODE_UNSPECIFIED: RoutingMode
 ROUTING_MODE_KEYWORD: RoutingMode
 ROUTING_MODE_VECTOR: RoutingMode
 ROUTING_MODE_HYBRID: RoutingMode
+QUERY_SPLIT_UNSPECIFIED: QuerySplit
+QUERY_SPLIT_NONE: QuerySplit
+QUERY_SPLIT_PIPELINE: QuerySplit
+QUERY_SPLIT_PARALLEL: QuerySplit
+QUERY_SPLIT_AUTO: QuerySplit
 ROUTING_STATUS_UNSPECIFIED: RoutingStatus
 ROUTING_STATUS_SELECTED: RoutingStatus
 ROUTING_STATUS_LOW_CONFIDENCE: RoutingStatus
