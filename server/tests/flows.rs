@@ -81,7 +81,8 @@ const PERMISSIONS: &str = r#"{
     "roles": {"member": ["a:run"]},
     "policies": [
         {"skill_id": "a/*", "required_permissions": ["a:run"], "policy_id": "a-skills"},
-        {"skill_id": "b/*", "required_permissions": ["b:run"], "policy_id": "b-skills"}
+        {"skill_id": "b/*", "required_permissions": ["b:run"], "policy_id": "b-skills"},
+        {"skill_id": "c/*", "required_permissions": ["a:run"], "policy_id": "c-skills"}
     ]
 }"#;
 
@@ -95,17 +96,20 @@ const COMPOSITIONS: [(&str, &str, bool); 4] = [
 
 fn write_compositions(root: &Path) {
     for (id, steps, active) in COMPOSITIONS {
-        let name = id.split_once('/').unwrap().1;
-        let manifest = format!(
-            "id: {id}\nname: {name}\ndescription: composed {id}\nversion: 0.1.0\n\
-             entrypoint: skillos.composition:run_composed_skill\ntags: [composed]\n"
-        );
-        write(root, &format!("metadata/c/{name}.yaml"), &manifest);
-        let composition = format!(
-            r#"{{"id": "{id}", "steps": {steps}, "version": "0.1.0", "active": {active}}}"#
-        );
-        write(root, &format!("compositions/c/{name}.json"), &composition);
+        write_composition(root, id, steps, active);
     }
+}
+
+fn write_composition(root: &Path, id: &str, steps: &str, active: bool) {
+    let name = id.split_once('/').unwrap().1;
+    let manifest = format!(
+        "id: {id}\nname: {name}\ndescription: composed {id}\nversion: 0.1.0\n\
+         entrypoint: skillos.composition:run_composed_skill\ntags: [composed]\n"
+    );
+    write(root, &format!("metadata/c/{name}.yaml"), &manifest);
+    let composition =
+        format!(r#"{{"id": "{id}", "steps": {steps}, "version": "0.1.0", "active": {active}}}"#);
+    write(root, &format!("compositions/c/{name}.json"), &composition);
 }
 
 async fn server(policies: bool) -> (TestServer, TestRunner) {
@@ -326,6 +330,38 @@ async fn unknown_or_forbidden_steps_are_refused_before_anything_runs() {
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
     assert_eq!(reason(&status), "POLICY_DENIED");
+    assert!(status.message().contains("step 1 (b/secret)"), "{status:?}");
+
+    // A composition with a step the caller may not run is refused before it starts.
+    write_composition(
+        &server.root_path(),
+        "c/sneaky",
+        r#"["a/one", "b/secret"]"#,
+        true,
+    );
+    common::eventually(|| {
+        let server = &server;
+        async move {
+            let listed = server
+                .skills()
+                .await
+                .get_skill(v1::GetSkillRequest {
+                    skill_id: "c/sneaky".to_owned(),
+                })
+                .await;
+            listed.is_ok()
+        }
+    })
+    .await;
+    let request = v1::RunRequest {
+        target: Some(v1::run_request::Target::SkillId("c/sneaky".to_owned())),
+        ..Default::default()
+    };
+    let status = client
+        .run(common::with_token(request, &member))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&status), "POLICY_DENIED", "{status:?}");
     assert!(status.message().contains("step 1 (b/secret)"), "{status:?}");
 
     for (steps, field) in [

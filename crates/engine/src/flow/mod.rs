@@ -182,7 +182,7 @@ impl Service {
 
     /// Every skill of the definition exists for the caller's tenant and a policy lets the
     /// caller run it, so a run does not fail halfway for a permission it never had.
-    async fn check_steps(
+    pub(crate) async fn check_steps(
         &self,
         principal: &Principal,
         definition: &FlowDefinition,

@@ -310,8 +310,13 @@ impl Service {
         }
         match &view.skill.composition {
             Some(_) if !view.active => return Err(Error::CompositionInactive(skill_id)),
-            // The server runs a composition's steps itself; each step needs its runner.
-            Some(_) => {}
+            // The server runs a composition's steps itself, each needing its runner; the
+            // caller must be allowed every one of them before any runs.
+            Some(composition) => {
+                self.check_steps(principal, &composition.definition)
+                    .await
+                    .map_err(|error| Error::Api(error.into()))?;
+            }
             None if !self.dispatcher.hosts(&principal.tenant, &skill_id) => {
                 return Err(Error::NoRunner(skill_id));
             }
