@@ -586,3 +586,32 @@ async fn activation_is_kept_per_tenant_in_the_store_and_decides_whether_it_runs(
     );
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_composition_streams_its_acceptance_and_its_end() {
+    use v1::run_stream_response::Event;
+    let (server, _runner) = server(false).await;
+    let request = v1::RunStreamRequest {
+        target: Some(v1::run_stream_request::Target::SkillId("c/chain".into())),
+        payload: pipeline(&[]).payload,
+        ..Default::default()
+    };
+    let mut stream = client(&server)
+        .await
+        .run_stream(request)
+        .await
+        .unwrap()
+        .into_inner();
+    let mut events = Vec::new();
+    while let Some(message) = stream.message().await.unwrap() {
+        events.push(message.event.unwrap());
+    }
+    let [Event::Accepted(accepted), Event::Completed(completed)] = events.as_slice() else {
+        panic!("events: {events:?}")
+    };
+    let execution = completed.execution.as_ref().unwrap();
+    assert_eq!(execution.id, accepted.execution_id);
+    assert_eq!(execution.skill_id, "c/chain");
+    assert_eq!(execution.status(), v1::ExecutionStatus::Succeeded);
+    server.stop().await.unwrap();
+}

@@ -396,9 +396,9 @@ pub async fn run(args: RunArgs, json: bool) -> Result<(), Failure> {
         timeout,
         idempotency_key: args.idempotency_key.unwrap_or_default(),
         dry_run: args.dry_run,
-        split: args
-            .split
-            .map_or(v1::QuerySplit::Unspecified, |split| split.into()) as i32,
+        split: args.split.map_or(v1::QuerySplit::Unspecified, |split| {
+            crate::grpc::convert::split_proto(split.into())
+        }) as i32,
         ..Default::default()
     };
     let response = client

@@ -186,17 +186,6 @@ impl From<SplitArg> for skillos_engine::flow::segments::Split {
     }
 }
 
-impl From<SplitArg> for skillos_proto::v1::QuerySplit {
-    fn from(split: SplitArg) -> Self {
-        match split {
-            SplitArg::None => Self::None,
-            SplitArg::Pipeline => Self::Pipeline,
-            SplitArg::Parallel => Self::Parallel,
-            SplitArg::Auto => Self::Auto,
-        }
-    }
-}
-
 #[derive(Debug, Args)]
 struct ExecutionsArgs {
     #[command(flatten)]

@@ -6,6 +6,7 @@ use skillos_core::manifest::RiskTier;
 use skillos_core::registry::{Category, Issue, Severity};
 use skillos_proto::v1;
 
+use skillos_engine::flow::segments::Split;
 use skillos_engine::skills::{CompositionDocument, SkillView};
 
 /// `with_schemas` false leaves out the input and output schemas (the BASIC view).
@@ -376,6 +377,25 @@ pub fn routing_mode(mode: i32) -> Option<skillos_routing::Mode> {
         v1::RoutingMode::Vector => Some(Mode::Vector),
         v1::RoutingMode::Hybrid => Some(Mode::Hybrid),
         v1::RoutingMode::Unspecified => None,
+    }
+}
+
+/// A run's `split`; `None` for a value this server does not know.
+pub fn split(split: i32) -> Option<Split> {
+    Some(match v1::QuerySplit::try_from(split).ok()? {
+        v1::QuerySplit::Unspecified | v1::QuerySplit::None => Split::None,
+        v1::QuerySplit::Pipeline => Split::Pipeline,
+        v1::QuerySplit::Parallel => Split::Parallel,
+        v1::QuerySplit::Auto => Split::Auto,
+    })
+}
+
+pub fn split_proto(split: Split) -> v1::QuerySplit {
+    match split {
+        Split::None => v1::QuerySplit::None,
+        Split::Pipeline => v1::QuerySplit::Pipeline,
+        Split::Parallel => v1::QuerySplit::Parallel,
+        Split::Auto => v1::QuerySplit::Auto,
     }
 }
 

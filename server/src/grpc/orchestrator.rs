@@ -466,13 +466,7 @@ fn run_request(
         dry_run: fields.dry_run,
         entry: Entry::Call,
         job_end: None,
-        split: match v1::QuerySplit::try_from(fields.split) {
-            Ok(v1::QuerySplit::Unspecified | v1::QuerySplit::None) => Split::None,
-            Ok(v1::QuerySplit::Pipeline) => Split::Pipeline,
-            Ok(v1::QuerySplit::Parallel) => Split::Parallel,
-            Ok(v1::QuerySplit::Auto) => Split::Auto,
-            Err(_) => return Err(invalid("split", "unknown split")),
-        },
+        split: convert::split(fields.split).ok_or_else(|| invalid("split", "unknown split"))?,
     })
 }
 
