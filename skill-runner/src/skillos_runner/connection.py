@@ -190,6 +190,8 @@ class Runner:
         watching = asyncio.create_task(self._watch()) if self.watch is not None else None
         try:
             while not self.stopping.is_set():
+                # A new stream registers the latest set anyway: an earlier change is served.
+                self._rolled.clear()
                 session = _Session(self)
                 running = asyncio.create_task(session.run())
                 rolled = asyncio.create_task(self._rolled.wait())
@@ -197,7 +199,6 @@ class Runner:
                 if not running.done():
                     # The skills changed: a new stream registers them at once, and this one
                     # finishes its calls and closes.
-                    self._rolled.clear()
                     session.retire()
                     self._retiring.add(running)
                     running.add_done_callback(self._retired)

@@ -39,17 +39,7 @@ impl Driver<'_> {
                 }
                 StepKind::Parallel(members) => self.group(index, members, &input).await,
             };
-            let stopped = ended
-                .iter()
-                .find(|step| {
-                    step.status != StepStatus::Succeeded && step.status != StepStatus::Cancelled
-                })
-                .or_else(|| {
-                    ended
-                        .iter()
-                        .find(|step| step.status != StepStatus::Succeeded)
-                })
-                .map(|step| (step.status, step.error.clone()));
+            let stopped = stopping(&ended).map(|step| (step.status, step.error.clone()));
             output = match &step.kind {
                 StepKind::Skill(_) => ended[0].output.clone().unwrap_or(Json::Null),
                 StepKind::Parallel(_) => Json::Object(
@@ -260,6 +250,18 @@ impl Driver<'_> {
     }
 }
 
+/// The step that stops a run, if any: a failure or refusal first (the members it cancelled say
+/// less), then a hold for approval, then a cancellation.
+fn stopping(ended: &[StepRun]) -> Option<&StepRun> {
+    [
+        &[StepStatus::Failed, StepStatus::Refused][..],
+        &[StepStatus::PendingApproval],
+        &[StepStatus::Cancelled],
+    ]
+    .iter()
+    .find_map(|statuses| ended.iter().find(|step| statuses.contains(&step.status)))
+}
+
 /// What a group member's task owns of its driver.
 struct Owned {
     step_timeout: Option<Duration>,
@@ -273,4 +275,39 @@ fn server_error(code: &str, message: &str, retryable: bool) -> ExecutionError {
         ErrorClass::Permanent
     };
     ExecutionError::new(class, ErrorOrigin::Server, code, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(member: &str, status: StepStatus) -> StepRun {
+        let now = Utc::now();
+        StepRun {
+            index: 0,
+            member: member.to_owned(),
+            skill_id: member.to_owned(),
+            status,
+            execution_id: None,
+            output: None,
+            error: None,
+            approval_id: None,
+            started_at: now,
+            finished_at: now,
+        }
+    }
+
+    #[test]
+    fn a_failure_stops_a_group_before_a_hold_or_a_cancellation_does() {
+        use StepStatus::*;
+        let group = [
+            step("a/held", PendingApproval),
+            step("a/cancelled", Cancelled),
+            step("a/failed", Failed),
+        ];
+        assert_eq!(stopping(&group).unwrap().member, "a/failed");
+        assert_eq!(stopping(&group[..2]).unwrap().member, "a/held");
+        assert_eq!(stopping(&group[1..2]).unwrap().member, "a/cancelled");
+        assert!(stopping(&[step("a/ok", Succeeded)]).is_none());
+    }
 }
