@@ -615,3 +615,39 @@ async fn a_composition_streams_its_acceptance_and_its_end() {
     assert_eq!(execution.status(), v1::ExecutionStatus::Succeeded);
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn routing_passes_over_a_composition_that_may_not_run() {
+    let (server, _runner) = server(false).await;
+    let route = || async {
+        client(&server)
+            .await
+            .route(v1::RouteRequest {
+                query: "composed draft".to_owned(),
+                mode: v1::RoutingMode::Keyword as i32,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .decision
+            .unwrap()
+    };
+    let before = route().await;
+    assert_ne!(before.skill_id, "c/draft", "{before:?}");
+    assert!(
+        before.candidates.iter().all(|c| c.skill_id != "c/draft"),
+        "{before:?}"
+    );
+    server
+        .skills()
+        .await
+        .activate_skill(v1::ActivateSkillRequest {
+            skill_id: "c/draft".to_owned(),
+        })
+        .await
+        .unwrap();
+    let after = route().await;
+    assert_eq!(after.skill_id, "c/draft", "{after:?}");
+    server.stop().await.unwrap();
+}

@@ -222,19 +222,22 @@ impl Service {
         principal: &Principal,
         request: &RouteRequest,
     ) -> Result<Routed, Error> {
-        // The tenant's deprecations made through the API count as much as the manifests'.
+        // The tenant's deprecations made through the API count as much as the manifests', and
+        // a composition that may not run is not routed to.
+        let states = self.skills.states(&principal.tenant).await?;
         let mut request = request.clone();
-        request.filter.deprecation_overrides = self
-            .skills
-            .states(&principal.tenant)
-            .await?
+        request.filter.deprecation_overrides = states
             .deprecations
             .values()
             .map(|state| (state.skill_id.clone(), state.deprecated))
             .collect();
+        let inactive = self.skills.inactive_compositions(&states);
+        let allow = |skill_id: &str| !inactive.contains(skill_id);
+        let allow: Option<&(dyn Fn(&str) -> bool + Sync)> =
+            (!inactive.is_empty()).then_some(&allow);
         Ok(self
             .routing
-            .route(&principal.tenant, &request, None)
+            .route(&principal.tenant, &request, allow)
             .await?)
     }
 

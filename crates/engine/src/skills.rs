@@ -280,6 +280,18 @@ impl Service {
         }
     }
 
+    /// The compositions that may not run for a tenant with these overrides.
+    pub(crate) fn inactive_compositions(
+        &self,
+        states: &Overrides,
+    ) -> std::collections::HashSet<String> {
+        self.catalog()
+            .skills()
+            .filter(|skill| skill.composition.is_some() && !active(skill, states))
+            .map(|skill| skill.id().to_string())
+            .collect()
+    }
+
     /// The ids of the catalog's compositions.
     pub fn composition_ids(&self) -> Vec<String> {
         self.catalog()
