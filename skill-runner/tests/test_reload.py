@@ -30,6 +30,7 @@ def test_a_changed_implementation_is_imported_afresh(root: RootBuilder) -> None:
 
     code.write_text(IMPL % 2)
     bump(code)
+    assert not watch.changed(), "a change counts once the files are quiet for an interval"
     assert watch.changed()
     assert not watch.changed(), "a change counts once"
     assert watch.load().skills["a/b"].function({}) == {"version": 2}
@@ -40,10 +41,10 @@ def test_new_and_removed_skills_are_noticed(root: RootBuilder) -> None:
     manifest = root.yaml_skill("a/b", "implementations.a.b:run")
     watch = Watch(root.root, [], interval=1)
     root.yaml_skill("a/c", "implementations.a.b:run")
-    assert watch.changed()
+    assert not watch.changed() and watch.changed()
     assert sorted(watch.load().skills) == ["a/b", "a/c"]
     manifest.unlink()
-    assert watch.changed()
+    assert not watch.changed() and watch.changed()
     assert sorted(watch.load().skills) == ["a/c"]
 
 

@@ -36,7 +36,8 @@ class Watch:
         self.modules = [module.resolve() for module in modules]
         self.interval = interval
         self._places = [self.root / name for name in WATCHED_DIRS] + self.modules
-        self._last = self.fingerprint()
+        #: What the last poll saw, and what the served set was loaded from.
+        self._seen = self._loaded = self.fingerprint()
 
     def fingerprint(self) -> Fingerprint:
         files: list[tuple[str, int, int]] = []
@@ -62,11 +63,15 @@ class Watch:
         return tuple(sorted(files))
 
     def changed(self) -> bool:
-        """True once per change since the last call."""
+        """True once per change, when the files have stayed as they are for one interval (so a
+        save in several writes, or several files saved together, is one change)."""
         current = self.fingerprint()
-        if current == self._last:
+        if current != self._seen:
+            self._seen = current
             return False
-        self._last = current
+        if current == self._loaded:
+            return False
+        self._loaded = current
         return True
 
     def load(self) -> Catalog:
