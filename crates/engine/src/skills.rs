@@ -286,8 +286,8 @@ impl Service {
         states: &Overrides,
     ) -> std::collections::HashSet<String> {
         self.catalog()
-            .skills()
-            .filter(|skill| skill.composition.is_some() && !active(skill, states))
+            .compositions()
+            .filter(|skill| !active(skill, states))
             .map(|skill| skill.id().to_string())
             .collect()
     }
@@ -295,8 +295,7 @@ impl Service {
     /// The ids of the catalog's compositions.
     pub fn composition_ids(&self) -> Vec<String> {
         self.catalog()
-            .skills()
-            .filter(|skill| skill.composition.is_some())
+            .compositions()
             .map(|skill| skill.id().to_string())
             .collect()
     }

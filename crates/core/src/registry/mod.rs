@@ -161,6 +161,9 @@ impl Severity {
 #[derive(Debug, Default)]
 pub struct Catalog {
     skills: BTreeMap<SkillId, Arc<Skill>>,
+    /// The compositions among the skills, so that the request path (routing, job claims)
+    /// looks at them without walking the whole catalog.
+    compositions: Vec<Arc<Skill>>,
     issues: Vec<Issue>,
     out_of_scope: Vec<String>,
 }
@@ -250,8 +253,14 @@ impl Catalog {
         compositions::load(root, &mut skills, &mut issues);
         let out_of_scope = load_out_of_scope(root, &mut issues);
         issues.sort_by(|a, b| (&a.path, a.category).cmp(&(&b.path, b.category)));
+        let compositions = skills
+            .values()
+            .filter(|skill| skill.composition.is_some())
+            .cloned()
+            .collect();
         Self {
             skills,
+            compositions,
             issues,
             out_of_scope,
         }
@@ -288,6 +297,11 @@ impl Catalog {
 
     pub fn get(&self, id: &SkillId) -> Option<&Arc<Skill>> {
         self.skills.get(id)
+    }
+
+    /// The compositions, ordered by id.
+    pub fn compositions(&self) -> impl Iterator<Item = &Arc<Skill>> {
+        self.compositions.iter()
     }
 
     /// Skills ordered by id.

@@ -49,9 +49,7 @@ fn outcome(run: FlowRun) -> Result<Json, SkillError> {
     if run.status == Status::Succeeded {
         return Ok(run.output.unwrap_or(Json::Null));
     }
-    let stopped = run.steps.iter().find(|step| {
-        step.status != super::StepStatus::Succeeded && step.status != super::StepStatus::Cancelled
-    });
+    let stopped = super::drive::stopping(&run.steps);
     let (code, message) = match (&run.error, stopped) {
         (Some(error), Some(step)) => (
             error.code.clone(),

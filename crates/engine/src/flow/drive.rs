@@ -89,18 +89,15 @@ impl Driver<'_> {
             };
             let service = self.service.clone();
             let principal = self.principal.clone();
-            let driver = Owned {
-                step_timeout: self.step_timeout,
-                traceparent: self.traceparent.clone(),
-            };
+            let (step_timeout, traceparent) = (self.step_timeout, self.traceparent.clone());
             names.insert(member.name.clone(), skill.clone());
             let (name, skill, input) = (member.name.clone(), skill.clone(), input.clone());
             let handle = running.spawn(async move {
                 let driver = Driver {
                     service: &service,
                     principal: &principal,
-                    step_timeout: driver.step_timeout,
-                    traceparent: driver.traceparent,
+                    step_timeout,
+                    traceparent,
                 };
                 driver.skill(index, name, &skill, input).await
             });
@@ -252,7 +249,7 @@ impl Driver<'_> {
 
 /// The step that stops a run, if any: a failure or refusal first (the members it cancelled say
 /// less), then a hold for approval, then a cancellation.
-fn stopping(ended: &[StepRun]) -> Option<&StepRun> {
+pub(super) fn stopping(ended: &[StepRun]) -> Option<&StepRun> {
     [
         &[StepStatus::Failed, StepStatus::Refused][..],
         &[StepStatus::PendingApproval],
@@ -260,12 +257,6 @@ fn stopping(ended: &[StepRun]) -> Option<&StepRun> {
     ]
     .iter()
     .find_map(|statuses| ended.iter().find(|step| statuses.contains(&step.status)))
-}
-
-/// What a group member's task owns of its driver.
-struct Owned {
-    step_timeout: Option<Duration>,
-    traceparent: Option<String>,
 }
 
 fn server_error(code: &str, message: &str, retryable: bool) -> ExecutionError {

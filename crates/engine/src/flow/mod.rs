@@ -2,7 +2,8 @@
 //! through the whole pipeline (policy, approval policies, budget, breaker, rate limits) as the
 //! caller.
 //!
-//! Today this drives pipelines (`RunPipeline`): the caller waits for the end, each step's
+//! It drives pipelines (`RunPipeline`), compositions (at their execution's dispatch,
+//! `compose.rs`) and split queries (`split.rs`): the caller waits for the end, each step's
 //! execution is stored like any Run's, and a step's output is the next step's payload. A run
 //! of steps is not yet a stored record of its own, so a restart ends it where it was.
 

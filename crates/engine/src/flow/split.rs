@@ -6,6 +6,7 @@ use crate::auth::Principal;
 use crate::orchestrator::{Error, Service};
 use crate::run::resolve::Resolved;
 use crate::run::{Answer, Outcome, Request, Target};
+use skillos_core::SkillId;
 use skillos_core::flow::FlowDefinition;
 
 impl Service {
@@ -41,6 +42,9 @@ impl Service {
                 segment.query = text.clone();
                 match self.resolve(principal, Target::Query(segment)).await? {
                     Resolved::Skill(skill_id, routed) => {
+                        // Routing answers catalog ids, which parse.
+                        let skill_id = SkillId::parse(&skill_id)
+                            .map_err(|error| Error::Api(crate::error::Error::internal(&error)))?;
                         members.push(skill_id);
                         decisions.extend(routed.map(|routed| (text, routed)));
                     }
@@ -57,10 +61,10 @@ impl Service {
                     }
                 }
             }
-            groups.push(members.join("|"));
+            groups.push(members);
         }
         let definition =
-            FlowDefinition::pipeline(&groups).map_err(|error| Error::InvalidField {
+            FlowDefinition::from_groups(groups).map_err(|error| Error::InvalidField {
                 field: "query",
                 message: format!("the query's segments do not make a pipeline: {error}"),
             })?;
