@@ -5,6 +5,8 @@
 //! its own embedded migrations, applied by [`open`]. Every tenant-owned row carries `tenant_id`
 //! and every query filters on it, so a tenant can never read another tenant's rows.
 
+mod flow;
+mod flow_sql;
 mod group_commit;
 mod job;
 mod job_sql;
@@ -22,6 +24,7 @@ use std::path::PathBuf;
 use serde_json::Value as Json;
 use std::sync::Arc;
 
+pub use flow::{FlowRun, FlowRunEnd, FlowRunFilter, FlowRunStatus, FlowStep, FlowStepStatus};
 pub use group_commit::WriteStats;
 pub use job::{AttemptChange, Job, JobFence, JobFilter, JobSource, JobState, JobTransition};
 pub use model::{
@@ -161,7 +164,7 @@ pub async fn open(options: &Options) -> Result<Arc<dyn Store>> {
 
 /// Everything SkillOS persists.
 #[async_trait::async_trait]
-pub trait Store: JobStore + WebhookStore + ScheduleStore + std::fmt::Debug {
+pub trait Store: JobStore + WebhookStore + ScheduleStore + FlowStore + std::fmt::Debug {
     fn backend(&self) -> Backend;
 
     /// Round trip to the database, for readiness checks.
@@ -512,6 +515,72 @@ pub trait JobStore: Send + Sync {
 }
 
 /// Webhook triggers, their secrets and accepted deliveries (`webhook_sql.rs`).
+/// Durable flow runs (ADR 9).
+#[async_trait::async_trait]
+pub trait FlowStore: Send + Sync {
+    /// Stores a new run; with a claim, the key and the run go together, and a key another
+    /// request holds answers its record instead (nothing stored).
+    async fn insert_flow_run(
+        &self,
+        run: &FlowRun,
+        claim: Option<&IdempotencyClaim>,
+    ) -> Result<Option<IdempotencyRecord>>;
+
+    async fn get_flow_run(&self, tenant: &TenantId, id: &str) -> Result<Option<FlowRun>>;
+
+    /// Newest first.
+    async fn list_flow_runs(
+        &self,
+        tenant: &TenantId,
+        filter: &FlowRunFilter,
+        limit: u32,
+    ) -> Result<Vec<FlowRun>>;
+
+    /// A run's steps, in the order they started.
+    async fn flow_steps(&self, run_id: &str) -> Result<Vec<FlowStep>>;
+
+    /// Inserts or replaces a step's row while the run is running under `lease_token`; false
+    /// when it is not (the lease was lost, the run was cancelled).
+    async fn put_flow_step(&self, step: &FlowStep, lease_token: &str) -> Result<bool>;
+
+    /// Claims runs whose lease expired (their driver died) or whose wait is due.
+    async fn claim_flow_runs(
+        &self,
+        lease_token: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        lease_until: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<Vec<FlowRun>>;
+
+    async fn renew_flow_lease(
+        &self,
+        id: &str,
+        lease_token: &str,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool>;
+
+    /// Ends a run, or leaves it waiting, while it is under `lease_token`.
+    async fn end_flow_run(&self, id: &str, lease_token: &str, end: &FlowRunEnd) -> Result<bool>;
+
+    /// Cancels a run that has not ended, whoever drives it; false when it had ended.
+    async fn cancel_flow_run(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        error: &ExecutionError,
+    ) -> Result<bool>;
+
+    /// Makes a waiting run due now (its approval was decided).
+    async fn wake_flow_run(&self, id: &str) -> Result<bool>;
+
+    /// Deletes up to `limit` runs (and their steps) that ended before `before`.
+    async fn delete_finished_flow_runs(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<u64>;
+}
+
 #[async_trait::async_trait]
 pub trait WebhookStore: Send + Sync {
     /// Stores a job created by a webhook delivery together with the delivery's record, in one

@@ -1328,6 +1328,7 @@ macro_rules! impl_store {
         $crate::job_sql::impl_job_queries!($store, $backend);
         $crate::webhook_sql::impl_webhook_queries!($store);
         $crate::schedule_sql::impl_schedule_queries!($store);
+        $crate::flow_sql::impl_flow_queries!($store, $backend);
 
         async fn insert_execution_row(
             conn: &mut <$store as $crate::sql::PoolOf>::Connection,

@@ -150,6 +150,7 @@ conformance!(
     rows_past_their_retention_are_removed_in_batches,
     a_run_ends_with_its_usage_in_one_write,
     a_job_outcome_is_recorded_with_its_execution_end_or_not_at_all,
+    flow_steps_are_written_only_under_the_runs_lease,
 );
 
 fn schedule(tenant: &str, id: &str, next: chrono::DateTime<Utc>) -> skillos_store::Schedule {
@@ -2238,5 +2239,122 @@ mod cases {
                 .unwrap()
         );
         assert!(store.get_schedule(&tenant, "s2").await.unwrap().is_none());
+    }
+
+    pub async fn flow_steps_are_written_only_under_the_runs_lease(store: &dyn Store) {
+        use skillos_store::{FlowRun, FlowRunEnd, FlowRunFilter, FlowRunStatus, FlowStep, FlowStepStatus};
+        let tenant = TenantId::new("acme");
+        let now = skillos_store::now();
+        let run = FlowRun {
+            id: "r1".to_owned(),
+            tenant_id: tenant.clone(),
+            flow_id: "f/demo".to_owned(),
+            version: "1.0.0".to_owned(),
+            document: json!({"id": "f/demo"}),
+            definition_sha256: "abc".to_owned(),
+            input: json!({"n": 1}),
+            status: FlowRunStatus::Running,
+            output: None,
+            error: None,
+            principal: "ann".to_owned(),
+            run_context: json!({}),
+            lease_token: Some("t1".to_owned()),
+            lease_expires_at: Some(now + Duration::seconds(30)),
+            execution_id: String::new(),
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+        };
+        assert_eq!(store.insert_flow_run(&run, None).await.unwrap(), None);
+        let mut step = FlowStep {
+            run_id: "r1".to_owned(),
+            path: "poll[0].check".to_owned(),
+            name: "check".to_owned(),
+            kind: "skill".to_owned(),
+            skill_id: "a/b".to_owned(),
+            status: FlowStepStatus::Running,
+            attempt: 1,
+            input: Some(json!({"n": 1})),
+            output: None,
+            error: None,
+            execution_id: None,
+            approval_id: None,
+            started_at: now,
+            finished_at: None,
+        };
+        assert!(store.put_flow_step(&step, "t1").await.unwrap());
+        step.status = FlowStepStatus::Succeeded;
+        step.output = Some(json!({"done": true}));
+        step.finished_at = Some(now);
+        assert!(!store.put_flow_step(&step, "stale").await.unwrap(), "another lease");
+        assert!(store.put_flow_step(&step, "t1").await.unwrap());
+        let steps = store.flow_steps("r1").await.unwrap();
+        assert_eq!(steps.len(), 1, "one row per path");
+        assert_eq!(steps[0].status, FlowStepStatus::Succeeded);
+        assert_eq!(steps[0].output, Some(json!({"done": true})));
+
+        // Not due: its lease holds. Once it expires, another driver claims it.
+        assert!(store.claim_flow_runs("t2", now, now, 10).await.unwrap().is_empty());
+        let later = now + Duration::seconds(31);
+        let claimed = store
+            .claim_flow_runs("t2", later, later + Duration::seconds(30), 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].lease_token.as_deref(), Some("t2"));
+        assert!(!store.put_flow_step(&step, "t1").await.unwrap(), "the old lease is lost");
+        assert!(!store.renew_flow_lease("r1", "t1", later).await.unwrap());
+        assert!(store.renew_flow_lease("r1", "t2", later + Duration::seconds(60)).await.unwrap());
+
+        // Waiting: no lease, due again at its wake time.
+        let wait = FlowRunEnd {
+            status: FlowRunStatus::Waiting,
+            output: None,
+            error: None,
+            wake_at: Some(later + Duration::hours(1)),
+        };
+        assert!(store.end_flow_run("r1", "t2", &wait).await.unwrap());
+        assert!(!store.put_flow_step(&step, "t2").await.unwrap(), "a waiting run has no driver");
+        assert!(store.claim_flow_runs("t3", later, later, 10).await.unwrap().is_empty());
+        assert!(store.wake_flow_run("r1").await.unwrap());
+        let claimed = store
+            .claim_flow_runs("t3", skillos_store::now(), later, 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        let done = FlowRunEnd {
+            status: FlowRunStatus::Succeeded,
+            output: Some(json!({"ok": true})),
+            error: None,
+            wake_at: None,
+        };
+        assert!(store.end_flow_run("r1", "t3", &done).await.unwrap());
+        let error = skillos_store::ExecutionError::permanent("CANCELLED", "too late");
+        assert!(!store.cancel_flow_run(&tenant, "r1", &error).await.unwrap(), "it ended");
+        let stored = store.get_flow_run(&tenant, "r1").await.unwrap().unwrap();
+        assert_eq!(stored.status, FlowRunStatus::Succeeded);
+        assert!(stored.finished_at.is_some() && stored.lease_token.is_none());
+        assert!(store.get_flow_run(&TenantId::new("other"), "r1").await.unwrap().is_none());
+
+        let second = FlowRun {
+            id: "r2".to_owned(),
+            ..run.clone()
+        };
+        store.insert_flow_run(&second, None).await.unwrap();
+        assert!(store.cancel_flow_run(&tenant, "r2", &error).await.unwrap());
+        let filter = FlowRunFilter {
+            statuses: vec![FlowRunStatus::Cancelled],
+            ..Default::default()
+        };
+        let listed = store.list_flow_runs(&tenant, &filter, 10).await.unwrap();
+        assert_eq!(listed.iter().map(|run| run.id.as_str()).collect::<Vec<_>>(), ["r2"]);
+        let all = store.list_flow_runs(&tenant, &FlowRunFilter::default(), 10).await.unwrap();
+        assert_eq!(all.len(), 2);
+        let removed = store
+            .delete_finished_flow_runs(skillos_store::now() + Duration::seconds(1), 10)
+            .await
+            .unwrap();
+        assert_eq!(removed, 2);
+        assert!(store.flow_steps("r1").await.unwrap().is_empty());
     }
 }

@@ -7,6 +7,7 @@
 //! change, see [`watch`]) never blocks requests.
 
 mod compositions;
+pub mod flows;
 mod entrypoint;
 mod scaffold;
 mod watch;
@@ -27,6 +28,8 @@ use crate::skill_id::SkillId;
 pub const METADATA_DIR: &str = "metadata";
 /// Folder of the compositions inside a skills root.
 pub const COMPOSITIONS_DIR: &str = "compositions";
+/// Folder of the flows inside a skills root.
+pub const FLOWS_DIR: &str = "flows";
 /// Requests the root does not serve, relative to the root.
 pub const OUT_OF_SCOPE_FILE: &str = "routing/out_of_scope.yaml";
 /// Most out-of-scope examples a root may list, and their longest length.
@@ -98,6 +101,8 @@ pub struct Skill {
     pub source_path: String,
     /// Set when the skill is a composition of others: its steps, run by the server itself.
     pub composition: Option<Composition>,
+    /// Set when the skill is a flow: its definition, run by the server itself.
+    pub flow: Option<Arc<crate::flow::Flow>>,
 }
 
 impl Skill {
@@ -124,6 +129,7 @@ pub enum Category {
     DuplicateId,
     Entrypoint,
     Composition,
+    Flow,
     Io,
 }
 
@@ -135,6 +141,7 @@ impl Category {
             Self::DuplicateId => "duplicate_id",
             Self::Entrypoint => "entrypoint",
             Self::Composition => "composition",
+            Self::Flow => "flow",
             Self::Io => "io",
         }
     }
@@ -247,10 +254,12 @@ impl Catalog {
                 manifest,
                 source_path: relative,
                 composition: None,
+                flow: None,
             };
             skills.insert(skill.id().clone(), Arc::new(skill));
         }
         compositions::load(root, &mut skills, &mut issues);
+        flows::load(root, &mut skills, &mut issues);
         let out_of_scope = load_out_of_scope(root, &mut issues);
         issues.sort_by(|a, b| (&a.path, a.category).cmp(&(&b.path, b.category)));
         let compositions = skills
@@ -273,7 +282,7 @@ impl Catalog {
             let mut entrypoint_issues: Vec<Issue> = catalog
                 .skills
                 .values()
-                .filter(|skill| skill.composition.is_none())
+                .filter(|skill| skill.composition.is_none() && skill.flow.is_none())
                 .filter_map(|skill| {
                     entrypoint::check(root, &skill.manifest.entrypoint)
                         .err()

@@ -371,3 +371,68 @@ fn a_compositions_folder_created_later_is_watched() {
             .is_some_and(|composition| composition.definition.steps.len() == 2)
     });
 }
+
+const FLOW: &str = "id: f/demo\nversion: 1.2.0\ndescription: Runs one then two\n\
+    tags: [Demo]\nsteps:\n  - {name: first, skill: a/one}\n  - {name: second, skill: a/two, \
+    input: {n: \"${{ steps.first.output.n }}\"}}\n";
+
+#[test]
+fn a_flow_is_a_skill_of_the_catalog_and_its_mistakes_are_issues() {
+    let root = tempfile::tempdir().unwrap();
+    write(root.path(), "metadata/a/one.yaml", &manifest("a/one"));
+    write(root.path(), "metadata/a/two.yaml", &manifest("a/two"));
+    write(root.path(), "flows/f/demo.yaml", FLOW);
+    write(
+        root.path(),
+        "flows/f/unknown.yaml",
+        &FLOW.replace("f/demo", "f/unknown").replace("a/two", "a/nine"),
+    );
+    write(
+        root.path(),
+        "flows/f/broken.yaml",
+        "id: f/broken\nsteps:\n  - {name: x, skill: a/one, input: \"${{ 1 + }}\"}\n",
+    );
+    write(
+        root.path(),
+        "flows/f/dup.yaml",
+        &FLOW.replace("f/demo", "a/one"),
+    );
+    let catalog = Catalog::validate(root.path(), true);
+    let flow = catalog.get(&SkillId::parse("f/demo").unwrap()).unwrap();
+    assert_eq!(flow.manifest.description, "Runs one then two");
+    assert_eq!(flow.manifest.tags, ["demo"]);
+    assert_eq!(flow.manifest.entrypoint.to_string(), flows::FLOW_ENTRYPOINT);
+    assert_eq!(flow.flow.as_ref().unwrap().definition.steps.len(), 2);
+    assert_eq!(catalog.len(), 3, "two skills and one flow");
+    let issue = |path: &str| {
+        catalog
+            .issues()
+            .iter()
+            .find(|issue| issue.path == path)
+            .unwrap_or_else(|| panic!("no issue for {path}: {:?}", catalog.issues()))
+            .clone()
+    };
+    assert!(issue("flows/f/unknown.yaml").message.contains("a/nine"));
+    let broken = issue("flows/f/broken.yaml");
+    assert_eq!(broken.category, Category::Flow);
+    assert!(broken.message.starts_with("steps[0].input: column"), "{broken:?}");
+    assert_eq!(issue("flows/f/dup.yaml").category, Category::DuplicateId);
+    assert!(
+        catalog
+            .issues()
+            .iter()
+            .all(|issue| issue.category != Category::Entrypoint || !issue.path.starts_with("flows/")),
+        "a flow has no Python entrypoint to check"
+    );
+}
+
+#[test]
+fn a_flows_folder_created_later_is_watched() {
+    let root = tempfile::tempdir().unwrap();
+    write(root.path(), "metadata/a/one.yaml", &manifest("a/one"));
+    write(root.path(), "metadata/a/two.yaml", &manifest("a/two"));
+    let registry = Registry::open(root.path()).unwrap();
+    let _watcher = registry.watch(Duration::from_millis(50)).unwrap();
+    write(root.path(), "flows/f/demo.yaml", FLOW);
+    wait_until(|| registry.catalog().len() == 3);
+}

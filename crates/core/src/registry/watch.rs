@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 
-use super::{COMPOSITIONS_DIR, Error, METADATA_DIR, Registry, is_manifest};
+use super::{COMPOSITIONS_DIR, Error, FLOWS_DIR, METADATA_DIR, Registry, is_manifest};
 
 /// Keeps the watch alive; dropping it stops watching (and ends the reload thread).
 pub struct Watcher {
@@ -26,8 +26,8 @@ impl std::fmt::Debug for Watcher {
 }
 
 impl Registry {
-    /// Watches the manifests and compositions and reloads after `debounce` of quiet once one
-    /// changed. Only `metadata/` and `compositions/` are watched, at any depth (a virtualenv or
+    /// Watches the manifests, compositions and flows and reloads after `debounce` of quiet once
+    /// one changed. Only `metadata/`, `compositions/` and `flows/` are watched, at any depth (a virtualenv or
     /// `node_modules` elsewhere in the root would use up file watches for nothing), and the
     /// root itself without its subfolders, so that either folder is seen when it is created
     /// and watched from then on.
@@ -35,6 +35,7 @@ impl Registry {
         let dirs = [
             self.root.join(METADATA_DIR),
             self.root.join(COMPOSITIONS_DIR),
+            self.root.join(FLOWS_DIR),
         ];
         let watch_error = |path: &Path| {
             let path = path.to_owned();
@@ -45,7 +46,7 @@ impl Registry {
         let catalog_dirs = dirs.clone();
         let watcher =
             notify::recommended_watcher(move |event: notify::Result<Event>| match event {
-                Ok(event) if is_catalog_change(&event, &catalog_dirs[0], &catalog_dirs[1]) => {
+                Ok(event) if is_catalog_change(&event, &catalog_dirs) => {
                     let _ = changed.send(());
                 }
                 Ok(_) => {}
@@ -108,13 +109,16 @@ impl Registry {
     }
 }
 
-fn is_catalog_change(event: &Event, metadata_dir: &Path, compositions_dir: &Path) -> bool {
+/// `dirs`: the metadata, compositions and flows folders.
+fn is_catalog_change(event: &Event, dirs: &[PathBuf; 3]) -> bool {
     if matches!(event.kind, EventKind::Access(_)) {
         return false;
     }
+    let [metadata_dir, compositions_dir, flows_dir] = dirs;
     event.paths.iter().any(|path: &PathBuf| {
         let folder = path.extension().is_none();
-        (path.starts_with(metadata_dir) && (is_manifest(path) || folder))
+        ((path.starts_with(metadata_dir) || path.starts_with(flows_dir))
+            && (is_manifest(path) || folder))
             || (path.starts_with(compositions_dir)
                 && (path.extension().is_some_and(|ext| ext == "json") || folder))
     })

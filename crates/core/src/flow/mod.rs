@@ -5,11 +5,21 @@
 //! the first), and a group's output is an object keyed by its members' names. Names are unique
 //! among siblings: a member is named by its skill id, a repeated id gets `#2`, `#3`, and so is
 //! a step of the sequence (a group by its members joined with `|`).
+//!
+//! Flows written in YAML ([`yaml`]) compile to the same model, with more: a step's input
+//! computed by expressions ([`expr`]), a condition (`when`), retries, a timeout, and bounded
+//! loops.
+
+pub mod expr;
+pub mod yaml;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::time::Duration;
 
 use crate::skill_id::SkillId;
+pub use expr::{Expr, Template};
+pub use yaml::Flow;
 
 /// Most steps a definition may have, counting every member of every group.
 pub const MAX_STEPS: usize = 256;
@@ -17,27 +27,85 @@ pub const MAX_STEPS: usize = 256;
 pub const MAX_GROUP: usize = 32;
 
 /// A flow to run: its steps, in order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct FlowDefinition {
     pub steps: Vec<Step>,
+    /// What a run answers; `None`: the last step's output.
+    pub output: Option<Template>,
 }
 
 /// One step of a definition.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Step {
     /// Unique among its siblings; a step's path is its name (`margin`), a member's its
-    /// group's name, a dot and its own (`margin|route.route`).
+    /// group's name, a dot and its own (`checks.margin`), a step of a loop's body the loop's
+    /// name, the iteration and its own (`poll[2].check`).
     pub name: String,
     pub kind: StepKind,
+    /// The step's input; `None`: the previous step's output (for the first step of a
+    /// sequence, the input of the sequence: the run's, a group's, or a loop iteration's).
+    pub input: Option<Template>,
+    /// The step runs only when this is true; a skipped step's output is null.
+    pub when: Option<Expr>,
+    pub retry: Retry,
+    /// Each attempt's timeout; `None`: the skill's own, else the server's default.
+    pub timeout: Option<Duration>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// How often a failed step runs again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retry {
+    /// Attempts at most, the first included.
+    pub attempts: u32,
+    /// Delay before the second attempt; each further one doubles it.
+    pub backoff: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Self {
+            attempts: 1,
+            backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
 pub enum StepKind {
-    /// Runs the skill with the previous step's output as its payload.
+    /// Runs the skill with the step's input as its payload.
     Skill(SkillId),
     /// Runs every member at once, each with the same input; the first failure cancels the
-    /// others.
+    /// others. The output is an object keyed by member name.
     Parallel(Vec<Step>),
+    /// Runs its steps again and again, each iteration's input the previous iteration's
+    /// output, until `until` is true after an iteration or `max_iterations` ran.
+    Loop(Loop),
+}
+
+/// A bounded loop.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Loop {
+    pub max_iterations: u32,
+    pub until: Option<Expr>,
+    pub steps: Vec<Step>,
+}
+
+impl Step {
+    /// A step that runs one skill on the previous step's output.
+    pub fn skill(name: String, skill: SkillId) -> Self {
+        Self::of(name, StepKind::Skill(skill))
+    }
+
+    fn of(name: String, kind: StepKind) -> Self {
+        Self {
+            name,
+            kind,
+            input: None,
+            when: None,
+            retry: Retry::default(),
+            timeout: None,
+        }
+    }
 }
 
 impl FlowDefinition {
@@ -87,10 +155,7 @@ impl FlowDefinition {
                 0 => return Err(DefinitionError::EmptyStep { index }),
                 1 => {
                     let skill = group.into_iter().next().expect("one member");
-                    Step {
-                        name: names.next(skill.to_string()),
-                        kind: StepKind::Skill(skill),
-                    }
+                    Step::skill(names.next(skill.to_string()), skill)
                 }
                 members if members > MAX_GROUP => {
                     return Err(DefinitionError::GroupTooLarge { index, members });
@@ -104,20 +169,17 @@ impl FlowDefinition {
                     let mut member_names = Names::default();
                     let members = group
                         .into_iter()
-                        .map(|skill| Step {
-                            name: member_names.next(skill.to_string()),
-                            kind: StepKind::Skill(skill),
-                        })
+                        .map(|skill| Step::skill(member_names.next(skill.to_string()), skill))
                         .collect();
-                    Step {
-                        name: names.next(label),
-                        kind: StepKind::Parallel(members),
-                    }
+                    Step::of(names.next(label), StepKind::Parallel(members))
                 }
             };
             steps.push(step);
         }
-        Ok(Self { steps })
+        Ok(Self {
+            steps,
+            output: None,
+        })
     }
 }
 
@@ -127,6 +189,7 @@ impl Step {
         match &self.kind {
             StepKind::Skill(skill) => vec![skill],
             StepKind::Parallel(members) => members.iter().flat_map(Step::skills).collect(),
+            StepKind::Loop(body) => body.steps.iter().flat_map(Step::skills).collect(),
         }
     }
 }
@@ -148,7 +211,7 @@ impl fmt::Display for FlowDefinition {
 /// `compositions/<domain>/<name>.json` in the predecessor's format:
 /// `{"id": "domain/name", "steps": ["a/b", ["c/d", "e/f"]], "version": "0.1.0", "active": true}`,
 /// a step being a skill id or a list of ids that run at once.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Composition {
     pub id: SkillId,
     pub version: String,
