@@ -38,7 +38,9 @@ impl FlowRunStatus {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_str() == value)
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == value)
     }
 
     pub fn is_terminal(self) -> bool {
@@ -81,7 +83,9 @@ impl FlowStepStatus {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_str() == value)
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == value)
     }
 
     /// The step will not run again: its output (or lack of one) is final.
@@ -189,7 +193,10 @@ impl TryFrom<FlowRunRow> for FlowRun {
 
     fn try_from(row: FlowRunRow) -> Result<Self, Self::Error> {
         let status = FlowRunStatus::parse(&row.status).ok_or_else(|| {
-            crate::Error::Corrupt(format!("flow run {} has unknown status {:?}", row.id, row.status))
+            crate::Error::Corrupt(format!(
+                "flow run {} has unknown status {:?}",
+                row.id, row.status
+            ))
         })?;
         Ok(Self {
             id: row.id,

@@ -2242,7 +2242,9 @@ mod cases {
     }
 
     pub async fn flow_steps_are_written_only_under_the_runs_lease(store: &dyn Store) {
-        use skillos_store::{FlowRun, FlowRunEnd, FlowRunFilter, FlowRunStatus, FlowStep, FlowStepStatus};
+        use skillos_store::{
+            FlowRun, FlowRunEnd, FlowRunFilter, FlowRunStatus, FlowStep, FlowStepStatus,
+        };
         let tenant = TenantId::new("acme");
         let now = skillos_store::now();
         let run = FlowRun {
@@ -2286,7 +2288,10 @@ mod cases {
         step.status = FlowStepStatus::Succeeded;
         step.output = Some(json!({"done": true}));
         step.finished_at = Some(now);
-        assert!(!store.put_flow_step(&step, "stale").await.unwrap(), "another lease");
+        assert!(
+            !store.put_flow_step(&step, "stale").await.unwrap(),
+            "another lease"
+        );
         assert!(store.put_flow_step(&step, "t1").await.unwrap());
         let steps = store.flow_steps("r1").await.unwrap();
         assert_eq!(steps.len(), 1, "one row per path");
@@ -2294,7 +2299,13 @@ mod cases {
         assert_eq!(steps[0].output, Some(json!({"done": true})));
 
         // Not due: its lease holds. Once it expires, another driver claims it.
-        assert!(store.claim_flow_runs("t2", now, now, 10).await.unwrap().is_empty());
+        assert!(
+            store
+                .claim_flow_runs("t2", now, now, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         let later = now + Duration::seconds(31);
         let claimed = store
             .claim_flow_runs("t2", later, later + Duration::seconds(30), 10)
@@ -2302,9 +2313,17 @@ mod cases {
             .unwrap();
         assert_eq!(claimed.len(), 1);
         assert_eq!(claimed[0].lease_token.as_deref(), Some("t2"));
-        assert!(!store.put_flow_step(&step, "t1").await.unwrap(), "the old lease is lost");
+        assert!(
+            !store.put_flow_step(&step, "t1").await.unwrap(),
+            "the old lease is lost"
+        );
         assert!(!store.renew_flow_lease("r1", "t1", later).await.unwrap());
-        assert!(store.renew_flow_lease("r1", "t2", later + Duration::seconds(60)).await.unwrap());
+        assert!(
+            store
+                .renew_flow_lease("r1", "t2", later + Duration::seconds(60))
+                .await
+                .unwrap()
+        );
 
         // Waiting: no lease, due again at its wake time.
         let wait = FlowRunEnd {
@@ -2314,8 +2333,17 @@ mod cases {
             wake_at: Some(later + Duration::hours(1)),
         };
         assert!(store.end_flow_run("r1", "t2", &wait).await.unwrap());
-        assert!(!store.put_flow_step(&step, "t2").await.unwrap(), "a waiting run has no driver");
-        assert!(store.claim_flow_runs("t3", later, later, 10).await.unwrap().is_empty());
+        assert!(
+            !store.put_flow_step(&step, "t2").await.unwrap(),
+            "a waiting run has no driver"
+        );
+        assert!(
+            store
+                .claim_flow_runs("t3", later, later, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert!(store.wake_flow_run("r1").await.unwrap());
         let claimed = store
             .claim_flow_runs("t3", skillos_store::now(), later, 10)
@@ -2330,11 +2358,20 @@ mod cases {
         };
         assert!(store.end_flow_run("r1", "t3", &done).await.unwrap());
         let error = skillos_store::ExecutionError::permanent("CANCELLED", "too late");
-        assert!(!store.cancel_flow_run(&tenant, "r1", &error).await.unwrap(), "it ended");
+        assert!(
+            !store.cancel_flow_run(&tenant, "r1", &error).await.unwrap(),
+            "it ended"
+        );
         let stored = store.get_flow_run(&tenant, "r1").await.unwrap().unwrap();
         assert_eq!(stored.status, FlowRunStatus::Succeeded);
         assert!(stored.finished_at.is_some() && stored.lease_token.is_none());
-        assert!(store.get_flow_run(&TenantId::new("other"), "r1").await.unwrap().is_none());
+        assert!(
+            store
+                .get_flow_run(&TenantId::new("other"), "r1")
+                .await
+                .unwrap()
+                .is_none()
+        );
 
         let second = FlowRun {
             id: "r2".to_owned(),
@@ -2347,8 +2384,14 @@ mod cases {
             ..Default::default()
         };
         let listed = store.list_flow_runs(&tenant, &filter, 10).await.unwrap();
-        assert_eq!(listed.iter().map(|run| run.id.as_str()).collect::<Vec<_>>(), ["r2"]);
-        let all = store.list_flow_runs(&tenant, &FlowRunFilter::default(), 10).await.unwrap();
+        assert_eq!(
+            listed.iter().map(|run| run.id.as_str()).collect::<Vec<_>>(),
+            ["r2"]
+        );
+        let all = store
+            .list_flow_runs(&tenant, &FlowRunFilter::default(), 10)
+            .await
+            .unwrap();
         assert_eq!(all.len(), 2);
         let removed = store
             .delete_finished_flow_runs(skillos_store::now() + Duration::seconds(1), 10)

@@ -332,6 +332,7 @@ fn issue_from_proto(issue: &v1::ValidationIssue) -> Issue {
         v1::ValidationCategory::Entrypoint => Category::Entrypoint,
         v1::ValidationCategory::Io => Category::Io,
         v1::ValidationCategory::Composition => Category::Composition,
+        v1::ValidationCategory::Flow => Category::Flow,
         v1::ValidationCategory::Metadata | v1::ValidationCategory::Unspecified => {
             Category::Metadata
         }

@@ -80,6 +80,7 @@ pub fn issue(issue: &Issue) -> v1::ValidationIssue {
         Category::Entrypoint => v1::ValidationCategory::Entrypoint,
         Category::Io => v1::ValidationCategory::Io,
         Category::Composition => v1::ValidationCategory::Composition,
+        Category::Flow => v1::ValidationCategory::Flow,
     };
     let severity = match issue.severity {
         Severity::Error => v1::ValidationSeverity::Error,

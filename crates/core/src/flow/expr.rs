@@ -465,7 +465,9 @@ impl Template {
         }
         let context = scope.context();
         let value = self.render_in(&context)?;
-        let size = serde_json::to_vec(&value).map(|bytes| bytes.len()).unwrap_or(0);
+        let size = serde_json::to_vec(&value)
+            .map(|bytes| bytes.len())
+            .unwrap_or(0);
         if size > MAX_VALUE_BYTES {
             return Err(EvalError {
                 expression: "input".to_owned(),
@@ -723,18 +725,34 @@ mod tests {
     fn one_expression_keeps_its_type_and_text_interpolates() {
         assert_eq!(render(json!("${{ input.boxes * 2 }}")), json!(6));
         assert_eq!(
-            render(json!({"who": "${{ input.client }}", "n": "${{ iteration == 0 ? input.n : 1.0 }}"})),
+            render(
+                json!({"who": "${{ input.client }}", "n": "${{ iteration == 0 ? input.n : 1.0 }}"})
+            ),
             json!({"who": "acme", "n": 2.5})
         );
         assert_eq!(
-            render(json!("boxes: ${{ input.boxes }}, total ${{ steps.quote.output.total }}")),
+            render(json!(
+                "boxes: ${{ input.boxes }}, total ${{ steps.quote.output.total }}"
+            )),
             json!("boxes: 3, total 1200")
         );
-        assert_eq!(render(json!("${{ {'a': {'b': 1}} }}")), json!({"a": {"b": 1}}));
+        assert_eq!(
+            render(json!("${{ {'a': {'b': 1}} }}")),
+            json!({"a": {"b": 1}})
+        );
         assert_eq!(render(json!("${{ '}}' }}")), json!("}}"));
-        assert_eq!(render(json!([1, "${{ principal.roles[0] }}"])), json!([1, "finance"]));
-        assert_eq!(render(json!({"plain": [1, {"x": true}]})), json!({"plain": [1, {"x": true}]}));
-        assert_eq!(render(json!("${{ input.list.map(x, x * 2) }}")), json!([2, 4, 6]));
+        assert_eq!(
+            render(json!([1, "${{ principal.roles[0] }}"])),
+            json!([1, "finance"])
+        );
+        assert_eq!(
+            render(json!({"plain": [1, {"x": true}]})),
+            json!({"plain": [1, {"x": true}]})
+        );
+        assert_eq!(
+            render(json!("${{ input.list.map(x, x * 2) }}")),
+            json!([2, 4, 6])
+        );
     }
 
     #[test]
@@ -775,19 +793,40 @@ mod tests {
         let error = Expr::parse("input.list.map(x, input.list.map(y, y))").unwrap_err();
         assert!(error.message.contains("may not contain another"), "{error}");
         let long = format!("1{}", " + 1".repeat(MAX_EXPRESSION_CHARS));
-        assert!(Expr::parse(&long).unwrap_err().message.contains("characters"));
+        assert!(
+            Expr::parse(&long)
+                .unwrap_err()
+                .message
+                .contains("characters")
+        );
         let deep = format!("{}1{}", "(".repeat(200), ")".repeat(200));
-        assert!(Expr::parse(&deep).unwrap_err().message.contains("nests deeper"));
+        assert!(
+            Expr::parse(&deep)
+                .unwrap_err()
+                .message
+                .contains("nests deeper")
+        );
         let chain = format!("1{}", " + 1".repeat(40));
-        assert_eq!(Expr::parse(&chain).unwrap().eval(&scope()).unwrap(), json!(41));
+        assert_eq!(
+            Expr::parse(&chain).unwrap().eval(&scope()).unwrap(),
+            json!(41)
+        );
         let chain = format!("1{}", " + 1".repeat(400));
-        assert!(Expr::parse(&chain).unwrap_err().message.contains("operations"));
+        assert!(
+            Expr::parse(&chain)
+                .unwrap_err()
+                .message
+                .contains("operations")
+        );
         assert!(Expr::parse("'((((((((((((((((((((((((((((((((((((((((('").is_ok());
     }
 
     #[test]
     fn evaluation_errors_name_the_expression() {
-        let error = Expr::parse("input.missing").unwrap().eval(&scope()).unwrap_err();
+        let error = Expr::parse("input.missing")
+            .unwrap()
+            .eval(&scope())
+            .unwrap_err();
         assert_eq!(error.expression, "input.missing");
         assert!(error.message.contains("missing"), "{error}");
         let outside = Scope {
@@ -813,10 +852,14 @@ mod tests {
 
     #[test]
     fn references_are_known() {
-        let expr = Expr::parse("steps.quote.output.total + steps.check.output.n + iteration")
-            .unwrap();
+        let expr =
+            Expr::parse("steps.quote.output.total + steps.check.output.n + iteration").unwrap();
         assert_eq!(expr.step_names(), ["quote", "check"]);
         assert!(expr.reads_iteration());
-        assert!(!Expr::parse("input.list.map(iteration, iteration)").unwrap().reads_iteration());
+        assert!(
+            !Expr::parse("input.list.map(iteration, iteration)")
+                .unwrap()
+                .reads_iteration()
+        );
     }
 }

@@ -177,7 +177,12 @@ impl Flow {
         let input_schema = match top.get("input_schema") {
             None | Some(Json::Null) => None,
             Some(Json::Object(schema)) => Some(schema.clone()),
-            Some(_) => return Err(FlowError::at("input_schema", "must be a JSON schema object")),
+            Some(_) => {
+                return Err(FlowError::at(
+                    "input_schema",
+                    "must be a JSON schema object",
+                ));
+            }
         };
         let mut reader = Reader::default();
         let steps = match top.get("steps") {
@@ -188,10 +193,9 @@ impl Flow {
         };
         let output = match top.get("output") {
             None | Some(Json::Null) => None,
-            Some(value) => Some(
-                Template::parse(value)
-                    .map_err(|error| FlowError::at(&format!("output{}", error.path), error.error.to_string()))?,
-            ),
+            Some(value) => Some(Template::parse(value).map_err(|error| {
+                FlowError::at(&format!("output{}", error.path), error.error.to_string())
+            })?),
         };
         let definition = FlowDefinition { steps, output };
         reader.check_references(&definition)?;
@@ -275,7 +279,10 @@ impl Reader {
         }
         self.count += 1;
         if self.count > MAX_STEPS {
-            return Err(FlowError::at(path, format!("a flow has at most {MAX_STEPS} steps")));
+            return Err(FlowError::at(
+                path,
+                format!("a flow has at most {MAX_STEPS} steps"),
+            ));
         }
         if depth >= MAX_NESTING {
             return Err(FlowError::at(
@@ -287,47 +294,55 @@ impl Reader {
             .into_iter()
             .filter(|key| fields.contains_key(*key))
             .collect();
-        let kind = match kinds.as_slice() {
-            ["skill"] => match &fields["skill"] {
-                Json::String(id) => StepKind::Skill(
-                    SkillId::parse(id)
-                        .map_err(|error| FlowError::at(&format!("{path}.skill"), error.to_string()))?,
-                ),
-                _ => return Err(FlowError::at(&format!("{path}.skill"), "a skill id")),
-            },
-            ["parallel"] => {
-                let at = format!("{path}.parallel");
-                match &fields["parallel"] {
-                    Json::Array(members) if !members.is_empty() => {
-                        if members.len() > MAX_GROUP {
-                            return Err(FlowError::at(
-                                &at,
-                                format!("a group has at most {MAX_GROUP} members"),
-                            ));
+        let kind =
+            match kinds.as_slice() {
+                ["skill"] => match &fields["skill"] {
+                    Json::String(id) => StepKind::Skill(SkillId::parse(id).map_err(|error| {
+                        FlowError::at(&format!("{path}.skill"), error.to_string())
+                    })?),
+                    _ => return Err(FlowError::at(&format!("{path}.skill"), "a skill id")),
+                },
+                ["parallel"] => {
+                    let at = format!("{path}.parallel");
+                    match &fields["parallel"] {
+                        Json::Array(members) if !members.is_empty() => {
+                            if members.len() > MAX_GROUP {
+                                return Err(FlowError::at(
+                                    &at,
+                                    format!("a group has at most {MAX_GROUP} members"),
+                                ));
+                            }
+                            StepKind::Parallel(self.sequence(members, &at, depth + 1, in_loop)?)
                         }
-                        StepKind::Parallel(self.sequence(members, &at, depth + 1, in_loop)?)
+                        _ => return Err(FlowError::at(&at, "a non-empty list of steps")),
                     }
-                    _ => return Err(FlowError::at(&at, "a non-empty list of steps")),
                 }
-            }
-            ["loop"] => StepKind::Loop(self.body(&fields["loop"], &format!("{path}.loop"), depth)?),
-            [] => {
-                return Err(FlowError::at(
-                    path,
-                    "a step runs a `skill`, a `parallel` group or a `loop`",
-                ));
-            }
-            _ => {
-                return Err(FlowError::at(
-                    path,
-                    format!("a step has one of skill, parallel, loop, not {}", kinds.join(" and ")),
-                ));
-            }
-        };
+                ["loop"] => {
+                    StepKind::Loop(self.body(&fields["loop"], &format!("{path}.loop"), depth)?)
+                }
+                [] => {
+                    return Err(FlowError::at(
+                        path,
+                        "a step runs a `skill`, a `parallel` group or a `loop`",
+                    ));
+                }
+                _ => {
+                    return Err(FlowError::at(
+                        path,
+                        format!(
+                            "a step has one of skill, parallel, loop, not {}",
+                            kinds.join(" and ")
+                        ),
+                    ));
+                }
+            };
         let input = match fields.get("input") {
             None => None,
             Some(value) => Some(Template::parse(value).map_err(|error| {
-                FlowError::at(&format!("{path}.input{}", error.path), error.error.to_string())
+                FlowError::at(
+                    &format!("{path}.input{}", error.path),
+                    error.error.to_string(),
+                )
             })?),
         };
         let when = match fields.get("when") {
@@ -336,7 +351,12 @@ impl Reader {
                 Template::condition(text)
                     .map_err(|error| FlowError::expr(&format!("{path}.when"), error))?,
             ),
-            Some(_) => return Err(FlowError::at(&format!("{path}.when"), "a condition, `${{ ... }}`")),
+            Some(_) => {
+                return Err(FlowError::at(
+                    &format!("{path}.when"),
+                    "a condition, `${{ ... }}`",
+                ));
+            }
         };
         let retry = match fields.get("retry") {
             None => Retry::default(),
@@ -368,7 +388,10 @@ impl Reader {
 
     fn body(&mut self, value: &Json, path: &str, depth: usize) -> Result<Loop, FlowError> {
         let Some(fields) = value.as_object() else {
-            return Err(FlowError::at(path, "a loop has max_iterations, until and steps"));
+            return Err(FlowError::at(
+                path,
+                "a loop has max_iterations, until and steps",
+            ));
         };
         if let Some(key) = fields
             .keys()
@@ -403,13 +426,23 @@ impl Reader {
                 Template::condition(text)
                     .map_err(|error| FlowError::expr(&format!("{path}.until"), error))?,
             ),
-            Some(_) => return Err(FlowError::at(&format!("{path}.until"), "a condition, `${{ ... }}`")),
+            Some(_) => {
+                return Err(FlowError::at(
+                    &format!("{path}.until"),
+                    "a condition, `${{ ... }}`",
+                ));
+            }
         };
         let steps = match fields.get("steps") {
             Some(Json::Array(steps)) if !steps.is_empty() => {
                 self.sequence(steps, &format!("{path}.steps"), depth + 1, true)?
             }
-            _ => return Err(FlowError::at(&format!("{path}.steps"), "a non-empty list of steps")),
+            _ => {
+                return Err(FlowError::at(
+                    &format!("{path}.steps"),
+                    "a non-empty list of steps",
+                ));
+            }
         };
         Ok(Loop {
             max_iterations,
@@ -423,7 +456,12 @@ impl Reader {
         let mut exprs: Vec<(String, &super::Expr)> = Vec::new();
         collect(&definition.steps, "steps", &mut exprs);
         if let Some(output) = &definition.output {
-            exprs.extend(output.exprs().into_iter().map(|expr| ("output".to_owned(), expr)));
+            exprs.extend(
+                output
+                    .exprs()
+                    .into_iter()
+                    .map(|expr| ("output".to_owned(), expr)),
+            );
         }
         for (path, expr) in exprs {
             if let Some(name) = expr
@@ -510,7 +548,12 @@ fn retry(value: &Json, path: &str) -> Result<Retry, FlowError> {
 
 /// `500ms`, `30s`, `5m`, `24h`, `1d`, or a number of seconds; at most a day.
 pub fn duration(value: &Json, path: &str) -> Result<Duration, FlowError> {
-    let invalid = || FlowError::at(path, "a duration such as 500ms, 30s, 5m or 24h (at most 24h)");
+    let invalid = || {
+        FlowError::at(
+            path,
+            "a duration such as 500ms, 30s, 5m or 24h (at most 24h)",
+        )
+    };
     let parsed = match value {
         Json::Number(number) => number
             .as_f64()
@@ -596,16 +639,65 @@ output: "${{ steps.quote.output }}"
     #[test]
     fn mistakes_are_reported_with_their_path() {
         for (edit, path, message) in [
-            (("max_iterations: 5", ""), "steps[2].loop.max_iterations", "how often"),
-            (("name: margin", "name: quote"), "steps[1].parallel[0].name", "duplicate step name"),
-            (("input.boxes }}", "input.boxes + }}"), "steps[0].input.boxes", "column"),
-            (("steps.quote.output.total", "steps.qoute.output.total"), "steps[2]", "names no step"),
-            (("skill: demo/check", "skill: demo check"), "steps[2].loop.steps[0].skill", "invalid skill id"),
-            (("timeout: 30s", "timeout: soon"), "steps[2].loop.steps[0].timeout", "duration"),
-            (("attempts: 3", "attempts: 30"), "steps[1].parallel[1].retry.attempts", "between"),
-            (("input: {client", "when: \"${{ iteration > 0 }}\"\n    input: {client"), "steps[0]", "outside a loop"),
-            (("skill: oysters/generate_quote", "approval: {approvers: [a]}"), "steps[0].approval", "not supported"),
-            (("skill: oysters/generate_quote", "skill: oysters/generate_quote\n    loop: {}"), "steps[0]", "one of"),
+            (
+                ("max_iterations: 5", ""),
+                "steps[2].loop.max_iterations",
+                "how often",
+            ),
+            (
+                ("name: margin", "name: quote"),
+                "steps[1].parallel[0].name",
+                "duplicate step name",
+            ),
+            (
+                ("input.boxes }}", "input.boxes + }}"),
+                "steps[0].input.boxes",
+                "column",
+            ),
+            (
+                ("steps.quote.output.total", "steps.qoute.output.total"),
+                "steps[2]",
+                "names no step",
+            ),
+            (
+                ("skill: demo/check", "skill: demo check"),
+                "steps[2].loop.steps[0].skill",
+                "invalid skill id",
+            ),
+            (
+                ("timeout: 30s", "timeout: soon"),
+                "steps[2].loop.steps[0].timeout",
+                "duration",
+            ),
+            (
+                ("attempts: 3", "attempts: 30"),
+                "steps[1].parallel[1].retry.attempts",
+                "between",
+            ),
+            (
+                (
+                    "input: {client",
+                    "when: \"${{ iteration > 0 }}\"\n    input: {client",
+                ),
+                "steps[0]",
+                "outside a loop",
+            ),
+            (
+                (
+                    "skill: oysters/generate_quote",
+                    "approval: {approvers: [a]}",
+                ),
+                "steps[0].approval",
+                "not supported",
+            ),
+            (
+                (
+                    "skill: oysters/generate_quote",
+                    "skill: oysters/generate_quote\n    loop: {}",
+                ),
+                "steps[0]",
+                "one of",
+            ),
         ] {
             let text = DEMO.replacen(edit.0, edit.1, 1);
             let error = Flow::parse_yaml(&text).unwrap_err();

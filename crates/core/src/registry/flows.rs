@@ -1,10 +1,9 @@
-//! Flows of a skills root: `flows/<domain>/<name>.yaml` (see [`crate::flow::yaml`]). A flow is
-//! a skill of the catalog: its file gives the id, name, description, tags, examples and input
-//! schema that routing and listings use, and the server runs its steps.
+//! Flows of a skills root: `flows/<domain>/<name>.yaml` (see [`crate::flow::yaml`]). Each is
+//! read and checked with the catalog, and kept in [`super::Catalog::flows`]; the server does
+//! not list, route or run them yet (durable flow runs come next).
 //!
-//! A flow whose file does not parse, whose id another skill has, or that names a skill the
-//! root does not have (or another flow: sub-flows are not run yet) is an error issue and is
-//! not served.
+//! A flow whose file does not parse, whose id a skill has, or that names a skill the root does
+//! not have is an error issue and is not kept.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,18 +12,14 @@ use std::sync::Arc;
 use super::{Category, FLOWS_DIR, Issue, Severity, Skill};
 use super::{collect_files, is_manifest, relative_path};
 use crate::flow::Flow;
-use crate::manifest::{Deprecation, Entrypoint, Manifest};
 use crate::skill_id::SkillId;
 
-/// The entrypoint a flow's catalog entry shows: the server runs it, no runner.
-pub const FLOW_ENTRYPOINT: &str = "skillos.flow:run";
-
-/// Adds the root's flows to the catalog.
+/// Reads the root's flows and checks them against its skills.
 pub(super) fn load(
     root: &Path,
-    skills: &mut BTreeMap<SkillId, Arc<Skill>>,
+    skills: &BTreeMap<SkillId, Arc<Skill>>,
     issues: &mut Vec<Issue>,
-) {
+) -> Vec<Arc<Flow>> {
     let dir = root.join(FLOWS_DIR);
     let mut files = Vec::new();
     if dir.is_dir() {
@@ -79,58 +74,23 @@ pub(super) fn load(
         }
         found.insert(id, flow);
     }
+    let mut flows = Vec::new();
     for (id, flow) in found {
-        let problem = flow.definition.skills().into_iter().find_map(|step| {
-            match skills.get(step) {
-                None => Some(format!("step skill {step} is not a skill of this root")),
-                Some(skill) if skill.flow.is_some() => Some(format!(
-                    "step skill {step} is a flow; sub-flows are not run by this version"
-                )),
-                Some(_) => None,
-            }
-        });
-        if let Some(message) = problem {
+        let unknown = flow
+            .definition
+            .skills()
+            .into_iter()
+            .find(|step| !skills.contains_key(*step));
+        if let Some(step) = unknown {
             issues.push(Issue::error(
                 &flow.source_path,
                 Category::Flow,
-                message,
+                format!("step skill {step} is not a skill of this root"),
                 Some(id.to_string()),
             ));
             continue;
         }
-        let skill = Skill {
-            manifest: manifest_of(&flow),
-            source_path: flow.source_path.clone(),
-            composition: None,
-            flow: Some(Arc::new(flow)),
-        };
-        skills.insert(id, Arc::new(skill));
+        flows.push(Arc::new(flow));
     }
-}
-
-/// The catalog entry of a flow.
-fn manifest_of(flow: &Flow) -> Manifest {
-    let (module, function) = FLOW_ENTRYPOINT.split_once(':').expect("module:function");
-    Manifest {
-        id: flow.id.clone(),
-        name: flow.name.clone(),
-        description: flow.description.clone(),
-        version: flow.version.clone(),
-        entrypoint: Entrypoint {
-            module: module.to_owned(),
-            function: function.to_owned(),
-        },
-        tags: flow.tags.clone(),
-        examples: flow.examples.clone(),
-        input_schema: flow.input_schema.clone(),
-        output_schema: None,
-        cost_estimate: None,
-        model_tiers: Vec::new(),
-        risk_tier: None,
-        required_permissions: Vec::new(),
-        timeout: None,
-        retryable: false,
-        deprecation: Deprecation::default(),
-        eval: None,
-    }
+    flows
 }

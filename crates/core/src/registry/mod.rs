@@ -7,8 +7,8 @@
 //! change, see [`watch`]) never blocks requests.
 
 mod compositions;
-pub mod flows;
 mod entrypoint;
+pub mod flows;
 mod scaffold;
 mod watch;
 
@@ -101,8 +101,6 @@ pub struct Skill {
     pub source_path: String,
     /// Set when the skill is a composition of others: its steps, run by the server itself.
     pub composition: Option<Composition>,
-    /// Set when the skill is a flow: its definition, run by the server itself.
-    pub flow: Option<Arc<crate::flow::Flow>>,
 }
 
 impl Skill {
@@ -171,6 +169,8 @@ pub struct Catalog {
     /// The compositions among the skills, so that the request path (routing, job claims)
     /// looks at them without walking the whole catalog.
     compositions: Vec<Arc<Skill>>,
+    /// The flows of the root that passed their checks.
+    flows: Vec<Arc<crate::flow::Flow>>,
     issues: Vec<Issue>,
     out_of_scope: Vec<String>,
 }
@@ -254,12 +254,11 @@ impl Catalog {
                 manifest,
                 source_path: relative,
                 composition: None,
-                flow: None,
             };
             skills.insert(skill.id().clone(), Arc::new(skill));
         }
         compositions::load(root, &mut skills, &mut issues);
-        flows::load(root, &mut skills, &mut issues);
+        let flows = flows::load(root, &skills, &mut issues);
         let out_of_scope = load_out_of_scope(root, &mut issues);
         issues.sort_by(|a, b| (&a.path, a.category).cmp(&(&b.path, b.category)));
         let compositions = skills
@@ -270,6 +269,7 @@ impl Catalog {
         Self {
             skills,
             compositions,
+            flows,
             issues,
             out_of_scope,
         }
@@ -282,7 +282,7 @@ impl Catalog {
             let mut entrypoint_issues: Vec<Issue> = catalog
                 .skills
                 .values()
-                .filter(|skill| skill.composition.is_none() && skill.flow.is_none())
+                .filter(|skill| skill.composition.is_none())
                 .filter_map(|skill| {
                     entrypoint::check(root, &skill.manifest.entrypoint)
                         .err()
@@ -330,6 +330,11 @@ impl Catalog {
     /// to recognise requests for no skill.
     pub fn out_of_scope(&self) -> &[String] {
         &self.out_of_scope
+    }
+
+    /// The root's flows that passed their checks, by id.
+    pub fn flows(&self) -> &[Arc<crate::flow::Flow>] {
+        &self.flows
     }
 
     pub fn issues(&self) -> &[Issue] {

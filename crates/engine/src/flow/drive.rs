@@ -38,10 +38,14 @@ impl Driver<'_> {
                     vec![self.skill(index, String::new(), skill, input.clone()).await]
                 }
                 StepKind::Parallel(members) => self.group(index, members, &input).await,
+                // Pipelines and compositions compile to skills and groups only.
+                StepKind::Loop(_) => vec![unsupported(index, &step.name)],
             };
             let stopped = stopping(&ended).map(|step| (step.status, step.error.clone()));
             output = match &step.kind {
-                StepKind::Skill(_) => ended[0].output.clone().unwrap_or(Json::Null),
+                StepKind::Skill(_) | StepKind::Loop(_) => {
+                    ended[0].output.clone().unwrap_or(Json::Null)
+                }
                 StepKind::Parallel(_) => Json::Object(
                     ended
                         .iter()
@@ -257,6 +261,27 @@ pub(super) fn stopping(ended: &[StepRun]) -> Option<&StepRun> {
     ]
     .iter()
     .find_map(|statuses| ended.iter().find(|step| statuses.contains(&step.status)))
+}
+
+/// A step this driver does not run.
+fn unsupported(index: usize, name: &str) -> StepRun {
+    let now = Utc::now();
+    StepRun {
+        index,
+        member: String::new(),
+        skill_id: String::new(),
+        status: StepStatus::Refused,
+        execution_id: None,
+        output: None,
+        error: Some(server_error(
+            reason::INTERNAL.name,
+            &format!("step {name}: a loop does not run in a pipeline"),
+            false,
+        )),
+        approval_id: None,
+        started_at: now,
+        finished_at: now,
+    }
 }
 
 fn server_error(code: &str, message: &str, retryable: bool) -> ExecutionError {

@@ -35,6 +35,7 @@ class ValidationCategory(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VALIDATION_CATEGORY_ENTRYPOINT: _ClassVar[ValidationCategory]
     VALIDATION_CATEGORY_IO: _ClassVar[ValidationCategory]
     VALIDATION_CATEGORY_COMPOSITION: _ClassVar[ValidationCategory]
+    VALIDATION_CATEGORY_FLOW: _ClassVar[ValidationCategory]
 
 class ValidationSeverity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -56,6 +57,7 @@ VALIDATION_CATEGORY_DUPLICATE_ID: ValidationCategory
 VALIDATION_CATEGORY_ENTRYPOINT: ValidationCategory
 VALIDATION_CATEGORY_IO: ValidationCategory
 VALIDATION_CATEGORY_COMPOSITION: ValidationCategory
+VALIDATION_CATEGORY_FLOW: ValidationCategory
 VALIDATION_SEVERITY_UNSPECIFIED: ValidationSeverity
 VALIDATION_SEVERITY_ERROR: ValidationSeverity
 VALIDATION_SEVERITY_WARNING: ValidationSeverity
