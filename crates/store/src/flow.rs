@@ -121,6 +121,9 @@ pub struct FlowRun {
     pub lease_expires_at: Option<DateTime<Utc>>,
     /// The execution a run started by Run (a flow run by id) answers for; empty otherwise.
     pub execution_id: String,
+    /// How often the run was retried from its failed step; part of each step's idempotency
+    /// key, so a step run again after a retry is a new run of its skill.
+    pub retries: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -183,6 +186,7 @@ pub(crate) struct FlowRunRow {
     pub lease_token: Option<String>,
     pub lease_expires_at: Option<DateTime<Utc>>,
     pub execution_id: String,
+    pub retries: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -214,6 +218,7 @@ impl TryFrom<FlowRunRow> for FlowRun {
             lease_token: row.lease_token,
             lease_expires_at: row.lease_expires_at,
             execution_id: row.execution_id,
+            retries: row.retries,
             created_at: row.created_at,
             updated_at: row.updated_at,
             finished_at: row.finished_at,

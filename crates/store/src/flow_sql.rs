@@ -26,8 +26,9 @@ macro_rules! impl_flow_queries {
                             "INSERT INTO flow_runs (id, tenant_id, flow_id, version, document, \
                              definition_sha256, input, status, output, error, principal, \
                              run_context, lease_token, lease_expires_at, execution_id, \
-                             created_at, updated_at, finished_at) VALUES ($1, $2, $3, $4, $5, \
-                             $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+                             created_at, updated_at, finished_at, retries) VALUES ($1, $2, $3, \
+                             $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+                             $18, $19)",
                         )
                         .bind(&run.id)
                         .bind(run.tenant_id.as_str())
@@ -47,6 +48,7 @@ macro_rules! impl_flow_queries {
                         .bind(run.created_at)
                         .bind(run.updated_at)
                         .bind(run.finished_at)
+                        .bind(run.retries)
                         .execute(&mut *tx)
                         .await?;
                         tx.commit().await?;
@@ -282,6 +284,49 @@ macro_rules! impl_flow_queries {
                         .await?
                         .rows_affected();
                         Ok(cancelled == 1)
+                    })
+                })
+                .await
+            }
+
+            async fn retry_flow_run(
+                &self,
+                tenant: &$crate::TenantId,
+                id: &str,
+                lease_token: &str,
+                lease_until: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::Result<Option<$crate::FlowRun>> {
+                let tenant = tenant.clone();
+                let id = id.to_owned();
+                let lease_token = lease_token.to_owned();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                        let row: Option<$crate::flow::FlowRunRow> = sqlx::query_as(
+                            "UPDATE flow_runs SET status = 'running', output = NULL, \
+                             error = NULL, retries = retries + 1, lease_token = $3, \
+                             lease_expires_at = $4, updated_at = $5, finished_at = NULL \
+                             WHERE tenant_id = $1 AND id = $2 \
+                             AND status IN ('failed', 'cancelled') RETURNING *",
+                        )
+                        .bind(tenant.as_str())
+                        .bind(id.as_str())
+                        .bind(lease_token.as_str())
+                        .bind(lease_until)
+                        .bind($crate::now())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        if row.is_some() {
+                            sqlx::query(
+                                "DELETE FROM flow_steps WHERE run_id = $1 \
+                                 AND status NOT IN ('succeeded', 'skipped')",
+                            )
+                            .bind(id.as_str())
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        tx.commit().await?;
+                        row.map($crate::FlowRun::try_from).transpose()
                     })
                 })
                 .await

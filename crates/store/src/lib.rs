@@ -570,6 +570,17 @@ pub trait FlowStore: Send + Sync {
         error: &ExecutionError,
     ) -> Result<bool>;
 
+    /// Runs a failed or cancelled run again from the steps that did not end well: keeps the
+    /// rows of steps that succeeded or were skipped, drops the others, counts the retry and
+    /// takes the lease. `None` when the run is not failed or cancelled (or not the tenant's).
+    async fn retry_flow_run(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        lease_token: &str,
+        lease_until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<FlowRun>>;
+
     /// Makes a waiting run due now (its approval was decided).
     async fn wake_flow_run(&self, id: &str) -> Result<bool>;
 

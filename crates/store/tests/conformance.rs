@@ -2263,6 +2263,7 @@ mod cases {
             lease_token: Some("t1".to_owned()),
             lease_expires_at: Some(now + Duration::seconds(30)),
             execution_id: String::new(),
+            retries: 0,
             created_at: now,
             updated_at: now,
             finished_at: None,
@@ -2378,6 +2379,57 @@ mod cases {
             ..run.clone()
         };
         store.insert_flow_run(&second, None).await.unwrap();
+        let ended = |path: &str, status| FlowStep {
+            run_id: "r2".to_owned(),
+            path: path.to_owned(),
+            status,
+            ..step.clone()
+        };
+        for (path, status) in [
+            ("a", FlowStepStatus::Succeeded),
+            ("b", FlowStepStatus::Skipped),
+            ("c", FlowStepStatus::Failed),
+        ] {
+            assert!(
+                store
+                    .put_flow_step(&ended(path, status), "t1")
+                    .await
+                    .unwrap()
+            );
+        }
+        assert!(
+            store
+                .retry_flow_run(&tenant, "r2", "t4", now)
+                .await
+                .unwrap()
+                .is_none(),
+            "a running run is not retried"
+        );
+        assert!(store.cancel_flow_run(&tenant, "r2", &error).await.unwrap());
+        assert!(
+            store
+                .retry_flow_run(&TenantId::new("other"), "r2", "t4", now)
+                .await
+                .unwrap()
+                .is_none(),
+            "another tenant's run"
+        );
+        let retried = store
+            .retry_flow_run(&tenant, "r2", "t4", now)
+            .await
+            .unwrap()
+            .expect("a cancelled run is retried");
+        assert_eq!(retried.status, FlowRunStatus::Running);
+        assert_eq!((retried.retries, retried.error), (1, None));
+        assert_eq!(retried.lease_token.as_deref(), Some("t4"));
+        let kept: Vec<String> = store
+            .flow_steps("r2")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|step| step.path)
+            .collect();
+        assert_eq!(kept, ["a", "b"], "what did not end well runs again");
         assert!(store.cancel_flow_run(&tenant, "r2", &error).await.unwrap());
         let filter = FlowRunFilter {
             statuses: vec![FlowRunStatus::Cancelled],
