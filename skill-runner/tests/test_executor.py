@@ -47,6 +47,7 @@ def invoke(
         ),
         tenant_id="acme",
         traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        step_key="run-1:poll[2].check",
     )
     if timeout is not None:
         message.timeout.CopyFrom(seconds_to_duration(timeout))
@@ -96,6 +97,7 @@ def test_payload_and_ctx_reach_the_skill() -> None:
     assert (ctx.principal, ctx.tenant, ctx.roles) == ("alice", "acme", ("analyst",))
     assert ctx.attributes == {"department": "ops"}
     assert ctx.traceparent.startswith("00-0af7")
+    assert ctx.step_key == "run-1:poll[2].check"
     assert ctx.deadline is not None
     assert before + dt.timedelta(seconds=4) < ctx.deadline < before + dt.timedelta(seconds=6)
     assert not ctx.cancelled

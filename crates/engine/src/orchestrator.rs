@@ -447,6 +447,7 @@ impl Service {
             traceparent,
             idempotency: None,
             job_end: None,
+            step_key: None,
         };
         tracing::info!(execution_id = %run.execution.id, approval_id, "running an approved run");
         self.execute(&principal, &view.skill, run, &Sink::none())

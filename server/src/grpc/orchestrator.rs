@@ -466,6 +466,7 @@ fn run_request(
         dry_run: fields.dry_run,
         entry: Entry::Call,
         job_end: None,
+        step_key: None,
         split: convert::split(fields.split).ok_or_else(|| invalid("split", "unknown split"))?,
     })
 }

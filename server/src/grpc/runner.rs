@@ -487,6 +487,7 @@ fn to_proto(message: ToRunner) -> attach_response::Message {
                 traceparent: invocation.traceparent.clone(),
                 model_tier: invocation.model_tier.clone().unwrap_or_default(),
                 job_id: invocation.job_id.clone().unwrap_or_default(),
+                step_key: invocation.step_key.clone().unwrap_or_default(),
                 ..Default::default()
             })
         }

@@ -152,6 +152,7 @@ def _context(
         tracestate=invoke.tracestate,
         model_tier=invoke.model_tier,
         job_id=invoke.job_id,
+        step_key=invoke.step_key,
         _sink=sink,
     )
 

@@ -213,6 +213,9 @@ class Context:
     tracestate: str = ""
     model_tier: str = ""
     job_id: str = ""
+    #: The flow step this run is (``<flow run id>:<step path>``), stable across the step's
+    #: attempts and a re-dispatch after a server crash; empty outside flows.
+    step_key: str = ""
     _sink: Sink | None = field(default=None, repr=False)
     #: Set once (from the event loop) and read from the skill's thread: a plain attribute is
     #: enough for that, and costs far less per invocation than a ``threading.Event``.

@@ -108,6 +108,8 @@ pub struct Invocation {
     pub traceparent: String,
     /// The job the execution is an attempt of.
     pub job_id: Option<String>,
+    /// The flow step the execution runs, stable across its attempts.
+    pub step_key: Option<String>,
 }
 
 /// Something that happened during an invocation, for callers that stream it.

@@ -33,6 +33,7 @@ fn invocation(id: &str, skill: &str, retryable: bool) -> Invocation {
         events: None,
         traceparent: String::new(),
         job_id: None,
+        step_key: None,
     }
 }
 

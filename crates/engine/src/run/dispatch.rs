@@ -24,6 +24,7 @@ pub(crate) struct Dispatch<'a> {
     pub timeout: Duration,
     pub traceparent: Option<String>,
     pub events: Option<tokio::sync::mpsc::Sender<dispatch::Event>>,
+    pub step_key: Option<String>,
 }
 
 impl Service {
@@ -39,6 +40,7 @@ impl Service {
             timeout,
             traceparent,
             events,
+            step_key,
         } = run;
         let invocation = Invocation {
             execution_id: execution.id.clone(),
@@ -58,6 +60,7 @@ impl Service {
                 .filter(|traceparent| is_traceparent(traceparent))
                 .unwrap_or_else(new_traceparent),
             job_id: execution.job_id.clone(),
+            step_key,
         };
         self.dispatcher.dispatch(invocation).await
     }

@@ -87,6 +87,9 @@ pub struct Request {
     pub job_end: Option<Arc<dyn JobEnding>>,
     /// With a query: split it into segments, each routed and run as a step.
     pub split: crate::flow::segments::Split,
+    /// The flow step the run is (`{run}:{path}`), stable across its attempts and a
+    /// re-dispatch after a crash; the skill sees it to make its side effects idempotent.
+    pub step_key: Option<String>,
 }
 
 /// How a job's attempt ends in the transaction that ends its run: the job queue gives one with
@@ -113,6 +116,7 @@ impl Request {
             entry: Entry::Call,
             job_end: None,
             split: crate::flow::segments::Split::None,
+            step_key: None,
         }
     }
 }
@@ -237,6 +241,7 @@ pub(crate) struct Admitted {
     /// Claimed with the execution when it is stored; its response recorded at the end.
     pub idempotency: Option<IdempotencyKey>,
     pub job_end: Option<Arc<dyn JobEnding>>,
+    pub step_key: Option<String>,
 }
 
 impl Service {
@@ -334,6 +339,7 @@ impl Service {
             traceparent: request.traceparent,
             idempotency: request.idempotency,
             job_end: request.job_end,
+            step_key: request.step_key,
         };
         self.execute(principal, &view.skill, run, sink).await
     }
@@ -362,6 +368,7 @@ impl Service {
             traceparent,
             idempotency,
             job_end,
+            step_key,
         } = run;
         let plan = self
             .reserve_budget(principal, skill, &execution.id, timeout)
@@ -404,6 +411,7 @@ impl Service {
                     timeout,
                     traceparent,
                     events: sink.dispatch_events(),
+                    step_key,
                 })
                 .await
             }

@@ -214,7 +214,7 @@ class RejectedSkill(_message.Message):
     def __init__(self, skill_id: _Optional[str] = ..., reason: _Optional[_Union[SkillRejectionReason, str]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Invoke(_message.Message):
-    __slots__ = ("execution_id", "attempt", "skill_id", "skill_version", "payload", "deadline", "timeout", "principal", "tenant_id", "traceparent", "tracestate", "model_tier", "job_id")
+    __slots__ = ("execution_id", "attempt", "skill_id", "skill_version", "payload", "deadline", "timeout", "principal", "tenant_id", "traceparent", "tracestate", "model_tier", "job_id", "step_key")
     EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     SKILL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -228,6 +228,7 @@ class Invoke(_message.Message):
     TRACESTATE_FIELD_NUMBER: _ClassVar[int]
     MODEL_TIER_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    STEP_KEY_FIELD_NUMBER: _ClassVar[int]
     execution_id: str
     attempt: int
     skill_id: str
@@ -241,7 +242,8 @@ class Invoke(_message.Message):
     tracestate: str
     model_tier: str
     job_id: str
-    def __init__(self, execution_id: _Optional[str] = ..., attempt: _Optional[int] = ..., skill_id: _Optional[str] = ..., skill_version: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., principal: _Optional[_Union[Principal, _Mapping]] = ..., tenant_id: _Optional[str] = ..., traceparent: _Optional[str] = ..., tracestate: _Optional[str] = ..., model_tier: _Optional[str] = ..., job_id: _Optional[str] = ...) -> None: ...
+    step_key: str
+    def __init__(self, execution_id: _Optional[str] = ..., attempt: _Optional[int] = ..., skill_id: _Optional[str] = ..., skill_version: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., principal: _Optional[_Union[Principal, _Mapping]] = ..., tenant_id: _Optional[str] = ..., traceparent: _Optional[str] = ..., tracestate: _Optional[str] = ..., model_tier: _Optional[str] = ..., job_id: _Optional[str] = ..., step_key: _Optional[str] = ...) -> None: ...
 
 class Principal(_message.Message):
     __slots__ = ("subject", "roles", "attributes")
