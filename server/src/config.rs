@@ -112,11 +112,18 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("SKILLOS_JOB_BACKOFF_INITIAL_MS", "jobs.backoff_initial_ms"),
     ("SKILLOS_JOB_BACKOFF_MAX_MS", "jobs.backoff_max_ms"),
     ("SKILLOS_JOB_MAX_ATTEMPTS", "jobs.max_attempts"),
+    ("SKILLOS_FLOW_DRIVERS", "flows.drivers"),
+    ("SKILLOS_FLOW_LEASE_SECONDS", "flows.lease_seconds"),
+    ("SKILLOS_FLOW_POLL_INTERVAL_MS", "flows.poll_interval_ms"),
     (
         "SKILLOS_RETENTION_EXECUTIONS_DAYS",
         "retention.executions_days",
     ),
     ("SKILLOS_RETENTION_JOBS_DAYS", "retention.jobs_days"),
+    (
+        "SKILLOS_RETENTION_FLOW_RUNS_DAYS",
+        "retention.flow_runs_days",
+    ),
     ("SKILLOS_RETENTION_USAGE_DAYS", "retention.usage_days"),
     ("SKILLOS_LOG_LEVEL", "log.level"),
     ("SKILLOS_LOG_FORMAT", "log.format"),
@@ -136,6 +143,7 @@ pub struct Config {
     pub circuit_breaker: breaker::Options,
     pub budgets: budget::Options,
     pub jobs: jobs::Options,
+    pub flows: skillos_engine::flow::runs::Options,
     pub webhooks: webhooks::Options,
     pub retention: retention::Options,
     pub log: LogConfig,
@@ -845,6 +853,12 @@ impl Config {
                     usize::try_from(parse_u64(value)?).map_err(|e| invalid(e.to_string()))?
             }
             "jobs.lease_seconds" => self.jobs.lease_seconds = parse_u64(value)?,
+            "flows.drivers" => {
+                self.flows.drivers =
+                    u32::try_from(parse_u64(value)?).map_err(|e| invalid(e.to_string()))?
+            }
+            "flows.lease_seconds" => self.flows.lease_seconds = parse_u64(value)?,
+            "flows.poll_interval_ms" => self.flows.poll_interval_ms = parse_u64(value)?,
             "jobs.poll_interval_ms" => self.jobs.poll_interval_ms = parse_u64(value)?,
             "jobs.backoff_initial_ms" => self.jobs.backoff_initial_ms = parse_u64(value)?,
             "jobs.backoff_max_ms" => self.jobs.backoff_max_ms = parse_u64(value)?,
@@ -854,6 +868,10 @@ impl Config {
             }
             "retention.executions_days" => {
                 self.retention.executions_days =
+                    u32::try_from(parse_u64(value)?).map_err(|e| invalid(e.to_string()))?
+            }
+            "retention.flow_runs_days" => {
+                self.retention.flow_runs_days =
                     u32::try_from(parse_u64(value)?).map_err(|e| invalid(e.to_string()))?
             }
             "retention.jobs_days" => {

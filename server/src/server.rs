@@ -204,6 +204,13 @@ pub async fn run(
         Duration::from_secs(config.server.idempotency_ttl_seconds),
     );
     let jobs_task = tokio::spawn(jobs.clone().work(dispatcher.shutdown_signal()));
+    let flows = skillos_engine::flow::runs::Service::new(
+        orchestrator.clone(),
+        store.clone(),
+        policies_for_grpc.clone(),
+        config.flows.clone(),
+    );
+    let flows_task = tokio::spawn(flows.clone().work(dispatcher.shutdown_signal()));
     let webhooks = webhooks::Service::new(
         store.clone(),
         jobs.clone(),
@@ -248,6 +255,7 @@ pub async fn run(
         jobs,
         webhooks: webhooks.clone(),
         schedules,
+        flows,
     };
     if runner_tokens.is_empty() {
         tracing::warn!(
@@ -327,6 +335,7 @@ pub async fn run(
     governance_task.abort();
     resumer_task.abort();
     jobs_task.abort();
+    flows_task.abort();
     webhooks_task.abort();
     retention_task.abort();
     store_watch_task.abort();

@@ -126,6 +126,7 @@ async fn reflection_lists_every_service_in_both_versions() {
             "skillos.runner.v1.RunnerService",
             "skillos.v1.ApprovalService",
             "skillos.v1.BudgetService",
+            "skillos.v1.FlowService",
             "skillos.v1.JobService",
             "skillos.v1.OrchestratorService",
             "skillos.v1.ScheduleService",

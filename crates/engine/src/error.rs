@@ -188,6 +188,13 @@ pub mod reason {
         INVALID_PIPELINE: InvalidArgument,
         COMPOSITION_INACTIVE: FailedPrecondition,
         NOT_A_COMPOSITION: FailedPrecondition,
+        FLOW_NOT_FOUND: NotFound,
+        FLOW_RUN_NOT_FOUND: NotFound,
+        FLOW_RUN_FINISHED: FailedPrecondition,
+        FLOW_RUN_NOT_RETRYABLE: FailedPrecondition,
+        FLOW_EXPRESSION_FAILED: FailedPrecondition,
+        FLOW_LOOP_EXHAUSTED: FailedPrecondition,
+        EXECUTION_INTERRUPTED: Unavailable,
         NOT_FOUND: NotFound,
         INTERNAL: Internal,
     }

@@ -49,6 +49,8 @@ pub mod permission {
     pub const BUDGETS_READ: &str = "budgets:read";
     /// Set budget limits.
     pub const BUDGETS_WRITE: &str = "budgets:write";
+    /// Cancel and retry flow runs other principals started.
+    pub const FLOWS_MANAGE: &str = "flows:manage";
     /// Cancel and requeue jobs other principals enqueued.
     pub const JOBS_MANAGE: &str = "jobs:manage";
     /// Create, delete and rotate the secrets of webhook triggers.

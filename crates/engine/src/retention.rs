@@ -22,6 +22,9 @@ pub struct Options {
     pub executions_days: u32,
     /// Days a job is kept after it ended (succeeded, dead or cancelled).
     pub jobs_days: u32,
+    /// Days a flow run (with its steps) is kept after it ended (succeeded, failed or
+    /// cancelled); running and waiting runs are never removed.
+    pub flow_runs_days: u32,
     /// Days of daily usage kept. Budgets start a window's counter from its usage, so this
     /// must cover a month window: at least 62.
     pub usage_days: u32,
@@ -36,6 +39,7 @@ impl Default for Options {
         Self {
             executions_days: 30,
             jobs_days: 30,
+            flow_runs_days: 30,
             usage_days: 400,
             interval_seconds: 3600,
             batch: 1000,
@@ -59,6 +63,7 @@ pub enum Error {
 pub struct Swept {
     pub executions: u64,
     pub jobs: u64,
+    pub flow_runs: u64,
     pub usage_rows: u64,
 }
 
@@ -109,10 +114,22 @@ impl Service {
                 *count = self.batches(rows, age(days), batch).await?;
             }
         }
+        if self.options.flow_runs_days > 0 {
+            let before = age(self.options.flow_runs_days);
+            loop {
+                let removed = self.store.delete_finished_flow_runs(before, batch).await?;
+                swept.flow_runs += removed;
+                if removed < u64::from(batch) {
+                    break;
+                }
+                tokio::time::sleep(BETWEEN_BATCHES).await;
+            }
+        }
         if swept != Swept::default() {
             tracing::info!(
                 executions = swept.executions,
                 jobs = swept.jobs,
+                flow_runs = swept.flow_runs,
                 usage_rows = swept.usage_rows,
                 "retention: old rows removed"
             );

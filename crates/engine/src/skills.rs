@@ -300,6 +300,11 @@ impl Service {
             .collect()
     }
 
+    /// The flows of the catalog that passed their checks.
+    pub fn flows(&self) -> Vec<Arc<skillos_core::flow::Flow>> {
+        self.catalog().flows().to_vec()
+    }
+
     fn catalog(&self) -> Arc<Catalog> {
         self.registry
             .as_ref()

@@ -24,6 +24,7 @@ macro_rules! outln {
 mod approvals;
 mod budgets;
 mod client;
+mod flows;
 mod jobs;
 mod keys;
 mod local;
@@ -90,6 +91,8 @@ enum Command {
     Approvals(approvals::ApprovalsArgs),
     /// The durable job queue of a running server: enqueue, list, cancel, dead letters, requeue.
     Jobs(jobs::JobsArgs),
+    /// Durable flows of a running server: list, start, get, watch, runs, cancel, retry.
+    Flows(flows::FlowsArgs),
     /// Schedules of a running server: cron, intervals, one-shot times.
     Schedules(schedules::SchedulesArgs),
     /// Webhook triggers of a running server: create, list, rotate secrets, delete.
@@ -392,6 +395,7 @@ pub fn main() -> ExitCode {
             runtime().and_then(|rt| rt.block_on(approvals::approvals(args, json)))
         }
         Command::Jobs(args) => runtime().and_then(|rt| rt.block_on(jobs::jobs(args, json))),
+        Command::Flows(args) => runtime().and_then(|rt| rt.block_on(flows::flows(args, json))),
         Command::Pipeline(args) => {
             runtime().and_then(|rt| rt.block_on(pipeline::pipeline(args, json)))
         }

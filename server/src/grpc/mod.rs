@@ -4,6 +4,7 @@
 mod approvals;
 mod budget;
 pub(crate) mod convert;
+mod flows;
 mod jobs;
 mod orchestrator;
 pub(crate) mod runner;
@@ -51,6 +52,7 @@ pub struct Services {
     pub jobs: skillos_engine::jobs::Service,
     pub webhooks: skillos_engine::webhooks::Service,
     pub schedules: skillos_engine::schedules::Service,
+    pub flows: skillos_engine::flow::runs::Service,
 }
 
 /// Adds every gRPC service to `router`; `health` is tonic-health's service.
@@ -67,7 +69,7 @@ where
     use skillos_proto::runner_v1::runner_service_server::RunnerServiceServer;
     use skillos_proto::v1::{
         approval_service_server::ApprovalServiceServer, budget_service_server::BudgetServiceServer,
-        job_service_server::JobServiceServer,
+        flow_service_server::FlowServiceServer, job_service_server::JobServiceServer,
         orchestrator_service_server::OrchestratorServiceServer,
         schedule_service_server::ScheduleServiceServer, skill_service_server::SkillServiceServer,
         webhook_service_server::WebhookServiceServer,
@@ -112,6 +114,10 @@ where
         )))
         .add(JobServiceServer::new(jobs::Adapter::new(
             services.jobs,
+            services.auth.clone(),
+        )))
+        .add(FlowServiceServer::new(flows::Adapter::new(
+            services.flows,
             services.auth.clone(),
         )))
         .add(ScheduleServiceServer::new(schedules::Adapter::new(

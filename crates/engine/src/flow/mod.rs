@@ -9,6 +9,8 @@
 
 mod compose;
 mod drive;
+mod durable;
+pub mod runs;
 pub mod segments;
 mod split;
 

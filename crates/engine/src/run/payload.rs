@@ -42,7 +42,17 @@ impl Service {
         let Some(schema) = &manifest.input_schema else {
             return Ok(());
         };
-        let skill_id = manifest.id.to_string();
+        self.check_schema(&manifest.id.to_string(), schema, payload)
+    }
+
+    /// Checks a payload against the input schema of a skill or flow (`skill_id`).
+    pub(crate) fn check_schema(
+        &self,
+        skill_id: &str,
+        schema: &serde_json::Map<String, Json>,
+        payload: &Json,
+    ) -> Result<(), Error> {
+        let skill_id = skill_id.to_owned();
         let validator = self.validator(&skill_id, schema)?;
         let violations: Vec<(String, String)> = validator
             .iter_errors(payload)

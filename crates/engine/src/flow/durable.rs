@@ -1,0 +1,762 @@
+//! A stored flow run, driven step by step (ADR 9).
+//!
+//! Each step's row is written before the step starts and again when it ends, fenced by the
+//! run's lease. A skill step runs through the whole Run pipeline as the run's principal, with
+//! an idempotency key made of the run, its retries, the step's path and the attempt. A driver
+//! that resumes a run reads the rows and goes on from the first step without a final one: a
+//! finished step is read from its row, a step whose run ended before its row was written is
+//! answered from its key (it does not run again), and a step whose run was cut off by a crash
+//! is dispatched again, with the same step key, as the next attempt.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use serde_json::{Map, Value as Json, json};
+use sha2::{Digest, Sha256};
+use skillos_core::SkillId;
+use skillos_core::flow::expr::Scope;
+use skillos_core::flow::{FlowDefinition, Loop, Step, StepKind};
+use skillos_store::{
+    ErrorClass, ErrorOrigin, Execution, ExecutionError, ExecutionStatus, ExecutionUpdate, FlowRun,
+    FlowRunEnd, FlowRunStatus, FlowStep, FlowStepStatus,
+};
+
+use crate::auth::Principal;
+use crate::error::reason;
+use crate::orchestrator::{self, Service};
+use crate::run::{self, Entry, IdempotencyKey, Outcome, Sink};
+
+/// The key space of flow steps' idempotency keys.
+const METHOD: &str = "FlowStep";
+/// The longest delay between two attempts of a step.
+const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+/// Why a driver stopped before the end of a sequence.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    /// A step failed for good: the run fails with this error.
+    Failed(ExecutionError),
+    /// A step waits for an approval: the run waits, and is looked at again.
+    Waiting,
+    /// The run is no longer this driver's (cancelled, or another driver took it over): stop
+    /// and write nothing more.
+    Lost,
+    /// The store failed: stop; the lease expires and the run is resumed.
+    Store(skillos_store::Error),
+}
+
+impl From<skillos_store::Error> for Stop {
+    fn from(error: skillos_store::Error) -> Self {
+        Self::Store(error)
+    }
+}
+
+type Flowed<T> = Result<T, Stop>;
+type Boxed<'a, T> = Pin<Box<dyn Future<Output = Flowed<T>> + Send + 'a>>;
+
+/// What a step left for the steps after it: its output and how it ended.
+struct Ended {
+    output: Json,
+    status: FlowStepStatus,
+    scope: Scope,
+}
+
+/// How one attempt of a skill step went.
+enum Attempted {
+    Succeeded(Execution),
+    /// Held for approval (or, once approved, still running).
+    Held(Option<Execution>),
+    /// The skill failed or the pipeline refused the run; `retry` when another attempt may
+    /// do better.
+    Failed {
+        error: ExecutionError,
+        execution_id: Option<String>,
+        retry: bool,
+    },
+    /// The attempt's run was cut off by a crash: it is ended, and the step runs again.
+    Interrupted,
+    /// The pipeline refused the run for now (no runner, a rate limit, an open circuit): the
+    /// run waits and tries the same attempt again; it does not use one up.
+    Later(ExecutionError),
+}
+
+/// Refusals that pass with time; nothing of the attempt was stored.
+const LATER: [crate::error::Reason; 3] = [
+    reason::NO_RUNNER,
+    reason::RATE_LIMITED,
+    reason::CIRCUIT_OPEN,
+];
+
+/// Drives one run under its lease.
+pub(crate) struct Driver {
+    pub service: Service,
+    pub run: FlowRun,
+    pub token: String,
+    pub principal: Principal,
+    pub definition: FlowDefinition,
+    pub traceparent: Option<String>,
+    /// The run's rows by path, as stored; kept up to date by [`Driver::put`].
+    rows: Mutex<HashMap<String, FlowStep>>,
+}
+
+impl Driver {
+    pub fn new(
+        service: Service,
+        run: FlowRun,
+        token: String,
+        principal: Principal,
+        definition: FlowDefinition,
+        rows: Vec<FlowStep>,
+    ) -> Self {
+        let traceparent = crate::auth::RunContext::from_json(&run.run_context).traceparent;
+        Self {
+            service,
+            run,
+            token,
+            principal,
+            definition,
+            traceparent,
+            rows: Mutex::new(
+                rows.into_iter()
+                    .map(|row| (row.path.clone(), row))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Drives the run to its end, or until it waits; returns how it was left, `None` when the
+    /// run is not this driver's any more (or the store failed: the lease then expires).
+    pub async fn drive(&self) -> Option<FlowRunEnd> {
+        let scope = Scope {
+            input: self.run.input.clone(),
+            steps: Map::new(),
+            iteration: None,
+            principal: json!({
+                "subject": self.principal.subject,
+                "tenant": self.principal.tenant.as_str(),
+                "roles": self.principal.roles,
+            }),
+        };
+        let ended = self
+            .sequence(
+                &self.definition.steps,
+                String::new(),
+                self.run.input.clone(),
+                scope,
+            )
+            .await;
+        let end = |status, output, error| FlowRunEnd {
+            status,
+            output,
+            error,
+            wake_at: None,
+        };
+        match ended {
+            Ok(ended) => match &self.definition.output {
+                None => Some(end(FlowRunStatus::Succeeded, Some(ended.output), None)),
+                Some(template) => match template.render(&ended.scope) {
+                    Ok(output) => Some(end(FlowRunStatus::Succeeded, Some(output), None)),
+                    Err(error) => {
+                        let error = expression_error(&format!("output: {error}"));
+                        Some(end(FlowRunStatus::Failed, None, Some(error)))
+                    }
+                },
+            },
+            Err(Stop::Failed(error)) => Some(end(FlowRunStatus::Failed, None, Some(error))),
+            Err(Stop::Waiting) => Some(end(FlowRunStatus::Waiting, None, None)),
+            Err(Stop::Lost) => None,
+            Err(Stop::Store(error)) => {
+                tracing::warn!(%error, run_id = %self.run.id, "a flow run stopped on a store error; it resumes once its lease expires");
+                None
+            }
+        }
+    }
+
+    /// Runs steps in order, each one's default input the previous one's output (a skipped
+    /// step passes its input on); the sequence's output is the last output.
+    fn sequence<'a>(
+        &'a self,
+        steps: &'a [Step],
+        prefix: String,
+        input: Json,
+        mut scope: Scope,
+    ) -> Boxed<'a, Ended> {
+        Box::pin(async move {
+            let mut previous = input;
+            for step in steps {
+                let ended = self
+                    .step(
+                        step,
+                        format!("{prefix}{}", step.name),
+                        previous.clone(),
+                        scope,
+                    )
+                    .await?;
+                scope = ended.scope;
+                if ended.status != FlowStepStatus::Skipped {
+                    previous = ended.output;
+                }
+            }
+            Ok(Ended {
+                output: previous,
+                status: FlowStepStatus::Succeeded,
+                scope,
+            })
+        })
+    }
+
+    /// One step, from its row when it ended before.
+    fn step<'a>(
+        &'a self,
+        step: &'a Step,
+        path: String,
+        input: Json,
+        scope: Scope,
+    ) -> Boxed<'a, Ended> {
+        Box::pin(async move {
+            let row = self.row(&path);
+            if let Some(row) = &row {
+                match row.status {
+                    FlowStepStatus::Succeeded | FlowStepStatus::Skipped => {
+                        let output = row.output.clone().unwrap_or(Json::Null);
+                        return Ok(ended(step, output, row.status, scope));
+                    }
+                    FlowStepStatus::Failed | FlowStepStatus::Cancelled => {
+                        return Err(Stop::Failed(run_error(row)));
+                    }
+                    FlowStepStatus::Running | FlowStepStatus::PendingApproval => {}
+                }
+            }
+            let mut row = match row {
+                Some(row) => row,
+                None => {
+                    let mut row = self.new_row(step, &path);
+                    if let Some(when) = &step.when {
+                        match when.eval_bool(&scope) {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                row.status = FlowStepStatus::Skipped;
+                                row.finished_at = Some(skillos_store::now());
+                                self.put(&row).await?;
+                                return Ok(ended(step, Json::Null, row.status, scope));
+                            }
+                            Err(error) => {
+                                let error = expression_error(&format!("when: {error}"));
+                                return Err(self.fail(row, error).await);
+                            }
+                        }
+                    }
+                    let input = match &step.input {
+                        None => Ok(input),
+                        Some(template) => template.render(&scope),
+                    };
+                    match input {
+                        Ok(input) => row.input = Some(input),
+                        Err(error) => {
+                            let error = expression_error(&format!("input: {error}"));
+                            return Err(self.fail(row, error).await);
+                        }
+                    }
+                    self.put(&row).await?;
+                    row
+                }
+            };
+            let input = row.input.clone().unwrap_or(Json::Null);
+            let (output, scope) = match &step.kind {
+                StepKind::Skill(skill) => match self.skill(step, skill, &mut row).await {
+                    Ok(output) => (output, scope),
+                    Err(stop) => return Err(self.stopped(row, stop).await),
+                },
+                StepKind::Parallel(members) => {
+                    let (output, scope) = self.group(members, &path, input, scope).await;
+                    match output {
+                        Ok(output) => (output, scope),
+                        Err(stop) => return Err(self.stopped(row, stop).await),
+                    }
+                }
+                StepKind::Loop(body) => {
+                    match self.repeat(body, &path, input, scope, &mut row).await {
+                        Ok(ended) => ended,
+                        Err(stop) => return Err(self.stopped(row, stop).await),
+                    }
+                }
+            };
+            row.status = FlowStepStatus::Succeeded;
+            row.output = Some(output.clone());
+            row.error = None;
+            row.finished_at = Some(skillos_store::now());
+            self.put(&row).await?;
+            Ok(ended(step, output, FlowStepStatus::Succeeded, scope))
+        })
+    }
+
+    /// Runs a skill step's attempts until one succeeds, the step waits, or no attempt is left.
+    async fn skill(&self, step: &Step, skill: &SkillId, row: &mut FlowStep) -> Flowed<Json> {
+        loop {
+            match self.attempt(skill, step.timeout, row).await? {
+                Attempted::Succeeded(execution) => {
+                    row.execution_id = Some(execution.id);
+                    row.approval_id = None;
+                    return Ok(execution.output.unwrap_or(Json::Null));
+                }
+                Attempted::Held(execution) => {
+                    if let Some(execution) = execution {
+                        row.execution_id = Some(execution.id);
+                        row.approval_id = execution.approval_id;
+                    }
+                    if row.status != FlowStepStatus::PendingApproval {
+                        row.status = FlowStepStatus::PendingApproval;
+                        self.put(row).await?;
+                    }
+                    return Err(Stop::Waiting);
+                }
+                Attempted::Failed {
+                    error,
+                    execution_id,
+                    retry,
+                } => {
+                    row.execution_id = execution_id;
+                    let attempts = u32::try_from(row.attempt).unwrap_or(u32::MAX);
+                    if !retry || attempts >= step.retry.attempts {
+                        let named = named(&row.path, &row.skill_id, &error);
+                        row.error = Some(error);
+                        return Err(Stop::Failed(named));
+                    }
+                    let delay = step
+                        .retry
+                        .backoff
+                        .saturating_mul(1 << (attempts - 1).min(20))
+                        .min(MAX_BACKOFF);
+                    row.error = Some(error);
+                    self.next_attempt(row).await?;
+                    tokio::time::sleep(delay).await;
+                }
+                Attempted::Interrupted => self.next_attempt(row).await?,
+                Attempted::Later(error) => {
+                    row.error = Some(error);
+                    self.put(row).await?;
+                    return Err(Stop::Waiting);
+                }
+            }
+        }
+    }
+
+    /// Starts the row's next attempt: stored before it runs, so that a crash resumes it.
+    async fn next_attempt(&self, row: &mut FlowStep) -> Flowed<()> {
+        row.attempt += 1;
+        row.status = FlowStepStatus::Running;
+        row.execution_id = None;
+        row.approval_id = None;
+        row.started_at = skillos_store::now();
+        self.put(row).await
+    }
+
+    /// One attempt of a skill step: a Run of the skill, keyed by the run, the step and the
+    /// attempt, so that a repeat of it (after a crash) answers the run it made.
+    async fn attempt(
+        &self,
+        skill: &SkillId,
+        timeout: Option<Duration>,
+        row: &FlowStep,
+    ) -> Flowed<Attempted> {
+        let input = row.input.clone().unwrap_or(Json::Null);
+        let key = IdempotencyKey {
+            key: format!(
+                "flow:{}:{}:{}:{}",
+                self.run.id, self.run.retries, row.path, row.attempt
+            ),
+            method: METHOD,
+            request_sha256: request_sha256(skill, &input),
+        };
+        let request = run::Request {
+            timeout,
+            traceparent: self.traceparent.clone(),
+            idempotency: Some(key.clone()),
+            entry: Entry::Step,
+            step_key: Some(format!("{}:{}", self.run.id, row.path)),
+            ..run::Request::skill(skill.to_string(), next_input(input))
+        };
+        let answer = self
+            .service
+            .run(&self.principal, request, Sink::none())
+            .await;
+        Ok(match answer {
+            Ok(answer) => match answer.outcome {
+                Outcome::Executed(execution) => executed(execution),
+                Outcome::PendingApproval(execution) => Attempted::Held(Some(execution)),
+                Outcome::NotRouted | Outcome::DryRun(_) | Outcome::Pipeline(_) => {
+                    Attempted::Failed {
+                        error: server_error(reason::INTERNAL.name, "the step was not run", false),
+                        execution_id: None,
+                        retry: false,
+                    }
+                }
+            },
+            // The key's run has not ended: held and then approved (it runs now), or cut off
+            // by the crash of the server that drove this run.
+            Err(orchestrator::Error::IdempotencyKeyInUse) => {
+                if row.status == FlowStepStatus::PendingApproval {
+                    Attempted::Held(None)
+                } else {
+                    self.interrupted(&key).await?;
+                    Attempted::Interrupted
+                }
+            }
+            Err(error) => {
+                let retry = error.is_retryable();
+                let api = crate::error::Error::from(error);
+                if LATER.contains(&api.reason) && api.metadata("execution_id").is_none() {
+                    return Ok(Attempted::Later(server_error(
+                        api.reason.name,
+                        &api.message,
+                        true,
+                    )));
+                }
+                Attempted::Failed {
+                    execution_id: api.metadata("execution_id").map(str::to_owned),
+                    error: server_error(api.reason.name, &api.message, retry),
+                    retry,
+                }
+            }
+        })
+    }
+
+    /// Ends the execution of an attempt whose driver died while it ran; the runner that had
+    /// it may still finish, but nobody waits for its answer.
+    async fn interrupted(&self, key: &IdempotencyKey) -> Flowed<()> {
+        let claim = self.service.claim(&self.principal, key);
+        let store = &self.service.store;
+        let Some(record) = store
+            .idempotency_record(&claim, skillos_store::now())
+            .await?
+        else {
+            return Ok(());
+        };
+        let now = skillos_store::now();
+        let update = ExecutionUpdate {
+            status: Some(ExecutionStatus::Failed),
+            error: Some(server_error(
+                reason::EXECUTION_INTERRUPTED.name,
+                "the server driving the flow stopped while the step ran; the step ran again",
+                true,
+            )),
+            finished_at: Some(now),
+            expect_status: Some(ExecutionStatus::Running),
+            ..Default::default()
+        };
+        store
+            .update_execution(&self.principal.tenant, &record.execution_id, &update)
+            .await?;
+        tracing::info!(run_id = %self.run.id, execution_id = %record.execution_id, "a flow step cut off by a crash runs again");
+        Ok(())
+    }
+
+    /// Runs every member at once, each with the same input. The first that fails cancels the
+    /// others; one that waits lets the others finish. The output is keyed by member name.
+    async fn group(
+        &self,
+        members: &[Step],
+        path: &str,
+        input: Json,
+        mut scope: Scope,
+    ) -> (Flowed<Json>, Scope) {
+        let mut running: FuturesUnordered<_> = members
+            .iter()
+            .map(|member| {
+                let ran = self.step(
+                    member,
+                    format!("{path}.{}", member.name),
+                    input.clone(),
+                    scope.clone(),
+                );
+                async move { (member.name.as_str(), ran.await) }
+            })
+            .collect();
+        let mut outputs: HashMap<&str, Json> = HashMap::new();
+        let mut stop = None;
+        while let Some((name, ended)) = running.next().await {
+            match ended {
+                Ok(ended) => {
+                    // Names are unique in a flow: a member adds its own steps to the scope.
+                    scope.steps.extend(ended.scope.steps);
+                    outputs.insert(name, ended.output);
+                }
+                Err(Stop::Waiting) => stop = stop.or(Some(Stop::Waiting)),
+                Err(other) => {
+                    stop = Some(other);
+                    break;
+                }
+            }
+        }
+        // Dropping the members that still run cancels their runs.
+        drop(running);
+        match stop {
+            Some(Stop::Failed(error)) => {
+                if let Err(stop) = self.cancel_unfinished(&format!("{path}.")).await {
+                    return (Err(stop), scope);
+                }
+                (Err(Stop::Failed(error)), scope)
+            }
+            Some(stop) => (Err(stop), scope),
+            None => {
+                let output = members
+                    .iter()
+                    .map(|member| {
+                        let output = outputs.remove(member.name.as_str()).unwrap_or(Json::Null);
+                        (member.name.clone(), output)
+                    })
+                    .collect::<Map<_, _>>();
+                (Ok(Json::Object(output)), scope)
+            }
+        }
+    }
+
+    /// Marks the rows under `prefix` that did not end as cancelled (a member of a group that
+    /// another member's failure stopped).
+    async fn cancel_unfinished(&self, prefix: &str) -> Flowed<()> {
+        let unfinished: Vec<FlowStep> = self
+            .rows
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .values()
+            .filter(|row| row.path.starts_with(prefix) && !row.status.is_final())
+            .cloned()
+            .collect();
+        for mut row in unfinished {
+            row.status = FlowStepStatus::Cancelled;
+            row.error = Some(server_error(
+                reason::EXECUTION_CANCELLED.name,
+                "cancelled: another member of its group failed first",
+                false,
+            ));
+            row.finished_at = Some(skillos_store::now());
+            self.put(&row).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs a loop's body until `until` is true after an iteration or `max_iterations` ran;
+    /// the row counts the iterations that ended. Iterations that ended before a crash are read
+    /// from their rows.
+    async fn repeat(
+        &self,
+        body: &Loop,
+        path: &str,
+        input: Json,
+        mut scope: Scope,
+        row: &mut FlowStep,
+    ) -> Flowed<(Json, Scope)> {
+        let outer = scope.iteration;
+        let mut input = input;
+        for iteration in 0..body.max_iterations {
+            scope.iteration = Some(iteration);
+            let ended = self
+                .sequence(&body.steps, format!("{path}[{iteration}]."), input, scope)
+                .await?;
+            scope = ended.scope;
+            input = ended.output;
+            let done = i32::try_from(iteration + 1).unwrap_or(i32::MAX);
+            if row.attempt < done {
+                row.attempt = done;
+                self.put(row).await?;
+            }
+            if let Some(until) = &body.until {
+                match until.eval_bool(&scope) {
+                    Ok(true) => {
+                        scope.iteration = outer;
+                        return Ok((input, scope));
+                    }
+                    Ok(false) => {}
+                    Err(error) => {
+                        let error = expression_error(&format!("until: {error}"));
+                        return Err(Stop::Failed(named(path, "", &error)));
+                    }
+                }
+            }
+        }
+        scope.iteration = outer;
+        match &body.until {
+            None => Ok((input, scope)),
+            Some(until) => {
+                let error = server_error(
+                    reason::FLOW_LOOP_EXHAUSTED.name,
+                    &format!(
+                        "the loop ran its {} iterations and `{}` was never true",
+                        body.max_iterations,
+                        until.source()
+                    ),
+                    false,
+                );
+                Err(Stop::Failed(named(path, "", &error)))
+            }
+        }
+    }
+
+    /// Records how a step stopped: failed, with the error of the step that failed (named by
+    /// its path); one that waits stays as it is.
+    async fn stopped(&self, mut row: FlowStep, stop: Stop) -> Stop {
+        let Stop::Failed(error) = stop else {
+            return stop;
+        };
+        row.status = FlowStepStatus::Failed;
+        row.error = Some(row.error.take().unwrap_or_else(|| error.clone()));
+        row.finished_at = Some(skillos_store::now());
+        match self.put(&row).await {
+            Ok(()) => Stop::Failed(error),
+            Err(stop) => stop,
+        }
+    }
+
+    /// Stores a step's own failure (not one of a step inside it); the run fails with it.
+    async fn fail(&self, mut row: FlowStep, error: ExecutionError) -> Stop {
+        let named = named(&row.path, &row.skill_id, &error);
+        row.error = Some(error);
+        self.stopped(row, Stop::Failed(named)).await
+    }
+
+    fn new_row(&self, step: &Step, path: &str) -> FlowStep {
+        let (kind, skill_id) = match &step.kind {
+            StepKind::Skill(skill) => ("skill", skill.to_string()),
+            StepKind::Parallel(_) => ("parallel", String::new()),
+            StepKind::Loop(_) => ("loop", String::new()),
+        };
+        FlowStep {
+            run_id: self.run.id.clone(),
+            path: path.to_owned(),
+            name: step.name.clone(),
+            kind: kind.to_owned(),
+            skill_id,
+            status: FlowStepStatus::Running,
+            attempt: i32::from(kind != "loop"),
+            input: None,
+            output: None,
+            error: None,
+            execution_id: None,
+            approval_id: None,
+            started_at: skillos_store::now(),
+            finished_at: None,
+        }
+    }
+
+    fn row(&self, path: &str) -> Option<FlowStep> {
+        self.rows
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(path)
+            .cloned()
+    }
+
+    /// Stores a row under the run's lease; a lost lease stops the driver.
+    async fn put(&self, row: &FlowStep) -> Flowed<()> {
+        if !self.service.store.put_flow_step(row, &self.token).await? {
+            return Err(Stop::Lost);
+        }
+        self.rows
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(row.path.clone(), row.clone());
+        Ok(())
+    }
+}
+
+/// A step that ended, as the steps after it see it: `steps.<name>.output` and `.status`.
+fn ended(step: &Step, output: Json, status: FlowStepStatus, mut scope: Scope) -> Ended {
+    scope.steps.insert(
+        step.name.clone(),
+        json!({"output": output, "status": status.as_str()}),
+    );
+    Ended {
+        output,
+        status,
+        scope,
+    }
+}
+
+/// How an executed attempt ended.
+fn executed(execution: Execution) -> Attempted {
+    match execution.status {
+        ExecutionStatus::Succeeded => Attempted::Succeeded(execution),
+        ExecutionStatus::PendingApproval => Attempted::Held(Some(execution)),
+        status => {
+            let error = execution.error.clone().unwrap_or_else(|| {
+                server_error(
+                    reason::INTERNAL.name,
+                    &format!("the step's execution ended {status:?} without an error"),
+                    false,
+                )
+            });
+            // A skill's own error may go better next time; a cancelled or rejected run not.
+            let retry = status == ExecutionStatus::Failed
+                && (error.origin == ErrorOrigin::Skill || error.class == ErrorClass::Retryable);
+            Attempted::Failed {
+                error,
+                execution_id: Some(execution.id),
+                retry,
+            }
+        }
+    }
+}
+
+/// The run's error for a stored step that did not end well (a skill step's row keeps the
+/// skill's own error; a group's or loop's the named error of the step inside that failed).
+fn run_error(row: &FlowStep) -> ExecutionError {
+    let error = row
+        .error
+        .clone()
+        .unwrap_or_else(|| server_error(reason::INTERNAL.name, "the step did not end well", false));
+    if row.kind == "skill" {
+        named(&row.path, &row.skill_id, &error)
+    } else {
+        error
+    }
+}
+
+/// A step's error as the run's: the step's code, the message naming the step.
+fn named(path: &str, skill_id: &str, error: &ExecutionError) -> ExecutionError {
+    let skill = if skill_id.is_empty() {
+        String::new()
+    } else {
+        format!(" ({skill_id})")
+    };
+    ExecutionError {
+        message: format!("step {path}{skill}: {}", error.message),
+        ..error.clone()
+    }
+}
+
+/// A skill's payload for a step's input: an object as it is, anything else wrapped.
+fn next_input(input: Json) -> Json {
+    super::next_payload(input)
+}
+
+/// What a step's key was first used with: the skill and its input.
+fn request_sha256(skill: &SkillId, input: &Json) -> String {
+    let mut hash = Sha256::new();
+    hash.update(skill.to_string().as_bytes());
+    hash.update([0]);
+    hash.update(input.to_string().as_bytes());
+    format!("{:x}", hash.finalize())
+}
+
+fn expression_error(message: &str) -> ExecutionError {
+    server_error(reason::FLOW_EXPRESSION_FAILED.name, message, false)
+}
+
+fn server_error(code: &str, message: &str, retryable: bool) -> ExecutionError {
+    let class = if retryable {
+        ErrorClass::Retryable
+    } else {
+        ErrorClass::Permanent
+    };
+    ExecutionError::new(class, ErrorOrigin::Server, code, message)
+}
+
+/// When a run that waits for approvals is looked at again.
+pub(crate) fn wake_at(poll: Duration) -> DateTime<Utc> {
+    skillos_store::now() + chrono::Duration::from_std(poll).unwrap_or(chrono::Duration::seconds(2))
+}

@@ -1,0 +1,641 @@
+//! Durable flows over real gRPC with a runner attached over a real stream: a flow file of the
+//! root is started with FlowService, its steps run as Runs with stored rows (`when` skips, a
+//! parallel group, a loop that stops on `until`, retries with the step key the skill sees),
+//! and a run ends, fails with a clear status, is cancelled or is retried from its failed step.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::runner::{Answer, Handler, TestRunner};
+use common::{ALL_SKILLS_TOKEN, Options, TestServer, reason, write};
+use serde_json::{Value as Json, json};
+use skillos_proto::v1::{self, flow_service_client::FlowServiceClient};
+use tonic::Code;
+
+const SKILLS: [&str; 5] = ["a/count", "a/echo", "a/flaky", "a/fail", "a/hang"];
+
+/// Invocations seen by skill, and the step keys they came with.
+#[derive(Default)]
+struct Seen {
+    calls: HashMap<String, u32>,
+    step_keys: Vec<(String, String)>,
+    /// `a/flaky` fails this many times before it answers.
+    flaky_failures: u32,
+}
+
+fn to_json(value: &prost_types::Struct) -> Json {
+    let fields = value
+        .fields
+        .iter()
+        .map(|(key, value)| (key.clone(), kind_json(value)))
+        .collect();
+    Json::Object(fields)
+}
+
+fn kind_json(value: &prost_types::Value) -> Json {
+    use prost_types::value::Kind;
+    match &value.kind {
+        Some(Kind::NumberValue(n)) => json!(n),
+        Some(Kind::StringValue(s)) => json!(s),
+        Some(Kind::BoolValue(b)) => json!(b),
+        Some(Kind::StructValue(s)) => to_json(s),
+        Some(Kind::ListValue(list)) => Json::Array(list.values.iter().map(kind_json).collect()),
+        Some(Kind::NullValue(_)) | None => Json::Null,
+    }
+}
+
+fn from_json(value: &Json) -> prost_types::Value {
+    use prost_types::value::Kind;
+    let kind = match value {
+        Json::Null => Kind::NullValue(0),
+        Json::Bool(b) => Kind::BoolValue(*b),
+        Json::Number(n) => Kind::NumberValue(n.as_f64().unwrap()),
+        Json::String(s) => Kind::StringValue(s.clone()),
+        Json::Array(items) => Kind::ListValue(prost_types::ListValue {
+            values: items.iter().map(from_json).collect(),
+        }),
+        Json::Object(fields) => Kind::StructValue(prost_types::Struct {
+            fields: fields
+                .iter()
+                .map(|(key, value)| (key.clone(), from_json(value)))
+                .collect(),
+        }),
+    };
+    prost_types::Value { kind: Some(kind) }
+}
+
+/// `a/count` adds one to `n` and is done at 3; `a/echo` answers its payload; `a/flaky` fails
+/// (retryably) as often as told, then answers; `a/fail` fails; `a/hang` never answers.
+fn handler(seen: Arc<Mutex<Seen>>) -> Handler {
+    Arc::new(move |invoke| {
+        let payload = to_json(&invoke.payload.clone().unwrap_or_default());
+        let mut seen = seen.lock().unwrap();
+        *seen.calls.entry(invoke.skill_id.clone()).or_default() += 1;
+        seen.step_keys
+            .push((invoke.skill_id.clone(), invoke.step_key.clone()));
+        match invoke.skill_id.as_str() {
+            "a/count" => {
+                let n = payload["n"].as_f64().unwrap_or(0.0) + 1.0;
+                Answer::Output(from_json(&json!({"n": n, "done": n >= 3.0})))
+            }
+            "a/flaky" if seen.flaky_failures > 0 => {
+                seen.flaky_failures -= 1;
+                Answer::Retryable("not yet")
+            }
+            "a/fail" => Answer::Error("broken"),
+            "a/hang" => Answer::Silence,
+            _ => Answer::Output(from_json(&payload)),
+        }
+    })
+}
+
+const FULL: &str = r#"
+id: demo/full
+version: 1.2.0
+description: every kind of step
+input_schema: {type: object, required: [start]}
+steps:
+  - name: first
+    skill: a/echo
+    input: {start: "${{ input.start }}", who: "${{ principal.subject }}"}
+  - name: never
+    skill: a/fail
+    when: "${{ steps.first.output.start > 100 }}"
+  - name: both
+    parallel:
+      - {name: left, skill: a/echo, input: {side: left}}
+      - {name: right, skill: a/flaky, retry: {attempts: 3, backoff: 10ms}}
+  - name: poll
+    loop:
+      max_iterations: 5
+      until: "${{ steps.check.output.done }}"
+      steps:
+        - name: check
+          skill: a/count
+          input: {n: "${{ iteration == 0 ? input.start : steps.check.output.n }}"}
+output: {first: "${{ steps.first.output }}", right: "${{ steps.both.output.right }}", n: "${{ steps.check.output.n }}", skipped: "${{ steps.never.status }}"}
+"#;
+
+const EXHAUSTED: &str = r#"
+id: demo/exhausted
+steps:
+  - name: poll
+    loop:
+      max_iterations: 2
+      until: "${{ steps.check.output.n > 100 }}"
+      steps:
+        - {name: check, skill: a/count, input: {n: 0}}
+"#;
+
+const BROKEN: &str = r#"
+id: demo/broken
+steps:
+  - {name: first, skill: a/echo, input: {x: 1}}
+  - {name: second, skill: a/flaky}
+"#;
+
+const ORPHAN: &str = r#"
+id: demo/orphan
+steps:
+  - {name: only, skill: a/orphan, input: {x: 1}}
+"#;
+
+const HANGS: &str = r#"
+id: demo/hangs
+steps:
+  - {name: wait, skill: a/hang}
+"#;
+
+async fn server(seen: Arc<Mutex<Seen>>) -> (TestServer, TestRunner) {
+    let server = TestServer::start_with(Options {
+        // a/orphan is in the catalog, but no runner serves it until a test attaches one.
+        skills: [SKILLS.as_slice(), &["a/orphan"]].concat(),
+        configure: Some(Arc::new(|_: &mut skillos::config::Config, root: &Path| {
+            write(root, "flows/demo/full.yaml", FULL);
+            write(root, "flows/demo/exhausted.yaml", EXHAUSTED);
+            write(root, "flows/demo/broken.yaml", BROKEN);
+            write(root, "flows/demo/hangs.yaml", HANGS);
+            write(root, "flows/demo/orphan.yaml", ORPHAN);
+        })),
+        ..Default::default()
+    })
+    .await;
+    let runner = TestRunner::attach(
+        server.channel().await,
+        ALL_SKILLS_TOKEN,
+        "test",
+        &SKILLS,
+        handler(seen),
+    )
+    .await
+    .expect("runner attaches");
+    (server, runner)
+}
+
+async fn flows(server: &TestServer) -> FlowServiceClient<tonic::transport::Channel> {
+    FlowServiceClient::new(server.channel().await)
+}
+
+async fn start(server: &TestServer, flow: &str, input: Json) -> Result<v1::FlowRun, tonic::Status> {
+    let Json::Object(input) = input else {
+        panic!("an object")
+    };
+    let input = match from_json(&Json::Object(input)).kind {
+        Some(prost_types::value::Kind::StructValue(input)) => input,
+        _ => unreachable!(),
+    };
+    flows(server)
+        .await
+        .start_flow(v1::StartFlowRequest {
+            flow_id: flow.to_owned(),
+            input: Some(input),
+        })
+        .await
+        .map(|response| response.into_inner().run.unwrap())
+}
+
+async fn get(server: &TestServer, id: &str) -> v1::FlowRun {
+    flows(server)
+        .await
+        .get_flow_run(v1::GetFlowRunRequest {
+            run_id: id.to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .run
+        .unwrap()
+}
+
+/// The run once it left RUNNING.
+async fn settled(server: &TestServer, id: &str) -> v1::FlowRun {
+    for _ in 0..200 {
+        let run = get(server, id).await;
+        if run.status() != v1::FlowRunStatus::Running {
+            return run;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("flow run {id} still runs: {:?}", get(server, id).await);
+}
+
+fn step<'a>(run: &'a v1::FlowRun, path: &str) -> &'a v1::FlowStep {
+    run.steps
+        .iter()
+        .find(|step| step.path == path)
+        .unwrap_or_else(|| panic!("no step {path} in {:?}", run.steps))
+}
+
+#[tokio::test]
+async fn a_flow_runs_every_kind_of_step_with_its_rows_stored() {
+    let seen = Arc::new(Mutex::new(Seen {
+        flaky_failures: 1,
+        ..Default::default()
+    }));
+    let (server, _runner) = server(seen.clone()).await;
+
+    let listed = flows(&server)
+        .await
+        .list_flows(v1::ListFlowsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .flows;
+    let full = listed.iter().find(|flow| flow.id == "demo/full").unwrap();
+    assert_eq!(full.steps, ["first", "never", "both", "poll"]);
+    assert_eq!(full.version, "1.2.0");
+
+    let started = start(&server, "demo/full", json!({"start": 1}))
+        .await
+        .unwrap();
+    assert_eq!(started.definition_sha256, full.definition_sha256);
+    let run = settled(&server, &started.id).await;
+    assert_eq!(run.status(), v1::FlowRunStatus::Succeeded, "{run:?}");
+    let output = kind_json(run.output.as_ref().unwrap());
+    assert_eq!(output["first"], json!({"start": 1.0, "who": "anonymous"}));
+    assert_eq!(output["n"], json!(3.0), "the loop stopped once done");
+    assert_eq!(output["skipped"], json!("skipped"));
+    assert_eq!(output["right"], json!({"start": 1.0, "who": "anonymous"}));
+
+    assert_eq!(step(&run, "never").status(), v1::FlowStepStatus::Skipped);
+    let right = step(&run, "both.right");
+    assert_eq!(right.attempt, 2, "one retry after a retryable failure");
+    assert_eq!(
+        step(&run, "both.left").status(),
+        v1::FlowStepStatus::Succeeded
+    );
+    let poll = step(&run, "poll");
+    assert_eq!((poll.kind.as_str(), poll.attempt), ("loop", 2));
+    assert_eq!(
+        kind_json(step(&run, "poll[1].check").output.as_ref().unwrap()),
+        json!({"n": 3.0, "done": true})
+    );
+    assert!(run.steps.iter().all(|s| !s.path.starts_with("poll[2]")));
+    let check = step(&run, "poll[0].check");
+    assert!(!check.execution_id.is_empty(), "each step is an execution");
+
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen.calls.get("a/fail"),
+        None,
+        "a skipped step does not run"
+    );
+    assert_eq!(seen.calls["a/flaky"], 2);
+    let keys: Vec<&str> = seen
+        .step_keys
+        .iter()
+        .filter(|(skill, _)| skill == "a/flaky")
+        .map(|(_, key)| key.as_str())
+        .collect();
+    let expected = format!("{}:both.right", run.id);
+    assert_eq!(
+        keys,
+        [expected.as_str(), expected.as_str()],
+        "the same step key each attempt"
+    );
+}
+
+#[tokio::test]
+async fn a_loop_that_never_ends_well_fails_with_its_own_status() {
+    let (server, _runner) = server(Arc::default()).await;
+    let run = start(&server, "demo/exhausted", json!({})).await.unwrap();
+    let run = settled(&server, &run.id).await;
+    assert_eq!(run.status(), v1::FlowRunStatus::Failed);
+    let error = run.error.as_ref().unwrap();
+    assert_eq!(error.code, "FLOW_LOOP_EXHAUSTED");
+    assert!(
+        error
+            .message
+            .starts_with("step poll: the loop ran its 2 iterations"),
+        "{error:?}"
+    );
+    assert_eq!(step(&run, "poll").status(), v1::FlowStepStatus::Failed);
+    assert_eq!(
+        step(&run, "poll[1].check").status(),
+        v1::FlowStepStatus::Succeeded
+    );
+}
+
+#[tokio::test]
+async fn a_failed_run_is_retried_from_its_failed_step() {
+    let seen = Arc::new(Mutex::new(Seen {
+        flaky_failures: 1,
+        ..Default::default()
+    }));
+    let (server, _runner) = server(seen.clone()).await;
+    let run = start(&server, "demo/broken", json!({})).await.unwrap();
+    let run = settled(&server, &run.id).await;
+    assert_eq!(run.status(), v1::FlowRunStatus::Failed, "no retry declared");
+    assert_eq!(step(&run, "second").status(), v1::FlowStepStatus::Failed);
+    assert!(
+        run.error
+            .as_ref()
+            .unwrap()
+            .message
+            .starts_with("step second (a/flaky): ")
+    );
+
+    let retried = flows(&server)
+        .await
+        .retry_flow_run(v1::RetryFlowRunRequest {
+            run_id: run.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .run
+        .unwrap();
+    assert_eq!(retried.retries, 1);
+    let run = settled(&server, &run.id).await;
+    assert_eq!(run.status(), v1::FlowRunStatus::Succeeded, "{run:?}");
+    let calls = seen.lock().unwrap().calls.clone();
+    assert_eq!(
+        calls["a/echo"], 1,
+        "the step that succeeded did not run again"
+    );
+    assert_eq!(calls["a/flaky"], 2);
+
+    let again = flows(&server)
+        .await
+        .retry_flow_run(v1::RetryFlowRunRequest {
+            run_id: run.id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&again), "FLOW_RUN_NOT_RETRYABLE");
+}
+
+#[tokio::test]
+async fn a_cancelled_run_stops_and_its_running_step_is_cancelled() {
+    let (server, _runner) = server(Arc::default()).await;
+    let run = start(&server, "demo/hangs", json!({})).await.unwrap();
+    let mut execution_id = String::new();
+    for _ in 0..100 {
+        if let Some(execution) = hang_executions(&server).await.first() {
+            execution_id = execution.id.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!execution_id.is_empty(), "the step started");
+    let cancelled = flows(&server)
+        .await
+        .cancel_flow_run(v1::CancelFlowRunRequest {
+            run_id: run.id.clone(),
+            reason: "no longer needed".to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .run
+        .unwrap();
+    assert_eq!(cancelled.status(), v1::FlowRunStatus::Cancelled);
+    assert_eq!(
+        cancelled.error.as_ref().unwrap().message,
+        "no longer needed"
+    );
+    assert_eq!(
+        step(&cancelled, "wait").status(),
+        v1::FlowStepStatus::Cancelled
+    );
+    common::eventually(|| {
+        let server = &server;
+        async move {
+            hang_executions(server)
+                .await
+                .first()
+                .is_some_and(|e| e.status() == v1::ExecutionStatus::Cancelled)
+        }
+    })
+    .await;
+}
+
+async fn hang_executions(server: &TestServer) -> Vec<v1::Execution> {
+    skillos_proto::v1::orchestrator_service_client::OrchestratorServiceClient::new(
+        server.channel().await,
+    )
+    .list_executions(v1::ListExecutionsRequest {
+        skill_id: "a/hang".to_owned(),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .executions
+}
+
+#[tokio::test]
+async fn bad_starts_are_refused_before_anything_is_stored() {
+    let (server, _runner) = server(Arc::default()).await;
+    let missing = start(&server, "demo/missing", json!({})).await.unwrap_err();
+    assert_eq!(
+        (missing.code(), reason(&missing).as_str()),
+        (Code::NotFound, "FLOW_NOT_FOUND")
+    );
+    let malformed = start(&server, "not an id", json!({})).await.unwrap_err();
+    assert_eq!(reason(&malformed), "INVALID_SKILL_ID");
+    let schema = start(&server, "demo/full", json!({"other": 1}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (schema.code(), reason(&schema).as_str()),
+        (Code::InvalidArgument, "INVALID_PAYLOAD")
+    );
+    let runs = flows(&server)
+        .await
+        .list_flow_runs(v1::ListFlowRunsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .runs;
+    assert!(runs.is_empty(), "{runs:?}");
+    let unknown = flows(&server)
+        .await
+        .get_flow_run(v1::GetFlowRunRequest {
+            run_id: "nope".to_owned(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&unknown), "FLOW_RUN_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn a_step_without_a_runner_waits_for_one_without_using_an_attempt() {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let (server, _runner) = server(seen.clone()).await;
+    let run = start(&server, "demo/orphan", json!({})).await.unwrap();
+    let waiting = settled(&server, &run.id).await;
+    assert_eq!(waiting.status(), v1::FlowRunStatus::Waiting, "{waiting:?}");
+    let only = step(&waiting, "only");
+    assert_eq!(only.status(), v1::FlowStepStatus::Running);
+    assert_eq!(only.error.as_ref().unwrap().code, "NO_RUNNER");
+
+    let _late = TestRunner::attach(
+        server.channel().await,
+        ALL_SKILLS_TOKEN,
+        "late",
+        &["a/orphan"],
+        handler(seen.clone()),
+    )
+    .await
+    .expect("runner attaches");
+    let mut run = get(&server, &run.id).await;
+    for _ in 0..100 {
+        if run.status() == v1::FlowRunStatus::Succeeded {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        run = get(&server, &run.id).await;
+    }
+    assert_eq!(run.status(), v1::FlowRunStatus::Succeeded, "{run:?}");
+    assert_eq!(step(&run, "only").attempt, 1, "waiting used up no attempt");
+    assert_eq!(kind_json(run.output.as_ref().unwrap()), json!({"x": 1.0}));
+}
+
+const HELD: &str = r#"
+id: demo/held
+steps:
+  - {name: before, skill: a/echo, input: {x: 1}}
+  - name: both
+    parallel:
+      - {name: sign, skill: a/held}
+      - {name: free, skill: a/echo}
+  - {name: after, skill: a/echo}
+"#;
+
+#[tokio::test]
+async fn a_step_held_for_approval_makes_the_run_wait_until_it_is_decided() {
+    use skillos_proto::v1::approval_service_client::ApprovalServiceClient;
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let skills = [SKILLS.as_slice(), &["a/held"]].concat();
+    let server = TestServer::start_with(Options {
+        dev_mode: false,
+        skills: skills.clone(),
+        configure: Some(Arc::new(|_: &mut skillos::config::Config, root: &Path| {
+            write(root, "flows/demo/held.yaml", HELD);
+            write(
+                root,
+                "policies/permission_policies.json",
+                r#"{"roles": {"approver": ["approvals:decide"], "member": []},
+                    "policies": [{"skill_id": "*", "required_permissions": [], "policy_id": "everyone"}]}"#,
+            );
+            write(
+                root,
+                "policies/approval_policies.json",
+                r#"{"policies": [{"skill_id": "a/held", "policy_id": "sign-off"}]}"#,
+            );
+        })),
+        ..Default::default()
+    })
+    .await;
+    let _runner = TestRunner::attach(
+        server.channel().await,
+        ALL_SKILLS_TOKEN,
+        "test",
+        &skills,
+        handler(seen.clone()),
+    )
+    .await
+    .unwrap();
+    let alice = server.api_key("default", &["member"]).await;
+    let bob = server.api_key("default", &["approver"]).await;
+
+    let mut client = flows(&server).await;
+    let started = client
+        .start_flow(common::with_token(
+            v1::StartFlowRequest {
+                flow_id: "demo/held".to_owned(),
+                input: None,
+            },
+            &alice,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .run
+        .unwrap();
+    let get_as = |token: String, id: String| {
+        let server = &server;
+        async move {
+            flows(server)
+                .await
+                .get_flow_run(common::with_token(
+                    v1::GetFlowRunRequest { run_id: id },
+                    &token,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .run
+                .unwrap()
+        }
+    };
+    let mut run = get_as(alice.clone(), started.id.clone()).await;
+    for _ in 0..200 {
+        if run.status() == v1::FlowRunStatus::Waiting {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        run = get_as(alice.clone(), started.id.clone()).await;
+    }
+    assert_eq!(run.status(), v1::FlowRunStatus::Waiting, "{run:?}");
+    let sign = step(&run, "both.sign");
+    assert_eq!(sign.status(), v1::FlowStepStatus::PendingApproval);
+    assert!(!sign.approval_id.is_empty());
+    assert_eq!(
+        step(&run, "both.free").status(),
+        v1::FlowStepStatus::Succeeded,
+        "the other member ran"
+    );
+    assert!(
+        run.steps.iter().all(|s| s.path != "after"),
+        "the steps after it wait"
+    );
+
+    let mut approvals = ApprovalServiceClient::new(server.channel().await);
+    let approval = approvals
+        .get_approval(common::with_token(
+            v1::GetApprovalRequest {
+                approval_id: sign.approval_id.clone(),
+            },
+            &bob,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .approval
+        .unwrap();
+    approvals
+        .approve(common::with_token(
+            v1::ApproveRequest {
+                approval_id: sign.approval_id.clone(),
+                payload_sha256: approval.payload_sha256,
+                ..Default::default()
+            },
+            &bob,
+        ))
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        if run.status() == v1::FlowRunStatus::Succeeded {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        run = get_as(alice.clone(), started.id.clone()).await;
+    }
+    assert_eq!(run.status(), v1::FlowRunStatus::Succeeded, "{run:?}");
+    assert_eq!(
+        step(&run, "both.sign").status(),
+        v1::FlowStepStatus::Succeeded
+    );
+    let calls = seen.lock().unwrap().calls.clone();
+    assert_eq!(
+        calls["a/held"], 1,
+        "the held step ran once, after its approval"
+    );
+}
