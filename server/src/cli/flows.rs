@@ -62,25 +62,18 @@ enum FlowsCommand {
 }
 
 fn run_status(status: i32) -> String {
-    v1::FlowRunStatus::try_from(status)
-        .map(|status| {
-            status
-                .as_str_name()
-                .trim_start_matches("FLOW_RUN_STATUS_")
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default()
+    let name = v1::FlowRunStatus::try_from(status).map(|status| status.as_str_name());
+    lower_name(name.unwrap_or_default(), "FLOW_RUN_STATUS_")
 }
 
 fn step_status(status: i32) -> String {
-    v1::FlowStepStatus::try_from(status)
-        .map(|status| {
-            status
-                .as_str_name()
-                .trim_start_matches("FLOW_STEP_STATUS_")
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default()
+    let name = v1::FlowStepStatus::try_from(status).map(|status| status.as_str_name());
+    lower_name(name.unwrap_or_default(), "FLOW_STEP_STATUS_")
+}
+
+/// An enum value's name as the CLI writes it: `FLOW_RUN_STATUS_WAITING` is `waiting`.
+fn lower_name(name: &str, prefix: &str) -> String {
+    name.trim_start_matches(prefix).to_ascii_lowercase()
 }
 
 fn parse_status(name: &str) -> Result<i32, Failure> {

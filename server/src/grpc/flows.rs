@@ -257,7 +257,11 @@ impl FlowService for Adapter {
                 .map(|step| (step.path.clone(), (step.status, step.attempt)))
                 .collect();
             while !status.is_terminal() {
-                tokio::time::sleep(WATCH_INTERVAL).await;
+                tokio::select! {
+                    // The caller went away.
+                    () = sender.closed() => return,
+                    () = tokio::time::sleep(WATCH_INTERVAL) => {}
+                }
                 let view = match flows.get(&principal, &id).await {
                     Ok(view) => view,
                     Err(error) => {

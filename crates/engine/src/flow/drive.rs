@@ -284,7 +284,8 @@ fn unsupported(index: usize, name: &str) -> StepRun {
     }
 }
 
-fn server_error(code: &str, message: &str, retryable: bool) -> ExecutionError {
+/// An error of the server's own (not the skill's) for a step.
+pub(super) fn server_error(code: &str, message: &str, retryable: bool) -> ExecutionError {
     let class = if retryable {
         ErrorClass::Retryable
     } else {

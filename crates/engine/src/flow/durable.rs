@@ -26,6 +26,7 @@ use skillos_store::{
     FlowRunEnd, FlowRunStatus, FlowStep, FlowStepStatus,
 };
 
+use super::drive::server_error;
 use crate::auth::Principal;
 use crate::error::reason;
 use crate::orchestrator::{self, Service};
@@ -221,7 +222,11 @@ impl Driver {
         Box::pin(async move {
             let row = self.row(&path);
             if let Some(row) = &row {
+                // A group or loop that ended is entered again (its steps are all read from
+                // their rows), so that the names of the steps inside it are in the scope.
+                let inner = !matches!(step.kind, StepKind::Skill(_));
                 match row.status {
+                    FlowStepStatus::Succeeded if inner => {}
                     FlowStepStatus::Succeeded | FlowStepStatus::Skipped => {
                         let output = row.output.clone().unwrap_or(Json::Null);
                         return Ok(ended(step, output, row.status, scope));
@@ -286,11 +291,13 @@ impl Driver {
                     }
                 }
             };
-            row.status = FlowStepStatus::Succeeded;
-            row.output = Some(output.clone());
-            row.error = None;
-            row.finished_at = Some(skillos_store::now());
-            self.put(&row).await?;
+            if row.status != FlowStepStatus::Succeeded {
+                row.status = FlowStepStatus::Succeeded;
+                row.output = Some(output.clone());
+                row.error = None;
+                row.finished_at = Some(skillos_store::now());
+                self.put(&row).await?;
+            }
             Ok(ended(step, output, FlowStepStatus::Succeeded, scope))
         })
     }
@@ -305,12 +312,13 @@ impl Driver {
                     return Ok(execution.output.unwrap_or(Json::Null));
                 }
                 Attempted::Held(execution) => {
+                    let before = row.clone();
                     if let Some(execution) = execution {
                         row.execution_id = Some(execution.id);
                         row.approval_id = execution.approval_id;
                     }
-                    if row.status != FlowStepStatus::PendingApproval {
-                        row.status = FlowStepStatus::PendingApproval;
+                    row.status = FlowStepStatus::PendingApproval;
+                    if *row != before {
                         self.put(row).await?;
                     }
                     return Err(Stop::Waiting);
@@ -364,6 +372,32 @@ impl Driver {
         timeout: Option<Duration>,
         row: &FlowStep,
     ) -> Flowed<Attempted> {
+        // A held step is looked at through its execution (its key may have expired while
+        // the approval waited).
+        if row.status == FlowStepStatus::PendingApproval
+            && let Some(id) = &row.execution_id
+        {
+            return Ok(
+                match self.service.get_execution(&self.principal, id).await {
+                    Ok(execution) => match execution.status {
+                        ExecutionStatus::PendingApproval
+                        | ExecutionStatus::Pending
+                        | ExecutionStatus::Running => Attempted::Held(Some(execution)),
+                        _ => executed(execution),
+                    },
+                    Err(orchestrator::Error::Store(error)) => return Err(Stop::Store(error)),
+                    Err(error) => Attempted::Failed {
+                        error: server_error(
+                            reason::EXECUTION_NOT_FOUND.name,
+                            &format!("the held step's execution is gone: {error}"),
+                            false,
+                        ),
+                        execution_id: Some(id.clone()),
+                        retry: false,
+                    },
+                },
+            );
+        }
         let input = row.input.clone().unwrap_or(Json::Null);
         let key = IdempotencyKey {
             key: format!(
@@ -399,14 +433,7 @@ impl Driver {
             },
             // The key's run has not ended: held and then approved (it runs now), or cut off
             // by the crash of the server that drove this run.
-            Err(orchestrator::Error::IdempotencyKeyInUse) => {
-                if row.status == FlowStepStatus::PendingApproval {
-                    Attempted::Held(None)
-                } else {
-                    self.interrupted(&key).await?;
-                    Attempted::Interrupted
-                }
-            }
+            Err(orchestrator::Error::IdempotencyKeyInUse) => self.interrupted(&key).await?,
             Err(error) => {
                 let retry = error.is_retryable();
                 let api = crate::error::Error::from(error);
@@ -426,17 +453,35 @@ impl Driver {
         })
     }
 
-    /// Ends the execution of an attempt whose driver died while it ran; the runner that had
-    /// it may still finish, but nobody waits for its answer.
-    async fn interrupted(&self, key: &IdempotencyKey) -> Flowed<()> {
+    /// The run of a key that has not ended: one held for approval (a crash came before its
+    /// row said so) is waited for; one whose driver died while it ran is ended, and the step
+    /// runs again (the runner that had it may still finish, but nobody waits for its answer).
+    async fn interrupted(&self, key: &IdempotencyKey) -> Flowed<Attempted> {
         let claim = self.service.claim(&self.principal, key);
         let store = &self.service.store;
         let Some(record) = store
             .idempotency_record(&claim, skillos_store::now())
             .await?
         else {
-            return Ok(());
+            return Ok(Attempted::Interrupted);
         };
+        let execution = store
+            .get_execution(&self.principal.tenant, &record.execution_id)
+            .await?;
+        match execution {
+            Some(execution)
+                if matches!(
+                    execution.status,
+                    ExecutionStatus::PendingApproval | ExecutionStatus::Pending
+                ) =>
+            {
+                return Ok(Attempted::Held(Some(execution)));
+            }
+            Some(execution) if execution.status != ExecutionStatus::Running => {
+                return Ok(executed(execution));
+            }
+            _ => {}
+        }
         let now = skillos_store::now();
         let update = ExecutionUpdate {
             status: Some(ExecutionStatus::Failed),
@@ -453,7 +498,7 @@ impl Driver {
             .update_execution(&self.principal.tenant, &record.execution_id, &update)
             .await?;
         tracing::info!(run_id = %self.run.id, execution_id = %record.execution_id, "a flow step cut off by a crash runs again");
-        Ok(())
+        Ok(Attempted::Interrupted)
     }
 
     /// Runs every member at once, each with the same input. The first that fails cancels the
@@ -481,9 +526,15 @@ impl Driver {
         let mut stop = None;
         while let Some((name, ended)) = running.next().await {
             match ended {
-                Ok(ended) => {
-                    // Names are unique in a flow: a member adds its own steps to the scope.
-                    scope.steps.extend(ended.scope.steps);
+                Ok(mut ended) => {
+                    // A member adds its own steps to the scope, nothing else: its copy of
+                    // its siblings' entries may be older (a loop's previous iteration).
+                    let member = members.iter().find(|m| m.name == name).expect("a member");
+                    for own in step_names(member) {
+                        if let Some(entry) = ended.scope.steps.remove(own) {
+                            scope.steps.insert(own.to_owned(), entry);
+                        }
+                    }
                     outputs.insert(name, ended.output);
                 }
                 Err(Stop::Waiting) => stop = stop.or(Some(Stop::Waiting)),
@@ -528,6 +579,9 @@ impl Driver {
             .cloned()
             .collect();
         for mut row in unfinished {
+            if row.status == FlowStepStatus::PendingApproval {
+                self.withdraw(&row).await;
+            }
             row.status = FlowStepStatus::Cancelled;
             row.error = Some(server_error(
                 reason::EXECUTION_CANCELLED.name,
@@ -619,6 +673,11 @@ impl Driver {
         self.stopped(row, Stop::Failed(named)).await
     }
 
+    /// Withdraws the approval a step waits for: nobody may approve a step that will not run.
+    async fn withdraw(&self, row: &FlowStep) {
+        withdraw(&self.service, &self.principal, row).await;
+    }
+
     fn new_row(&self, step: &Step, path: &str) -> FlowStep {
         let (kind, skill_id) = match &step.kind {
             StepKind::Skill(skill) => ("skill", skill.to_string()),
@@ -662,6 +721,28 @@ impl Driver {
             .insert(row.path.clone(), row.clone());
         Ok(())
     }
+}
+
+/// Cancels the execution of a step held for approval (which withdraws its approval).
+pub(crate) async fn withdraw(service: &Service, principal: &Principal, row: &FlowStep) {
+    let Some(id) = &row.execution_id else {
+        return;
+    };
+    let why = "the flow step it was held for will not run";
+    if let Err(error) = service.cancel_execution(principal, id, why).await {
+        tracing::debug!(%error, execution_id = %id, "a held flow step's execution was not cancelled");
+    }
+}
+
+/// The names a step puts in the scope: its own and those of the steps inside it.
+fn step_names(step: &Step) -> Vec<&str> {
+    let mut names = vec![step.name.as_str()];
+    match &step.kind {
+        StepKind::Skill(_) => {}
+        StepKind::Parallel(members) => names.extend(members.iter().flat_map(step_names)),
+        StepKind::Loop(body) => names.extend(body.steps.iter().flat_map(step_names)),
+    }
+    names
 }
 
 /// A step that ended, as the steps after it see it: `steps.<name>.output` and `.status`.
@@ -745,15 +826,6 @@ fn request_sha256(skill: &SkillId, input: &Json) -> String {
 
 fn expression_error(message: &str) -> ExecutionError {
     server_error(reason::FLOW_EXPRESSION_FAILED.name, message, false)
-}
-
-fn server_error(code: &str, message: &str, retryable: bool) -> ExecutionError {
-    let class = if retryable {
-        ErrorClass::Retryable
-    } else {
-        ErrorClass::Permanent
-    };
-    ExecutionError::new(class, ErrorOrigin::Server, code, message)
 }
 
 /// When a run that waits for approvals is looked at again.
