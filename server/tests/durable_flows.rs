@@ -141,7 +141,12 @@ steps:
 const ORPHAN: &str = r#"
 id: demo/orphan
 steps:
+  - name: both
+    parallel:
+      - {name: left, skill: a/echo, input: {side: left}}
+      - {name: right, skill: a/echo, input: {side: right}}
   - {name: only, skill: a/orphan, input: {x: 1}}
+output: {left: "${{ steps.left.output }}", only: "${{ steps.only.output }}"}
 "#;
 
 const HANGS: &str = r#"
@@ -494,7 +499,11 @@ async fn a_step_without_a_runner_waits_for_one_without_using_an_attempt() {
     }
     assert_eq!(run.status(), v1::FlowRunStatus::Succeeded, "{run:?}");
     assert_eq!(step(&run, "only").attempt, 1, "waiting used up no attempt");
-    assert_eq!(kind_json(run.output.as_ref().unwrap()), json!({"x": 1.0}));
+    // The run was driven again after its wait: what the group's members left is still read.
+    assert_eq!(
+        kind_json(run.output.as_ref().unwrap()),
+        json!({"left": {"side": "left"}, "only": {"x": 1.0}})
+    );
 }
 
 const HELD: &str = r#"
@@ -638,4 +647,102 @@ async fn a_step_held_for_approval_makes_the_run_wait_until_it_is_decided() {
         calls["a/held"], 1,
         "the held step ran once, after its approval"
     );
+}
+
+#[tokio::test]
+async fn a_flow_is_a_skill_of_the_catalog_run_by_id() {
+    use skillos_proto::v1::orchestrator_service_client::OrchestratorServiceClient;
+    let (server, _runner) = server(Arc::default()).await;
+    let skill = server
+        .skills()
+        .await
+        .get_skill(v1::GetSkillRequest {
+            skill_id: "demo/full".to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .skill
+        .unwrap();
+    assert_eq!(skill.kind(), v1::SkillKind::Flow);
+    assert_eq!(skill.description, "every kind of step");
+    assert_eq!(skill.source_path, "flows/demo/full.yaml");
+
+    let mut orchestrator = OrchestratorServiceClient::new(server.channel().await);
+    let payload = match from_json(&json!({"start": 1})).kind {
+        Some(prost_types::value::Kind::StructValue(payload)) => payload,
+        _ => unreachable!(),
+    };
+    let answer = orchestrator
+        .run(v1::RunRequest {
+            target: Some(v1::run_request::Target::SkillId("demo/full".to_owned())),
+            payload: Some(payload.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let execution = answer.execution.unwrap();
+    assert_eq!(
+        execution.status(),
+        v1::ExecutionStatus::Succeeded,
+        "{execution:?}"
+    );
+    let output = kind_json(execution.output.as_ref().unwrap());
+    assert_eq!(output["n"], json!(3.0));
+    let runs = flows(&server)
+        .await
+        .list_flow_runs(v1::ListFlowRunsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .runs;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].flow_id, "demo/full");
+    assert_eq!(runs[0].status(), v1::FlowRunStatus::Succeeded);
+
+    // As a job: the job's attempt waits for the flow run it started.
+    let mut jobs =
+        skillos_proto::v1::job_service_client::JobServiceClient::new(server.channel().await);
+    let job = jobs
+        .enqueue_job(v1::EnqueueJobRequest {
+            skill_id: "demo/full".to_owned(),
+            payload: Some(payload.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap();
+    let mut state = v1::JobState::Queued;
+    for _ in 0..200 {
+        let got = jobs
+            .get_job(v1::GetJobRequest {
+                job_id: job.id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .job
+            .unwrap();
+        state = got.state();
+        if state == v1::JobState::Succeeded {
+            assert_eq!(kind_json(got.result.as_ref().unwrap())["n"], json!(3.0));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(state, v1::JobState::Succeeded);
+
+    // The input schema of the flow is the skill's: a Run that breaks it runs nothing.
+    let refused = orchestrator
+        .run(v1::RunRequest {
+            target: Some(v1::run_request::Target::SkillId("demo/full".to_owned())),
+            payload: None,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&refused), "INVALID_PAYLOAD");
 }

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from conftest import REPO
 
+# The skills the runner serves and the flows the server runs.
 EXAMPLE_IDS = sorted(
-    f"{p.parent.name}/{p.stem}" for p in (REPO / "skills" / "metadata").glob("*/*.yaml")
+    [f"{p.parent.name}/{p.stem}" for p in (REPO / "skills" / "metadata").glob("*/*.yaml")]
+    + [f"{p.parent.name}/{p.stem}" for p in (REPO / "skills" / "flows").glob("*/*.yaml")]
 )
 
 
@@ -13,7 +15,7 @@ def test_lists_and_gets_skills_in_both_id_forms(server):
     status, body = server.http_json("GET", "/skills")
     assert status == 200
     assert [skill["id"] for skill in body["skills"]] == EXAMPLE_IDS
-    assert body["total_size"] == 16 and body["next_page_token"] is None
+    assert body["total_size"] == len(EXAMPLE_IDS) and body["next_page_token"] is None
     assert all(skill["input_schema"] is None for skill in body["skills"])
 
     status, full = server.http_json("GET", "/skills?domain=finance&view=full")
@@ -64,7 +66,7 @@ def test_deprecate_and_undeprecate_like_the_predecessor(server):
 
 def test_validate_reports_issues_with_paths(server):
     status, body = server.http_json("POST", "/validate", b"")
-    assert status == 200 and body["status"] == "ok" and body["skill_count"] == 16
+    assert status == 200 and body["status"] == "ok" and body["skill_count"] == len(EXAMPLE_IDS)
     (server.root / "metadata" / "finance" / "bad.yaml").write_text("id: finance/bad\nversion: 1\n")
     status, body = server.http_json("POST", "/validate", {"check_entrypoints": False})
     assert status == 200 and body["status"] == "invalid" and body["valid"] is False

@@ -9,12 +9,18 @@ from pathlib import Path
 
 from conftest import REPO, SKILLOS, free_port, run, start_server
 
-EXAMPLE_IDS = sorted(
+# The catalog: the skills the runner serves (metadata/) and the flows the server runs (flows/).
+FUNCTION_IDS = sorted(
     f"{path.parent.name}/{path.stem}" for path in (REPO / "skills" / "metadata").glob("*/*.yaml")
 )
+FLOW_IDS = sorted(
+    f"{path.parent.name}/{path.stem}" for path in (REPO / "skills" / "flows").glob("*/*.yaml")
+)
+EXAMPLE_IDS = sorted(FUNCTION_IDS + FLOW_IDS)
 PUBLIC_SERVICES = [
     "skillos.v1.ApprovalService",
     "skillos.v1.BudgetService",
+    "skillos.v1.FlowService",
     "skillos.v1.JobService",
     "skillos.v1.OrchestratorService",
     "skillos.v1.ScheduleService",
@@ -24,8 +30,8 @@ PUBLIC_SERVICES = [
 ]
 
 
-def test_the_example_root_has_sixteen_skills():
-    assert len(EXAMPLE_IDS) == 16
+def test_the_example_root_has_sixteen_skills_and_three_flows():
+    assert (len(FUNCTION_IDS), len(FLOW_IDS)) == (16, 3)
 
 
 def test_grpcurl_lists_every_service_with_health_and_reflection(server):
@@ -48,7 +54,7 @@ def test_health_check_answers_serving(server):
 def test_list_skills_over_grpc(server):
     response = server.grpcurl("skillos.v1.SkillService/ListSkills", {"page_size": 100})
     assert [skill["id"] for skill in response["skills"]] == EXAMPLE_IDS
-    assert response["totalSize"] == 16
+    assert response["totalSize"] == len(EXAMPLE_IDS)
     assert all("inputSchema" not in skill for skill in response["skills"]), (
         "BASIC is the default view"
     )
@@ -175,7 +181,7 @@ def test_http_health_readiness_and_metrics(server):
         'skillos_requests_total{method="/skillos.v1.SkillService/ListSkills",code="grpc_0"}'
         in metrics
     )
-    assert "skillos_skills 16" in metrics
+    assert f"skillos_skills {len(EXAMPLE_IDS)}" in metrics
 
 
 def test_cli_lists_and_gets_skills_with_tables_and_json(server):
@@ -238,7 +244,7 @@ def test_cli_reports_an_unreachable_server():
 
 def test_cli_validate_and_add_skill(skills_root: Path):
     ok = run(SKILLOS, "validate", "--root", str(skills_root))
-    assert "valid: 16 skills, 0 errors" in ok.stdout
+    assert f"valid: {len(EXAMPLE_IDS)} skills, 0 errors" in ok.stdout
 
     created = json.loads(
         run(
@@ -247,7 +253,7 @@ def test_cli_validate_and_add_skill(skills_root: Path):
     )
     assert Path(created["manifest"]).is_file() and Path(created["implementation"]).is_file()
     report = json.loads(run(SKILLOS, "validate", "--root", str(skills_root), "--json").stdout)
-    assert report["valid"] is True and report["skill_count"] == 17
+    assert report["valid"] is True and report["skill_count"] == len(EXAMPLE_IDS) + 1
 
     again = run(
         SKILLOS, "add-skill", "travel/search_trains", "--root", str(skills_root), check=False

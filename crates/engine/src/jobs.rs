@@ -690,8 +690,8 @@ impl Service {
         if hosted.is_empty() {
             return Ok(0);
         }
-        // The server runs compositions itself, for every tenant with a runner.
-        let compositions = self.inner.orchestrator.skills.composition_ids();
+        // The server runs compositions and flows itself, for every tenant with a runner.
+        let compositions = self.inner.orchestrator.skills.server_run_ids();
         if !compositions.is_empty() {
             let tenants: std::collections::BTreeSet<String> = hosted
                 .iter()

@@ -175,6 +175,8 @@ pub struct Service {
     pub(crate) default_timeout: Duration,
     /// Compiled input schemas, by their JSON text (a changed schema is a new entry).
     pub(crate) validators: Arc<Mutex<HashMap<String, Arc<jsonschema::Validator>>>>,
+    /// Wakes this replica's flow drivers: a flow run was stored for a run of a flow skill.
+    pub(crate) flow_wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Service {
@@ -203,6 +205,7 @@ impl Service {
             routing,
             default_timeout,
             validators: Arc::default(),
+            flow_wake: Arc::default(),
         }
     }
 

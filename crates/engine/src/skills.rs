@@ -129,7 +129,7 @@ pub struct SkillDocument {
     pub replacement_id: Option<String>,
     pub source_path: String,
     pub available: bool,
-    /// `function` (a runner serves it) or `composition` (the server runs its steps).
+    /// `function` (a runner serves it), `composition` or `flow` (the server runs its steps).
     pub kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub composition: Option<CompositionDocument>,
@@ -191,17 +191,24 @@ impl SkillDocument {
             replacement_id: view.deprecation.replacement_id.clone(),
             source_path: view.skill.source_path.clone(),
             available: view.available,
-            kind: if view.skill.composition.is_some() {
-                "composition"
-            } else {
-                "function"
-            },
+            kind: kind_name(&view.skill),
             composition: view
                 .skill
                 .composition
                 .as_ref()
                 .map(|composition| CompositionDocument::new(composition, view.active)),
         }
+    }
+}
+
+/// What runs a skill, by name: `function`, `composition` or `flow`.
+pub fn kind_name(skill: &Skill) -> &'static str {
+    if skill.composition.is_some() {
+        "composition"
+    } else if skill.flow.is_some() {
+        "flow"
+    } else {
+        "function"
     }
 }
 
@@ -270,14 +277,16 @@ impl Service {
     /// Whether a runner of `tenant` serves the skill now; for a composition, whether every
     /// skill it runs is available (the registry refuses cycles, so this ends).
     fn available(&self, catalog: &Catalog, tenant: &TenantId, skill: &Skill) -> bool {
-        match &skill.composition {
-            None => self.dispatcher.hosts(tenant, &skill.id().to_string()),
-            Some(composition) => composition.definition.skills().into_iter().all(|step| {
-                catalog
-                    .get(step)
-                    .is_some_and(|step| self.available(catalog, tenant, step))
-            }),
-        }
+        let definition = match (&skill.composition, &skill.flow) {
+            (Some(composition), _) => &composition.definition,
+            (None, Some(flow)) => &flow.definition,
+            (None, None) => return self.dispatcher.hosts(tenant, &skill.id().to_string()),
+        };
+        definition.skills().into_iter().all(|step| {
+            catalog
+                .get(step)
+                .is_some_and(|step| self.available(catalog, tenant, step))
+        })
     }
 
     /// The compositions that may not run for a tenant with these overrides.
@@ -292,12 +301,12 @@ impl Service {
             .collect()
     }
 
-    /// The ids of the catalog's compositions.
-    pub fn composition_ids(&self) -> Vec<String> {
-        self.catalog()
-            .compositions()
-            .map(|skill| skill.id().to_string())
-            .collect()
+    /// The ids of the skills the server runs itself: the catalog's compositions and flows.
+    pub fn server_run_ids(&self) -> Vec<String> {
+        let catalog = self.catalog();
+        let compositions = catalog.compositions().map(|skill| skill.id().to_string());
+        let flows = catalog.flows().iter().map(|flow| flow.id.to_string());
+        compositions.chain(flows).collect()
     }
 
     /// The flows of the catalog that passed their checks.

@@ -212,6 +212,9 @@ fn state(skill: &v1::Skill) -> String {
             "inactive composition"
         });
     }
+    if skill.kind() == v1::SkillKind::Flow {
+        words.push("flow");
+    }
     if skill.deprecation.as_ref().is_some_and(|d| d.deprecated) {
         words.push("deprecated");
     }
@@ -296,10 +299,10 @@ fn skill_json(skill: &v1::Skill) -> serde_json::Value {
         replacement_id: Some(deprecation.replacement_id).filter(|r| !r.is_empty()),
         source_path: skill.source_path.clone(),
         available: skill.available,
-        kind: if skill.kind() == v1::SkillKind::Composition {
-            "composition"
-        } else {
-            "function"
+        kind: match skill.kind() {
+            v1::SkillKind::Composition => "composition",
+            v1::SkillKind::Flow => "flow",
+            _ => "function",
         },
         composition: skill
             .composition

@@ -45,10 +45,10 @@ pub fn skill(view: &SkillView, with_schemas: bool) -> v1::Skill {
         }),
         source_path: view.skill.source_path.clone(),
         available: view.available,
-        kind: if view.skill.composition.is_some() {
-            v1::SkillKind::Composition
-        } else {
-            v1::SkillKind::Function
+        kind: match skillos_engine::skills::kind_name(&view.skill) {
+            "composition" => v1::SkillKind::Composition,
+            "flow" => v1::SkillKind::Flow,
+            _ => v1::SkillKind::Function,
         } as i32,
         composition: view.skill.composition.as_ref().map(|composition| {
             let document = CompositionDocument::new(composition, view.active);

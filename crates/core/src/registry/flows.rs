@@ -1,6 +1,6 @@
 //! Flows of a skills root: `flows/<domain>/<name>.yaml` (see [`crate::flow::yaml`]). Each is
-//! read and checked with the catalog, and kept in [`super::Catalog::flows`]; the server does
-//! not list, route or run them yet (durable flow runs come next).
+//! read and checked with the catalog, kept in [`super::Catalog::flows`], and is a skill of the
+//! catalog too (listed, routed and run by id like any skill; the server drives its steps).
 //!
 //! A flow whose file does not parse, whose id a skill has, or that names a skill the root does
 //! not have is an error issue and is not kept.
@@ -17,7 +17,7 @@ use crate::skill_id::SkillId;
 /// Reads the root's flows and checks them against its skills.
 pub(super) fn load(
     root: &Path,
-    skills: &BTreeMap<SkillId, Arc<Skill>>,
+    skills: &mut BTreeMap<SkillId, Arc<Skill>>,
     issues: &mut Vec<Issue>,
 ) -> Vec<Arc<Flow>> {
     let dir = root.join(FLOWS_DIR);
@@ -92,5 +92,47 @@ pub(super) fn load(
         }
         flows.push(Arc::new(flow));
     }
+    // Added once every flow was checked against the skills alone: a flow's step is a skill,
+    // never another flow (sub-flows have a step kind of their own).
+    for flow in &flows {
+        let skill = Skill {
+            manifest: manifest_of(flow),
+            source_path: flow.source_path.clone(),
+            composition: None,
+            flow: Some(flow.clone()),
+        };
+        skills.insert(flow.id.clone(), Arc::new(skill));
+    }
     flows
 }
+
+/// What the catalog shows of a flow, as a skill: its id, name, description, tags, examples and
+/// input schema, with the flow entrypoint.
+fn manifest_of(flow: &Flow) -> crate::manifest::Manifest {
+    crate::manifest::Manifest {
+        id: flow.id.clone(),
+        name: flow.name.clone(),
+        description: flow.description.clone(),
+        version: flow.version.clone(),
+        entrypoint: crate::manifest::Entrypoint {
+            module: FLOW_MODULE.to_owned(),
+            function: FLOW_FUNCTION.to_owned(),
+        },
+        tags: flow.tags.clone(),
+        examples: flow.examples.clone(),
+        input_schema: flow.input_schema.clone(),
+        output_schema: None,
+        cost_estimate: None,
+        model_tiers: Vec::new(),
+        risk_tier: None,
+        required_permissions: Vec::new(),
+        timeout: None,
+        retryable: false,
+        deprecation: crate::manifest::Deprecation::default(),
+        eval: None,
+    }
+}
+
+/// The entrypoint a flow's skill has: the server runs it, no runner.
+pub const FLOW_MODULE: &str = "skillos.flow";
+pub const FLOW_FUNCTION: &str = "run_flow";

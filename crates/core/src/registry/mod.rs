@@ -101,11 +101,19 @@ pub struct Skill {
     pub source_path: String,
     /// Set when the skill is a composition of others: its steps, run by the server itself.
     pub composition: Option<Composition>,
+    /// Set when the skill is a flow of the root (`flows/`): run by the server as a durable
+    /// flow run.
+    pub flow: Option<Arc<crate::flow::Flow>>,
 }
 
 impl Skill {
     pub fn id(&self) -> &SkillId {
         &self.manifest.id
+    }
+
+    /// The server runs it itself (a composition or a flow), not a runner.
+    pub fn run_by_server(&self) -> bool {
+        self.composition.is_some() || self.flow.is_some()
     }
 }
 
@@ -254,11 +262,12 @@ impl Catalog {
                 manifest,
                 source_path: relative,
                 composition: None,
+                flow: None,
             };
             skills.insert(skill.id().clone(), Arc::new(skill));
         }
         compositions::load(root, &mut skills, &mut issues);
-        let flows = flows::load(root, &skills, &mut issues);
+        let flows = flows::load(root, &mut skills, &mut issues);
         let out_of_scope = load_out_of_scope(root, &mut issues);
         issues.sort_by(|a, b| (&a.path, a.category).cmp(&(&b.path, b.category)));
         let compositions = skills
@@ -282,7 +291,7 @@ impl Catalog {
             let mut entrypoint_issues: Vec<Issue> = catalog
                 .skills
                 .values()
-                .filter(|skill| skill.composition.is_none())
+                .filter(|skill| !skill.run_by_server())
                 .filter_map(|skill| {
                     entrypoint::check(root, &skill.manifest.entrypoint)
                         .err()

@@ -407,7 +407,11 @@ fn a_flow_is_a_skill_of_the_catalog_and_its_mistakes_are_issues() {
     assert_eq!(flow.tags, ["demo"]);
     assert_eq!(flow.source_path, "flows/f/demo.yaml");
     assert_eq!(flow.definition.steps.len(), 2);
-    assert_eq!(catalog.len(), 2, "flows are not served as skills yet");
+    assert_eq!(catalog.len(), 3, "the flow is a skill of the catalog too");
+    let skill = catalog.get(&flow.id).expect("the flow's skill");
+    assert!(skill.flow.is_some() && skill.run_by_server());
+    assert_eq!(skill.manifest.description, "Runs one then two");
+    assert_eq!(skill.source_path, "flows/f/demo.yaml");
     let issue = |path: &str| {
         catalog
             .issues()

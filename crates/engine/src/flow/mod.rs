@@ -10,6 +10,7 @@
 mod compose;
 mod drive;
 mod durable;
+mod of_run;
 pub mod runs;
 pub mod segments;
 mod split;

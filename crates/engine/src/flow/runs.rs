@@ -147,36 +147,21 @@ impl Service {
             .check_steps(principal, &flow.definition)
             .await
             .map_err(Error::from)?;
-        let now = skillos_store::now();
         let token = new_token();
-        let run = FlowRun {
-            id: uuid::Uuid::now_v7().to_string(),
-            tenant_id: principal.tenant.clone(),
-            flow_id: flow.id.to_string(),
-            version: flow.version.to_string(),
-            definition_sha256: definition_sha256(&flow.document),
-            document: flow.document.clone(),
-            input,
-            status: FlowRunStatus::Running,
-            output: None,
-            error: None,
-            principal: principal.subject.clone(),
-            run_context: principal.run_context().to_json(),
-            lease_token: Some(token.clone()),
-            lease_expires_at: Some(now + self.lease_chrono()),
-            execution_id: String::new(),
-            retries: 0,
-            created_at: now,
-            updated_at: now,
-            finished_at: None,
-        };
+        // A replica whose drivers are off stores the run due for another to claim.
+        let lease = self
+            .drives()
+            .then(|| (token.clone(), skillos_store::now() + self.lease_chrono()));
+        let run = new_run(principal, &flow, input, String::new(), lease);
         self.inner
             .store
             .insert_flow_run(&run, None)
             .await
             .map_err(store_error)?;
         tracing::info!(run_id = %run.id, flow_id = %run.flow_id, "flow run started");
-        self.spawn(run.clone(), token);
+        if self.drives() {
+            self.spawn(run.clone(), token);
+        }
         Ok(RunView {
             run,
             steps: Vec::new(),
@@ -254,13 +239,7 @@ impl Service {
         self.authorize(principal, &run)?;
         match run.status {
             FlowRunStatus::Cancelled => return self.get(principal, &run.id).await,
-            FlowRunStatus::Succeeded | FlowRunStatus::Failed => {
-                return Err(Error::new(
-                    reason::FLOW_RUN_FINISHED,
-                    format!("flow run {} has ended ({})", run.id, run.status.as_str()),
-                )
-                .with("run_id", run.id.clone()));
-            }
+            FlowRunStatus::Succeeded | FlowRunStatus::Failed => return Err(finished(&run)),
             FlowRunStatus::Running | FlowRunStatus::Waiting => {}
         }
         let why = match why.trim() {
@@ -268,11 +247,20 @@ impl Service {
             why => crate::error::bounded(why.to_owned(), 1024),
         };
         let error = ExecutionError::permanent(reason::EXECUTION_CANCELLED.name, why);
-        self.inner
+        let cancelled = self
+            .inner
             .store
             .cancel_flow_run(&principal.tenant, &run.id, &error)
             .await
             .map_err(store_error)?;
+        if !cancelled {
+            // It ended meanwhile.
+            let run = self.stored(principal, &run.id).await?;
+            if run.status == FlowRunStatus::Cancelled {
+                return self.get(principal, &run.id).await;
+            }
+            return Err(finished(&run));
+        }
         let handle = self
             .inner
             .driving
@@ -283,8 +271,27 @@ impl Service {
             // Dropping the driver cancels the executions of the steps it runs.
             handle.abort();
         }
+        // Steps held for approval will not run: their approvals are withdrawn.
+        let starter = Principal::stored(
+            &run.principal,
+            &run.tenant_id,
+            RunContext::from_json(&run.run_context),
+        );
+        let view = self.get(principal, &run.id).await?;
+        let held = self
+            .inner
+            .store
+            .flow_steps(&run.id)
+            .await
+            .map_err(store_error)?;
+        for step in held
+            .iter()
+            .filter(|step| step.status == FlowStepStatus::PendingApproval)
+        {
+            durable::withdraw(&self.inner.orchestrator, &starter, step).await;
+        }
         tracing::info!(run_id = %run.id, "flow run cancelled");
-        self.get(principal, &run.id).await
+        Ok(view)
     }
 
     /// Runs a failed or cancelled run again from the steps that did not end well.
@@ -292,7 +299,11 @@ impl Service {
         let run = self.stored(principal, id).await?;
         self.authorize(principal, &run)?;
         let token = new_token();
-        let until = skillos_store::now() + self.lease_chrono();
+        let until = if self.drives() {
+            skillos_store::now() + self.lease_chrono()
+        } else {
+            skillos_store::now()
+        };
         let Some(run) = self
             .inner
             .store
@@ -311,7 +322,9 @@ impl Service {
             .with("run_id", run.id.clone()));
         };
         tracing::info!(run_id = %run.id, retries = run.retries, "flow run retried");
-        self.spawn(run.clone(), token);
+        if self.drives() {
+            self.spawn(run.clone(), token);
+        }
         self.get(principal, &run.id).await
     }
 
@@ -358,6 +371,7 @@ impl Service {
             tokio::select! {
                 _ = shutdown.changed() => return,
                 () = self.inner.wake.notified() => {}
+                () = self.inner.orchestrator.flow_wake.notified() => {}
                 () = tokio::time::sleep(poll) => {}
             }
         }
@@ -417,11 +431,20 @@ impl Service {
                 None
             }
         };
-        self.inner
-            .driving
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(&id);
+        {
+            // Only this task's handle: a newer driver of the run (after a retry) keeps its own.
+            let mut driving = self
+                .inner
+                .driving
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if driving
+                .get(&id)
+                .is_some_and(|handle| handle.id() == tokio::task::id())
+            {
+                driving.remove(&id);
+            }
+        }
         let Some(mut end) = end else {
             return;
         };
@@ -499,6 +522,11 @@ impl Service {
         }
     }
 
+    /// Whether this replica drives runs.
+    fn drives(&self) -> bool {
+        self.inner.options.drivers > 0
+    }
+
     fn poll(&self) -> Duration {
         Duration::from_millis(self.inner.options.poll_interval_ms.max(10))
     }
@@ -507,6 +535,43 @@ impl Service {
         chrono::Duration::seconds(
             i64::try_from(self.inner.options.lease_seconds.max(1)).unwrap_or(30),
         )
+    }
+}
+
+/// A new run of a flow, RUNNING: leased to this replica's driver, or (without a lease) due for
+/// the first replica that claims it.
+pub(crate) fn new_run(
+    principal: &Principal,
+    flow: &Flow,
+    input: Json,
+    execution_id: String,
+    lease: Option<(String, chrono::DateTime<chrono::Utc>)>,
+) -> FlowRun {
+    let now = skillos_store::now();
+    let (lease_token, lease_expires_at) = match lease {
+        Some((token, until)) => (Some(token), until),
+        None => (None, now),
+    };
+    FlowRun {
+        id: uuid::Uuid::now_v7().to_string(),
+        tenant_id: principal.tenant.clone(),
+        flow_id: flow.id.to_string(),
+        version: flow.version.to_string(),
+        definition_sha256: definition_sha256(&flow.document),
+        document: flow.document.clone(),
+        input,
+        status: FlowRunStatus::Running,
+        output: None,
+        error: None,
+        principal: principal.subject.clone(),
+        run_context: principal.run_context().to_json(),
+        lease_token,
+        lease_expires_at: Some(lease_expires_at),
+        execution_id,
+        retries: 0,
+        created_at: now,
+        updated_at: now,
+        finished_at: None,
     }
 }
 
@@ -529,6 +594,14 @@ pub fn definition_sha256(document: &Json) -> String {
         "{:x}",
         sha2::Sha256::digest(document.to_string().as_bytes())
     )
+}
+
+fn finished(run: &FlowRun) -> Error {
+    Error::new(
+        reason::FLOW_RUN_FINISHED,
+        format!("flow run {} has ended ({})", run.id, run.status.as_str()),
+    )
+    .with("run_id", run.id.clone())
 }
 
 fn not_found(id: &str) -> Error {

@@ -97,7 +97,7 @@ impl Service {
             refusals.push(Error::from(open).into());
         }
         let runner = self.planned_runner(principal, &skill_id);
-        if runner.is_none() && approval.is_none() && view.skill.composition.is_none() {
+        if runner.is_none() && approval.is_none() && !view.skill.run_by_server() {
             refusals.push(Error::NoRunner(skill_id.clone()).into());
         }
         Ok(Plan {

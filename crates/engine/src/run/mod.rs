@@ -313,19 +313,24 @@ impl Service {
         {
             return Ok(held);
         }
-        match &view.skill.composition {
-            Some(_) if !view.active => return Err(Error::CompositionInactive(skill_id)),
-            // The server runs a composition's steps itself, each needing its runner; the
-            // caller must be allowed every one of them before any runs.
-            Some(composition) => {
+        match (&view.skill.composition, &view.skill.flow) {
+            (Some(_), _) if !view.active => return Err(Error::CompositionInactive(skill_id)),
+            // The server runs a composition's or flow's steps itself, each needing its
+            // runner; the caller must be allowed every one of them before any runs.
+            (Some(composition), _) => {
                 self.check_steps(principal, &composition.definition)
                     .await
                     .map_err(|error| Error::Api(error.into()))?;
             }
-            None if !self.dispatcher.hosts(&principal.tenant, &skill_id) => {
+            (None, Some(flow)) => {
+                self.check_steps(principal, &flow.definition)
+                    .await
+                    .map_err(|error| Error::Api(error.into()))?;
+            }
+            (None, None) if !self.dispatcher.hosts(&principal.tenant, &skill_id) => {
                 return Err(Error::NoRunner(skill_id));
             }
-            None => {}
+            (None, None) => {}
         }
         let run = Admitted {
             execution: record::new_execution(
@@ -397,12 +402,13 @@ impl Service {
             return Ok(Answer::replayed(taken, sink).await);
         }
         sink.accepted(&execution.id).await;
-        let dispatched = match &skill.composition {
-            Some(composition) => {
+        let dispatched = match (&skill.composition, &skill.flow) {
+            (Some(composition), _) => {
                 self.run_composition(principal, composition, &execution, timeout, traceparent)
                     .await
             }
-            None => {
+            (None, Some(flow)) => self.run_flow(principal, flow, &execution, timeout).await,
+            (None, None) => {
                 self.dispatch(dispatch::Dispatch {
                     principal,
                     skill,

@@ -17,6 +17,7 @@ class SkillKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SKILL_KIND_UNSPECIFIED: _ClassVar[SkillKind]
     SKILL_KIND_FUNCTION: _ClassVar[SkillKind]
     SKILL_KIND_COMPOSITION: _ClassVar[SkillKind]
+    SKILL_KIND_FLOW: _ClassVar[SkillKind]
 
 class RiskTier(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -45,6 +46,7 @@ class ValidationSeverity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 SKILL_KIND_UNSPECIFIED: SkillKind
 SKILL_KIND_FUNCTION: SkillKind
 SKILL_KIND_COMPOSITION: SkillKind
+SKILL_KIND_FLOW: SkillKind
 RISK_TIER_UNSPECIFIED: RiskTier
 RISK_TIER_LOW: RiskTier
 RISK_TIER_MEDIUM: RiskTier
