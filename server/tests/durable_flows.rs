@@ -529,6 +529,11 @@ async fn a_step_held_for_approval_makes_the_run_wait_until_it_is_decided() {
             write(root, "flows/demo/held.yaml", HELD);
             write(
                 root,
+                "flows/demo/gated.yaml",
+                "id: demo/gated\nsteps:\n  - {name: only, skill: a/echo, input: {gated: true}}\n",
+            );
+            write(
+                root,
                 "policies/permission_policies.json",
                 r#"{"roles": {"approver": ["approvals:decide"], "member": []},
                     "policies": [{"skill_id": "*", "required_permissions": [], "policy_id": "everyone"}]}"#,
@@ -536,7 +541,8 @@ async fn a_step_held_for_approval_makes_the_run_wait_until_it_is_decided() {
             write(
                 root,
                 "policies/approval_policies.json",
-                r#"{"policies": [{"skill_id": "a/held", "policy_id": "sign-off"}]}"#,
+                r#"{"policies": [{"skill_id": "a/held", "policy_id": "sign-off"},
+                                   {"skill_id": "demo/gated", "policy_id": "gate"}]}"#,
             );
         })),
         ..Default::default()
@@ -647,6 +653,73 @@ async fn a_step_held_for_approval_makes_the_run_wait_until_it_is_decided() {
         calls["a/held"], 1,
         "the held step ran once, after its approval"
     );
+
+    // A run of the flow itself held by an approval policy starts once approved (no runner
+    // serves a flow's id: the server runs it).
+    use skillos_proto::v1::orchestrator_service_client::OrchestratorServiceClient;
+    let mut orchestrator = OrchestratorServiceClient::new(server.channel().await);
+    let held = orchestrator
+        .run(common::with_token(
+            v1::RunRequest {
+                target: Some(v1::run_request::Target::SkillId("demo/gated".to_owned())),
+                ..Default::default()
+            },
+            &alice,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .execution
+        .unwrap();
+    assert_eq!(held.status(), v1::ExecutionStatus::PendingApproval);
+    let approval = approvals
+        .get_approval(common::with_token(
+            v1::GetApprovalRequest {
+                approval_id: held.approval_id.clone(),
+            },
+            &bob,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .approval
+        .unwrap();
+    approvals
+        .approve(common::with_token(
+            v1::ApproveRequest {
+                approval_id: held.approval_id.clone(),
+                payload_sha256: approval.payload_sha256,
+                ..Default::default()
+            },
+            &bob,
+        ))
+        .await
+        .unwrap();
+    let mut status = held.status();
+    for _ in 0..200 {
+        let execution = orchestrator
+            .get_execution(common::with_token(
+                v1::GetExecutionRequest {
+                    execution_id: held.id.clone(),
+                },
+                &alice,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .execution
+            .unwrap();
+        status = execution.status();
+        if status == v1::ExecutionStatus::Succeeded {
+            assert_eq!(
+                kind_json(execution.output.as_ref().unwrap()),
+                json!({"gated": true})
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, v1::ExecutionStatus::Succeeded);
 }
 
 #[tokio::test]

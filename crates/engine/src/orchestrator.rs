@@ -299,6 +299,9 @@ impl Service {
         const PAGE: u32 = 100;
         let mut started = 0;
         let mut after: Option<String> = None;
+        // Compositions and flows need no runner of their own: the server runs their steps.
+        let server_run: std::collections::HashSet<String> =
+            self.skills.server_run_ids().into_iter().collect();
         // Page through every waiting run: those no runner serves yet must not hide the others.
         loop {
             let page = self
@@ -307,9 +310,10 @@ impl Service {
                 .await?;
             let last = page.last().map(|execution| execution.id.clone());
             for execution in page {
-                if !self
-                    .dispatcher
-                    .hosts(&execution.tenant_id, &execution.skill_id)
+                if !server_run.contains(&execution.skill_id)
+                    && !self
+                        .dispatcher
+                        .hosts(&execution.tenant_id, &execution.skill_id)
                 {
                     continue;
                 }

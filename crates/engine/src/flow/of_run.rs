@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use skillos_core::flow::Flow;
-use skillos_store::{Execution, ExecutionError, FlowRunStatus, Store, TenantId};
+use skillos_store::{Execution, ExecutionError, FlowRunStatus};
 
 use super::runs::new_run;
 use crate::auth::Principal;
@@ -68,14 +68,18 @@ impl Service {
         self.flow_wake.notify_one();
         // Nobody waits for a direct run's flow once it stops waiting: it is cancelled then.
         let mut guard = CancelOnDrop {
-            store: self.store.clone(),
-            tenant: principal.tenant.clone(),
+            service: self.clone(),
+            principal: principal.clone(),
             run_id: run_id.clone(),
             armed: execution.job_id.is_none(),
         };
         let mut pause = Duration::from_millis(10);
         loop {
             match self.store.get_flow_run(&principal.tenant, &run_id).await {
+                Ok(Some(run)) if run.status == FlowRunStatus::Cancelled => {
+                    guard.armed = false;
+                    return Err(dispatch::Error::Cancelled);
+                }
                 Ok(Some(run)) if run.status.is_terminal() => {
                     guard.armed = false;
                     return Ok(ended(run.status, run.output, run.error));
@@ -141,8 +145,8 @@ fn dispatched(outcome: Result<serde_json::Value, SkillError>) -> Dispatched {
 /// Cancels the flow run of a direct run whose caller stopped waiting (its deadline passed, or
 /// it went away).
 struct CancelOnDrop {
-    store: Arc<dyn Store>,
-    tenant: TenantId,
+    service: Service,
+    principal: Principal,
     run_id: String,
     armed: bool,
 }
@@ -152,9 +156,9 @@ impl Drop for CancelOnDrop {
         if !self.armed {
             return;
         }
-        let (store, tenant, run_id) = (
-            self.store.clone(),
-            self.tenant.clone(),
+        let (service, principal, run_id) = (
+            self.service.clone(),
+            self.principal.clone(),
             std::mem::take(&mut self.run_id),
         );
         tokio::spawn(async move {
@@ -162,8 +166,21 @@ impl Drop for CancelOnDrop {
                 crate::error::reason::EXECUTION_CANCELLED.name,
                 "the run of the flow stopped waiting for it",
             );
-            if let Err(error) = store.cancel_flow_run(&tenant, &run_id, &error).await {
+            let store = &service.store;
+            if let Err(error) = store
+                .cancel_flow_run(&principal.tenant, &run_id, &error)
+                .await
+            {
                 tracing::warn!(%error, run_id, "cannot cancel an abandoned flow run");
+                return;
+            }
+            // Steps held for approval will not run: their approvals are withdrawn.
+            let steps = store.flow_steps(&run_id).await.unwrap_or_default();
+            for step in steps
+                .iter()
+                .filter(|step| step.status == skillos_store::FlowStepStatus::PendingApproval)
+            {
+                super::durable::withdraw(&service, &principal, step).await;
             }
         });
     }
