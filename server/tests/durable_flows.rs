@@ -203,12 +203,18 @@ async fn start(server: &TestServer, flow: &str, input: Json) -> Result<v1::FlowR
         .map(|response| response.into_inner().run.unwrap())
 }
 
-async fn get(server: &TestServer, id: &str) -> v1::FlowRun {
+/// The run, read with a credential when one is given.
+async fn get_as(server: &TestServer, id: &str, token: Option<&str>) -> v1::FlowRun {
+    let request = v1::GetFlowRunRequest {
+        run_id: id.to_owned(),
+    };
+    let request = match token {
+        Some(token) => common::with_token(request, token),
+        None => tonic::Request::new(request),
+    };
     flows(server)
         .await
-        .get_flow_run(v1::GetFlowRunRequest {
-            run_id: id.to_owned(),
-        })
+        .get_flow_run(request)
         .await
         .unwrap()
         .into_inner()
@@ -216,16 +222,61 @@ async fn get(server: &TestServer, id: &str) -> v1::FlowRun {
         .unwrap()
 }
 
-/// The run once it left RUNNING.
-async fn settled(server: &TestServer, id: &str) -> v1::FlowRun {
+/// The run once `done` holds for it (within 10 s).
+async fn until(
+    server: &TestServer,
+    id: &str,
+    token: Option<&str>,
+    done: impl Fn(v1::FlowRunStatus) -> bool,
+) -> v1::FlowRun {
     for _ in 0..200 {
-        let run = get(server, id).await;
-        if run.status() != v1::FlowRunStatus::Running {
+        let run = get_as(server, id, token).await;
+        if done(run.status()) {
             return run;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("flow run {id} still runs: {:?}", get(server, id).await);
+    panic!(
+        "flow run {id} did not get there: {:?}",
+        get_as(server, id, token).await
+    );
+}
+
+/// The run once it left RUNNING.
+async fn settled(server: &TestServer, id: &str) -> v1::FlowRun {
+    until(server, id, None, |status| {
+        status != v1::FlowRunStatus::Running
+    })
+    .await
+}
+
+/// Approves a held run as `token`, for the payload the approval shows.
+async fn approve(server: &TestServer, token: &str, approval_id: &str) {
+    use skillos_proto::v1::approval_service_client::ApprovalServiceClient;
+    let mut approvals = ApprovalServiceClient::new(server.channel().await);
+    let approval = approvals
+        .get_approval(common::with_token(
+            v1::GetApprovalRequest {
+                approval_id: approval_id.to_owned(),
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .approval
+        .unwrap();
+    approvals
+        .approve(common::with_token(
+            v1::ApproveRequest {
+                approval_id: approval_id.to_owned(),
+                payload_sha256: approval.payload_sha256,
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .unwrap();
 }
 
 fn step<'a>(run: &'a v1::FlowRun, path: &str) -> &'a v1::FlowStep {
@@ -489,15 +540,10 @@ async fn a_step_without_a_runner_waits_for_one_without_using_an_attempt() {
     )
     .await
     .expect("runner attaches");
-    let mut run = get(&server, &run.id).await;
-    for _ in 0..100 {
-        if run.status() == v1::FlowRunStatus::Succeeded {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        run = get(&server, &run.id).await;
-    }
-    assert_eq!(run.status(), v1::FlowRunStatus::Succeeded, "{run:?}");
+    let run = until(&server, &run.id, None, |s| {
+        s == v1::FlowRunStatus::Succeeded
+    })
+    .await;
     assert_eq!(step(&run, "only").attempt, 1, "waiting used up no attempt");
     // The run was driven again after its wait: what the group's members left is still read.
     assert_eq!(
@@ -519,7 +565,6 @@ steps:
 
 #[tokio::test]
 async fn a_step_held_for_approval_makes_the_run_wait_until_it_is_decided() {
-    use skillos_proto::v1::approval_service_client::ApprovalServiceClient;
     let seen = Arc::new(Mutex::new(Seen::default()));
     let skills = [SKILLS.as_slice(), &["a/held"]].concat();
     let server = TestServer::start_with(Options {
@@ -574,31 +619,8 @@ async fn a_step_held_for_approval_makes_the_run_wait_until_it_is_decided() {
         .into_inner()
         .run
         .unwrap();
-    let get_as = |token: String, id: String| {
-        let server = &server;
-        async move {
-            flows(server)
-                .await
-                .get_flow_run(common::with_token(
-                    v1::GetFlowRunRequest { run_id: id },
-                    &token,
-                ))
-                .await
-                .unwrap()
-                .into_inner()
-                .run
-                .unwrap()
-        }
-    };
-    let mut run = get_as(alice.clone(), started.id.clone()).await;
-    for _ in 0..200 {
-        if run.status() == v1::FlowRunStatus::Waiting {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-        run = get_as(alice.clone(), started.id.clone()).await;
-    }
-    assert_eq!(run.status(), v1::FlowRunStatus::Waiting, "{run:?}");
+    let waiting = |s| s == v1::FlowRunStatus::Waiting;
+    let run = until(&server, &started.id, Some(&alice), waiting).await;
     let sign = step(&run, "both.sign");
     assert_eq!(sign.status(), v1::FlowStepStatus::PendingApproval);
     assert!(!sign.approval_id.is_empty());
@@ -612,38 +634,9 @@ async fn a_step_held_for_approval_makes_the_run_wait_until_it_is_decided() {
         "the steps after it wait"
     );
 
-    let mut approvals = ApprovalServiceClient::new(server.channel().await);
-    let approval = approvals
-        .get_approval(common::with_token(
-            v1::GetApprovalRequest {
-                approval_id: sign.approval_id.clone(),
-            },
-            &bob,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .approval
-        .unwrap();
-    approvals
-        .approve(common::with_token(
-            v1::ApproveRequest {
-                approval_id: sign.approval_id.clone(),
-                payload_sha256: approval.payload_sha256,
-                ..Default::default()
-            },
-            &bob,
-        ))
-        .await
-        .unwrap();
-    for _ in 0..200 {
-        if run.status() == v1::FlowRunStatus::Succeeded {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        run = get_as(alice.clone(), started.id.clone()).await;
-    }
-    assert_eq!(run.status(), v1::FlowRunStatus::Succeeded, "{run:?}");
+    approve(&server, &bob, &sign.approval_id).await;
+    let succeeded = |s| s == v1::FlowRunStatus::Succeeded;
+    let run = until(&server, &started.id, Some(&alice), succeeded).await;
     assert_eq!(
         step(&run, "both.sign").status(),
         v1::FlowStepStatus::Succeeded
@@ -672,29 +665,7 @@ async fn a_step_held_for_approval_makes_the_run_wait_until_it_is_decided() {
         .execution
         .unwrap();
     assert_eq!(held.status(), v1::ExecutionStatus::PendingApproval);
-    let approval = approvals
-        .get_approval(common::with_token(
-            v1::GetApprovalRequest {
-                approval_id: held.approval_id.clone(),
-            },
-            &bob,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .approval
-        .unwrap();
-    approvals
-        .approve(common::with_token(
-            v1::ApproveRequest {
-                approval_id: held.approval_id.clone(),
-                payload_sha256: approval.payload_sha256,
-                ..Default::default()
-            },
-            &bob,
-        ))
-        .await
-        .unwrap();
+    approve(&server, &bob, &held.approval_id).await;
     let mut status = held.status();
     for _ in 0..200 {
         let execution = orchestrator

@@ -405,7 +405,7 @@ impl Driver {
                 self.run.id, self.run.retries, row.path, row.attempt
             ),
             method: METHOD,
-            request_sha256: request_sha256(skill, &input),
+            request_sha256: request_sha256(&skill.to_string(), &input),
         };
         let request = run::Request {
             timeout,
@@ -413,7 +413,7 @@ impl Driver {
             idempotency: Some(key.clone()),
             entry: Entry::Step,
             step_key: Some(format!("{}:{}", self.run.id, row.path)),
-            ..run::Request::skill(skill.to_string(), next_input(input))
+            ..run::Request::skill(skill.to_string(), super::next_payload(input))
         };
         let answer = self
             .service
@@ -580,7 +580,7 @@ impl Driver {
             .collect();
         for mut row in unfinished {
             if row.status == FlowStepStatus::PendingApproval {
-                self.withdraw(&row).await;
+                withdraw(&self.service, &self.principal, &row).await;
             }
             row.status = FlowStepStatus::Cancelled;
             row.error = Some(server_error(
@@ -673,11 +673,6 @@ impl Driver {
         self.stopped(row, Stop::Failed(named)).await
     }
 
-    /// Withdraws the approval a step waits for: nobody may approve a step that will not run.
-    async fn withdraw(&self, row: &FlowStep) {
-        withdraw(&self.service, &self.principal, row).await;
-    }
-
     fn new_row(&self, step: &Step, path: &str) -> FlowStep {
         let (kind, skill_id) = match &step.kind {
             StepKind::Skill(skill) => ("skill", skill.to_string()),
@@ -723,8 +718,23 @@ impl Driver {
     }
 }
 
+/// Withdraws the approvals the steps of a run that stopped wait for: nobody may approve a step
+/// that will not run. `principal` is the run's.
+pub(crate) async fn withdraw_held(
+    service: &Service,
+    principal: &Principal,
+    run_id: &str,
+) -> Result<(), skillos_store::Error> {
+    for row in service.store.flow_steps(run_id).await? {
+        if row.status == FlowStepStatus::PendingApproval {
+            withdraw(service, principal, &row).await;
+        }
+    }
+    Ok(())
+}
+
 /// Cancels the execution of a step held for approval (which withdraws its approval).
-pub(crate) async fn withdraw(service: &Service, principal: &Principal, row: &FlowStep) {
+async fn withdraw(service: &Service, principal: &Principal, row: &FlowStep) {
     let Some(id) = &row.execution_id else {
         return;
     };
@@ -810,15 +820,10 @@ fn named(path: &str, skill_id: &str, error: &ExecutionError) -> ExecutionError {
     }
 }
 
-/// A skill's payload for a step's input: an object as it is, anything else wrapped.
-fn next_input(input: Json) -> Json {
-    super::next_payload(input)
-}
-
-/// What a step's key was first used with: the skill and its input.
-fn request_sha256(skill: &SkillId, input: &Json) -> String {
+/// What a key was first used with: the skill (or flow) and its input.
+pub(crate) fn request_sha256(id: &str, input: &Json) -> String {
     let mut hash = Sha256::new();
-    hash.update(skill.to_string().as_bytes());
+    hash.update(id.as_bytes());
     hash.update([0]);
     hash.update(input.to_string().as_bytes());
     format!("{:x}", hash.finalize())

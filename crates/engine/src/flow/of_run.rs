@@ -10,7 +10,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use skillos_core::flow::Flow;
 use skillos_store::{Execution, ExecutionError, FlowRunStatus};
 
@@ -40,13 +39,10 @@ impl Service {
         let key = IdempotencyKey {
             key: format!("flow-of:{owner}"),
             method: METHOD,
-            request_sha256: {
-                let mut hash = Sha256::new();
-                hash.update(flow.id.to_string().as_bytes());
-                hash.update([0]);
-                hash.update(execution.payload.to_string().as_bytes());
-                format!("{:x}", hash.finalize())
-            },
+            request_sha256: super::durable::request_sha256(
+                &flow.id.to_string(),
+                &execution.payload,
+            ),
         };
         let claim = self.claim(principal, &key);
         let run = new_run(
@@ -174,13 +170,8 @@ impl Drop for CancelOnDrop {
                 tracing::warn!(%error, run_id, "cannot cancel an abandoned flow run");
                 return;
             }
-            // Steps held for approval will not run: their approvals are withdrawn.
-            let steps = store.flow_steps(&run_id).await.unwrap_or_default();
-            for step in steps
-                .iter()
-                .filter(|step| step.status == skillos_store::FlowStepStatus::PendingApproval)
-            {
-                super::durable::withdraw(&service, &principal, step).await;
+            if let Err(error) = super::durable::withdraw_held(&service, &principal, &run_id).await {
+                tracing::warn!(%error, run_id, "cannot withdraw the approvals of a flow run");
             }
         });
     }

@@ -277,21 +277,11 @@ impl Service {
             &run.tenant_id,
             RunContext::from_json(&run.run_context),
         );
-        let view = self.get(principal, &run.id).await?;
-        let held = self
-            .inner
-            .store
-            .flow_steps(&run.id)
+        durable::withdraw_held(&self.inner.orchestrator, &starter, &run.id)
             .await
             .map_err(store_error)?;
-        for step in held
-            .iter()
-            .filter(|step| step.status == FlowStepStatus::PendingApproval)
-        {
-            durable::withdraw(&self.inner.orchestrator, &starter, step).await;
-        }
         tracing::info!(run_id = %run.id, "flow run cancelled");
-        Ok(view)
+        self.get(principal, &run.id).await
     }
 
     /// Runs a failed or cancelled run again from the steps that did not end well.
