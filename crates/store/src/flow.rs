@@ -59,16 +59,19 @@ pub enum FlowStepStatus {
     Cancelled,
     /// Held for approval: the run waits.
     PendingApproval,
+    /// Waits for a signal (a `wait` step) or for a sub-flow's run to end.
+    Waiting,
 }
 
 impl FlowStepStatus {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Running,
         Self::Succeeded,
         Self::Failed,
         Self::Skipped,
         Self::Cancelled,
         Self::PendingApproval,
+        Self::Waiting,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -79,6 +82,7 @@ impl FlowStepStatus {
             Self::Skipped => "skipped",
             Self::Cancelled => "cancelled",
             Self::PendingApproval => "pending_approval",
+            Self::Waiting => "waiting",
         }
     }
 
@@ -149,6 +153,62 @@ pub struct FlowStep {
     pub approval_id: Option<String>,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A signal sent to a run (SignalFlowRun), kept until a `wait` step for its name takes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlowSignal {
+    /// UUIDv7: signals of one name are taken in the order they were sent.
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub run_id: String,
+    pub name: String,
+    pub payload: Json,
+    /// Subject of the principal that sent it.
+    pub sender: String,
+    pub created_at: DateTime<Utc>,
+    /// The path of the step that took it.
+    pub taken_by: Option<String>,
+}
+
+/// How a signal sent to a run was received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signalled {
+    /// Kept for the run (and the run woken, when it waits).
+    Kept,
+    /// No such run in the tenant.
+    NotFound,
+    /// The run has ended: nothing waits for signals any more.
+    Finished,
+    /// The run already holds as many signals nobody took as it may.
+    Full,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct FlowSignalRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub run_id: String,
+    pub name: String,
+    pub payload: sqlx::types::Json<Json>,
+    pub sender: String,
+    pub created_at: DateTime<Utc>,
+    pub taken_by: Option<String>,
+}
+
+impl From<FlowSignalRow> for FlowSignal {
+    fn from(row: FlowSignalRow) -> Self {
+        Self {
+            id: row.id,
+            tenant_id: TenantId::new(row.tenant_id),
+            run_id: row.run_id,
+            name: row.name,
+            payload: row.payload.0,
+            sender: row.sender,
+            created_at: row.created_at,
+            taken_by: row.taken_by,
+        }
+    }
 }
 
 /// Filters of a run listing; `None` and empty mean no filter.

@@ -177,7 +177,7 @@ macro_rules! impl_flow_queries {
                         };
                         let statement = format!(
                             "UPDATE flow_runs SET status = 'running', lease_token = $1, \
-                             lease_expires_at = $2, updated_at = $3 WHERE id IN (SELECT id \
+                             lease_expires_at = $2, updated_at = $3, woken = FALSE WHERE id IN (SELECT id \
                              FROM flow_runs WHERE status IN ('running', 'waiting') \
                              AND lease_expires_at <= $3 ORDER BY lease_expires_at, id \
                              LIMIT $4 {lock}) RETURNING *"
@@ -237,8 +237,9 @@ macro_rules! impl_flow_queries {
                         let finished_at = end.status.is_terminal().then_some(now);
                         let ended = sqlx::query(
                             "UPDATE flow_runs SET status = $3, output = $4, error = $5, \
-                             lease_token = NULL, lease_expires_at = $6, updated_at = $7, \
-                             finished_at = $8 \
+                             lease_token = NULL, lease_expires_at = CASE WHEN woken \
+                             AND $3 = 'waiting' THEN $7 ELSE $6 END, woken = FALSE, \
+                             updated_at = $7, finished_at = $8 \
                              WHERE id = $1 AND status = 'running' AND lease_token = $2",
                         )
                         .bind(id.as_str())
@@ -305,8 +306,8 @@ macro_rules! impl_flow_queries {
                         let row: Option<$crate::flow::FlowRunRow> = sqlx::query_as(
                             "UPDATE flow_runs SET status = 'running', output = NULL, \
                              error = NULL, retries = retries + 1, lease_token = $3, \
-                             lease_expires_at = $4, updated_at = $5, finished_at = NULL \
-                             WHERE tenant_id = $1 AND id = $2 \
+                             lease_expires_at = $4, updated_at = $5, finished_at = NULL, \
+                             woken = FALSE WHERE tenant_id = $1 AND id = $2 \
                              AND status IN ('failed', 'cancelled') RETURNING *",
                         )
                         .bind(tenant.as_str())
@@ -337,8 +338,9 @@ macro_rules! impl_flow_queries {
                 self.write(move |conn| {
                     Box::pin(async move {
                         let woken = sqlx::query(
-                            "UPDATE flow_runs SET lease_expires_at = $2 \
-                             WHERE id = $1 AND status = 'waiting'",
+                            "UPDATE flow_runs SET woken = TRUE, lease_expires_at = CASE \
+                             WHEN status = 'waiting' THEN $2 ELSE lease_expires_at END \
+                             WHERE id = $1 AND status IN ('waiting', 'running')",
                         )
                         .bind(id.as_str())
                         .bind($crate::now())
@@ -346,6 +348,155 @@ macro_rules! impl_flow_queries {
                         .await?
                         .rows_affected();
                         Ok(woken == 1)
+                    })
+                })
+                .await
+            }
+
+            async fn wake_flow_runs_of(&self, execution_id: &str) -> $crate::Result<u64> {
+                let execution_id = execution_id.to_owned();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let woken = sqlx::query(
+                            "UPDATE flow_runs SET woken = TRUE, lease_expires_at = CASE \
+                             WHEN status = 'waiting' THEN $2 ELSE lease_expires_at END \
+                             WHERE status IN ('waiting', 'running') \
+                             AND id IN (SELECT run_id FROM flow_steps WHERE execution_id = $1)",
+                        )
+                        .bind(execution_id.as_str())
+                        .bind($crate::now())
+                        .execute(&mut *conn)
+                        .await?
+                        .rows_affected();
+                        Ok(woken)
+                    })
+                })
+                .await
+            }
+
+            async fn insert_flow_signal(
+                &self,
+                signal: &$crate::FlowSignal,
+                max_kept: u32,
+            ) -> $crate::Result<$crate::Signalled> {
+                let signal = signal.clone();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                        let status: Option<(String,)> = sqlx::query_as(
+                            "SELECT status FROM flow_runs WHERE tenant_id = $1 AND id = $2",
+                        )
+                        .bind(signal.tenant_id.as_str())
+                        .bind(signal.run_id.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        let Some((status,)) = status else {
+                            return Ok($crate::Signalled::NotFound);
+                        };
+                        if $crate::FlowRunStatus::parse(&status)
+                            .is_none_or(|status| status.is_terminal())
+                        {
+                            return Ok($crate::Signalled::Finished);
+                        }
+                        let (kept,): (i64,) = sqlx::query_as(
+                            "SELECT COUNT(*) FROM flow_signals \
+                             WHERE run_id = $1 AND taken_by IS NULL",
+                        )
+                        .bind(signal.run_id.as_str())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        if kept >= i64::from(max_kept) {
+                            return Ok($crate::Signalled::Full);
+                        }
+                        sqlx::query(
+                            "INSERT INTO flow_signals (id, tenant_id, run_id, name, payload, \
+                             sender, created_at, taken_by) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+                             NULL)",
+                        )
+                        .bind(signal.id.as_str())
+                        .bind(signal.tenant_id.as_str())
+                        .bind(signal.run_id.as_str())
+                        .bind(signal.name.as_str())
+                        .bind(sqlx::types::Json(&signal.payload))
+                        .bind(signal.sender.as_str())
+                        .bind(signal.created_at)
+                        .execute(&mut *tx)
+                        .await?;
+                        sqlx::query(
+                            "UPDATE flow_runs SET woken = TRUE, lease_expires_at = CASE \
+                             WHEN status = 'waiting' THEN $2 ELSE lease_expires_at END \
+                             WHERE id = $1",
+                        )
+                        .bind(signal.run_id.as_str())
+                        .bind($crate::now())
+                        .execute(&mut *tx)
+                        .await?;
+                        tx.commit().await?;
+                        Ok($crate::Signalled::Kept)
+                    })
+                })
+                .await
+            }
+
+            async fn take_flow_signal(
+                &self,
+                run_id: &str,
+                name: &str,
+                path: &str,
+                lease_token: &str,
+            ) -> $crate::Result<Option<$crate::FlowSignal>> {
+                let (run_id, name, path, lease_token) = (
+                    run_id.to_owned(),
+                    name.to_owned(),
+                    path.to_owned(),
+                    lease_token.to_owned(),
+                );
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                        let leased: Option<(String,)> = sqlx::query_as(
+                            "SELECT id FROM flow_runs WHERE id = $1 AND status = 'running' \
+                             AND lease_token = $2",
+                        )
+                        .bind(run_id.as_str())
+                        .bind(lease_token.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        if leased.is_none() {
+                            return Ok(None);
+                        }
+                        let taken: Option<$crate::flow::FlowSignalRow> = sqlx::query_as(
+                            "SELECT * FROM flow_signals WHERE run_id = $1 AND name = $2 \
+                             AND taken_by = $3",
+                        )
+                        .bind(run_id.as_str())
+                        .bind(name.as_str())
+                        .bind(path.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        if let Some(taken) = taken {
+                            return Ok(Some(taken.into()));
+                        }
+                        let oldest: Option<$crate::flow::FlowSignalRow> = sqlx::query_as(
+                            "SELECT * FROM flow_signals WHERE run_id = $1 AND name = $2 \
+                             AND taken_by IS NULL ORDER BY id LIMIT 1",
+                        )
+                        .bind(run_id.as_str())
+                        .bind(name.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        let Some(oldest) = oldest else {
+                            return Ok(None);
+                        };
+                        sqlx::query("UPDATE flow_signals SET taken_by = $2 WHERE id = $1")
+                            .bind(oldest.id.as_str())
+                            .bind(path.as_str())
+                            .execute(&mut *tx)
+                            .await?;
+                        tx.commit().await?;
+                        let mut signal: $crate::FlowSignal = oldest.into();
+                        signal.taken_by = Some(path);
+                        Ok(Some(signal))
                     })
                 })
                 .await
@@ -369,6 +520,10 @@ macro_rules! impl_flow_queries {
                         .await?;
                         for (id,) in &ids {
                             sqlx::query("DELETE FROM flow_steps WHERE run_id = $1")
+                                .bind(id)
+                                .execute(&mut *tx)
+                                .await?;
+                            sqlx::query("DELETE FROM flow_signals WHERE run_id = $1")
                                 .bind(id)
                                 .execute(&mut *tx)
                                 .await?;

@@ -24,7 +24,10 @@ use std::path::PathBuf;
 use serde_json::Value as Json;
 use std::sync::Arc;
 
-pub use flow::{FlowRun, FlowRunEnd, FlowRunFilter, FlowRunStatus, FlowStep, FlowStepStatus};
+pub use flow::{
+    FlowRun, FlowRunEnd, FlowRunFilter, FlowRunStatus, FlowSignal, FlowStep, FlowStepStatus,
+    Signalled,
+};
 pub use group_commit::WriteStats;
 pub use job::{AttemptChange, Job, JobFence, JobFilter, JobSource, JobState, JobTransition};
 pub use model::{
@@ -559,7 +562,8 @@ pub trait FlowStore: Send + Sync {
         until: chrono::DateTime<chrono::Utc>,
     ) -> Result<bool>;
 
-    /// Ends a run, or leaves it waiting, while it is under `lease_token`.
+    /// Ends a run, or leaves it waiting (until `wake_at`, or now when it was woken while it
+    /// was driven), while it is under `lease_token`.
     async fn end_flow_run(&self, id: &str, lease_token: &str, end: &FlowRunEnd) -> Result<bool>;
 
     /// Cancels a run that has not ended, whoever drives it; false when it had ended.
@@ -581,10 +585,30 @@ pub trait FlowStore: Send + Sync {
         lease_until: chrono::DateTime<chrono::Utc>,
     ) -> Result<Option<FlowRun>>;
 
-    /// Makes a waiting run due now (its approval was decided).
+    /// Makes a waiting run due now, or marks a run being driven as woken (see
+    /// [`FlowStore::wake_flow_runs_of`]).
     async fn wake_flow_run(&self, id: &str) -> Result<bool>;
 
-    /// Deletes up to `limit` runs (and their steps) that ended before `before`.
+    /// Makes due now the waiting runs with a step whose execution is `execution_id` (its
+    /// approval was decided, or its run ended); a run being driven is marked, and its driver
+    /// leaving it waiting leaves it due. Returns how many runs were woken or marked.
+    async fn wake_flow_runs_of(&self, execution_id: &str) -> Result<u64>;
+
+    /// Keeps a signal for its run, unless the run has ended or already holds `max_kept`
+    /// signals nobody took; a waiting run is woken.
+    async fn insert_flow_signal(&self, signal: &FlowSignal, max_kept: u32) -> Result<Signalled>;
+
+    /// The signal named `name` that the step at `path` took before, else the oldest nobody
+    /// took (which the step then takes), while the run is under `lease_token`.
+    async fn take_flow_signal(
+        &self,
+        run_id: &str,
+        name: &str,
+        path: &str,
+        lease_token: &str,
+    ) -> Result<Option<FlowSignal>>;
+
+    /// Deletes up to `limit` runs (their steps and signals too) that ended before `before`.
     async fn delete_finished_flow_runs(
         &self,
         before: chrono::DateTime<chrono::Utc>,

@@ -151,6 +151,7 @@ conformance!(
     a_run_ends_with_its_usage_in_one_write,
     a_job_outcome_is_recorded_with_its_execution_end_or_not_at_all,
     flow_steps_are_written_only_under_the_runs_lease,
+    a_waiting_run_is_woken_by_its_steps_execution_and_its_signals,
 );
 
 fn schedule(tenant: &str, id: &str, next: chrono::DateTime<Utc>) -> skillos_store::Schedule {
@@ -2451,5 +2452,197 @@ mod cases {
             .unwrap();
         assert_eq!(removed, 2);
         assert!(store.flow_steps("r1").await.unwrap().is_empty());
+    }
+
+    pub async fn a_waiting_run_is_woken_by_its_steps_execution_and_its_signals(store: &dyn Store) {
+        use skillos_store::{
+            FlowRun, FlowRunEnd, FlowRunStatus, FlowSignal, FlowStep, FlowStepStatus, Signalled,
+        };
+        let tenant = TenantId::new("acme");
+        let now = skillos_store::now();
+        let run = FlowRun {
+            id: "w1".to_owned(),
+            tenant_id: tenant.clone(),
+            flow_id: "f/demo".to_owned(),
+            version: "1.0.0".to_owned(),
+            document: json!({"id": "f/demo"}),
+            definition_sha256: "abc".to_owned(),
+            input: json!({}),
+            status: FlowRunStatus::Running,
+            output: None,
+            error: None,
+            principal: "ann".to_owned(),
+            run_context: json!({}),
+            lease_token: Some("t1".to_owned()),
+            lease_expires_at: Some(now + Duration::seconds(30)),
+            execution_id: String::new(),
+            retries: 0,
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+        };
+        store.insert_flow_run(&run, None).await.unwrap();
+        let step = FlowStep {
+            run_id: "w1".to_owned(),
+            path: "sign".to_owned(),
+            name: "sign".to_owned(),
+            kind: "skill".to_owned(),
+            skill_id: "a/b".to_owned(),
+            status: FlowStepStatus::PendingApproval,
+            attempt: 1,
+            input: None,
+            output: None,
+            error: None,
+            execution_id: Some("e-held".to_owned()),
+            approval_id: Some("ap".to_owned()),
+            started_at: now,
+            finished_at: None,
+        };
+        assert!(store.put_flow_step(&step, "t1").await.unwrap());
+        let later = now + Duration::hours(1);
+        let wait = FlowRunEnd {
+            status: FlowRunStatus::Waiting,
+            output: None,
+            error: None,
+            wake_at: Some(later),
+        };
+        let due = |token: &'static str| async move {
+            store
+                .claim_flow_runs(token, skillos_store::now(), later, 10)
+                .await
+                .unwrap()
+        };
+        // A wake that comes while the run is driven is kept: the driver that then leaves the
+        // run waiting leaves it due at once.
+        assert_eq!(store.wake_flow_runs_of("e-held").await.unwrap(), 1);
+        assert!(store.end_flow_run("w1", "t1", &wait).await.unwrap());
+        assert_eq!(
+            due("t1b").await.len(),
+            1,
+            "a wake during the drive is not lost"
+        );
+        assert!(store.end_flow_run("w1", "t1b", &wait).await.unwrap());
+        assert!(due("t2").await.is_empty(), "waiting until its wake time");
+        assert_eq!(store.wake_flow_runs_of("e-other").await.unwrap(), 0);
+        assert_eq!(store.wake_flow_runs_of("e-held").await.unwrap(), 1);
+        let claimed = due("t2").await;
+        assert_eq!(claimed.len(), 1, "woken by its step's execution");
+
+        // Signals are kept in order; a step takes the oldest of its name, and again the same
+        // one when it asks again (after a crash).
+        let signal = |id: &str, name: &str, n: i64| FlowSignal {
+            id: id.to_owned(),
+            tenant_id: tenant.clone(),
+            run_id: "w1".to_owned(),
+            name: name.to_owned(),
+            payload: json!({"n": n}),
+            sender: "bob".to_owned(),
+            created_at: skillos_store::now(),
+            taken_by: None,
+        };
+        assert_eq!(
+            store
+                .insert_flow_signal(&signal("s1", "go", 1), 2)
+                .await
+                .unwrap(),
+            Signalled::Kept
+        );
+        assert_eq!(
+            store
+                .insert_flow_signal(&signal("s2", "go", 2), 2)
+                .await
+                .unwrap(),
+            Signalled::Kept
+        );
+        assert_eq!(
+            store
+                .insert_flow_signal(&signal("s3", "go", 3), 2)
+                .await
+                .unwrap(),
+            Signalled::Full
+        );
+        let mut other = signal("s4", "go", 4);
+        other.tenant_id = TenantId::new("other");
+        assert_eq!(
+            store.insert_flow_signal(&other, 2).await.unwrap(),
+            Signalled::NotFound,
+            "another tenant's run does not exist"
+        );
+        assert_eq!(
+            store
+                .take_flow_signal("w1", "go", "w[0]", "stale")
+                .await
+                .unwrap(),
+            None,
+            "only under the run's lease"
+        );
+        assert_eq!(
+            store
+                .take_flow_signal("w1", "stop", "s", "t2")
+                .await
+                .unwrap(),
+            None
+        );
+        let first = store
+            .take_flow_signal("w1", "go", "w[0]", "t2")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (first.id.as_str(), first.payload.clone()),
+            ("s1", json!({"n": 1}))
+        );
+        assert_eq!(first.taken_by.as_deref(), Some("w[0]"));
+        let again = store
+            .take_flow_signal("w1", "go", "w[0]", "t2")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.id, "s1", "the same step gets the same signal");
+        let second = store
+            .take_flow_signal("w1", "go", "w[1]", "t2")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(second.id, "s2");
+        assert_eq!(
+            store
+                .take_flow_signal("w1", "go", "w[2]", "t2")
+                .await
+                .unwrap(),
+            None
+        );
+
+        // A signal wakes a waiting run; an ended run takes no more.
+        assert!(store.end_flow_run("w1", "t2", &wait).await.unwrap());
+        assert_eq!(
+            due("t2b").await.len(),
+            1,
+            "signals sent while it was driven leave it due"
+        );
+        assert!(store.end_flow_run("w1", "t2b", &wait).await.unwrap());
+        assert!(due("t3").await.is_empty());
+        assert_eq!(
+            store
+                .insert_flow_signal(&signal("s5", "go", 5), 2)
+                .await
+                .unwrap(),
+            Signalled::Kept
+        );
+        assert_eq!(due("t3").await.len(), 1, "woken by the signal");
+        let done = FlowRunEnd {
+            status: FlowRunStatus::Succeeded,
+            output: None,
+            error: None,
+            wake_at: None,
+        };
+        assert!(store.end_flow_run("w1", "t3", &done).await.unwrap());
+        assert_eq!(
+            store
+                .insert_flow_signal(&signal("s6", "go", 6), 2)
+                .await
+                .unwrap(),
+            Signalled::Finished
+        );
     }
 }
