@@ -7,8 +7,9 @@
 //! a step of the sequence (a group by its members joined with `|`).
 //!
 //! Flows written in YAML ([`yaml`]) compile to the same model, with more: a step's input
-//! computed by expressions ([`expr`]), a condition (`when`), retries, a timeout, and bounded
-//! loops.
+//! computed by expressions ([`expr`]), a condition (`when`), retries, a timeout, bounded
+//! loops, and steps that wait: for an approval (its approvers' decision is its output) or for
+//! a signal sent to the run.
 
 pub mod expr;
 pub mod yaml;
@@ -80,6 +81,34 @@ pub enum StepKind {
     /// Runs its steps again and again, each iteration's input the previous iteration's
     /// output, until `until` is true after an iteration or `max_iterations` ran.
     Loop(Loop),
+    /// Waits until people approve the step's input; a rejection or the expiry fails the step.
+    /// Its output is the decision; the step after it gets the approval step's input.
+    Approval(Gate),
+    /// Waits for a signal sent to the run (SignalFlowRun); its output is the signal's payload,
+    /// and the step after it gets the wait step's input.
+    Wait(Wait),
+}
+
+/// An explicit approval step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gate {
+    /// Who may decide: role or group names (`role:finance` and `group:finance` both name
+    /// `finance`); empty: anyone with the approver permission.
+    pub approvers: Vec<String>,
+    /// Distinct approvals needed.
+    pub quorum: u32,
+    /// Until the approval expires (which means deny).
+    pub timeout: Duration,
+    /// What approvers read about why they are asked.
+    pub reason: Option<String>,
+}
+
+/// A wait for a signal.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Wait {
+    pub signal: String,
+    /// How long it waits at most; `None`: until the run is cancelled.
+    pub timeout: Option<Duration>,
 }
 
 /// A bounded loop.
@@ -190,6 +219,24 @@ impl Step {
             StepKind::Skill(skill) => vec![skill],
             StepKind::Parallel(members) => members.iter().flat_map(Step::skills).collect(),
             StepKind::Loop(body) => body.steps.iter().flat_map(Step::skills).collect(),
+            StepKind::Approval(_) | StepKind::Wait(_) => Vec::new(),
+        }
+    }
+
+    /// A gate (an approval or a wait) passes its input on to the step after it, as a skipped
+    /// step does: its own output is what it waited for.
+    pub fn passes_input_on(&self) -> bool {
+        matches!(self.kind, StepKind::Approval(_) | StepKind::Wait(_))
+    }
+
+    /// `skill`, `parallel`, `loop`, `approval` or `wait`.
+    pub fn kind_name(&self) -> &'static str {
+        match &self.kind {
+            StepKind::Skill(_) => "skill",
+            StepKind::Parallel(_) => "parallel",
+            StepKind::Loop(_) => "loop",
+            StepKind::Approval(_) => "approval",
+            StepKind::Wait(_) => "wait",
         }
     }
 }

@@ -33,7 +33,7 @@ use std::time::Duration;
 use serde_json::{Map, Value as Json};
 
 use super::expr::{ExprError, Template};
-use super::{FlowDefinition, Loop, MAX_GROUP, MAX_STEPS, Retry, Step, StepKind};
+use super::{FlowDefinition, Gate, Loop, MAX_GROUP, MAX_STEPS, Retry, Step, StepKind, Wait};
 use crate::skill_id::SkillId;
 
 /// Most iterations a loop may declare.
@@ -44,6 +44,10 @@ pub const MAX_ATTEMPTS: u32 = 10;
 pub const MAX_NESTING: usize = 8;
 /// Longest step timeout or retry backoff.
 const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+/// Longest an approval or a wait may wait.
+const MAX_WAIT: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Longest signal name.
+const MAX_SIGNAL_NAME: usize = 64;
 
 const TOP_KEYS: [&str; 8] = [
     "id",
@@ -55,15 +59,12 @@ const TOP_KEYS: [&str; 8] = [
     "input_schema",
     "steps",
 ];
-const STEP_KEYS: [&str; 8] = [
-    "name", "skill", "parallel", "loop", "input", "when", "retry", "timeout",
+const STEP_KEYS: [&str; 10] = [
+    "name", "skill", "parallel", "loop", "approval", "wait", "input", "when", "retry", "timeout",
 ];
+const KINDS: [&str; 5] = ["skill", "parallel", "loop", "approval", "wait"];
 /// Kinds of step a later version runs; today each is refused with this message.
-const NOT_YET: [(&str, &str); 3] = [
-    ("approval", "approval steps"),
-    ("flow", "sub-flows"),
-    ("wait", "waiting for a signal"),
-];
+const NOT_YET: [(&str, &str); 1] = [("flow", "sub-flows")];
 
 /// A flow of the catalog.
 #[derive(Clone, Debug, PartialEq)]
@@ -290,7 +291,7 @@ impl Reader {
                 format!("groups and loops nest at most {MAX_NESTING} deep"),
             ));
         }
-        let kinds: Vec<&str> = ["skill", "parallel", "loop"]
+        let kinds: Vec<&str> = KINDS
             .into_iter()
             .filter(|key| fields.contains_key(*key))
             .collect();
@@ -320,22 +321,40 @@ impl Reader {
                 ["loop"] => {
                     StepKind::Loop(self.body(&fields["loop"], &format!("{path}.loop"), depth)?)
                 }
+                ["approval"] => {
+                    StepKind::Approval(gate(&fields["approval"], &format!("{path}.approval"))?)
+                }
+                ["wait"] => StepKind::Wait(wait(&fields["wait"], &format!("{path}.wait"))?),
                 [] => {
                     return Err(FlowError::at(
                         path,
-                        "a step runs a `skill`, a `parallel` group or a `loop`",
+                        "a step runs a `skill`, a `parallel` group or a `loop`, or waits for \
+                         an `approval` or a signal (`wait`)",
                     ));
                 }
                 _ => {
                     return Err(FlowError::at(
                         path,
                         format!(
-                            "a step has one of skill, parallel, loop, not {}",
+                            "a step has one of {}, not {}",
+                            KINDS.join(", "),
                             kinds.join(" and ")
                         ),
                     ));
                 }
             };
+        if matches!(kind, StepKind::Approval(_) | StepKind::Wait(_)) {
+            let gate = kinds[0];
+            if let Some(key) = ["retry", "timeout"]
+                .into_iter()
+                .find(|key| fields.contains_key(*key))
+            {
+                return Err(FlowError::at(
+                    &format!("{path}.{key}"),
+                    format!("an {gate} step has no {key}; its own timeout is `{gate}.timeout`"),
+                ));
+            }
+        }
         let input = match fields.get("input") {
             None => None,
             Some(value) => Some(Template::parse(value).map_err(|error| {
@@ -485,7 +504,7 @@ fn collect<'a>(steps: &'a [Step], path: &str, out: &mut Vec<(String, &'a super::
         let at = format!("{path}[{index}]");
         out.extend(step.own_exprs().into_iter().map(|expr| (at.clone(), expr)));
         match &step.kind {
-            StepKind::Skill(_) => {}
+            StepKind::Skill(_) | StepKind::Approval(_) | StepKind::Wait(_) => {}
             StepKind::Parallel(members) => collect(members, &format!("{at}.parallel"), out),
             StepKind::Loop(body) => {
                 if let Some(until) = &body.until {
@@ -546,12 +565,163 @@ fn retry(value: &Json, path: &str) -> Result<Retry, FlowError> {
     Ok(retry)
 }
 
+fn gate(value: &Json, path: &str) -> Result<Gate, FlowError> {
+    let Some(fields) = value.as_object() else {
+        return Err(FlowError::at(
+            path,
+            "a mapping with approvers, quorum, timeout and reason",
+        ));
+    };
+    if let Some(key) = fields
+        .keys()
+        .find(|key| !["approvers", "quorum", "timeout", "reason"].contains(&key.as_str()))
+    {
+        return Err(FlowError::at(
+            &format!("{path}.{key}"),
+            "unknown field; an approval has approvers, quorum, timeout, reason",
+        ));
+    }
+    let mut approvers: Vec<String> = Vec::new();
+    match fields.get("approvers") {
+        None | Some(Json::Null) => {}
+        Some(Json::Array(items)) => {
+            for (index, item) in items.iter().enumerate() {
+                let at = format!("{path}.approvers[{index}]");
+                let Some(text) = item.as_str() else {
+                    return Err(FlowError::at(&at, "a role or group name, `role:finance`"));
+                };
+                let name = text
+                    .strip_prefix("role:")
+                    .or_else(|| text.strip_prefix("group:"))
+                    .unwrap_or(text)
+                    .trim();
+                if name.is_empty()
+                    || name.len() > 64
+                    || !name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+                {
+                    return Err(FlowError::at(
+                        &at,
+                        "a role or group name (`role:finance`, `group:ops`) of letters, digits, \
+                         `_`, `-` and `.`",
+                    ));
+                }
+                if !approvers.iter().any(|known| known == name) {
+                    approvers.push(name.to_owned());
+                }
+            }
+        }
+        Some(_) => {
+            return Err(FlowError::at(
+                &format!("{path}.approvers"),
+                "a list of roles or groups, `[role:finance]`",
+            ));
+        }
+    }
+    let quorum = match fields.get("quorum") {
+        None => 1,
+        Some(Json::Number(number)) => number
+            .as_u64()
+            .filter(|n| (1..=100).contains(n))
+            .map(|n| n as u32)
+            .ok_or_else(|| FlowError::at(&format!("{path}.quorum"), "between 1 and 100"))?,
+        Some(_) => return Err(FlowError::at(&format!("{path}.quorum"), "a number")),
+    };
+    let timeout = match fields.get("timeout") {
+        None => Duration::from_secs(24 * 3600),
+        Some(value) => wait_duration(value, &format!("{path}.timeout"))?,
+    };
+    let reason = match fields.get("reason") {
+        None | Some(Json::Null) => None,
+        Some(Json::String(text)) if text.chars().count() <= 500 => Some(text.trim().to_owned()),
+        Some(_) => {
+            return Err(FlowError::at(
+                &format!("{path}.reason"),
+                "a text of at most 500 characters",
+            ));
+        }
+    };
+    Ok(Gate {
+        approvers,
+        quorum,
+        timeout,
+        reason,
+    })
+}
+
+fn wait(value: &Json, path: &str) -> Result<Wait, FlowError> {
+    let shape = || FlowError::at(path, "a signal name, or a mapping with signal and timeout");
+    let (signal, timeout) = match value {
+        Json::String(signal) => (signal.as_str(), None),
+        Json::Object(fields) => {
+            if let Some(key) = fields
+                .keys()
+                .find(|key| !["signal", "timeout"].contains(&key.as_str()))
+            {
+                return Err(FlowError::at(
+                    &format!("{path}.{key}"),
+                    "unknown field; a wait has signal, timeout",
+                ));
+            }
+            let Some(signal) = fields.get("signal").and_then(Json::as_str) else {
+                return Err(FlowError::at(
+                    &format!("{path}.signal"),
+                    "the name of the signal to wait for",
+                ));
+            };
+            let timeout = match fields.get("timeout") {
+                None | Some(Json::Null) => None,
+                Some(value) => Some(wait_duration(value, &format!("{path}.timeout"))?),
+            };
+            (signal, timeout)
+        }
+        _ => return Err(shape()),
+    };
+    if !valid_signal(signal) {
+        return Err(FlowError::at(
+            path,
+            format!(
+                "a signal name of letters, digits, `_`, `-` and `.`, at most {MAX_SIGNAL_NAME} \
+                 characters"
+            ),
+        ));
+    }
+    Ok(Wait {
+        signal: signal.to_owned(),
+        timeout,
+    })
+}
+
+/// A signal's name: what SignalFlowRun and a `wait` step agree on.
+pub fn valid_signal(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_SIGNAL_NAME
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+}
+
 /// `500ms`, `30s`, `5m`, `24h`, `1d`, or a number of seconds; at most a day.
 pub fn duration(value: &Json, path: &str) -> Result<Duration, FlowError> {
+    bounded_duration(value, path, MAX_DURATION, "24h")
+}
+
+/// A duration of at most 30 days.
+fn wait_duration(value: &Json, path: &str) -> Result<Duration, FlowError> {
+    bounded_duration(value, path, MAX_WAIT, "30d")
+}
+
+fn bounded_duration(
+    value: &Json,
+    path: &str,
+    max: Duration,
+    max_text: &str,
+) -> Result<Duration, FlowError> {
     let invalid = || {
         FlowError::at(
             path,
-            "a duration such as 500ms, 30s, 5m or 24h (at most 24h)",
+            format!("a duration such as 500ms, 30s, 5m or 24h (at most {max_text})"),
         )
     };
     let parsed = match value {
@@ -579,7 +749,7 @@ pub fn duration(value: &Json, path: &str) -> Result<Duration, FlowError> {
         _ => None,
     };
     parsed
-        .filter(|duration| *duration <= MAX_DURATION)
+        .filter(|duration| *duration <= max)
         .ok_or_else(invalid)
 }
 
@@ -683,12 +853,43 @@ output: "${{ steps.quote.output }}"
                 "outside a loop",
             ),
             (
+                ("skill: oysters/generate_quote", "flow: demo/other"),
+                "steps[0].flow",
+                "not supported",
+            ),
+            (
                 (
                     "skill: oysters/generate_quote",
-                    "approval: {approvers: [a]}",
+                    "approval: {approvers: [\"role:fin ance\"]}",
                 ),
-                "steps[0].approval",
-                "not supported",
+                "steps[0].approval.approvers[0]",
+                "role or group",
+            ),
+            (
+                ("skill: oysters/generate_quote", "approval: {quorum: 0}"),
+                "steps[0].approval.quorum",
+                "between 1 and 100",
+            ),
+            (
+                ("skill: oysters/generate_quote", "approval: {timeout: 31d}"),
+                "steps[0].approval.timeout",
+                "at most 30d",
+            ),
+            (
+                (
+                    "skill: oysters/generate_quote",
+                    "wait: {signal: \"no spaces\"}",
+                ),
+                "steps[0].wait",
+                "signal name",
+            ),
+            (
+                (
+                    "skill: oysters/generate_quote",
+                    "wait: shipped\n    retry: {attempts: 2}",
+                ),
+                "steps[0].retry",
+                "wait.timeout",
             ),
             (
                 (
@@ -708,6 +909,44 @@ output: "${{ steps.quote.output }}"
         assert_eq!(error.path, "steps");
         let error = Flow::parse_yaml("id: a/b\nstep: []").unwrap_err();
         assert_eq!(error.path, "step");
+    }
+
+    #[test]
+    fn approvals_and_waits_are_gates_that_pass_their_input_on() {
+        let flow = Flow::parse_yaml(
+            r#"
+id: demo/gates
+steps:
+  - {name: quote, skill: a/quote}
+  - name: sign_off
+    approval: {approvers: ["role:finance", "group:ops", finance], quorum: 2, timeout: 7d, reason: big order}
+    when: "${{ steps.quote.output.total > 1000 }}"
+  - {name: shipped, wait: {signal: shipped, timeout: 2d}}
+  - {name: paid, wait: paid}
+  - {name: ship, skill: a/ship, input: {who: "${{ steps.sign_off.output.approvers }}"}}
+"#,
+        )
+        .unwrap();
+        let steps = &flow.definition.steps;
+        let StepKind::Approval(gate) = &steps[1].kind else {
+            panic!("an approval")
+        };
+        assert_eq!(gate.approvers, ["finance", "ops"]);
+        assert_eq!(gate.quorum, 2);
+        assert_eq!(gate.timeout, Duration::from_secs(7 * 86_400));
+        assert_eq!(gate.reason.as_deref(), Some("big order"));
+        let StepKind::Wait(wait) = &steps[2].kind else {
+            panic!("a wait")
+        };
+        assert_eq!(wait.signal, "shipped");
+        assert_eq!(wait.timeout, Some(Duration::from_secs(2 * 86_400)));
+        let StepKind::Wait(wait) = &steps[3].kind else {
+            panic!("a wait")
+        };
+        assert_eq!((wait.signal.as_str(), wait.timeout), ("paid", None));
+        assert!(steps[1].passes_input_on() && steps[2].passes_input_on());
+        assert!(!steps[0].passes_input_on());
+        assert!(flow.definition.skills().iter().all(|id| id.domain() == "a"));
     }
 
     #[test]
