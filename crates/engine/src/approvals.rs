@@ -76,6 +76,24 @@ pub struct HeldRun<'a> {
     pub traceparent: Option<String>,
     /// The job the run is an attempt of.
     pub job_id: Option<String>,
+    /// The flow step the run is (`<run id>:<path>`).
+    pub step_key: Option<String>,
+}
+
+/// An approval step of a flow run, to hold.
+#[derive(Clone, Debug)]
+pub struct HeldGate<'a> {
+    /// The run's principal.
+    pub principal: &'a Principal,
+    /// `<flow id>#<step path>`: what approvers see it as.
+    pub skill_id: String,
+    /// The flow's version.
+    pub skill_version: String,
+    /// The step's input: what is approved.
+    pub payload: &'a Json,
+    /// `<run id>:<path>`.
+    pub step_key: String,
+    pub traceparent: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -179,51 +197,116 @@ impl Service {
         claim: Option<&skillos_store::IdempotencyClaim>,
     ) -> Result<Result<Execution, skillos_store::IdempotencyRecord>, Error> {
         let manifest = &run.skill.manifest;
-        let now = skillos_store::now();
-        let approval_id = uuid::Uuid::now_v7().to_string();
-        let running = crate::run::record::new_execution(
+        let execution = crate::run::record::new_execution(
             run.principal,
             run.skill,
             run.payload.clone(),
             run.job_id.clone(),
         );
+        let context = crate::auth::RunContext {
+            timeout_ms: Some(u64::try_from(run.timeout.as_millis()).unwrap_or(u64::MAX)),
+            traceparent: run.traceparent.clone(),
+            step_key: run.step_key.clone(),
+            ..run.principal.run_context()
+        };
+        let risk_tier = manifest.risk_tier.map(|tier| tier.as_str().to_owned());
+        self.store_held(
+            run.principal,
+            execution,
+            risk_tier,
+            requirement,
+            context,
+            claim,
+        )
+        .await
+    }
+
+    /// Stores an approval step of a flow run: an execution of nothing (`skill_id` names the
+    /// flow and the step) that is done once approved, and its approval.
+    pub async fn hold_gate(
+        &self,
+        gate: HeldGate<'_>,
+        requirement: Requirement,
+        claim: &skillos_store::IdempotencyClaim,
+    ) -> Result<Result<Execution, skillos_store::IdempotencyRecord>, Error> {
+        let now = skillos_store::now();
+        let execution = Execution {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: gate.principal.tenant.clone(),
+            skill_id: gate.skill_id,
+            skill_version: gate.skill_version,
+            status: ExecutionStatus::PendingApproval,
+            principal: gate.principal.subject.clone(),
+            payload: gate.payload.clone(),
+            output: None,
+            error: None,
+            runner_id: None,
+            attempts: 0,
+            cost: 0.0,
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+            approval_id: None,
+            job_id: None,
+        };
+        let context = crate::auth::RunContext {
+            traceparent: gate.traceparent,
+            step_key: Some(gate.step_key),
+            ..gate.principal.run_context()
+        };
+        self.store_held(
+            gate.principal,
+            execution,
+            None,
+            requirement,
+            context,
+            Some(claim),
+        )
+        .await
+    }
+
+    async fn store_held(
+        &self,
+        principal: &Principal,
+        execution: Execution,
+        risk_tier: Option<String>,
+        requirement: Requirement,
+        context: crate::auth::RunContext,
+        claim: Option<&skillos_store::IdempotencyClaim>,
+    ) -> Result<Result<Execution, skillos_store::IdempotencyRecord>, Error> {
+        let now = skillos_store::now();
+        let approval_id = uuid::Uuid::now_v7().to_string();
         let execution = Execution {
             status: ExecutionStatus::PendingApproval,
             started_at: None,
             approval_id: Some(approval_id.clone()),
-            ..running
+            ..execution
         };
-        let execution_id = execution.id.clone();
         let expires_in =
             chrono::Duration::from_std(requirement.expires_in).unwrap_or(chrono::Duration::days(1));
         let approval = Approval {
             id: approval_id.clone(),
-            tenant_id: run.principal.tenant.clone(),
-            execution_id,
+            tenant_id: principal.tenant.clone(),
+            execution_id: execution.id.clone(),
             skill_id: execution.skill_id.clone(),
             skill_version: execution.skill_version.clone(),
-            payload_sha256: payload_sha256(run.payload),
-            risk_tier: manifest.risk_tier.map(|tier| tier.as_str().to_owned()),
-            requester: run.principal.subject.clone(),
+            payload_sha256: payload_sha256(&execution.payload),
+            risk_tier,
+            requester: principal.subject.clone(),
             required: i32::try_from(requirement.required_approvals).unwrap_or(1),
             state: ApprovalState::Pending,
             policy_id: requirement.policy_id.clone(),
             reason: requirement.reason.clone(),
             approver_group: requirement.approver_group.clone(),
-            run_context: crate::auth::RunContext {
-                timeout_ms: Some(u64::try_from(run.timeout.as_millis()).unwrap_or(u64::MAX)),
-                traceparent: run.traceparent.clone(),
-                ..run.principal.run_context()
-            }
-            .to_json(),
+            run_context: context.to_json(),
             expire_at: now + expires_in,
             created_at: now,
             resolved_at: None,
             decisions: Vec::new(),
         };
         let audit = AuditEvent::now(
-            &run.principal.tenant,
-            &run.principal.subject,
+            &principal.tenant,
+            &principal.subject,
             "approval.requested",
             &approval_id,
             json!({"execution_id": approval.execution_id, "skill_id": approval.skill_id,
@@ -502,14 +585,17 @@ fn token(approval: &Approval) -> String {
 }
 
 /// A principal is in a group when one of its roles is the group, or its `groups` attribute
-/// (comma- or space-separated) lists it.
-fn in_group(principal: &Principal, group: &str) -> bool {
-    principal.roles.iter().any(|role| role == group)
-        || principal.attributes.get("groups").is_some_and(|groups| {
-            groups
-                .split([',', ' '])
-                .any(|member| member.trim() == group)
-        })
+/// (comma- or space-separated) lists it. An approval step's approvers are several groups,
+/// comma-separated: a member of any of them is in.
+fn in_group(principal: &Principal, groups: &str) -> bool {
+    groups.split(',').map(str::trim).any(|group| {
+        principal.roles.iter().any(|role| role == group)
+            || principal.attributes.get("groups").is_some_and(|groups| {
+                groups
+                    .split([',', ' '])
+                    .any(|member| member.trim() == group)
+            })
+    })
 }
 
 impl From<crate::approvals::Error> for crate::error::Error {

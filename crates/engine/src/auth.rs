@@ -97,6 +97,9 @@ pub struct RunContext {
     pub timeout_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
+    /// The flow step a held run is (`<run id>:<path>`), given to the skill when it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_key: Option<String>,
 }
 
 impl RunContext {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value as Json, json};
 use skillos_store::{
     Execution, ExecutionError, ExecutionFilter, ExecutionStatus, ExecutionUpdate, Store,
 };
@@ -311,6 +311,7 @@ impl Service {
             let last = page.last().map(|execution| execution.id.clone());
             for execution in page {
                 if !server_run.contains(&execution.skill_id)
+                    && !crate::flow::is_gate(&execution.skill_id)
                     && !self
                         .dispatcher
                         .hosts(&execution.tenant_id, &execution.skill_id)
@@ -355,9 +356,33 @@ impl Service {
 
     /// Runs one claimed, approved execution, checking that it is still what was approved.
     async fn resume(&self, execution: Execution) {
+        let id = execution.id.clone();
+        self.resume_approved_run(execution).await;
+        // A flow step held for approval has ended (or runs, for a gate: has ended): the run
+        // that waits for it goes on.
+        self.wake_flows_waiting_on(&id).await;
+    }
+
+    /// Makes the flow runs waiting for this execution due now, here and on other replicas
+    /// (which find them due on their next look).
+    pub(crate) async fn wake_flows_waiting_on(&self, execution_id: &str) {
+        match self.store.wake_flow_runs_of(execution_id).await {
+            Ok(0) => {}
+            Ok(_) => self.flow_wake.notify_one(),
+            Err(error) => {
+                tracing::warn!(%error, execution_id, "cannot wake the flow run waiting for an execution");
+            }
+        }
+    }
+
+    async fn resume_approved_run(&self, execution: Execution) {
         let tenant = execution.tenant_id.clone();
         let id = execution.id.clone();
-        let result = self.resume_checked(execution).await;
+        let result = if crate::flow::is_gate(&execution.skill_id) {
+            self.open_gate(execution).await
+        } else {
+            self.resume_checked(execution).await
+        };
         let (status, code, message) = match result {
             Ok(()) | Err(Error::Dispatch { .. } | Error::Api(_)) => return,
             // The breaker refuses for now: back in the queue, to try again later.
@@ -394,6 +419,51 @@ impl Service {
         }
     }
 
+    /// An approved approval step of a flow: done, its output the decision.
+    async fn open_gate(&self, execution: Execution) -> Result<(), Error> {
+        let approval_id = execution.approval_id.clone().unwrap_or_default();
+        let approval = self
+            .store
+            .approval(&execution.tenant_id, &approval_id)
+            .await?
+            .filter(|approval| {
+                approval.state == skillos_store::ApprovalState::Approved
+                    && approval.execution_id == execution.id
+            })
+            .ok_or_else(|| {
+                Error::ApprovalMismatch(format!("approval {approval_id} is not approved"))
+            })?;
+        let decisions: Vec<Json> = approval
+            .decisions
+            .iter()
+            .map(|decision| {
+                json!({"approver": decision.approver, "comment": decision.comment,
+                                   "decided_at": decision.decided_at.to_rfc3339()})
+            })
+            .collect();
+        let approvers: Vec<&str> = approval
+            .decisions
+            .iter()
+            .map(|decision| decision.approver.as_str())
+            .collect();
+        let now = skillos_store::now();
+        let done = ExecutionUpdate {
+            status: Some(ExecutionStatus::Succeeded),
+            output: Some(json!({
+                "approved": true, "approvers": approvers, "decisions": decisions,
+                "approval_id": approval.id,
+            })),
+            finished_at: Some(now),
+            expect_status: Some(ExecutionStatus::Running),
+            ..Default::default()
+        };
+        self.store
+            .update_execution(&execution.tenant_id, &execution.id, &done)
+            .await?;
+        tracing::info!(execution_id = %execution.id, approval_id, "a flow's approval step was approved");
+        Ok(())
+    }
+
     async fn resume_checked(&self, execution: Execution) -> Result<(), Error> {
         let approval_id = execution
             .approval_id
@@ -423,6 +493,7 @@ impl Service {
             .unwrap_or(self.default_timeout)
             .min(crate::run::MAX_TIMEOUT);
         let traceparent = context.traceparent.clone();
+        let step_key = context.step_key.clone();
         let principal = Principal::stored(&execution.principal, &execution.tenant_id, context);
         // The requester must still be allowed now: its API key not revoked or expired, and the
         // policies of today still granting the skill.
@@ -454,7 +525,7 @@ impl Service {
             traceparent,
             idempotency: None,
             job_end: None,
-            step_key: None,
+            step_key,
         };
         tracing::info!(execution_id = %run.execution.id, approval_id, "running an approved run");
         self.execute(&principal, &view.skill, run, &Sink::none())

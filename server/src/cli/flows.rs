@@ -1,4 +1,5 @@
-//! `skillos flows list|start|get|watch|runs|cancel|retry`: durable flows of a running server.
+//! `skillos flows list|start|get|watch|runs|signal|cancel|retry`: durable flows of a running
+//! server.
 
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -50,6 +51,16 @@ enum FlowsCommand {
         /// At most this many.
         #[arg(long, default_value_t = 100)]
         limit: usize,
+    },
+    /// Send a signal to a run: a `wait` step waiting for that name takes it (it is kept until
+    /// one does).
+    Signal {
+        run: String,
+        /// The signal's name, as the wait step names it.
+        name: String,
+        /// What the wait step's output carries as `payload`, a JSON object.
+        #[arg(long, default_value = "{}")]
+        payload: String,
     },
     /// Cancel a run that has not ended.
     Cancel {
@@ -333,6 +344,21 @@ pub async fn flows(args: FlowsArgs, json: bool) -> Result<(), Failure> {
                 });
                 outln!("{}", table(["id", "flow", "status", "error"], rows));
             }
+        }
+        FlowsCommand::Signal { run, name, payload } => {
+            let payload = payload_object(&payload)?;
+            let run = client
+                .signal_flow_run(v1::SignalFlowRunRequest {
+                    run_id: run,
+                    name,
+                    payload: Some(crate::grpc::convert::object(&payload)),
+                })
+                .await
+                .map_err(status_failure)?
+                .into_inner()
+                .run
+                .unwrap_or_default();
+            print_run(&run, json);
         }
         FlowsCommand::Cancel { run, reason } => {
             let run = client

@@ -256,6 +256,13 @@ pub fn approval_state(state: skillos_store::ApprovalState) -> v1::ApprovalState 
 
 /// An approval with the payload it binds (read from its execution).
 pub fn approval(approval: &skillos_store::Approval, payload: Option<&Json>) -> v1::Approval {
+    // A flow step's run carries its step key, `<run id>:<path>`.
+    let step = skillos_engine::auth::RunContext::from_json(&approval.run_context).step_key;
+    let (flow_run_id, step_path) = step
+        .as_deref()
+        .and_then(|key| key.split_once(':'))
+        .map(|(run, path)| (run.to_owned(), path.to_owned()))
+        .unwrap_or_default();
     let risk = match approval.risk_tier.as_deref() {
         Some("low") => v1::RiskTier::Low,
         Some("medium") => v1::RiskTier::Medium,
@@ -294,6 +301,8 @@ pub fn approval(approval: &skillos_store::Approval, payload: Option<&Json>) -> v
         expire_time: Some(timestamp(approval.expire_at)),
         create_time: Some(timestamp(approval.created_at)),
         resolve_time: approval.resolved_at.map(timestamp),
+        flow_run_id,
+        step_path,
     }
 }
 

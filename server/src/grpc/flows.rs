@@ -47,6 +47,7 @@ fn step_status(status: FlowStepStatus) -> v1::FlowStepStatus {
         FlowStepStatus::Skipped => v1::FlowStepStatus::Skipped,
         FlowStepStatus::Cancelled => v1::FlowStepStatus::Cancelled,
         FlowStepStatus::PendingApproval => v1::FlowStepStatus::PendingApproval,
+        FlowStepStatus::Waiting => v1::FlowStepStatus::Waiting,
     }
 }
 
@@ -229,6 +230,27 @@ impl FlowService for Adapter {
             .await
             .map_err(status)?;
         Ok(Response::new(v1::RetryFlowRunResponse {
+            run: Some(run(&view)),
+        }))
+    }
+
+    async fn signal_flow_run(
+        &self,
+        request: Request<v1::SignalFlowRunRequest>,
+    ) -> Result<Response<v1::SignalFlowRunResponse>, Status> {
+        let principal = self.auth.grpc(&request).await?;
+        let request = request.into_inner();
+        let payload = request
+            .payload
+            .as_ref()
+            .map(convert::struct_json)
+            .unwrap_or_else(|| serde_json::json!({}));
+        let view = self
+            .flows
+            .signal(&principal, &request.run_id, &request.name, payload)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(v1::SignalFlowRunResponse {
             run: Some(run(&view)),
         }))
     }

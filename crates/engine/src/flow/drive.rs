@@ -39,13 +39,16 @@ impl Driver<'_> {
                 }
                 StepKind::Parallel(members) => self.group(index, members, &input).await,
                 // Pipelines and compositions compile to skills and groups only.
-                StepKind::Loop(_) => vec![unsupported(index, &step.name)],
+                StepKind::Loop(_) | StepKind::Approval(_) | StepKind::Wait(_) => {
+                    vec![unsupported(index, &step.name)]
+                }
             };
             let stopped = stopping(&ended).map(|step| (step.status, step.error.clone()));
             output = match &step.kind {
-                StepKind::Skill(_) | StepKind::Loop(_) => {
-                    ended[0].output.clone().unwrap_or(Json::Null)
-                }
+                StepKind::Skill(_)
+                | StepKind::Loop(_)
+                | StepKind::Approval(_)
+                | StepKind::Wait(_) => ended[0].output.clone().unwrap_or(Json::Null),
                 StepKind::Parallel(_) => Json::Object(
                     ended
                         .iter()

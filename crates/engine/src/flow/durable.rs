@@ -20,7 +20,7 @@ use serde_json::{Map, Value as Json, json};
 use sha2::{Digest, Sha256};
 use skillos_core::SkillId;
 use skillos_core::flow::expr::Scope;
-use skillos_core::flow::{FlowDefinition, Loop, Step, StepKind};
+use skillos_core::flow::{FlowDefinition, Gate, Loop, Step, StepKind, Wait};
 use skillos_store::{
     ErrorClass, ErrorOrigin, Execution, ExecutionError, ExecutionStatus, ExecutionUpdate, FlowRun,
     FlowRunEnd, FlowRunStatus, FlowStep, FlowStepStatus,
@@ -36,14 +36,20 @@ use crate::run::{self, Entry, IdempotencyKey, Outcome, Sink};
 const METHOD: &str = "FlowStep";
 /// The longest delay between two attempts of a step.
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+/// How often a run that waits for something that wakes it (a decision, a signal, a step's
+/// run ending) is looked at anyway, should a wake be lost.
+const WAKE_CHECK: Duration = Duration::from_secs(60);
+/// Signals a run keeps that no step took.
+pub(crate) const MAX_KEPT_SIGNALS: u32 = 1000;
 
 /// Why a driver stopped before the end of a sequence.
 #[derive(Debug)]
 pub(crate) enum Stop {
     /// A step failed for good: the run fails with this error.
     Failed(ExecutionError),
-    /// A step waits for an approval: the run waits, and is looked at again.
-    Waiting,
+    /// A step waits (for an approval, a signal, a runner): the run waits, and is looked at
+    /// again at this time, or sooner when what it waits for wakes it.
+    Waiting(DateTime<Utc>),
     /// The run is no longer this driver's (cancelled, or another driver took it over): stop
     /// and write nothing more.
     Lost,
@@ -101,6 +107,9 @@ pub(crate) struct Driver {
     pub principal: Principal,
     pub definition: FlowDefinition,
     pub traceparent: Option<String>,
+    /// How soon a run that waits for what passes with time (a runner, a rate limit) is
+    /// looked at again.
+    pub poll: Duration,
     /// The run's rows by path, as stored; kept up to date by [`Driver::put`].
     rows: Mutex<HashMap<String, FlowStep>>,
 }
@@ -113,6 +122,7 @@ impl Driver {
         principal: Principal,
         definition: FlowDefinition,
         rows: Vec<FlowStep>,
+        poll: Duration,
     ) -> Self {
         let traceparent = crate::auth::RunContext::from_json(&run.run_context).traceparent;
         Self {
@@ -122,6 +132,7 @@ impl Driver {
             principal,
             definition,
             traceparent,
+            poll,
             rows: Mutex::new(
                 rows.into_iter()
                     .map(|row| (row.path.clone(), row))
@@ -169,7 +180,10 @@ impl Driver {
                 },
             },
             Err(Stop::Failed(error)) => Some(end(FlowRunStatus::Failed, None, Some(error))),
-            Err(Stop::Waiting) => Some(end(FlowRunStatus::Waiting, None, None)),
+            Err(Stop::Waiting(at)) => Some(FlowRunEnd {
+                wake_at: Some(at),
+                ..end(FlowRunStatus::Waiting, None, None)
+            }),
             Err(Stop::Lost) => None,
             Err(Stop::Store(error)) => {
                 tracing::warn!(%error, run_id = %self.run.id, "a flow run stopped on a store error; it resumes once its lease expires");
@@ -179,7 +193,8 @@ impl Driver {
     }
 
     /// Runs steps in order, each one's default input the previous one's output (a skipped
-    /// step passes its input on); the sequence's output is the last output.
+    /// step, an approval and a wait pass their input on); the sequence's output is the last
+    /// output.
     fn sequence<'a>(
         &'a self,
         steps: &'a [Step],
@@ -199,8 +214,12 @@ impl Driver {
                     )
                     .await?;
                 scope = ended.scope;
-                if ended.status != FlowStepStatus::Skipped {
+                if ended.status != FlowStepStatus::Skipped && !step.passes_input_on() {
                     previous = ended.output;
+                } else if ended.status != FlowStepStatus::Skipped {
+                    // A gate passes on the input it was given (which its template may have
+                    // made), not what it waited for.
+                    previous = self.row_input(&format!("{prefix}{}", step.name), previous);
                 }
             }
             Ok(Ended {
@@ -224,7 +243,7 @@ impl Driver {
             if let Some(row) = &row {
                 // A group or loop that ended is entered again (its steps are all read from
                 // their rows), so that the names of the steps inside it are in the scope.
-                let inner = !matches!(step.kind, StepKind::Skill(_));
+                let inner = matches!(step.kind, StepKind::Parallel(_) | StepKind::Loop(_));
                 match row.status {
                     FlowStepStatus::Succeeded if inner => {}
                     FlowStepStatus::Succeeded | FlowStepStatus::Skipped => {
@@ -234,7 +253,9 @@ impl Driver {
                     FlowStepStatus::Failed | FlowStepStatus::Cancelled => {
                         return Err(Stop::Failed(run_error(row)));
                     }
-                    FlowStepStatus::Running | FlowStepStatus::PendingApproval => {}
+                    FlowStepStatus::Running
+                    | FlowStepStatus::PendingApproval
+                    | FlowStepStatus::Waiting => {}
                 }
             }
             let mut row = match row {
@@ -290,6 +311,14 @@ impl Driver {
                         Err(stop) => return Err(self.stopped(row, stop).await),
                     }
                 }
+                StepKind::Approval(gate) => match self.approval(gate, &mut row).await {
+                    Ok(output) => (output, scope),
+                    Err(stop) => return Err(self.stopped(row, stop).await),
+                },
+                StepKind::Wait(wait) => match self.wait(wait, &mut row).await {
+                    Ok(output) => (output, scope),
+                    Err(stop) => return Err(self.stopped(row, stop).await),
+                },
             };
             if row.status != FlowStepStatus::Succeeded {
                 row.status = FlowStepStatus::Succeeded;
@@ -321,7 +350,7 @@ impl Driver {
                     if *row != before {
                         self.put(row).await?;
                     }
-                    return Err(Stop::Waiting);
+                    return Err(Stop::Waiting(from_now(WAKE_CHECK)));
                 }
                 Attempted::Failed {
                     error,
@@ -346,12 +375,169 @@ impl Driver {
                 }
                 Attempted::Interrupted => self.next_attempt(row).await?,
                 Attempted::Later(error) => {
-                    row.error = Some(error);
-                    self.put(row).await?;
-                    return Err(Stop::Waiting);
+                    if row.error.as_ref() != Some(&error) {
+                        row.error = Some(error);
+                        self.put(row).await?;
+                    }
+                    return Err(Stop::Waiting(from_now(self.poll)));
                 }
             }
         }
+    }
+
+    /// An approval step: holds an approval of the step's input (once: its key is the run's,
+    /// the step's and the attempt's), then follows it until it is decided. Approved, its
+    /// output is the decision; rejected or expired, the step fails.
+    async fn approval(&self, gate: &Gate, row: &mut FlowStep) -> Flowed<Json> {
+        let Some(id) = row.execution_id.clone() else {
+            return self.hold(gate, row).await;
+        };
+        let execution = match self.service.get_execution(&self.principal, &id).await {
+            Ok(execution) => execution,
+            Err(orchestrator::Error::Store(error)) => return Err(Stop::Store(error)),
+            Err(error) => {
+                let error = server_error(
+                    reason::EXECUTION_NOT_FOUND.name,
+                    &format!("the approval step's execution is gone: {error}"),
+                    false,
+                );
+                row.error = Some(error.clone());
+                return Err(Stop::Failed(named(&row.path, "", &error)));
+            }
+        };
+        match execution.status {
+            ExecutionStatus::Succeeded => Ok(execution.output.unwrap_or(Json::Null)),
+            ExecutionStatus::PendingApproval
+            | ExecutionStatus::Pending
+            | ExecutionStatus::Running => Err(Stop::Waiting(from_now(WAKE_CHECK))),
+            status => {
+                let error = execution.error.unwrap_or_else(|| {
+                    server_error(
+                        "APPROVAL_REJECTED",
+                        &format!("the approval ended {}", status.as_str()),
+                        false,
+                    )
+                });
+                row.error = Some(error.clone());
+                Err(Stop::Failed(named(&row.path, "", &error)))
+            }
+        }
+    }
+
+    /// Stores the approval an approval step waits for, and the step as waiting for it.
+    async fn hold(&self, gate: &Gate, row: &mut FlowStep) -> Flowed<Json> {
+        let payload = super::next_payload(row.input.clone().unwrap_or(Json::Null));
+        let gate_id = super::gate_id(&self.run.flow_id, &row.path);
+        let key = IdempotencyKey {
+            key: format!(
+                "flow:{}:{}:{}:{}",
+                self.run.id, self.run.retries, row.path, row.attempt
+            ),
+            method: METHOD,
+            request_sha256: request_sha256(&gate_id, &payload),
+        };
+        let claim = self.service.claim(&self.principal, &key);
+        let requirement = crate::policy::Requirement {
+            policy_id: format!("flow:{}", self.run.flow_id),
+            reason: gate
+                .reason
+                .clone()
+                .unwrap_or_else(|| format!("step {} of flow {}", row.path, self.run.flow_id)),
+            required_approvals: gate.quorum,
+            approver_group: (!gate.approvers.is_empty()).then(|| gate.approvers.join(",")),
+            expires_in: gate.timeout,
+        };
+        let held = crate::approvals::HeldGate {
+            principal: &self.principal,
+            skill_id: gate_id,
+            skill_version: self.run.version.clone(),
+            payload: &payload,
+            step_key: format!("{}:{}", self.run.id, row.path),
+            traceparent: self.traceparent.clone(),
+        };
+        let execution = match self
+            .service
+            .governance
+            .approvals
+            .hold_gate(held, requirement, &claim)
+            .await
+        {
+            Ok(Ok(execution)) => execution,
+            // Held before a crash cut the driver off: the held execution is the key's.
+            Ok(Err(record)) => {
+                match self
+                    .service
+                    .store
+                    .get_execution(&self.principal.tenant, &record.execution_id)
+                    .await?
+                {
+                    Some(execution) => execution,
+                    None => {
+                        row.execution_id = Some(record.execution_id);
+                        self.put(row).await?;
+                        return Err(Stop::Waiting(from_now(self.poll)));
+                    }
+                }
+            }
+            Err(crate::approvals::Error::Store(error)) => return Err(Stop::Store(error)),
+            Err(error) => {
+                let api = crate::error::Error::from(error);
+                let error = server_error(api.reason.name, &api.message, false);
+                row.error = Some(error.clone());
+                return Err(Stop::Failed(named(&row.path, "", &error)));
+            }
+        };
+        row.execution_id = Some(execution.id);
+        row.approval_id = execution.approval_id;
+        row.status = FlowStepStatus::PendingApproval;
+        self.put(row).await?;
+        Err(Stop::Waiting(from_now(WAKE_CHECK)))
+    }
+
+    /// A wait step: takes the oldest signal of its name sent to the run (the same one again
+    /// after a crash), or waits until one comes or its timeout passes.
+    async fn wait(&self, wait: &Wait, row: &mut FlowStep) -> Flowed<Json> {
+        let store = &self.service.store;
+        if let Some(signal) = store
+            .take_flow_signal(&self.run.id, &wait.signal, &row.path, &self.token)
+            .await?
+        {
+            return Ok(json!({
+                "signal": signal.name,
+                "payload": signal.payload,
+                "sender": signal.sender,
+                "sent_at": signal.created_at.to_rfc3339(),
+            }));
+        }
+        let mut look_again = from_now(WAKE_CHECK);
+        if let Some(timeout) = wait.timeout {
+            let deadline = row.started_at
+                + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::days(30));
+            if deadline <= skillos_store::now() {
+                let error = server_error(
+                    reason::FLOW_SIGNAL_TIMEOUT.name,
+                    &format!(
+                        "no signal `{}` came within {} s",
+                        wait.signal,
+                        timeout.as_secs()
+                    ),
+                    false,
+                );
+                row.error = Some(error.clone());
+                return Err(Stop::Failed(named(&row.path, "", &error)));
+            }
+            look_again = look_again.min(deadline);
+        }
+        if row.status != FlowStepStatus::Waiting {
+            row.status = FlowStepStatus::Waiting;
+            self.put(row).await?;
+        }
+        Err(Stop::Waiting(look_again))
+    }
+
+    /// The input a step was given (a gate passes it on), or `default` when it has none.
+    fn row_input(&self, path: &str, default: Json) -> Json {
+        self.row(path).and_then(|row| row.input).unwrap_or(default)
     }
 
     /// Starts the row's next attempt: stored before it runs, so that a crash resumes it.
@@ -537,7 +723,14 @@ impl Driver {
                     }
                     outputs.insert(name, ended.output);
                 }
-                Err(Stop::Waiting) => stop = stop.or(Some(Stop::Waiting)),
+                // The members that wait let the others go on; the group waits until the
+                // soonest of their look-again times.
+                Err(Stop::Waiting(at)) => {
+                    stop = match stop {
+                        Some(Stop::Waiting(before)) => Some(Stop::Waiting(before.min(at))),
+                        _ => Some(Stop::Waiting(at)),
+                    };
+                }
                 Err(other) => {
                     stop = Some(other);
                     break;
@@ -674,10 +867,10 @@ impl Driver {
     }
 
     fn new_row(&self, step: &Step, path: &str) -> FlowStep {
-        let (kind, skill_id) = match &step.kind {
-            StepKind::Skill(skill) => ("skill", skill.to_string()),
-            StepKind::Parallel(_) => ("parallel", String::new()),
-            StepKind::Loop(_) => ("loop", String::new()),
+        let kind = step.kind_name();
+        let skill_id = match &step.kind {
+            StepKind::Skill(skill) => skill.to_string(),
+            _ => String::new(),
         };
         FlowStep {
             run_id: self.run.id.clone(),
@@ -748,7 +941,7 @@ async fn withdraw(service: &Service, principal: &Principal, row: &FlowStep) {
 fn step_names(step: &Step) -> Vec<&str> {
     let mut names = vec![step.name.as_str()];
     match &step.kind {
-        StepKind::Skill(_) => {}
+        StepKind::Skill(_) | StepKind::Approval(_) | StepKind::Wait(_) => {}
         StepKind::Parallel(members) => names.extend(members.iter().flat_map(step_names)),
         StepKind::Loop(body) => names.extend(body.steps.iter().flat_map(step_names)),
     }
@@ -833,7 +1026,8 @@ fn expression_error(message: &str) -> ExecutionError {
     server_error(reason::FLOW_EXPRESSION_FAILED.name, message, false)
 }
 
-/// When a run that waits for approvals is looked at again.
-pub(crate) fn wake_at(poll: Duration) -> DateTime<Utc> {
-    skillos_store::now() + chrono::Duration::from_std(poll).unwrap_or(chrono::Duration::seconds(2))
+/// `after` from now.
+fn from_now(after: Duration) -> DateTime<Utc> {
+    skillos_store::now()
+        + chrono::Duration::from_std(after).unwrap_or(chrono::Duration::seconds(60))
 }

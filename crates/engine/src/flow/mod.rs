@@ -26,6 +26,17 @@ use crate::auth::Principal;
 use crate::error::reason;
 use crate::orchestrator::{self, Service};
 
+/// The id an approval step's held execution (and its approval) goes by: the flow's id and
+/// the step's path, `demo/quote_and_ship#sign_off`. No skill has such an id.
+pub(crate) fn gate_id(flow_id: &str, path: &str) -> String {
+    format!("{flow_id}#{path}")
+}
+
+/// Is this the execution of an approval step (see [`gate_id`])?
+pub(crate) fn is_gate(skill_id: &str) -> bool {
+    skill_id.contains('#')
+}
+
 /// A pipeline as a caller asks for it.
 #[derive(Clone, Debug)]
 pub struct Pipeline {

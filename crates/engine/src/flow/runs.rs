@@ -21,6 +21,9 @@ use crate::error::{Error, reason};
 use crate::orchestrator;
 use crate::policy::{self, permission};
 
+/// The largest payload of a signal, as JSON.
+const MAX_SIGNAL_PAYLOAD: usize = 256 * 1024;
+
 /// The flow drivers of a replica.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -284,6 +287,71 @@ impl Service {
         self.get(principal, &run.id).await
     }
 
+    /// Sends a signal to a run that has not ended: kept until a `wait` step of its name takes
+    /// it (the oldest first), and a run that waits is woken.
+    pub async fn signal(
+        &self,
+        principal: &Principal,
+        id: &str,
+        name: &str,
+        payload: Json,
+    ) -> Result<RunView, Error> {
+        let name = name.trim();
+        if !skillos_core::flow::yaml::valid_signal(name) {
+            return Err(Error::field(
+                reason::INVALID_SIGNAL,
+                "name",
+                "a signal name is 1 to 64 letters, digits, `_`, `-` and `.`",
+            ));
+        }
+        if payload.to_string().len() > MAX_SIGNAL_PAYLOAD {
+            return Err(Error::field(
+                reason::INVALID_PAYLOAD,
+                "payload",
+                format!("a signal's payload is at most {MAX_SIGNAL_PAYLOAD} bytes as JSON"),
+            ));
+        }
+        let run = self.stored(principal, id).await?;
+        self.authorize(principal, &run)?;
+        let signal = skillos_store::FlowSignal {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: principal.tenant.clone(),
+            run_id: run.id.clone(),
+            name: name.to_owned(),
+            payload,
+            sender: principal.subject.clone(),
+            created_at: skillos_store::now(),
+            taken_by: None,
+        };
+        let kept = self
+            .inner
+            .store
+            .insert_flow_signal(&signal, durable::MAX_KEPT_SIGNALS)
+            .await
+            .map_err(store_error)?;
+        match kept {
+            skillos_store::Signalled::Kept => {}
+            skillos_store::Signalled::NotFound => return Err(not_found(id)),
+            skillos_store::Signalled::Finished => {
+                return Err(finished(&self.stored(principal, &run.id).await?));
+            }
+            skillos_store::Signalled::Full => {
+                return Err(Error::new(
+                    reason::FLOW_SIGNALS_FULL,
+                    format!(
+                        "flow run {} already holds {} signals no step took",
+                        run.id,
+                        durable::MAX_KEPT_SIGNALS
+                    ),
+                )
+                .with("run_id", run.id.clone()));
+            }
+        }
+        self.inner.orchestrator.flow_wake.notify_one();
+        tracing::info!(run_id = %run.id, signal = name, sender = %principal.subject, "signal sent to a flow run");
+        self.get(principal, &run.id).await
+    }
+
     /// Runs a failed or cancelled run again from the steps that did not end well.
     pub async fn retry(&self, principal: &Principal, id: &str) -> Result<RunView, Error> {
         let run = self.stored(principal, id).await?;
@@ -342,8 +410,12 @@ impl Service {
     /// Resumes runs until `shutdown` changes: at start every run whose lease expired, then
     /// every poll interval those whose driver died and those whose wait is due.
     pub async fn work(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        // Decisions taken here wake the runs they end, whichever replica drives them.
+        let wakes = tokio::spawn(self.clone().wake_on_decisions());
         if self.inner.options.drivers == 0 {
             tracing::info!("flow drivers are off on this replica");
+            let _ = shutdown.changed().await;
+            wakes.abort();
             return;
         }
         let poll = self.poll();
@@ -359,10 +431,41 @@ impl Service {
                 continue;
             }
             tokio::select! {
-                _ = shutdown.changed() => return,
+                _ = shutdown.changed() => {
+                    wakes.abort();
+                    return;
+                }
                 () = self.inner.wake.notified() => {}
                 () = self.inner.orchestrator.flow_wake.notified() => {}
                 () = tokio::time::sleep(poll) => {}
+            }
+        }
+    }
+
+    /// Wakes the runs whose held step was rejected, expired or cancelled (an approved one
+    /// wakes its run once it ran). A wake lost to a lagging receiver is made up by the runs' own look-again
+    /// times.
+    async fn wake_on_decisions(self) {
+        use crate::approvals::EventKind;
+        let orchestrator = &self.inner.orchestrator;
+        let mut events = orchestrator.governance.approvals.subscribe();
+        loop {
+            let event = match events.recv().await {
+                Ok(event) => event,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            };
+            let ended = match event.kind {
+                EventKind::Decided => {
+                    event.approval.state == skillos_store::ApprovalState::Rejected
+                }
+                EventKind::Expired | EventKind::Cancelled => true,
+                EventKind::Created => false,
+            };
+            if ended {
+                orchestrator
+                    .wake_flows_waiting_on(&event.approval.execution_id)
+                    .await;
             }
         }
     }
@@ -435,12 +538,9 @@ impl Service {
                 driving.remove(&id);
             }
         }
-        let Some(mut end) = end else {
+        let Some(end) = end else {
             return;
         };
-        if end.status == FlowRunStatus::Waiting {
-            end.wake_at = Some(durable::wake_at(self.poll()));
-        }
         match self.inner.store.end_flow_run(&id, &token, &end).await {
             Ok(true) => tracing::info!(run_id = %id, status = end.status.as_str(), "flow run left"),
             Ok(false) => tracing::info!(run_id = %id, "flow run changed under its driver"),
@@ -494,6 +594,7 @@ impl Service {
             principal,
             definition,
             rows,
+            self.poll(),
         );
         driver.drive().await
     }

@@ -32,6 +32,7 @@ impl Service {
             timeout,
             traceparent: request.traceparent.clone(),
             job_id: request.job_id.clone(),
+            step_key: request.step_key.clone(),
         };
         let claim = request
             .idempotency

@@ -37,7 +37,7 @@ APPROVAL_STATE_EXPIRED: ApprovalState
 APPROVAL_STATE_CANCELLED: ApprovalState
 
 class Approval(_message.Message):
-    __slots__ = ("id", "execution_id", "skill_id", "skill_version", "payload", "payload_sha256", "risk_tier", "requester_subject", "required_approvals", "decisions", "state", "policy_id", "reason", "approver_group", "expire_time", "create_time", "resolve_time")
+    __slots__ = ("id", "execution_id", "skill_id", "skill_version", "payload", "payload_sha256", "risk_tier", "requester_subject", "required_approvals", "decisions", "state", "policy_id", "reason", "approver_group", "expire_time", "create_time", "resolve_time", "flow_run_id", "step_path")
     ID_FIELD_NUMBER: _ClassVar[int]
     EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     SKILL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -55,6 +55,8 @@ class Approval(_message.Message):
     EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     RESOLVE_TIME_FIELD_NUMBER: _ClassVar[int]
+    FLOW_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    STEP_PATH_FIELD_NUMBER: _ClassVar[int]
     id: str
     execution_id: str
     skill_id: str
@@ -72,7 +74,9 @@ class Approval(_message.Message):
     expire_time: _timestamp_pb2.Timestamp
     create_time: _timestamp_pb2.Timestamp
     resolve_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., execution_id: _Optional[str] = ..., skill_id: _Optional[str] = ..., skill_version: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., payload_sha256: _Optional[str] = ..., risk_tier: _Optional[_Union[_skill_pb2.RiskTier, str]] = ..., requester_subject: _Optional[str] = ..., required_approvals: _Optional[int] = ..., decisions: _Optional[_Iterable[_Union[ApprovalDecision, _Mapping]]] = ..., state: _Optional[_Union[ApprovalState, str]] = ..., policy_id: _Optional[str] = ..., reason: _Optional[str] = ..., approver_group: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolve_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    flow_run_id: str
+    step_path: str
+    def __init__(self, id: _Optional[str] = ..., execution_id: _Optional[str] = ..., skill_id: _Optional[str] = ..., skill_version: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., payload_sha256: _Optional[str] = ..., risk_tier: _Optional[_Union[_skill_pb2.RiskTier, str]] = ..., requester_subject: _Optional[str] = ..., required_approvals: _Optional[int] = ..., decisions: _Optional[_Iterable[_Union[ApprovalDecision, _Mapping]]] = ..., state: _Optional[_Union[ApprovalState, str]] = ..., policy_id: _Optional[str] = ..., reason: _Optional[str] = ..., approver_group: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolve_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., flow_run_id: _Optional[str] = ..., step_path: _Optional[str] = ...) -> None: ...
 
 class ApprovalDecision(_message.Message):
     __slots__ = ("approver_subject", "verdict", "comment", "decide_time")

@@ -30,6 +30,7 @@ class FlowStepStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FLOW_STEP_STATUS_SKIPPED: _ClassVar[FlowStepStatus]
     FLOW_STEP_STATUS_CANCELLED: _ClassVar[FlowStepStatus]
     FLOW_STEP_STATUS_PENDING_APPROVAL: _ClassVar[FlowStepStatus]
+    FLOW_STEP_STATUS_WAITING: _ClassVar[FlowStepStatus]
 FLOW_RUN_STATUS_UNSPECIFIED: FlowRunStatus
 FLOW_RUN_STATUS_RUNNING: FlowRunStatus
 FLOW_RUN_STATUS_WAITING: FlowRunStatus
@@ -43,6 +44,7 @@ FLOW_STEP_STATUS_FAILED: FlowStepStatus
 FLOW_STEP_STATUS_SKIPPED: FlowStepStatus
 FLOW_STEP_STATUS_CANCELLED: FlowStepStatus
 FLOW_STEP_STATUS_PENDING_APPROVAL: FlowStepStatus
+FLOW_STEP_STATUS_WAITING: FlowStepStatus
 
 class Flow(_message.Message):
     __slots__ = ("id", "version", "name", "description", "tags", "steps", "source_path", "definition_sha256")

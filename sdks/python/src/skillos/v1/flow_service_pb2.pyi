@@ -90,6 +90,22 @@ class RetryFlowRunResponse(_message.Message):
     run: _flow_pb2.FlowRun
     def __init__(self, run: _Optional[_Union[_flow_pb2.FlowRun, _Mapping]] = ...) -> None: ...
 
+class SignalFlowRunRequest(_message.Message):
+    __slots__ = ("run_id", "name", "payload")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    name: str
+    payload: _struct_pb2.Struct
+    def __init__(self, run_id: _Optional[str] = ..., name: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class SignalFlowRunResponse(_message.Message):
+    __slots__ = ("run",)
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    run: _flow_pb2.FlowRun
+    def __init__(self, run: _Optional[_Union[_flow_pb2.FlowRun, _Mapping]] = ...) -> None: ...
+
 class WatchFlowRunRequest(_message.Message):
     __slots__ = ("run_id",)
     RUN_ID_FIELD_NUMBER: _ClassVar[int]

@@ -73,6 +73,11 @@ class FlowServiceStub:
                 request_serializer=skillos_dot_v1_dot_flow__service__pb2.RetryFlowRunRequest.SerializeToString,
                 response_deserializer=skillos_dot_v1_dot_flow__service__pb2.RetryFlowRunResponse.FromString,
                 _registered_method=True)
+        self.SignalFlowRun = channel.unary_unary(
+                '/skillos.v1.FlowService/SignalFlowRun',
+                request_serializer=skillos_dot_v1_dot_flow__service__pb2.SignalFlowRunRequest.SerializeToString,
+                response_deserializer=skillos_dot_v1_dot_flow__service__pb2.SignalFlowRunResponse.FromString,
+                _registered_method=True)
         self.WatchFlowRun = channel.unary_stream(
                 '/skillos.v1.FlowService/WatchFlowRun',
                 request_serializer=skillos_dot_v1_dot_flow__service__pb2.WatchFlowRunRequest.SerializeToString,
@@ -153,6 +158,21 @@ class FlowServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SignalFlowRun(self, request, context):
+        """Sends a signal to a run that has not ended. It is kept until a `wait` step waiting for
+        that name takes it (signals of one name are taken oldest first, each once), so a signal
+        may come before its step does; a run that waits for it goes on at once.
+
+        Fails with INVALID_ARGUMENT (INVALID_SIGNAL for a malformed name, INVALID_PAYLOAD for a
+        payload over 256 KiB); NOT_FOUND (FLOW_RUN_NOT_FOUND); PERMISSION_DENIED (POLICY_DENIED)
+        unless the caller started the run or holds `flows:manage`; FAILED_PRECONDITION
+        (FLOW_RUN_FINISHED) when the run has ended; RESOURCE_EXHAUSTED (FLOW_SIGNALS_FULL) when it
+        already holds 1000 signals no step took.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def WatchFlowRun(self, request, context):
         """Streams a run as it goes: the run with every step first, then one event per change of a
         step or of the run, until the run ends (the stream then closes) or the caller leaves.
@@ -195,6 +215,11 @@ def add_FlowServiceServicer_to_server(servicer, server):
                     servicer.RetryFlowRun,
                     request_deserializer=skillos_dot_v1_dot_flow__service__pb2.RetryFlowRunRequest.FromString,
                     response_serializer=skillos_dot_v1_dot_flow__service__pb2.RetryFlowRunResponse.SerializeToString,
+            ),
+            'SignalFlowRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignalFlowRun,
+                    request_deserializer=skillos_dot_v1_dot_flow__service__pb2.SignalFlowRunRequest.FromString,
+                    response_serializer=skillos_dot_v1_dot_flow__service__pb2.SignalFlowRunResponse.SerializeToString,
             ),
             'WatchFlowRun': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchFlowRun,
@@ -373,6 +398,33 @@ class FlowService:
             '/skillos.v1.FlowService/RetryFlowRun',
             skillos_dot_v1_dot_flow__service__pb2.RetryFlowRunRequest.SerializeToString,
             skillos_dot_v1_dot_flow__service__pb2.RetryFlowRunResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignalFlowRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skillos.v1.FlowService/SignalFlowRun',
+            skillos_dot_v1_dot_flow__service__pb2.SignalFlowRunRequest.SerializeToString,
+            skillos_dot_v1_dot_flow__service__pb2.SignalFlowRunResponse.FromString,
             options,
             channel_credentials,
             insecure,
