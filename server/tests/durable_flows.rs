@@ -646,6 +646,12 @@ async fn a_step_held_for_approval_makes_the_run_wait_until_it_is_decided() {
         calls["a/held"], 1,
         "the held step ran once, after its approval"
     );
+    let keys = seen.lock().unwrap().step_keys.clone();
+    assert!(
+        keys.iter()
+            .any(|(skill, key)| skill == "a/held" && *key == format!("{}:both.sign", started.id)),
+        "the approved step runs with its step key: {keys:?}"
+    );
 
     // A run of the flow itself held by an approval policy starts once approved (no runner
     // serves a flow's id: the server runs it).
@@ -789,4 +795,402 @@ async fn a_flow_is_a_skill_of_the_catalog_run_by_id() {
         .await
         .unwrap_err();
     assert_eq!(reason(&refused), "INVALID_PAYLOAD");
+}
+
+const GATES: &str = r#"
+id: demo/gates
+version: 2.0.0
+steps:
+  - {name: quote, skill: a/echo, input: {amount: "${{ input.amount }}"}}
+  - name: small
+    when: "${{ steps.quote.output.amount < 10 }}"
+    approval: {approvers: [role:approver]}
+  - name: sign
+    approval: {approvers: [role:approver], reason: "orders over 10 need a sign-off"}
+  - {name: ship, skill: a/echo}
+  - name: reviews
+    parallel:
+      - {name: legal, approval: {approvers: [role:legal]}}
+      - {name: finance, approval: {approvers: [role:approver, group:finance], quorum: 2}}
+  - name: rounds
+    loop:
+      max_iterations: 2
+      until: "${{ steps.confirm.output.approved }}"
+      steps:
+        - {name: confirm, approval: {approvers: [role:approver]}}
+output: {ship: "${{ steps.ship.output }}", finance: "${{ steps.finance.output.approvers }}", small: "${{ steps.small.status }}"}
+"#;
+
+const SIGNALS: &str = r#"
+id: demo/signals
+steps:
+  - {name: first, wait: first}
+  - {name: second, wait: {signal: second, timeout: 1h}}
+  - {name: after, skill: a/echo}
+output: {first: "${{ steps.first.output.payload }}", by: "${{ steps.second.output.sender }}", after: "${{ steps.after.output }}"}
+"#;
+
+const TIMES_OUT: &str = r#"
+id: demo/times_out
+steps:
+  - {name: late, wait: {signal: never, timeout: 1s}}
+"#;
+
+/// A server whose approvers are roles (`approver`, `legal`, `finance`) and whose flows have
+/// approval and wait steps; drivers look again every 100 ms.
+async fn gated_server(seen: Arc<Mutex<Seen>>) -> (TestServer, TestRunner) {
+    let server = TestServer::start_with(Options {
+        dev_mode: false,
+        skills: SKILLS.to_vec(),
+        configure: Some(Arc::new(|config: &mut skillos::config::Config, root: &Path| {
+            config.flows.poll_interval_ms = 100;
+            write(root, "flows/demo/gates.yaml", GATES);
+            write(root, "flows/demo/signals.yaml", SIGNALS);
+            write(root, "flows/demo/times_out.yaml", TIMES_OUT);
+            write(
+                root,
+                "policies/permission_policies.json",
+                r#"{"roles": {"approver": ["approvals:decide"], "legal": ["approvals:decide"],
+                              "finance": ["approvals:decide"], "member": []},
+                    "policies": [{"skill_id": "*", "required_permissions": [], "policy_id": "everyone"}]}"#,
+            );
+        })),
+        ..Default::default()
+    })
+    .await;
+    let runner = TestRunner::attach(
+        server.channel().await,
+        ALL_SKILLS_TOKEN,
+        "test",
+        &SKILLS,
+        handler(seen),
+    )
+    .await
+    .unwrap();
+    (server, runner)
+}
+
+async fn start_as(server: &TestServer, token: &str, flow: &str, input: Json) -> v1::FlowRun {
+    let Some(prost_types::value::Kind::StructValue(input)) = from_json(&input).kind else {
+        panic!("an object")
+    };
+    flows(server)
+        .await
+        .start_flow(common::with_token(
+            v1::StartFlowRequest {
+                flow_id: flow.to_owned(),
+                input: Some(input),
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .run
+        .unwrap()
+}
+
+/// The run once `path` is in `status` (within 10 s).
+async fn step_until(
+    server: &TestServer,
+    id: &str,
+    token: &str,
+    path: &str,
+    status: v1::FlowStepStatus,
+) -> v1::FlowRun {
+    for _ in 0..200 {
+        let run = get_as(server, id, Some(token)).await;
+        if run
+            .steps
+            .iter()
+            .any(|step| step.path == path && step.status() == status)
+        {
+            return run;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "step {path} of {id} did not get to {status:?}: {:?}",
+        get_as(server, id, Some(token)).await
+    );
+}
+
+async fn get_approval(server: &TestServer, token: &str, id: &str) -> v1::Approval {
+    use skillos_proto::v1::approval_service_client::ApprovalServiceClient;
+    ApprovalServiceClient::new(server.channel().await)
+        .get_approval(common::with_token(
+            v1::GetApprovalRequest {
+                approval_id: id.to_owned(),
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .approval
+        .unwrap()
+}
+
+async fn reject(server: &TestServer, token: &str, id: &str) -> Result<(), tonic::Status> {
+    use skillos_proto::v1::approval_service_client::ApprovalServiceClient;
+    ApprovalServiceClient::new(server.channel().await)
+        .reject(common::with_token(
+            v1::RejectRequest {
+                approval_id: id.to_owned(),
+                reason: "not this week".to_owned(),
+            },
+            token,
+        ))
+        .await
+        .map(|_| ())
+}
+
+#[tokio::test]
+async fn approval_steps_wait_for_their_own_approvers_without_polling_the_run() {
+    let (server, _runner) = gated_server(Arc::default()).await;
+    let alice = server.api_key("default", &["member"]).await;
+    let bob = server.api_key("default", &["approver"]).await;
+    let carol = server.api_key("default", &["finance"]).await;
+    let dave = server.api_key("default", &["legal"]).await;
+
+    let started = start_as(&server, &alice, "demo/gates", json!({"amount": 50})).await;
+    let run = step_until(
+        &server,
+        &started.id,
+        &alice,
+        "sign",
+        v1::FlowStepStatus::PendingApproval,
+    )
+    .await;
+    assert_eq!(run.status(), v1::FlowRunStatus::Waiting);
+    assert_eq!(step(&run, "small").status(), v1::FlowStepStatus::Skipped);
+    let sign = step(&run, "sign");
+    assert_eq!(sign.kind, "approval");
+    let approval = get_approval(&server, &bob, &sign.approval_id).await;
+    assert_eq!(approval.skill_id, "demo/gates#sign");
+    assert_eq!(approval.skill_version, "2.0.0");
+    assert_eq!(approval.flow_run_id, started.id);
+    assert_eq!(approval.step_path, "sign");
+    assert_eq!(approval.reason, "orders over 10 need a sign-off");
+    assert_eq!(approval.approver_group, "approver");
+    assert_eq!(approval.policy_id, "flow:demo/gates");
+    assert_eq!(
+        to_json(approval.payload.as_ref().unwrap()),
+        json!({"amount": 50.0}),
+        "what is approved is the step's input"
+    );
+
+    // Waiting is not polled: the run is not claimed and left again every look.
+    let before = get_as(&server, &started.id, Some(&alice)).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let after = get_as(&server, &started.id, Some(&alice)).await;
+    assert_eq!(after.status(), v1::FlowRunStatus::Waiting);
+    assert_eq!(
+        before.update_time, after.update_time,
+        "a waiting run stays as it is until its approval is decided"
+    );
+
+    // The decision wakes the run at once; the step after the gate gets the gate's input.
+    approve(&server, &bob, &sign.approval_id).await;
+    let run = step_until(
+        &server,
+        &started.id,
+        &alice,
+        "reviews.finance",
+        v1::FlowStepStatus::PendingApproval,
+    )
+    .await;
+    let run = if step(&run, "reviews.legal").status() == v1::FlowStepStatus::PendingApproval {
+        run
+    } else {
+        step_until(
+            &server,
+            &started.id,
+            &alice,
+            "reviews.legal",
+            v1::FlowStepStatus::PendingApproval,
+        )
+        .await
+    };
+    assert_eq!(
+        kind_json(step(&run, "ship").output.as_ref().unwrap()),
+        json!({"amount": 50.0})
+    );
+    let output = kind_json(step(&run, "sign").output.as_ref().unwrap());
+    assert_eq!(output["approved"], json!(true));
+    assert_eq!(output["approval_id"], json!(sign.approval_id));
+
+    // Both members of the group wait at once, each for its own approvers.
+    let legal = step(&run, "reviews.legal").approval_id.clone();
+    let finance = step(&run, "reviews.finance").approval_id.clone();
+    assert_ne!(legal, finance);
+    let refused = reject(&server, &bob, &legal).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    approve(&server, &dave, &legal).await;
+    approve(&server, &bob, &finance).await;
+    let run = step_until(
+        &server,
+        &started.id,
+        &alice,
+        "reviews.legal",
+        v1::FlowStepStatus::Succeeded,
+    )
+    .await;
+    assert_eq!(
+        step(&run, "reviews.finance").status(),
+        v1::FlowStepStatus::PendingApproval,
+        "a quorum of two needs a second approver"
+    );
+    approve(&server, &carol, &finance).await;
+
+    // A gate inside a loop: each iteration holds its own approval.
+    let run = step_until(
+        &server,
+        &started.id,
+        &alice,
+        "rounds[0].confirm",
+        v1::FlowStepStatus::PendingApproval,
+    )
+    .await;
+    approve(&server, &bob, &step(&run, "rounds[0].confirm").approval_id).await;
+    let run = until(&server, &started.id, Some(&alice), |s| {
+        s == v1::FlowRunStatus::Succeeded
+    })
+    .await;
+    let output = kind_json(run.output.as_ref().unwrap());
+    assert_eq!(output["ship"], json!({"amount": 50.0}));
+    assert_eq!(output["small"], json!("skipped"));
+    let approvers: Vec<String> = serde_json::from_value(output["finance"].clone()).unwrap();
+    assert_eq!(approvers.len(), 2);
+    assert!(run.steps.iter().all(|s| s.path != "rounds[1].confirm"));
+
+    // A rejected gate fails the run, naming the step, at once.
+    let small = start_as(&server, &alice, "demo/gates", json!({"amount": 5})).await;
+    let run = step_until(
+        &server,
+        &small.id,
+        &alice,
+        "small",
+        v1::FlowStepStatus::PendingApproval,
+    )
+    .await;
+    reject(&server, &bob, &step(&run, "small").approval_id)
+        .await
+        .unwrap();
+    let run = until(&server, &small.id, Some(&alice), |s| {
+        s == v1::FlowRunStatus::Failed
+    })
+    .await;
+    let error = run.error.clone().unwrap();
+    assert_eq!(error.code, "APPROVAL_REJECTED");
+    assert!(
+        error.message.starts_with("step small:"),
+        "{}",
+        error.message
+    );
+    assert_eq!(step(&run, "small").status(), v1::FlowStepStatus::Failed);
+    assert!(run.steps.iter().all(|s| s.path != "sign"));
+}
+
+async fn signal(
+    server: &TestServer,
+    token: &str,
+    run: &str,
+    name: &str,
+    payload: Json,
+) -> Result<v1::FlowRun, tonic::Status> {
+    let Some(prost_types::value::Kind::StructValue(payload)) = from_json(&payload).kind else {
+        panic!("an object")
+    };
+    flows(server)
+        .await
+        .signal_flow_run(common::with_token(
+            v1::SignalFlowRunRequest {
+                run_id: run.to_owned(),
+                name: name.to_owned(),
+                payload: Some(payload),
+            },
+            token,
+        ))
+        .await
+        .map(|response| response.into_inner().run.unwrap())
+}
+
+#[tokio::test]
+async fn wait_steps_take_the_signals_sent_to_their_run_before_or_after_they_wait() {
+    let (server, _runner) = gated_server(Arc::default()).await;
+    let alice = server.api_key("default", &["member"]).await;
+    let eve = server.api_key("default", &["member"]).await;
+
+    let started = start_as(&server, &alice, "demo/signals", json!({"order": 7})).await;
+    let run = step_until(
+        &server,
+        &started.id,
+        &alice,
+        "first",
+        v1::FlowStepStatus::Waiting,
+    )
+    .await;
+    assert_eq!(run.status(), v1::FlowRunStatus::Waiting);
+    assert_eq!(step(&run, "first").kind, "wait");
+
+    // A signal for a later step is kept until that step takes it.
+    signal(&server, &alice, &started.id, "second", json!({}))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let run = get_as(&server, &started.id, Some(&alice)).await;
+    assert_eq!(step(&run, "first").status(), v1::FlowStepStatus::Waiting);
+    assert!(run.steps.iter().all(|s| s.path != "second"));
+
+    // Only the starter (or flows:manage) signals a run; bad names and payloads are refused.
+    let refused = signal(&server, &eve, &started.id, "first", json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let refused = signal(&server, &alice, &started.id, "no spaces", json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(reason(&refused), "INVALID_SIGNAL");
+    let big = json!({"text": "x".repeat(300 * 1024)});
+    let refused = signal(&server, &alice, &started.id, "first", big)
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&refused), "INVALID_PAYLOAD");
+    let refused = signal(&server, &alice, "0190-no-such-run", "first", json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound);
+
+    signal(&server, &alice, &started.id, "first", json!({"n": 1}))
+        .await
+        .unwrap();
+    let run = until(&server, &started.id, Some(&alice), |s| {
+        s == v1::FlowRunStatus::Succeeded
+    })
+    .await;
+    let output = kind_json(run.output.as_ref().unwrap());
+    assert_eq!(output["first"], json!({"n": 1.0}));
+    assert!(output["by"].as_str().is_some_and(|by| !by.is_empty()));
+    assert_eq!(
+        output["after"],
+        json!({"order": 7.0}),
+        "wait steps pass their input on"
+    );
+    let refused = signal(&server, &alice, &started.id, "first", json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "FLOW_RUN_FINISHED");
+
+    // A wait with a timeout fails the run when no signal comes in time.
+    let late = start_as(&server, &alice, "demo/times_out", json!({})).await;
+    let run = until(&server, &late.id, Some(&alice), |s| {
+        s == v1::FlowRunStatus::Failed
+    })
+    .await;
+    let error = run.error.unwrap();
+    assert_eq!(error.code, "FLOW_SIGNAL_TIMEOUT");
+    assert!(error.message.starts_with("step late:"), "{}", error.message);
 }
