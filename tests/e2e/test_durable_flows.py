@@ -266,7 +266,9 @@ def test_the_example_flows_run_on_the_example_skills(skills_root: Path, tmp_path
     server = start_server(skills_root, data, local_runner=True)
     try:
         listed = json.loads(cli(server.addr, "list", "--json").stdout)
-        assert sorted(flow["id"] for flow in listed["flows"]) == sorted(i for i, _ in EXAMPLES)
+        assert sorted(flow["id"] for flow in listed["flows"]) == sorted(
+            [i for i, _ in EXAMPLES] + ["oysters/order_with_sign_off"]
+        )
         wait_for_runner(server.addr)
         outputs = {}
         for flow, flow_input in EXAMPLES:
@@ -301,5 +303,107 @@ def test_the_example_flows_run_on_the_example_skills(skills_root: Path, tmp_path
         assert document["error"]["message"].startswith(
             "step hops[0].hop (finance/convert_currency)"
         )
+    finally:
+        assert server.stop() == 0
+
+
+def test_the_example_order_waits_for_its_sign_off_and_its_payment(
+    skills_root: Path, tmp_path: Path
+):
+    """An order over 500 is held for an approver's sign-off, then waits for the payment's
+    signal (sent here before the run gets to its wait step: it is kept), then plans the
+    delivery."""
+    data = tmp_path / "data"
+    data.mkdir()
+    server = start_server(skills_root, data, local_runner=True)
+    try:
+        wait_for_runner(server.addr)
+        created = run(
+            SKILLOS,
+            "keys",
+            "create",
+            "--data-dir",
+            str(data),
+            "--name",
+            "signer",
+            "--role",
+            "admin",
+            "--role",
+            "approver",
+            "--json",
+        )
+        signer = json.loads(created.stdout)["key"]
+        order = {
+            "customer": "Le Bistrot",
+            "items": [{"variety": "gillardeau", "size": 2, "dozens": 20}],
+            "distance_km": 450,
+        }
+        run_id = cli(
+            server.addr, "start", "oysters/order_with_sign_off", "--input", json.dumps(order)
+        ).stdout.strip()
+
+        approval = None
+        deadline = time.monotonic() + 30
+        while approval is None and time.monotonic() < deadline:
+            listed = json.loads(
+                run(
+                    SKILLOS, "approvals", "--server", f"http://{server.addr}", "list", "--json"
+                ).stdout
+            )
+            approval = next(
+                (a for a in listed["approvals"] if a.get("flow_run_id") == run_id), None
+            )
+            time.sleep(0.2)
+        assert approval is not None, "the sign-off is pending"
+        assert approval["step_path"] == "sign_off"
+        assert approval["skill_id"] == "oysters/order_with_sign_off#sign_off"
+
+        # The requester may not sign its own order off; a bad signal name is refused.
+        own = run(
+            SKILLOS,
+            "approvals",
+            "--server",
+            f"http://{server.addr}",
+            "approve",
+            approval["id"],
+            check=False,
+        )
+        assert own.returncode == 1 and "SELF_APPROVAL" in own.stderr, own
+        bad = run(
+            SKILLOS,
+            "flows",
+            "--server",
+            f"http://{server.addr}",
+            "signal",
+            run_id,
+            "no way",
+            check=False,
+        )
+        assert bad.returncode == 1 and "INVALID_SIGNAL" in bad.stderr, bad
+
+        cli(server.addr, "signal", run_id, "payment_received", "--payload", '{"ref": "PAY-77"}')
+        run(
+            SKILLOS,
+            "approvals",
+            "--server",
+            f"http://{server.addr}",
+            "approve",
+            approval["id"],
+            "--token",
+            signer,
+            "--comment",
+            "fine",
+        )
+        watched = run(
+            SKILLOS, "flows", "--server", f"http://{server.addr}", "watch", run_id, "--json"
+        )
+        document = json.loads(watched.stdout)
+        assert document["status"] == "succeeded", document
+        output = document["output"]
+        assert output["signed_off"] is True and output["payment"] == {"ref": "PAY-77"}
+        assert output["total"] > 500 and output["delivery_days"] >= 1
+        steps = {step["path"]: step for step in document["steps"]}
+        assert steps["sign_off"]["output"]["decisions"][0]["comment"] == "fine"
+        assert steps["paid"]["output"]["signal"] == "payment_received"
     finally:
         assert server.stop() == 0

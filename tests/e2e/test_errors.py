@@ -192,7 +192,7 @@ def test_oversized_headers_fail_their_call_with_a_status_and_the_connection_live
                 assert _details(error)["ErrorInfo"].reason == "HEADERS_TOO_LARGE"
             # The same connection serves the next call.
             listed = skills.ListSkills(skill_service_pb2.ListSkillsRequest(), timeout=10)
-            assert len(listed.skills) == 19, "16 skills and 3 flows"
+            assert len(listed.skills) == 20, "16 skills and 4 flows"
     request = urllib.request.Request(
         server.url + "/healthz", headers={"X-Padding": "y" * 32 * 1024}
     )

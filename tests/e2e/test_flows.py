@@ -173,9 +173,9 @@ def test_a_predecessors_composition_is_validated_listed_activated_and_run(
     compositions.mkdir(parents=True)
     (compositions / "pricelist_with_rates.json").write_text(json.dumps(COMPOSITION))
     validated = json.loads(run(SKILLOS, "--json", "validate", "--root", str(skills_root)).stdout)
-    assert validated["valid"] and validated["skill_count"] == 20, (
+    assert validated["valid"] and validated["skill_count"] == 21, (
         validated
-    )  # 16 skills, 3 flows and the composition
+    )  # 16 skills, 4 flows and the composition
     assert validated["issues"] == [], validated
 
     data = tmp_path / "data"

@@ -30,8 +30,8 @@ PUBLIC_SERVICES = [
 ]
 
 
-def test_the_example_root_has_sixteen_skills_and_three_flows():
-    assert (len(FUNCTION_IDS), len(FLOW_IDS)) == (16, 3)
+def test_the_example_root_has_sixteen_skills_and_four_flows():
+    assert (len(FUNCTION_IDS), len(FLOW_IDS)) == (16, 4)
 
 
 def test_grpcurl_lists_every_service_with_health_and_reflection(server):
