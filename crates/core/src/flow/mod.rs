@@ -33,6 +33,9 @@ pub struct FlowDefinition {
     pub steps: Vec<Step>,
     /// What a run answers; `None`: the last step's output.
     pub output: Option<Template>,
+    /// The most a run's skill steps may cost together (the estimates of those running and
+    /// the costs of those that ran); `None`: only the budgets limit it.
+    pub max_cost: Option<f64>,
 }
 
 /// One step of a definition.
@@ -208,6 +211,7 @@ impl FlowDefinition {
         Ok(Self {
             steps,
             output: None,
+            max_cost: None,
         })
     }
 }

@@ -49,7 +49,7 @@ const MAX_WAIT: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Longest signal name.
 const MAX_SIGNAL_NAME: usize = 64;
 
-const TOP_KEYS: [&str; 8] = [
+const TOP_KEYS: [&str; 9] = [
     "id",
     "version",
     "name",
@@ -57,6 +57,7 @@ const TOP_KEYS: [&str; 8] = [
     "tags",
     "examples",
     "input_schema",
+    "max_cost",
     "steps",
 ];
 const STEP_KEYS: [&str; 10] = [
@@ -185,6 +186,22 @@ impl Flow {
                 ));
             }
         };
+        let max_cost = match top.get("max_cost") {
+            None | Some(Json::Null) => None,
+            Some(Json::Number(number))
+                if number
+                    .as_f64()
+                    .is_some_and(|cost| cost.is_finite() && cost > 0.0) =>
+            {
+                number.as_f64()
+            }
+            Some(_) => {
+                return Err(FlowError::at(
+                    "max_cost",
+                    "a positive number: the most the run's skill steps may cost together",
+                ));
+            }
+        };
         let mut reader = Reader::default();
         let steps = match top.get("steps") {
             Some(Json::Array(steps)) if !steps.is_empty() => {
@@ -198,7 +215,11 @@ impl Flow {
                 FlowError::at(&format!("output{}", error.path), error.error.to_string())
             })?),
         };
-        let definition = FlowDefinition { steps, output };
+        let definition = FlowDefinition {
+            steps,
+            output,
+            max_cost,
+        };
         reader.check_references(&definition)?;
         Ok(Self {
             id,
@@ -763,6 +784,7 @@ id: demo/quote_and_ship
 version: 1.0.0
 description: Quotes an order and checks it
 input_schema: {type: object}
+max_cost: 2.5
 steps:
   - name: quote
     skill: oysters/generate_quote
@@ -801,6 +823,7 @@ output: "${{ steps.quote.output }}"
         assert_eq!(body.steps[0].timeout, Some(Duration::from_secs(30)));
         assert!(steps[2].when.is_some());
         assert!(flow.definition.output.is_some());
+        assert_eq!(flow.definition.max_cost, Some(2.5));
         assert_eq!(flow.document["steps"][0]["name"], json!("quote"));
         let again = Flow::from_document(flow.document.clone()).unwrap();
         assert_eq!(again, flow);
@@ -838,6 +861,16 @@ output: "${{ steps.quote.output }}"
                 ("timeout: 30s", "timeout: soon"),
                 "steps[2].loop.steps[0].timeout",
                 "duration",
+            ),
+            (
+                ("max_cost: 2.5", "max_cost: 0"),
+                "max_cost",
+                "positive number",
+            ),
+            (
+                ("max_cost: 2.5", "max_cost: lots"),
+                "max_cost",
+                "positive number",
             ),
             (
                 ("attempts: 3", "attempts: 30"),
