@@ -78,6 +78,8 @@ pub struct HeldRun<'a> {
     pub job_id: Option<String>,
     /// The flow step the run is (`<run id>:<path>`).
     pub step_key: Option<String>,
+    /// The most the step may cost when it runs.
+    pub allowance: Option<f64>,
 }
 
 /// An approval step of a flow run, to hold.
@@ -207,6 +209,7 @@ impl Service {
             timeout_ms: Some(u64::try_from(run.timeout.as_millis()).unwrap_or(u64::MAX)),
             traceparent: run.traceparent.clone(),
             step_key: run.step_key.clone(),
+            allowance: run.allowance,
             ..run.principal.run_context()
         };
         let risk_tier = manifest.risk_tier.map(|tier| tier.as_str().to_owned());

@@ -87,7 +87,7 @@ impl Principal {
 /// What a stored run (held for approval, a job, a trigger's or a schedule's runs) runs with
 /// later, as the store keeps it: the requester's roles and attributes, and for a held run its
 /// timeout and trace context. Fields a newer server adds are ignored by an older one.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunContext {
     #[serde(default)]
     pub roles: Vec<String>,
@@ -100,6 +100,9 @@ pub struct RunContext {
     /// The flow step a held run is (`<run id>:<path>`), given to the skill when it runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_key: Option<String>,
+    /// The most a held flow step may cost when it runs (its share of the run's `max_cost`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowance: Option<f64>,
 }
 
 impl RunContext {

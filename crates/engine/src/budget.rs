@@ -212,8 +212,47 @@ pub enum Error {
         remaining: f64,
         estimate: f64,
     },
+    /// A flow step past what its run's `max_cost` leaves.
+    #[error(
+        "the flow run's max_cost leaves {allowance} for a run estimated at {estimate}",
+        allowance = units(*allowance)
+    )]
+    OverAllowance { allowance: f64, estimate: f64 },
     #[error(transparent)]
     Store(#[from] skillos_store::Error),
+}
+
+/// The estimate a run of `skill` reserves when it may cost at most `allowance` (a flow step's
+/// share of its run's `max_cost`): its preferred model tier's, else its cheapest's when the
+/// preferred one costs more; `None` when even that costs more.
+pub fn estimate_within(skill: &Skill, allowance: f64) -> Option<f64> {
+    let manifest = &skill.manifest;
+    let preferred = manifest
+        .model_tiers
+        .first()
+        .map(|tier| tier.cost_estimate)
+        .or(manifest.cost_estimate)
+        .unwrap_or(0.0);
+    let cheapest = manifest
+        .model_tiers
+        .iter()
+        .map(|tier| tier.cost_estimate)
+        .min_by(f64::total_cmp)
+        .unwrap_or(preferred);
+    [preferred, cheapest]
+        .into_iter()
+        .find(|estimate| *estimate <= allowance + 1e-9)
+}
+
+/// The most a run of `skill` may reserve, whichever tier it picks.
+pub fn most_estimate(skill: &Skill) -> f64 {
+    let manifest = &skill.manifest;
+    manifest
+        .model_tiers
+        .iter()
+        .map(|tier| tier.cost_estimate)
+        .chain(manifest.cost_estimate)
+        .fold(0.0, f64::max)
 }
 
 /// What was reserved for one run.
@@ -382,7 +421,13 @@ impl Service {
     /// What a run of `skill` would reserve now: the model tier, its estimate, and the windowed
     /// limits that apply with their counters. A per-request limit the estimate passes refuses
     /// here; windows are checked when reserving (atomically) or by [`Quote::check`].
-    pub async fn quote(&self, principal: &Principal, skill: &Skill) -> Result<Quote, Error> {
+    /// `allowance`: the most the run may cost (a flow step's share of its run's `max_cost`).
+    pub async fn quote(
+        &self,
+        principal: &Principal,
+        skill: &Skill,
+        allowance: Option<f64>,
+    ) -> Result<Quote, Error> {
         let manifest = &skill.manifest;
         let skill_id = manifest.id.to_string();
         let now = skillos_store::now();
@@ -427,12 +472,21 @@ impl Service {
             });
             let per_request_too_low = limited.iter().any(|(_, _, period, limit)| {
                 *period == Period::Request && preferred.cost_estimate > *limit
-            });
+            }) || allowance
+                .is_some_and(|allowance| preferred.cost_estimate > allowance);
             if low || per_request_too_low {
                 tier = Some(cheapest);
             }
         }
         let estimate = tier.map(|tier| tier.cost_estimate).unwrap_or(base);
+        if let Some(allowance) = allowance
+            && estimate > allowance + 1e-9
+        {
+            return Err(Error::OverAllowance {
+                allowance,
+                estimate,
+            });
+        }
 
         for (scope, key, period, limit) in &limited {
             if *period == Period::Request && estimate > *limit + 1e-9 {
@@ -461,13 +515,14 @@ impl Service {
         skill: &Skill,
         execution_id: &str,
         deadline: Duration,
+        allowance: Option<f64>,
     ) -> Result<Plan, Error> {
         let Quote {
             estimate,
             tier,
             windows,
             ..
-        } = self.quote(principal, skill).await?;
+        } = self.quote(principal, skill, allowance).await?;
         let now = skillos_store::now();
         let plan = Plan {
             reservation_id: execution_id.to_owned(),

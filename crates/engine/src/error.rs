@@ -195,6 +195,8 @@ pub mod reason {
         FLOW_EXPRESSION_FAILED: FailedPrecondition,
         FLOW_LOOP_EXHAUSTED: FailedPrecondition,
         FLOW_SIGNAL_TIMEOUT: DeadlineExceeded,
+        FLOW_BUDGET_EXCEEDED: ResourceExhausted,
+        FLOW_APPROVAL_REQUIRED: FailedPrecondition,
         INVALID_SIGNAL: InvalidArgument,
         FLOW_SIGNALS_FULL: ResourceExhausted,
         EXECUTION_INTERRUPTED: Unavailable,

@@ -394,6 +394,11 @@ impl Service {
                 "BUDGET_EXCEEDED",
                 error.to_string(),
             ),
+            Err(error @ Error::Budget(budget::Error::OverAllowance { .. })) => (
+                ExecutionStatus::Rejected,
+                "FLOW_BUDGET_EXCEEDED",
+                error.to_string(),
+            ),
             // The store failed: back in the queue, to try again.
             Err(Error::Budget(budget::Error::Store(error)) | Error::Store(error)) => {
                 tracing::warn!(%error, execution_id = %id, "approved run requeued after a store error");
@@ -494,6 +499,7 @@ impl Service {
             .min(crate::run::MAX_TIMEOUT);
         let traceparent = context.traceparent.clone();
         let step_key = context.step_key.clone();
+        let allowance = context.allowance;
         let principal = Principal::stored(&execution.principal, &execution.tenant_id, context);
         // The requester must still be allowed now: its API key not revoked or expired, and the
         // policies of today still granting the skill.
@@ -526,6 +532,7 @@ impl Service {
             idempotency: None,
             job_end: None,
             step_key,
+            allowance,
         };
         tracing::info!(execution_id = %run.execution.id, approval_id, "running an approved run");
         self.execute(&principal, &view.skill, run, &Sink::none())
@@ -795,6 +802,12 @@ impl From<Error> for crate::error::Error {
                 .with("period", period.as_str())
                 .with("limit", limit.to_string())
                 .with("remaining", remaining.to_string()),
+            E::Budget(crate::budget::Error::OverAllowance {
+                allowance,
+                estimate,
+            }) => Self::new(reason::FLOW_BUDGET_EXCEEDED, message)
+                .with("remaining", crate::budget::units(allowance).to_string())
+                .with("estimate", estimate.to_string()),
             E::Budget(crate::budget::Error::Store(store)) => Self::store(&store),
             E::Approval(approval) => Self::from(approval),
             E::Finished(_) => Self::new(reason::EXECUTION_FINISHED, message),

@@ -267,7 +267,7 @@ impl Service {
     }
 
     /// The catalog's skill, or NOT_FOUND.
-    fn skill(&self, id: &SkillId) -> Result<Arc<Skill>, Error> {
+    pub(crate) fn skill(&self, id: &SkillId) -> Result<Arc<Skill>, Error> {
         self.catalog()
             .get(id)
             .cloned()

@@ -79,6 +79,8 @@ fn document(approval: &v1::Approval) -> serde_json::Value {
         "approver_group": approval.approver_group,
         "policy_id": approval.policy_id,
         "reason": approval.reason,
+        "flow_run_id": approval.flow_run_id,
+        "step_path": approval.step_path,
     })
 }
 

@@ -467,6 +467,7 @@ fn run_request(
         entry: Entry::Call,
         job_end: None,
         step_key: None,
+        allowance: None,
         split: convert::split(fields.split).ok_or_else(|| invalid("split", "unknown split"))?,
     })
 }

@@ -26,6 +26,7 @@ use skillos_store::{
     FlowRunEnd, FlowRunStatus, FlowStep, FlowStepStatus,
 };
 
+use super::cost::Ledger;
 use super::drive::server_error;
 use crate::auth::Principal;
 use crate::error::reason;
@@ -112,6 +113,8 @@ pub(crate) struct Driver {
     pub poll: Duration,
     /// The run's rows by path, as stored; kept up to date by [`Driver::put`].
     rows: Mutex<HashMap<String, FlowStep>>,
+    /// What the run's skill steps cost, against the flow's `max_cost`.
+    ledger: Ledger,
 }
 
 impl Driver {
@@ -125,7 +128,9 @@ impl Driver {
         poll: Duration,
     ) -> Self {
         let traceparent = crate::auth::RunContext::from_json(&run.run_context).traceparent;
+        let ledger = Ledger::new(definition.max_cost);
         Self {
+            ledger,
             service,
             run,
             token,
@@ -144,6 +149,26 @@ impl Driver {
     /// Drives the run to its end, or until it waits; returns how it was left, `None` when the
     /// run is not this driver's any more (or the store failed: the lease then expires).
     pub async fn drive(&self) -> Option<FlowRunEnd> {
+        let rows: Vec<FlowStep> = self
+            .rows
+            .lock()
+            .expect("rows lock")
+            .values()
+            .cloned()
+            .collect();
+        let skills = &self.service.skills;
+        if let Err(error) = self
+            .ledger
+            .load(self.service.store.as_ref(), &self.principal, &rows, |id| {
+                SkillId::parse(id)
+                    .ok()
+                    .and_then(|id| skills.skill(&id).ok())
+            })
+            .await
+        {
+            tracing::warn!(%error, run_id = %self.run.id, "cannot count a flow run's costs; it resumes once its lease expires");
+            return None;
+        }
         let scope = Scope {
             input: self.run.input.clone(),
             steps: Map::new(),
@@ -334,7 +359,33 @@ impl Driver {
     /// Runs a skill step's attempts until one succeeds, the step waits, or no attempt is left.
     async fn skill(&self, step: &Step, skill: &SkillId, row: &mut FlowStep) -> Flowed<Json> {
         loop {
-            match self.attempt(skill, step.timeout, row).await? {
+            let held = row.status == FlowStepStatus::PendingApproval && row.execution_id.is_some();
+            let allowance = match self.service.skills.skill(skill).ok() {
+                // A held step keeps the allowance it was held with.
+                Some(found) if !held => match self.ledger.hold(&row.path, &found) {
+                    Ok(allowance) => allowance,
+                    Err(error) => {
+                        let named = named(&row.path, &row.skill_id, &error);
+                        row.error = Some(error);
+                        return Err(Stop::Failed(named));
+                    }
+                },
+                // An unknown skill: its run answers SKILL_NOT_FOUND.
+                _ => None,
+            };
+            let attempted = self.attempt(skill, step.timeout, allowance, row).await;
+            if !matches!(attempted, Ok(Attempted::Held(_))) {
+                let cost = match &attempted {
+                    Ok(Attempted::Succeeded(execution)) => Some(execution.cost),
+                    Ok(Attempted::Failed { .. }) => Some(0.0),
+                    _ => None,
+                };
+                match cost {
+                    Some(cost) => self.ledger.ended(&row.path, cost),
+                    None => self.ledger.release(&row.path),
+                }
+            }
+            match attempted? {
                 Attempted::Succeeded(execution) => {
                     row.execution_id = Some(execution.id);
                     row.approval_id = None;
@@ -556,6 +607,7 @@ impl Driver {
         &self,
         skill: &SkillId,
         timeout: Option<Duration>,
+        allowance: Option<f64>,
         row: &FlowStep,
     ) -> Flowed<Attempted> {
         // A held step is looked at through its execution (its key may have expired while
@@ -599,6 +651,7 @@ impl Driver {
             idempotency: Some(key.clone()),
             entry: Entry::Step,
             step_key: Some(format!("{}:{}", self.run.id, row.path)),
+            allowance,
             ..run::Request::skill(skill.to_string(), super::next_payload(input))
         };
         let answer = self

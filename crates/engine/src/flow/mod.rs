@@ -8,6 +8,7 @@
 //! of steps is not yet a stored record of its own, so a restart ends it where it was.
 
 mod compose;
+mod cost;
 mod drive;
 mod durable;
 mod of_run;

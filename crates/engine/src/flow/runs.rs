@@ -120,8 +120,8 @@ impl Service {
             })
     }
 
-    /// Stores a new run and starts driving it on this replica. Every skill the flow names
-    /// must exist for the caller and be allowed by a policy first.
+    /// Stores a new run and starts driving it on this replica. The flow itself, and every
+    /// skill it names, must exist for the caller and be allowed by a policy first.
     pub async fn start(
         &self,
         principal: &Principal,
@@ -146,6 +146,30 @@ impl Service {
                 .map_err(Error::from)?;
         }
         orchestrator.admit_caller(principal).await?;
+        // The flow is a skill of the catalog: its own policies, approval policies and rate
+        // limit apply to a start as to a Run of it.
+        let view = orchestrator
+            .skill_for(principal, &flow.id.to_string())
+            .await?;
+        if let Some(requirement) =
+            orchestrator
+                .governance
+                .approvals
+                .requirement(principal, &view.skill, &input)
+        {
+            return Err(Error::new(
+                reason::FLOW_APPROVAL_REQUIRED,
+                format!(
+                    "approval policy {} holds runs of {}: run it with OrchestratorService/Run, which waits for the approval",
+                    requirement.policy_id, flow.id
+                ),
+            )
+            .with("flow_id", flow.id.to_string())
+            .with("policy_id", requirement.policy_id));
+        }
+        orchestrator
+            .admit_skill_rate(principal, &flow.id.to_string())
+            .await?;
         orchestrator
             .check_steps(principal, &flow.definition)
             .await

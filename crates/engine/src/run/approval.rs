@@ -33,6 +33,7 @@ impl Service {
             traceparent: request.traceparent.clone(),
             job_id: request.job_id.clone(),
             step_key: request.step_key.clone(),
+            allowance: request.allowance,
         };
         let claim = request
             .idempotency

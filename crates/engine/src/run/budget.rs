@@ -16,11 +16,12 @@ impl Service {
         skill: &Skill,
         execution_id: &str,
         timeout: Duration,
+        allowance: Option<f64>,
     ) -> Result<Plan, Error> {
         Ok(self
             .governance
             .budgets
-            .reserve(principal, skill, execution_id, timeout)
+            .reserve(principal, skill, execution_id, timeout, allowance)
             .await?)
     }
 }

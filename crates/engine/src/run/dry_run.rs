@@ -75,7 +75,7 @@ impl Service {
                 approver_group: requirement.approver_group,
             });
         let budgets = &self.governance.budgets;
-        let (estimated_cost, model_tier) = match budgets.quote(principal, &view.skill).await {
+        let (estimated_cost, model_tier) = match budgets.quote(principal, &view.skill, None).await {
             Ok(quote) => {
                 if let Err(exceeded) = quote.check() {
                     refusals.push(Error::from(exceeded).into());

@@ -90,6 +90,8 @@ pub struct Request {
     /// The flow step the run is (`{run}:{path}`), stable across its attempts and a
     /// re-dispatch after a crash; the skill sees it to make its side effects idempotent.
     pub step_key: Option<String>,
+    /// The most the run may cost: a flow step's share of its run's `max_cost`.
+    pub allowance: Option<f64>,
 }
 
 /// How a job's attempt ends in the transaction that ends its run: the job queue gives one with
@@ -117,6 +119,7 @@ impl Request {
             job_end: None,
             split: crate::flow::segments::Split::None,
             step_key: None,
+            allowance: None,
         }
     }
 }
@@ -242,6 +245,7 @@ pub(crate) struct Admitted {
     pub idempotency: Option<IdempotencyKey>,
     pub job_end: Option<Arc<dyn JobEnding>>,
     pub step_key: Option<String>,
+    pub allowance: Option<f64>,
 }
 
 impl Service {
@@ -345,6 +349,7 @@ impl Service {
             idempotency: request.idempotency,
             job_end: request.job_end,
             step_key: request.step_key,
+            allowance: request.allowance,
         };
         self.execute(principal, &view.skill, run, sink).await
     }
@@ -374,9 +379,10 @@ impl Service {
             idempotency,
             job_end,
             step_key,
+            allowance,
         } = run;
         let plan = self
-            .reserve_budget(principal, skill, &execution.id, timeout)
+            .reserve_budget(principal, skill, &execution.id, timeout, allowance)
             .await?;
         let mut abandoned = settle::Abandoned {
             store: None,
