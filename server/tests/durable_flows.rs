@@ -169,16 +169,21 @@ async fn server(seen: Arc<Mutex<Seen>>) -> (TestServer, TestRunner) {
         ..Default::default()
     })
     .await;
-    let runner = TestRunner::attach(
+    let runner = attach(&server, "test", &SKILLS, handler(seen)).await;
+    (server, runner)
+}
+
+/// A runner named `name` serving `skills` with `handler`, attached to `server`.
+async fn attach(server: &TestServer, name: &str, skills: &[&str], handler: Handler) -> TestRunner {
+    TestRunner::attach(
         server.channel().await,
         ALL_SKILLS_TOKEN,
-        "test",
-        &SKILLS,
-        handler(seen),
+        name,
+        skills,
+        handler,
     )
     .await
-    .expect("runner attaches");
-    (server, runner)
+    .expect("runner attaches")
 }
 
 async fn flows(server: &TestServer) -> FlowServiceClient<tonic::transport::Channel> {
@@ -531,15 +536,7 @@ async fn a_step_without_a_runner_waits_for_one_without_using_an_attempt() {
     assert_eq!(only.status(), v1::FlowStepStatus::Running);
     assert_eq!(only.error.as_ref().unwrap().code, "NO_RUNNER");
 
-    let _late = TestRunner::attach(
-        server.channel().await,
-        ALL_SKILLS_TOKEN,
-        "late",
-        &["a/orphan"],
-        handler(seen.clone()),
-    )
-    .await
-    .expect("runner attaches");
+    let _late = attach(&server, "late", &["a/orphan"], handler(seen.clone())).await;
     let run = until(&server, &run.id, None, |s| {
         s == v1::FlowRunStatus::Succeeded
     })
@@ -579,9 +576,15 @@ async fn a_step_held_for_approval_makes_the_run_wait_until_it_is_decided() {
             );
             write(
                 root,
+                "flows/demo/secret.yaml",
+                "id: demo/secret\nsteps:\n  - {name: only, skill: a/echo}\n",
+            );
+            write(
+                root,
                 "policies/permission_policies.json",
                 r#"{"roles": {"approver": ["approvals:decide"], "member": []},
-                    "policies": [{"skill_id": "*", "required_permissions": [], "policy_id": "everyone"}]}"#,
+                    "policies": [{"skill_id": "*", "required_permissions": [], "policy_id": "everyone"},
+                                 {"skill_id": "demo/secret", "required_permissions": ["secret:start"], "policy_id": "secret"}]}"#,
             );
             write(
                 root,
@@ -593,15 +596,7 @@ async fn a_step_held_for_approval_makes_the_run_wait_until_it_is_decided() {
         ..Default::default()
     })
     .await;
-    let _runner = TestRunner::attach(
-        server.channel().await,
-        ALL_SKILLS_TOKEN,
-        "test",
-        &skills,
-        handler(seen.clone()),
-    )
-    .await
-    .unwrap();
+    let _runner = attach(&server, "test", &skills, handler(seen.clone())).await;
     let alice = server.api_key("default", &["member"]).await;
     let bob = server.api_key("default", &["approver"]).await;
 
@@ -652,6 +647,44 @@ async fn a_step_held_for_approval_makes_the_run_wait_until_it_is_decided() {
             .any(|(skill, key)| skill == "a/held" && *key == format!("{}:both.sign", started.id)),
         "the approved step runs with its step key: {keys:?}"
     );
+
+    // StartFlow applies the flow's own policies: one the caller may not run is refused, and
+    // one an approval policy holds must be run with Run, which holds it.
+    for (flow, code, why) in [
+        ("demo/secret", Code::PermissionDenied, "POLICY_DENIED"),
+        (
+            "demo/gated",
+            Code::FailedPrecondition,
+            "FLOW_APPROVAL_REQUIRED",
+        ),
+    ] {
+        let refused = flows(&server)
+            .await
+            .start_flow(common::with_token(
+                v1::StartFlowRequest {
+                    flow_id: flow.to_owned(),
+                    input: None,
+                },
+                &alice,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (refused.code(), reason(&refused)),
+            (code, why.to_owned()),
+            "{flow}"
+        );
+    }
+    let listed = flows(&server)
+        .await
+        .list_flow_runs(common::with_token(
+            v1::ListFlowRunsRequest::default(),
+            &alice,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.runs.len(), 1, "only the first run was stored");
 
     // A run of the flow itself held by an approval policy starts once approved (no runner
     // serves a flow's id: the server runs it).
@@ -858,15 +891,7 @@ async fn gated_server(seen: Arc<Mutex<Seen>>) -> (TestServer, TestRunner) {
         ..Default::default()
     })
     .await;
-    let runner = TestRunner::attach(
-        server.channel().await,
-        ALL_SKILLS_TOKEN,
-        "test",
-        &SKILLS,
-        handler(seen),
-    )
-    .await
-    .unwrap();
+    let runner = attach(&server, "test", &SKILLS, handler(seen)).await;
     (server, runner)
 }
 
@@ -962,7 +987,15 @@ async fn approval_steps_wait_for_their_own_approvers_without_polling_the_run() {
         v1::FlowStepStatus::PendingApproval,
     )
     .await;
-    assert_eq!(run.status(), v1::FlowRunStatus::Waiting);
+    // The step's row is written before the run's end says it waits.
+    let run = until(&server, &run.id, Some(&alice), |status| {
+        status == v1::FlowRunStatus::Waiting
+    })
+    .await;
+    assert_eq!(
+        step(&run, "sign").status(),
+        v1::FlowStepStatus::PendingApproval
+    );
     assert_eq!(step(&run, "small").status(), v1::FlowStepStatus::Skipped);
     let sign = step(&run, "sign");
     assert_eq!(sign.kind, "approval");
@@ -1131,7 +1164,12 @@ async fn wait_steps_take_the_signals_sent_to_their_run_before_or_after_they_wait
         v1::FlowStepStatus::Waiting,
     )
     .await;
-    assert_eq!(run.status(), v1::FlowRunStatus::Waiting);
+    // The step's row is written before the run's end says it waits.
+    let run = until(&server, &run.id, Some(&alice), |status| {
+        status == v1::FlowRunStatus::Waiting
+    })
+    .await;
+    assert_eq!(step(&run, "first").status(), v1::FlowStepStatus::Waiting);
     assert_eq!(step(&run, "first").kind, "wait");
 
     // A signal for a later step is kept until that step takes it.
@@ -1193,4 +1231,92 @@ async fn wait_steps_take_the_signals_sent_to_their_run_before_or_after_they_wait
     let error = run.error.unwrap();
     assert_eq!(error.code, "FLOW_SIGNAL_TIMEOUT");
     assert!(error.message.starts_with("step late:"), "{}", error.message);
+}
+
+const CAPPED: &str = r#"
+id: demo/capped
+max_cost: 2.5
+steps:
+  - {name: tiered, skill: a/tiered}
+  - {name: go, wait: go}
+  - name: each
+    loop:
+      max_iterations: 10
+      steps:
+        - {name: pay, skill: a/paid}
+"#;
+
+/// `a/paid` is estimated at 1 and reports 0.25 a run; `a/tiered` is estimated at 5 on its
+/// standard tier and 1 on its economy one, and reports as much. The run waits for a signal
+/// between the two, so that its second drive counts the first step's cost from the store.
+#[tokio::test]
+async fn a_run_stops_at_its_max_cost_counting_what_its_steps_cost() {
+    let server = TestServer::start_with(Options {
+        skills: vec!["a/echo"],
+        configure: Some(Arc::new(|_: &mut skillos::config::Config, root: &Path| {
+            let paid = common::manifest("a/paid") + "cost_estimate: 1\n";
+            write(root, "metadata/a/paid.yaml", &paid);
+            let tiered = common::manifest("a/tiered")
+                + "model_tiers:\n- {name: standard, cost_estimate: 5}\n- {name: economy, cost_estimate: 1}\n";
+            write(root, "metadata/a/tiered.yaml", &tiered);
+            write(root, "flows/demo/capped.yaml", CAPPED);
+        })),
+        ..Default::default()
+    })
+    .await;
+    let seen = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
+    let calls = seen.clone();
+    let _runner = attach(
+        &server,
+        "priced",
+        &["a/echo", "a/paid", "a/tiered"],
+        Arc::new(move |invoke: &skillos_proto::runner_v1::Invoke| {
+            calls
+                .lock()
+                .unwrap()
+                .push((invoke.skill_id.clone(), invoke.model_tier.clone()));
+            let output = from_json(&json!({"ok": true}));
+            match (invoke.skill_id.as_str(), invoke.model_tier.as_str()) {
+                ("a/tiered", "economy") => Answer::Costed(output, 1.0),
+                ("a/tiered", _) => Answer::Costed(output, 5.0),
+                _ => Answer::Output(output),
+            }
+        }),
+    )
+    .await;
+
+    let alice = server.api_key("default", &["member"]).await;
+    let started = start_as(&server, &alice, "demo/capped", json!({})).await;
+    step_until(
+        &server,
+        &started.id,
+        &alice,
+        "go",
+        v1::FlowStepStatus::Waiting,
+    )
+    .await;
+    // The run goes on in a new drive, which counts what its ended steps cost from the store.
+    signal(&server, &alice, &started.id, "go", json!({}))
+        .await
+        .unwrap();
+    let run = until(&server, &started.id, Some(&alice), |status| {
+        status != v1::FlowRunStatus::Running && status != v1::FlowRunStatus::Waiting
+    })
+    .await;
+    assert_eq!(run.status(), v1::FlowRunStatus::Failed, "{run:?}");
+    let error = run.error.clone().unwrap();
+    assert_eq!(error.code, "FLOW_BUDGET_EXCEEDED", "{error:?}");
+    assert!(
+        error.message.starts_with("step each[3].pay (a/paid)"),
+        "{error:?}"
+    );
+    // The standard tier (5) does not fit in 2.5: the step ran on the economy one. Then 1.5
+    // was left, and each run of a/paid cost 0.25 of its estimate of 1: three fit.
+    let calls = seen.lock().unwrap().clone();
+    assert_eq!(calls[0], ("a/tiered".to_owned(), "economy".to_owned()));
+    assert_eq!(calls.len(), 4, "{calls:?}");
+    let refused = step(&run, "each[3].pay");
+    assert_eq!(refused.status(), v1::FlowStepStatus::Failed);
+    assert!(refused.execution_id.is_empty(), "nothing ran for it");
+    server.stop().await.unwrap();
 }
