@@ -17,7 +17,8 @@ use tonic::Code;
 
 const PERMISSIONS: &str = r#"{
     "roles": {"member": ["a:run"]},
-    "policies": [{"skill_id": "a/*", "required_permissions": ["a:run"], "policy_id": "a-skills"}]
+    "policies": [{"skill_id": "a/*", "required_permissions": ["a:run"], "policy_id": "a-skills"},
+                 {"skill_id": "c/*", "required_permissions": [], "policy_id": "c-flows"}]
 }"#;
 const APPROVALS: &str = r#"{"policies": [
     {"skill_id": "a/two", "required_approvals": 2, "approver_group": "finance", "policy_id": "two-of-finance"}
@@ -36,6 +37,11 @@ async fn server() -> TestServer {
                 let manifest = format!("{}cost_estimate: 0.25\n", common::manifest(id));
                 write(root, &format!("metadata/{domain}/{name}.yaml"), &manifest);
             }
+            write(
+                root,
+                "flows/c/mixed.yaml",
+                "id: c/mixed\nsteps:\n  - {name: first, skill: a/one}\n  - {name: second, skill: b/three}\n",
+            );
             let dear = format!("{}cost_estimate: 5\n", common::manifest("a/dear"));
             write(root, "metadata/a/dear.yaml", &dear);
             config.budgets.defaults = vec![DefaultLimit {
@@ -136,6 +142,15 @@ async fn a_dry_run_plans_and_leaves_nothing_behind() {
     assert_eq!(plan.refusals[0].metadata["limit"], "0.3");
     let plan = plan_of(&server, &member, "b/three").await;
     assert_eq!(reasons(&plan), ["POLICY_DENIED"]);
+    // A flow the caller may start, with a step it may not run: the step is named.
+    let plan = plan_of(&server, &member, "c/mixed").await;
+    assert_eq!(plan.policy_id, "c-flows");
+    assert_eq!(reasons(&plan), ["POLICY_DENIED"]);
+    assert!(
+        plan.refusals[0].message.contains("b/three"),
+        "{:?}",
+        plan.refusals
+    );
 
     // What the request gets wrong fails as a run would.
     let status = client

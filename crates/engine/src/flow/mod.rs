@@ -203,19 +203,37 @@ impl Service {
         principal: &Principal,
         definition: &FlowDefinition,
     ) -> Result<(), Error> {
+        match self.step_refusals(principal, definition, 1).await.pop() {
+            Some(refusal) => Err(refusal),
+            None => Ok(()),
+        }
+    }
+
+    /// The first `most` steps, in order, whose skill does not exist for the caller or may not
+    /// be run by it.
+    pub(crate) async fn step_refusals(
+        &self,
+        principal: &Principal,
+        definition: &FlowDefinition,
+        most: usize,
+    ) -> Vec<Error> {
+        let mut refusals = Vec::new();
         for (index, step) in definition.steps.iter().enumerate() {
             for skill in step.skills() {
                 let skill_id = skill.to_string();
                 if let Err(source) = self.skill_for(principal, &skill_id).await {
-                    return Err(Error::Step {
+                    refusals.push(Error::Step {
                         index,
                         skill_id,
                         source: Box::new(source),
                     });
+                    if refusals.len() >= most {
+                        return refusals;
+                    }
                 }
             }
         }
-        Ok(())
+        refusals
     }
 }
 

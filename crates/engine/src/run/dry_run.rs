@@ -2,7 +2,8 @@
 //! is stored, reserved, counted against the skill's rate limit or dispatched. What the request
 //! itself gets wrong (an unknown skill, a payload against the schema) fails as it would for a
 //! run; what would refuse a valid request (a policy, a budget, an open circuit, no runner) is
-//! listed in the plan's refusals, so one call shows every obstacle at once.
+//! listed in the plan's refusals, so one call shows every obstacle at once (for a composition
+//! or a flow, also each of its steps the caller may not run).
 
 use std::time::Duration;
 
@@ -10,6 +11,9 @@ use super::Request;
 use crate::approvals::payload_sha256;
 use crate::auth::Principal;
 use crate::orchestrator::{Error, Service};
+
+/// Most refusals of a composition's or flow's steps a plan lists.
+const MAX_STEP_REFUSALS: usize = 32;
 
 /// What a real run would do.
 #[derive(Clone, Debug, PartialEq)]
@@ -95,6 +99,18 @@ impl Service {
             .await
         {
             refusals.push(Error::from(open).into());
+        }
+        // A composition's or flow's steps: each the caller may not run would refuse it.
+        let steps = match (&view.skill.composition, &view.skill.flow) {
+            (Some(composition), _) => Some(&composition.definition),
+            (None, Some(flow)) => Some(&flow.definition),
+            (None, None) => None,
+        };
+        if let Some(definition) = steps {
+            let denied = self
+                .step_refusals(principal, definition, MAX_STEP_REFUSALS)
+                .await;
+            refusals.extend(denied.into_iter().map(crate::error::Error::from));
         }
         let runner = self.planned_runner(principal, &skill_id);
         if runner.is_none() && approval.is_none() && !view.skill.run_by_server() {
