@@ -102,6 +102,7 @@ fn flow_run(id: &str, finished_days_ago: i64) -> skillos_store::FlowRun {
         created_at: finished,
         updated_at: finished,
         finished_at: Some(finished),
+        parent: None,
     }
 }
 

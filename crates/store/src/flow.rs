@@ -131,6 +131,16 @@ pub struct FlowRun {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The run and step a sub-flow's run answers to; `None` for a run started on its own.
+    pub parent: Option<FlowParent>,
+}
+
+/// The `flow` step whose run a sub-flow's run is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowParent {
+    pub run_id: String,
+    /// The step's path in the parent run.
+    pub path: String,
 }
 
 /// A step of a run: a skill's attempt, or a group or loop as a whole.
@@ -218,6 +228,8 @@ pub struct FlowRunFilter {
     pub statuses: Vec<FlowRunStatus>,
     /// Only runs older than this id (the last id of the previous page).
     pub before_id: Option<String>,
+    /// Only the sub-flow runs of this run.
+    pub parent_run_id: Option<String>,
 }
 
 /// How a driver leaves a run: ended, or waiting until `wake_at`.
@@ -250,6 +262,8 @@ pub(crate) struct FlowRunRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    pub parent_run_id: Option<String>,
+    pub parent_path: Option<String>,
 }
 
 impl TryFrom<FlowRunRow> for FlowRun {
@@ -282,6 +296,10 @@ impl TryFrom<FlowRunRow> for FlowRun {
             created_at: row.created_at,
             updated_at: row.updated_at,
             finished_at: row.finished_at,
+            parent: row.parent_run_id.map(|run_id| FlowParent {
+                run_id,
+                path: row.parent_path.unwrap_or_default(),
+            }),
         })
     }
 }

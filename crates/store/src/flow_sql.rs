@@ -26,9 +26,9 @@ macro_rules! impl_flow_queries {
                             "INSERT INTO flow_runs (id, tenant_id, flow_id, version, document, \
                              definition_sha256, input, status, output, error, principal, \
                              run_context, lease_token, lease_expires_at, execution_id, \
-                             created_at, updated_at, finished_at, retries) VALUES ($1, $2, $3, \
-                             $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-                             $18, $19)",
+                             created_at, updated_at, finished_at, retries, parent_run_id, \
+                             parent_path) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+                             $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
                         )
                         .bind(&run.id)
                         .bind(run.tenant_id.as_str())
@@ -49,6 +49,8 @@ macro_rules! impl_flow_queries {
                         .bind(run.updated_at)
                         .bind(run.finished_at)
                         .bind(run.retries)
+                        .bind(run.parent.as_ref().map(|parent| parent.run_id.as_str()))
+                        .bind(run.parent.as_ref().map(|parent| parent.path.as_str()))
                         .execute(&mut *tx)
                         .await?;
                         tx.commit().await?;
@@ -87,6 +89,7 @@ macro_rules! impl_flow_queries {
                     "SELECT * FROM flow_runs WHERE tenant_id = $1 \
                      AND ($2 IS NULL OR $2 LIKE '%,' || status || ',%') \
                      AND ($3 IS NULL OR flow_id = $3) AND ($4 IS NULL OR id < $4) \
+                     AND ($6 IS NULL OR parent_run_id = $6) \
                      ORDER BY id DESC LIMIT $5",
                 )
                 .bind(tenant.as_str())
@@ -94,6 +97,7 @@ macro_rules! impl_flow_queries {
                 .bind(&filter.flow_id)
                 .bind(&filter.before_id)
                 .bind(i64::from(limit))
+                .bind(&filter.parent_run_id)
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter().map($crate::FlowRun::try_from).collect()

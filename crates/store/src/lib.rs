@@ -25,8 +25,8 @@ use serde_json::Value as Json;
 use std::sync::Arc;
 
 pub use flow::{
-    FlowRun, FlowRunEnd, FlowRunFilter, FlowRunStatus, FlowSignal, FlowStep, FlowStepStatus,
-    Signalled,
+    FlowParent, FlowRun, FlowRunEnd, FlowRunFilter, FlowRunStatus, FlowSignal, FlowStep,
+    FlowStepStatus, Signalled,
 };
 pub use group_commit::WriteStats;
 pub use job::{AttemptChange, Job, JobFence, JobFilter, JobSource, JobState, JobTransition};

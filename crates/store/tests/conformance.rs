@@ -2268,6 +2268,7 @@ mod cases {
             created_at: now,
             updated_at: now,
             finished_at: None,
+            parent: None,
         };
         assert_eq!(store.insert_flow_run(&run, None).await.unwrap(), None);
         let mut step = FlowStep {
@@ -2441,11 +2442,39 @@ mod cases {
             listed.iter().map(|run| run.id.as_str()).collect::<Vec<_>>(),
             ["r2"]
         );
+        // A sub-flow's run keeps the run and step it answers to, and is listed by them.
+        let child = FlowRun {
+            id: "r3".to_owned(),
+            parent: Some(skillos_store::FlowParent {
+                run_id: "r2".to_owned(),
+                path: "each[1].sub".to_owned(),
+            }),
+            ..run.clone()
+        };
+        store.insert_flow_run(&child, None).await.unwrap();
+        let children = FlowRunFilter {
+            parent_run_id: Some("r2".to_owned()),
+            ..Default::default()
+        };
+        let listed = store.list_flow_runs(&tenant, &children, 10).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].parent, child.parent);
+        let orphans = FlowRunFilter {
+            parent_run_id: Some("r1".to_owned()),
+            ..Default::default()
+        };
+        assert!(
+            store
+                .list_flow_runs(&tenant, &orphans, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         let all = store
             .list_flow_runs(&tenant, &FlowRunFilter::default(), 10)
             .await
             .unwrap();
-        assert_eq!(all.len(), 2);
+        assert_eq!(all.len(), 3);
         let removed = store
             .delete_finished_flow_runs(skillos_store::now() + Duration::seconds(1), 10)
             .await
@@ -2480,6 +2509,7 @@ mod cases {
             created_at: now,
             updated_at: now,
             finished_at: None,
+            parent: None,
         };
         store.insert_flow_run(&run, None).await.unwrap();
         let step = FlowStep {
