@@ -90,6 +90,9 @@ pub enum StepKind {
     /// Waits for a signal sent to the run (SignalFlowRun); its output is the signal's payload,
     /// and the step after it gets the wait step's input.
     Wait(Wait),
+    /// Runs another flow of the catalog as a run of its own, with the step's input as the
+    /// run's input; its output is the sub-flow's output.
+    Flow(SkillId),
 }
 
 /// An explicit approval step.
@@ -152,6 +155,17 @@ impl FlowDefinition {
             }
         }
         skills
+    }
+
+    /// Every flow the definition runs as a sub-flow, in order, each once.
+    pub fn flows(&self) -> Vec<&SkillId> {
+        let mut flows: Vec<&SkillId> = Vec::new();
+        for flow in self.steps.iter().flat_map(Step::flows) {
+            if !flows.contains(&flow) {
+                flows.push(flow);
+            }
+        }
+        flows
     }
 
     /// Compiles a pipeline: each step is a skill id or a parallel group of ids separated by
@@ -223,7 +237,17 @@ impl Step {
             StepKind::Skill(skill) => vec![skill],
             StepKind::Parallel(members) => members.iter().flat_map(Step::skills).collect(),
             StepKind::Loop(body) => body.steps.iter().flat_map(Step::skills).collect(),
-            StepKind::Approval(_) | StepKind::Wait(_) => Vec::new(),
+            StepKind::Approval(_) | StepKind::Wait(_) | StepKind::Flow(_) => Vec::new(),
+        }
+    }
+
+    /// Every flow the step runs as a sub-flow, this one's or its members' and body's.
+    pub fn flows(&self) -> Vec<&SkillId> {
+        match &self.kind {
+            StepKind::Flow(flow) => vec![flow],
+            StepKind::Parallel(members) => members.iter().flat_map(Step::flows).collect(),
+            StepKind::Loop(body) => body.steps.iter().flat_map(Step::flows).collect(),
+            StepKind::Skill(_) | StepKind::Approval(_) | StepKind::Wait(_) => Vec::new(),
         }
     }
 
@@ -233,7 +257,7 @@ impl Step {
         matches!(self.kind, StepKind::Approval(_) | StepKind::Wait(_))
     }
 
-    /// `skill`, `parallel`, `loop`, `approval` or `wait`.
+    /// `skill`, `flow`, `parallel`, `loop`, `approval` or `wait`.
     pub fn kind_name(&self) -> &'static str {
         match &self.kind {
             StepKind::Skill(_) => "skill",
@@ -241,6 +265,7 @@ impl Step {
             StepKind::Loop(_) => "loop",
             StepKind::Approval(_) => "approval",
             StepKind::Wait(_) => "wait",
+            StepKind::Flow(_) => "flow",
         }
     }
 }

@@ -60,12 +60,11 @@ const TOP_KEYS: [&str; 9] = [
     "max_cost",
     "steps",
 ];
-const STEP_KEYS: [&str; 10] = [
-    "name", "skill", "parallel", "loop", "approval", "wait", "input", "when", "retry", "timeout",
+const STEP_KEYS: [&str; 11] = [
+    "name", "skill", "flow", "parallel", "loop", "approval", "wait", "input", "when", "retry",
+    "timeout",
 ];
-const KINDS: [&str; 5] = ["skill", "parallel", "loop", "approval", "wait"];
-/// Kinds of step a later version runs; today each is refused with this message.
-const NOT_YET: [(&str, &str); 1] = [("flow", "sub-flows")];
+const KINDS: [&str; 6] = ["skill", "flow", "parallel", "loop", "approval", "wait"];
 
 /// A flow of the catalog.
 #[derive(Clone, Debug, PartialEq)]
@@ -268,14 +267,6 @@ impl Reader {
         let Some(fields) = item.as_object() else {
             return Err(FlowError::at(path, "a step is a mapping with a name"));
         };
-        for (key, message) in NOT_YET {
-            if fields.contains_key(key) {
-                return Err(FlowError::at(
-                    &format!("{path}.{key}"),
-                    format!("{message} are not supported by this version of the server"),
-                ));
-            }
-        }
         if let Some(key) = fields.keys().find(|key| !STEP_KEYS.contains(&key.as_str())) {
             return Err(FlowError::at(
                 &format!("{path}.{key}"),
@@ -324,6 +315,12 @@ impl Reader {
                     })?),
                     _ => return Err(FlowError::at(&format!("{path}.skill"), "a skill id")),
                 },
+                ["flow"] => match &fields["flow"] {
+                    Json::String(id) => StepKind::Flow(SkillId::parse(id).map_err(|error| {
+                        FlowError::at(&format!("{path}.flow"), error.to_string())
+                    })?),
+                    _ => return Err(FlowError::at(&format!("{path}.flow"), "a flow id")),
+                },
                 ["parallel"] => {
                     let at = format!("{path}.parallel");
                     match &fields["parallel"] {
@@ -349,8 +346,8 @@ impl Reader {
                 [] => {
                     return Err(FlowError::at(
                         path,
-                        "a step runs a `skill`, a `parallel` group or a `loop`, or waits for \
-                         an `approval` or a signal (`wait`)",
+                        "a step runs a `skill`, a `flow`, a `parallel` group or a `loop`, or \
+                         waits for an `approval` or a signal (`wait`)",
                     ));
                 }
                 _ => {
@@ -364,6 +361,16 @@ impl Reader {
                     ));
                 }
             };
+        if matches!(kind, StepKind::Flow(_))
+            && let Some(key) = ["retry", "timeout"]
+                .into_iter()
+                .find(|key| fields.contains_key(*key))
+        {
+            return Err(FlowError::at(
+                &format!("{path}.{key}"),
+                format!("a flow step has no {key}; the sub-flow's own steps have theirs"),
+            ));
+        }
         if matches!(kind, StepKind::Approval(_) | StepKind::Wait(_)) {
             let gate = kinds[0];
             if let Some(key) = ["retry", "timeout"]
@@ -525,7 +532,7 @@ fn collect<'a>(steps: &'a [Step], path: &str, out: &mut Vec<(String, &'a super::
         let at = format!("{path}[{index}]");
         out.extend(step.own_exprs().into_iter().map(|expr| (at.clone(), expr)));
         match &step.kind {
-            StepKind::Skill(_) | StepKind::Approval(_) | StepKind::Wait(_) => {}
+            StepKind::Skill(_) | StepKind::Flow(_) | StepKind::Approval(_) | StepKind::Wait(_) => {}
             StepKind::Parallel(members) => collect(members, &format!("{at}.parallel"), out),
             StepKind::Loop(body) => {
                 if let Some(until) = &body.until {
@@ -886,9 +893,17 @@ output: "${{ steps.quote.output }}"
                 "outside a loop",
             ),
             (
-                ("skill: oysters/generate_quote", "flow: demo/other"),
+                ("skill: oysters/generate_quote", "flow: demo other"),
                 "steps[0].flow",
-                "not supported",
+                "invalid skill id",
+            ),
+            (
+                (
+                    "skill: oysters/generate_quote",
+                    "flow: demo/other\n    timeout: 5s",
+                ),
+                "steps[0].timeout",
+                "flow step has no timeout",
             ),
             (
                 (

@@ -92,8 +92,9 @@ pub(super) fn load(
         }
         flows.push(Arc::new(flow));
     }
-    // Added once every flow was checked against the skills alone: a flow's step is a skill,
-    // never another flow (sub-flows have a step kind of their own).
+    let flows = with_sound_sub_flows(flows, issues);
+    // Added once every flow was checked against the skills alone: a flow's skill step is a
+    // skill, never another flow (sub-flows have a step kind of their own).
     for flow in &flows {
         let skill = Skill {
             manifest: manifest_of(flow),
@@ -104,6 +105,75 @@ pub(super) fn load(
         skills.insert(flow.id.clone(), Arc::new(skill));
     }
     flows
+}
+
+/// The flows whose sub-flows are flows of the root and do not call back into them; each other
+/// is an error issue and is not kept (nor is a flow that calls one of those).
+fn with_sound_sub_flows(mut flows: Vec<Arc<Flow>>, issues: &mut Vec<Issue>) -> Vec<Arc<Flow>> {
+    loop {
+        let known: BTreeMap<&SkillId, &Flow> =
+            flows.iter().map(|flow| (&flow.id, flow.as_ref())).collect();
+        let mut refused: Vec<(SkillId, String)> = Vec::new();
+        for flow in &flows {
+            if let Some(missing) = flow
+                .definition
+                .flows()
+                .into_iter()
+                .find(|id| !known.contains_key(id))
+            {
+                let message = format!("sub-flow {missing} is not a flow of this root");
+                refused.push((flow.id.clone(), message));
+            } else if let Some(cycle) = cycle_from(&flow.id, &known) {
+                let message = format!("sub-flows call each other: {}", cycle.join(" -> "));
+                refused.push((flow.id.clone(), message));
+            }
+        }
+        if refused.is_empty() {
+            return flows;
+        }
+        for (id, message) in refused {
+            let Some(flow) = flows.iter().find(|flow| flow.id == id) else {
+                continue;
+            };
+            let path = flow.source_path.clone();
+            issues.push(Issue::error(
+                &path,
+                Category::Flow,
+                message,
+                Some(id.to_string()),
+            ));
+            flows.retain(|flow| flow.id != id);
+        }
+    }
+}
+
+/// The ids of a cycle of sub-flows through `start` (starting and ending with it), if any.
+fn cycle_from(start: &SkillId, known: &BTreeMap<&SkillId, &Flow>) -> Option<Vec<String>> {
+    fn walk(
+        at: &SkillId,
+        start: &SkillId,
+        known: &BTreeMap<&SkillId, &Flow>,
+        path: &mut Vec<String>,
+        seen: &mut std::collections::BTreeSet<SkillId>,
+    ) -> bool {
+        let Some(flow) = known.get(at) else {
+            return false;
+        };
+        for next in flow.definition.flows() {
+            path.push(next.to_string());
+            if next == start {
+                return true;
+            }
+            if seen.insert(next.clone()) && walk(next, start, known, path, seen) {
+                return true;
+            }
+            path.pop();
+        }
+        false
+    }
+    let mut path = vec![start.to_string()];
+    let mut seen = std::collections::BTreeSet::new();
+    walk(start, start, known, &mut path, &mut seen).then_some(path)
 }
 
 /// What the catalog shows of a flow, as a skill: its id, name, description, tags, examples and

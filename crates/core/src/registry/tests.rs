@@ -437,6 +437,60 @@ fn a_flow_is_a_skill_of_the_catalog_and_its_mistakes_are_issues() {
 }
 
 #[test]
+fn sub_flows_name_flows_of_the_root_that_do_not_call_back() {
+    let root = tempfile::tempdir().unwrap();
+    write(root.path(), "metadata/a/one.yaml", &manifest("a/one"));
+    write(root.path(), "metadata/a/two.yaml", &manifest("a/two"));
+    write(root.path(), "flows/f/demo.yaml", FLOW);
+    let calls = |id: &str, sub: &str| {
+        format!(
+            "id: {id}\nsteps:\n  - {{name: first, skill: a/one}}\n  - {{name: sub, flow: {sub}}}\n"
+        )
+    };
+    write(
+        root.path(),
+        "flows/f/outer.yaml",
+        &calls("f/outer", "f/demo"),
+    );
+    write(
+        root.path(),
+        "flows/f/nowhere.yaml",
+        &calls("f/nowhere", "f/gone"),
+    );
+    write(
+        root.path(),
+        "flows/f/skill.yaml",
+        &calls("f/skill", "a/one"),
+    );
+    write(root.path(), "flows/f/ping.yaml", &calls("f/ping", "f/pong"));
+    write(root.path(), "flows/f/pong.yaml", &calls("f/pong", "f/ping"));
+    write(
+        root.path(),
+        "flows/f/caller.yaml",
+        &calls("f/caller", "f/ping"),
+    );
+    let catalog = Catalog::validate(root.path(), true);
+    let mut kept: Vec<String> = catalog.flows().iter().map(|f| f.id.to_string()).collect();
+    kept.sort();
+    assert_eq!(kept, ["f/demo", "f/outer"], "{:?}", catalog.issues());
+    let message = |path: &str| {
+        catalog
+            .issues()
+            .iter()
+            .find(|issue| issue.path == path)
+            .unwrap_or_else(|| panic!("no issue for {path}: {:?}", catalog.issues()))
+            .message
+            .clone()
+    };
+    assert!(message("flows/f/nowhere.yaml").contains("sub-flow f/gone is not a flow"));
+    assert!(message("flows/f/skill.yaml").contains("sub-flow a/one is not a flow"));
+    assert!(message("flows/f/ping.yaml").contains("f/ping -> f/pong -> f/ping"));
+    assert!(message("flows/f/pong.yaml").contains("f/pong -> f/ping -> f/pong"));
+    // A flow that calls one of a cycle goes too, once the cycle is refused.
+    assert!(message("flows/f/caller.yaml").contains("sub-flow f/ping is not a flow"));
+}
+
+#[test]
 fn a_flows_folder_created_later_is_watched() {
     let root = tempfile::tempdir().unwrap();
     write(root.path(), "metadata/a/one.yaml", &manifest("a/one"));
