@@ -48,6 +48,9 @@ enum FlowsCommand {
         /// or separate with commas.
         #[arg(long, value_delimiter = ',')]
         status: Vec<String>,
+        /// Only the sub-flow runs the `flow` steps of this run started.
+        #[arg(long)]
+        parent: Option<String>,
         /// At most this many.
         #[arg(long, default_value_t = 100)]
         limit: usize,
@@ -140,6 +143,8 @@ fn document(run: &v1::FlowRun) -> serde_json::Value {
         "steps": run.steps.iter().map(step_document).collect::<Vec<_>>(),
         "create_time": time(&run.create_time),
         "finish_time": time(&run.finish_time),
+        "parent_run_id": run.parent_run_id,
+        "parent_step_path": run.parent_step_path,
     })
 }
 
@@ -171,6 +176,13 @@ fn print_run(run: &v1::FlowRun, json: bool) {
         run.version,
         run_status(run.status)
     );
+    if !run.parent_run_id.is_empty() {
+        outln!(
+            "  sub-flow of run {} (step {})",
+            run.parent_run_id,
+            run.parent_step_path
+        );
+    }
     for step in &run.steps {
         outln!("  {}", step_line(step));
     }
@@ -302,6 +314,7 @@ pub async fn flows(args: FlowsArgs, json: bool) -> Result<(), Failure> {
         FlowsCommand::Runs {
             flow,
             status,
+            parent,
             limit,
         } => {
             let statuses = status
@@ -318,6 +331,7 @@ pub async fn flows(args: FlowsArgs, json: bool) -> Result<(), Failure> {
                         statuses: statuses.clone(),
                         page_size: i32::try_from((limit - runs.len()).min(1000)).unwrap_or(1000),
                         page_token,
+                        parent_run_id: parent.clone().unwrap_or_default(),
                     })
                     .await
                     .map_err(status_failure)?

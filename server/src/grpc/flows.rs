@@ -87,6 +87,16 @@ pub fn run(view: &RunView) -> v1::FlowRun {
         create_time: Some(convert::timestamp(run.created_at)),
         update_time: Some(convert::timestamp(run.updated_at)),
         finish_time: run.finished_at.map(convert::timestamp),
+        parent_run_id: run
+            .parent
+            .as_ref()
+            .map(|parent| parent.run_id.clone())
+            .unwrap_or_default(),
+        parent_step_path: run
+            .parent
+            .as_ref()
+            .map(|parent| parent.path.clone())
+            .unwrap_or_default(),
     }
 }
 
@@ -187,10 +197,15 @@ impl FlowService for Adapter {
                     .to_string(),
             ),
         };
+        let parent_run_id = match request.parent_run_id.trim() {
+            "" => None,
+            id => Some(id.to_owned()),
+        };
         let filter = FlowRunFilter {
             flow_id,
             statuses,
-            before_id: None,
+            parent_run_id,
+            ..Default::default()
         };
         let (runs, next) = self
             .flows

@@ -39,7 +39,10 @@ impl Driver<'_> {
                 }
                 StepKind::Parallel(members) => self.group(index, members, &input).await,
                 // Pipelines and compositions compile to skills and groups only.
-                StepKind::Loop(_) | StepKind::Approval(_) | StepKind::Wait(_) => {
+                StepKind::Loop(_)
+                | StepKind::Approval(_)
+                | StepKind::Wait(_)
+                | StepKind::Flow(_) => {
                     vec![unsupported(index, &step.name)]
                 }
             };
@@ -48,7 +51,8 @@ impl Driver<'_> {
                 StepKind::Skill(_)
                 | StepKind::Loop(_)
                 | StepKind::Approval(_)
-                | StepKind::Wait(_) => ended[0].output.clone().unwrap_or(Json::Null),
+                | StepKind::Wait(_)
+                | StepKind::Flow(_) => ended[0].output.clone().unwrap_or(Json::Null),
                 StepKind::Parallel(_) => Json::Object(
                     ended
                         .iter()

@@ -8,6 +8,10 @@
 //! answered from its key (it does not run again), and a step whose run was cut off by a crash
 //! is dispatched again, with the same step key, as the next attempt.
 
+mod sub_flow;
+
+pub(crate) use sub_flow::cancel_children;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -341,6 +345,10 @@ impl Driver {
                     Err(stop) => return Err(self.stopped(row, stop).await),
                 },
                 StepKind::Wait(wait) => match self.wait(wait, &mut row).await {
+                    Ok(output) => (output, scope),
+                    Err(stop) => return Err(self.stopped(row, stop).await),
+                },
+                StepKind::Flow(flow) => match self.sub_flow(flow, &mut row).await {
                     Ok(output) => (output, scope),
                     Err(stop) => return Err(self.stopped(row, stop).await),
                 },
@@ -837,6 +845,13 @@ impl Driver {
             row.finished_at = Some(skillos_store::now());
             self.put(&row).await?;
         }
+        let error = server_error(
+            reason::EXECUTION_CANCELLED.name,
+            "cancelled: another member of its parent's group failed first",
+            false,
+        );
+        let tenant = &self.principal.tenant;
+        cancel_children(&self.service, tenant, &self.run.id, Some(prefix), &error).await?;
         Ok(())
     }
 
@@ -922,7 +937,7 @@ impl Driver {
     fn new_row(&self, step: &Step, path: &str) -> FlowStep {
         let kind = step.kind_name();
         let skill_id = match &step.kind {
-            StepKind::Skill(skill) => skill.to_string(),
+            StepKind::Skill(skill) | StepKind::Flow(skill) => skill.to_string(),
             _ => String::new(),
         };
         FlowStep {
@@ -994,7 +1009,7 @@ async fn withdraw(service: &Service, principal: &Principal, row: &FlowStep) {
 fn step_names(step: &Step) -> Vec<&str> {
     let mut names = vec![step.name.as_str()];
     match &step.kind {
-        StepKind::Skill(_) | StepKind::Approval(_) | StepKind::Wait(_) => {}
+        StepKind::Skill(_) | StepKind::Approval(_) | StepKind::Wait(_) | StepKind::Flow(_) => {}
         StepKind::Parallel(members) => names.extend(members.iter().flat_map(step_names)),
         StepKind::Loop(body) => names.extend(body.steps.iter().flat_map(step_names)),
     }

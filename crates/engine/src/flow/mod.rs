@@ -210,7 +210,8 @@ impl Service {
     }
 
     /// The first `most` steps, in order, whose skill does not exist for the caller or may not
-    /// be run by it.
+    /// be run by it; a sub-flow's steps too (named by the top-level step that runs it), since
+    /// the catalog's sub-flows do not call back into each other.
     pub(crate) async fn step_refusals(
         &self,
         principal: &Principal,
@@ -218,7 +219,35 @@ impl Service {
         most: usize,
     ) -> Vec<Error> {
         let mut refusals = Vec::new();
-        for (index, step) in definition.steps.iter().enumerate() {
+        let top = definition
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(index, step)| (index, step.clone()));
+        let mut steps: std::collections::VecDeque<(usize, skillos_core::flow::Step)> =
+            top.collect();
+        while let Some((index, step)) = steps.pop_front() {
+            for flow in step.flows() {
+                let flow_id = flow.to_string();
+                match self.skill_for(principal, &flow_id).await {
+                    Ok(view) => {
+                        if let Some(sub) = &view.skill.flow {
+                            let nested = sub.definition.steps.iter().cloned();
+                            steps.extend(nested.map(|step| (index, step)));
+                        }
+                    }
+                    Err(source) => {
+                        refusals.push(Error::Step {
+                            index,
+                            skill_id: flow_id,
+                            source: Box::new(source),
+                        });
+                        if refusals.len() >= most {
+                            return refusals;
+                        }
+                    }
+                }
+            }
             for skill in step.skills() {
                 let skill_id = skill.to_string();
                 if let Err(source) = self.skill_for(principal, &skill_id).await {

@@ -173,6 +173,12 @@ impl Drop for CancelOnDrop {
             if let Err(error) = super::durable::withdraw_held(&service, &principal, &run_id).await {
                 tracing::warn!(%error, run_id, "cannot withdraw the approvals of a flow run");
             }
+            let tenant = &principal.tenant;
+            if let Err(error) =
+                super::durable::cancel_children(&service, tenant, &run_id, None, &error).await
+            {
+                tracing::warn!(%error, run_id, "cannot cancel the sub-flow runs of a flow run");
+            }
         });
     }
 }

@@ -307,6 +307,16 @@ impl Service {
         durable::withdraw_held(&self.inner.orchestrator, &starter, &run.id)
             .await
             .map_err(store_error)?;
+        durable::cancel_children(
+            &self.inner.orchestrator,
+            &run.tenant_id,
+            &run.id,
+            None,
+            &error,
+        )
+        .await
+        .map_err(store_error)?;
+        self.wake_parent(run.parent.as_ref()).await;
         tracing::info!(run_id = %run.id, "flow run cancelled");
         self.get(principal, &run.id).await
     }
@@ -519,6 +529,19 @@ impl Service {
         Ok(claimed)
     }
 
+    /// Wakes the run whose `flow` step a run that ended answers to.
+    async fn wake_parent(&self, parent: Option<&skillos_store::FlowParent>) {
+        let Some(parent) = parent else {
+            return;
+        };
+        match self.inner.store.wake_flow_run(&parent.run_id).await {
+            Ok(_) => self.inner.wake.notify_one(),
+            Err(error) => {
+                tracing::warn!(%error, run_id = %parent.run_id, "cannot wake a sub-flow's parent; it looks again within a minute");
+            }
+        }
+    }
+
     /// Drives a run this replica holds the lease of, in a task of its own.
     fn spawn(&self, run: FlowRun, token: String) {
         let flows = self.clone();
@@ -541,6 +564,7 @@ impl Service {
     /// it where it is.
     async fn drive(&self, run: FlowRun, token: String) {
         let id = run.id.clone();
+        let parent = run.parent.clone();
         let end = tokio::select! {
             end = self.driven(run, &token) => end,
             () = self.renew(&id, &token) => {
@@ -566,7 +590,12 @@ impl Service {
             return;
         };
         match self.inner.store.end_flow_run(&id, &token, &end).await {
-            Ok(true) => tracing::info!(run_id = %id, status = end.status.as_str(), "flow run left"),
+            Ok(true) => {
+                tracing::info!(run_id = %id, status = end.status.as_str(), "flow run left");
+                if end.status.is_terminal() {
+                    self.wake_parent(parent.as_ref()).await;
+                }
+            }
             Ok(false) => tracing::info!(run_id = %id, "flow run changed under its driver"),
             Err(error) => tracing::warn!(%error, run_id = %id, "cannot record a flow run's end"),
         }
@@ -687,6 +716,7 @@ pub(crate) fn new_run(
         created_at: now,
         updated_at: now,
         finished_at: None,
+        parent: None,
     }
 }
 

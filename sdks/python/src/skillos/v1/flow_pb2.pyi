@@ -67,7 +67,7 @@ class Flow(_message.Message):
     def __init__(self, id: _Optional[str] = ..., version: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., steps: _Optional[_Iterable[str]] = ..., source_path: _Optional[str] = ..., definition_sha256: _Optional[str] = ...) -> None: ...
 
 class FlowRun(_message.Message):
-    __slots__ = ("id", "flow_id", "version", "definition_sha256", "status", "input", "output", "error", "principal_subject", "retries", "steps", "create_time", "update_time", "finish_time")
+    __slots__ = ("id", "flow_id", "version", "definition_sha256", "status", "input", "output", "error", "principal_subject", "retries", "steps", "create_time", "update_time", "finish_time", "parent_run_id", "parent_step_path")
     ID_FIELD_NUMBER: _ClassVar[int]
     FLOW_ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +82,8 @@ class FlowRun(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     FINISH_TIME_FIELD_NUMBER: _ClassVar[int]
+    PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    PARENT_STEP_PATH_FIELD_NUMBER: _ClassVar[int]
     id: str
     flow_id: str
     version: str
@@ -96,7 +98,9 @@ class FlowRun(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     finish_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., flow_id: _Optional[str] = ..., version: _Optional[str] = ..., definition_sha256: _Optional[str] = ..., status: _Optional[_Union[FlowRunStatus, str]] = ..., input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[_Union[_execution_pb2.ExecutionError, _Mapping]] = ..., principal_subject: _Optional[str] = ..., retries: _Optional[int] = ..., steps: _Optional[_Iterable[_Union[FlowStep, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    parent_run_id: str
+    parent_step_path: str
+    def __init__(self, id: _Optional[str] = ..., flow_id: _Optional[str] = ..., version: _Optional[str] = ..., definition_sha256: _Optional[str] = ..., status: _Optional[_Union[FlowRunStatus, str]] = ..., input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[_Union[_execution_pb2.ExecutionError, _Mapping]] = ..., principal_subject: _Optional[str] = ..., retries: _Optional[int] = ..., steps: _Optional[_Iterable[_Union[FlowStep, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., parent_run_id: _Optional[str] = ..., parent_step_path: _Optional[str] = ...) -> None: ...
 
 class FlowStep(_message.Message):
     __slots__ = ("path", "name", "kind", "skill_id", "status", "attempt", "input", "output", "error", "execution_id", "approval_id", "start_time", "finish_time")

@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from skillos.v1 import flow_pb2 as skillos_dot_v1_dot_flow__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dskillos/v1/flow_service.proto\x12\nskillos.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x15skillos/v1/flow.proto\"\x12\n\x10ListFlowsRequest\";\n\x11ListFlowsResponse\x12&\n\x05\x66lows\x18\x01 \x03(\x0b\x32\x10.skillos.v1.FlowR\x05\x66lows\"Z\n\x10StartFlowRequest\x12\x17\n\x07\x66low_id\x18\x01 \x01(\tR\x06\x66lowId\x12-\n\x05input\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructR\x05input\":\n\x11StartFlowResponse\x12%\n\x03run\x18\x01 \x01(\x0b\x32\x13.skillos.v1.FlowRunR\x03run\"*\n\x11GetFlowRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\";\n\x12GetFlowRunResponse\x12%\n\x03run\x18\x01 \x01(\x0b\x32\x13.skillos.v1.FlowRunR\x03run\"\xa1\x01\n\x13ListFlowRunsRequest\x12\x17\n\x07\x66low_id\x18\x01 \x01(\tR\x06\x66lowId\x12\x35\n\x08statuses\x18\x02 \x03(\x0e\x32\x19.skillos.v1.FlowRunStatusR\x08statuses\x12\x1b\n\tpage_size\x18\x03 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x04 \x01(\tR\tpageToken\"g\n\x14ListFlowRunsResponse\x12\'\n\x04runs\x18\x01 \x03(\x0b\x32\x13.skillos.v1.FlowRunR\x04runs\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"E\n\x14\x43\x61ncelFlowRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\">\n\x15\x43\x61ncelFlowRunResponse\x12%\n\x03run\x18\x01 \x01(\x0b\x32\x13.skillos.v1.FlowRunR\x03run\",\n\x13RetryFlowRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\"=\n\x14RetryFlowRunResponse\x12%\n\x03run\x18\x01 \x01(\x0b\x32\x13.skillos.v1.FlowRunR\x03run\"t\n\x14SignalFlowRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x31\n\x07payload\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructR\x07payload\">\n\x15SignalFlowRunResponse\x12%\n\x03run\x18\x01 \x01(\x0b\x32\x13.skillos.v1.FlowRunR\x03run\",\n\x13WatchFlowRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\"t\n\x14WatchFlowRunResponse\x12\'\n\x03run\x18\x01 \x01(\x0b\x32\x13.skillos.v1.FlowRunH\x00R\x03run\x12*\n\x04step\x18\x02 \x01(\x0b\x32\x14.skillos.v1.FlowStepH\x00R\x04stepB\x07\n\x05\x65vent2\x95\x05\n\x0b\x46lowService\x12H\n\tListFlows\x12\x1c.skillos.v1.ListFlowsRequest\x1a\x1d.skillos.v1.ListFlowsResponse\x12H\n\tStartFlow\x12\x1c.skillos.v1.StartFlowRequest\x1a\x1d.skillos.v1.StartFlowResponse\x12K\n\nGetFlowRun\x12\x1d.skillos.v1.GetFlowRunRequest\x1a\x1e.skillos.v1.GetFlowRunResponse\x12Q\n\x0cListFlowRuns\x12\x1f.skillos.v1.ListFlowRunsRequest\x1a .skillos.v1.ListFlowRunsResponse\x12T\n\rCancelFlowRun\x12 .skillos.v1.CancelFlowRunRequest\x1a!.skillos.v1.CancelFlowRunResponse\x12Q\n\x0cRetryFlowRun\x12\x1f.skillos.v1.RetryFlowRunRequest\x1a .skillos.v1.RetryFlowRunResponse\x12T\n\rSignalFlowRun\x12 .skillos.v1.SignalFlowRunRequest\x1a!.skillos.v1.SignalFlowRunResponse\x12S\n\x0cWatchFlowRun\x12\x1f.skillos.v1.WatchFlowRunRequest\x1a .skillos.v1.WatchFlowRunResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dskillos/v1/flow_service.proto\x12\nskillos.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x15skillos/v1/flow.proto\"\x12\n\x10ListFlowsRequest\";\n\x11ListFlowsResponse\x12&\n\x05\x66lows\x18\x01 \x03(\x0b\x32\x10.skillos.v1.FlowR\x05\x66lows\"Z\n\x10StartFlowRequest\x12\x17\n\x07\x66low_id\x18\x01 \x01(\tR\x06\x66lowId\x12-\n\x05input\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructR\x05input\":\n\x11StartFlowResponse\x12%\n\x03run\x18\x01 \x01(\x0b\x32\x13.skillos.v1.FlowRunR\x03run\"*\n\x11GetFlowRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\";\n\x12GetFlowRunResponse\x12%\n\x03run\x18\x01 \x01(\x0b\x32\x13.skillos.v1.FlowRunR\x03run\"\xc5\x01\n\x13ListFlowRunsRequest\x12\x17\n\x07\x66low_id\x18\x01 \x01(\tR\x06\x66lowId\x12\x35\n\x08statuses\x18\x02 \x03(\x0e\x32\x19.skillos.v1.FlowRunStatusR\x08statuses\x12\x1b\n\tpage_size\x18\x03 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x04 \x01(\tR\tpageToken\x12\"\n\rparent_run_id\x18\x05 \x01(\tR\x0bparentRunId\"g\n\x14ListFlowRunsResponse\x12\'\n\x04runs\x18\x01 \x03(\x0b\x32\x13.skillos.v1.FlowRunR\x04runs\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"E\n\x14\x43\x61ncelFlowRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\">\n\x15\x43\x61ncelFlowRunResponse\x12%\n\x03run\x18\x01 \x01(\x0b\x32\x13.skillos.v1.FlowRunR\x03run\",\n\x13RetryFlowRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\"=\n\x14RetryFlowRunResponse\x12%\n\x03run\x18\x01 \x01(\x0b\x32\x13.skillos.v1.FlowRunR\x03run\"t\n\x14SignalFlowRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x31\n\x07payload\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructR\x07payload\">\n\x15SignalFlowRunResponse\x12%\n\x03run\x18\x01 \x01(\x0b\x32\x13.skillos.v1.FlowRunR\x03run\",\n\x13WatchFlowRunRequest\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\"t\n\x14WatchFlowRunResponse\x12\'\n\x03run\x18\x01 \x01(\x0b\x32\x13.skillos.v1.FlowRunH\x00R\x03run\x12*\n\x04step\x18\x02 \x01(\x0b\x32\x14.skillos.v1.FlowStepH\x00R\x04stepB\x07\n\x05\x65vent2\x95\x05\n\x0b\x46lowService\x12H\n\tListFlows\x12\x1c.skillos.v1.ListFlowsRequest\x1a\x1d.skillos.v1.ListFlowsResponse\x12H\n\tStartFlow\x12\x1c.skillos.v1.StartFlowRequest\x1a\x1d.skillos.v1.StartFlowResponse\x12K\n\nGetFlowRun\x12\x1d.skillos.v1.GetFlowRunRequest\x1a\x1e.skillos.v1.GetFlowRunResponse\x12Q\n\x0cListFlowRuns\x12\x1f.skillos.v1.ListFlowRunsRequest\x1a .skillos.v1.ListFlowRunsResponse\x12T\n\rCancelFlowRun\x12 .skillos.v1.CancelFlowRunRequest\x1a!.skillos.v1.CancelFlowRunResponse\x12Q\n\x0cRetryFlowRun\x12\x1f.skillos.v1.RetryFlowRunRequest\x1a .skillos.v1.RetryFlowRunResponse\x12T\n\rSignalFlowRun\x12 .skillos.v1.SignalFlowRunRequest\x1a!.skillos.v1.SignalFlowRunResponse\x12S\n\x0cWatchFlowRun\x12\x1f.skillos.v1.WatchFlowRunRequest\x1a .skillos.v1.WatchFlowRunResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,25 +46,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETFLOWRUNRESPONSE']._serialized_start=375
   _globals['_GETFLOWRUNRESPONSE']._serialized_end=434
   _globals['_LISTFLOWRUNSREQUEST']._serialized_start=437
-  _globals['_LISTFLOWRUNSREQUEST']._serialized_end=598
-  _globals['_LISTFLOWRUNSRESPONSE']._serialized_start=600
-  _globals['_LISTFLOWRUNSRESPONSE']._serialized_end=703
-  _globals['_CANCELFLOWRUNREQUEST']._serialized_start=705
-  _globals['_CANCELFLOWRUNREQUEST']._serialized_end=774
-  _globals['_CANCELFLOWRUNRESPONSE']._serialized_start=776
-  _globals['_CANCELFLOWRUNRESPONSE']._serialized_end=838
-  _globals['_RETRYFLOWRUNREQUEST']._serialized_start=840
-  _globals['_RETRYFLOWRUNREQUEST']._serialized_end=884
-  _globals['_RETRYFLOWRUNRESPONSE']._serialized_start=886
-  _globals['_RETRYFLOWRUNRESPONSE']._serialized_end=947
-  _globals['_SIGNALFLOWRUNREQUEST']._serialized_start=949
-  _globals['_SIGNALFLOWRUNREQUEST']._serialized_end=1065
-  _globals['_SIGNALFLOWRUNRESPONSE']._serialized_start=1067
-  _globals['_SIGNALFLOWRUNRESPONSE']._serialized_end=1129
-  _globals['_WATCHFLOWRUNREQUEST']._serialized_start=1131
-  _globals['_WATCHFLOWRUNREQUEST']._serialized_end=1175
-  _globals['_WATCHFLOWRUNRESPONSE']._serialized_start=1177
-  _globals['_WATCHFLOWRUNRESPONSE']._serialized_end=1293
-  _globals['_FLOWSERVICE']._serialized_start=1296
-  _globals['_FLOWSERVICE']._serialized_end=1957
+  _globals['_LISTFLOWRUNSREQUEST']._serialized_end=634
+  _globals['_LISTFLOWRUNSRESPONSE']._serialized_start=636
+  _globals['_LISTFLOWRUNSRESPONSE']._serialized_end=739
+  _globals['_CANCELFLOWRUNREQUEST']._serialized_start=741
+  _globals['_CANCELFLOWRUNREQUEST']._serialized_end=810
+  _globals['_CANCELFLOWRUNRESPONSE']._serialized_start=812
+  _globals['_CANCELFLOWRUNRESPONSE']._serialized_end=874
+  _globals['_RETRYFLOWRUNREQUEST']._serialized_start=876
+  _globals['_RETRYFLOWRUNREQUEST']._serialized_end=920
+  _globals['_RETRYFLOWRUNRESPONSE']._serialized_start=922
+  _globals['_RETRYFLOWRUNRESPONSE']._serialized_end=983
+  _globals['_SIGNALFLOWRUNREQUEST']._serialized_start=985
+  _globals['_SIGNALFLOWRUNREQUEST']._serialized_end=1101
+  _globals['_SIGNALFLOWRUNRESPONSE']._serialized_start=1103
+  _globals['_SIGNALFLOWRUNRESPONSE']._serialized_end=1165
+  _globals['_WATCHFLOWRUNREQUEST']._serialized_start=1167
+  _globals['_WATCHFLOWRUNREQUEST']._serialized_end=1211
+  _globals['_WATCHFLOWRUNRESPONSE']._serialized_start=1213
+  _globals['_WATCHFLOWRUNRESPONSE']._serialized_end=1329
+  _globals['_FLOWSERVICE']._serialized_start=1332
+  _globals['_FLOWSERVICE']._serialized_end=1993
 # @@protoc_insertion_point(module_scope)

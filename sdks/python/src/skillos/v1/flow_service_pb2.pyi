@@ -45,16 +45,18 @@ class GetFlowRunResponse(_message.Message):
     def __init__(self, run: _Optional[_Union[_flow_pb2.FlowRun, _Mapping]] = ...) -> None: ...
 
 class ListFlowRunsRequest(_message.Message):
-    __slots__ = ("flow_id", "statuses", "page_size", "page_token")
+    __slots__ = ("flow_id", "statuses", "page_size", "page_token", "parent_run_id")
     FLOW_ID_FIELD_NUMBER: _ClassVar[int]
     STATUSES_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     flow_id: str
     statuses: _containers.RepeatedScalarFieldContainer[_flow_pb2.FlowRunStatus]
     page_size: int
     page_token: str
-    def __init__(self, flow_id: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[_flow_pb2.FlowRunStatus, str]]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    parent_run_id: str
+    def __init__(self, flow_id: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[_flow_pb2.FlowRunStatus, str]]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., parent_run_id: _Optional[str] = ...) -> None: ...
 
 class ListFlowRunsResponse(_message.Message):
     __slots__ = ("runs", "next_page_token")
