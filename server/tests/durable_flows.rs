@@ -581,6 +581,16 @@ async fn a_step_held_for_approval_makes_the_run_wait_until_it_is_decided() {
             );
             write(
                 root,
+                "flows/demo/wraps.yaml",
+                "id: demo/wraps\nsteps:\n  - {name: inside, flow: demo/unheld}\n",
+            );
+            write(
+                root,
+                "flows/demo/unheld.yaml",
+                "id: demo/unheld\nsteps:\n  - {name: deep, skill: a/echo}\n  - {name: secret, flow: demo/secret}\n",
+            );
+            write(
+                root,
                 "policies/permission_policies.json",
                 r#"{"roles": {"approver": ["approvals:decide"], "member": []},
                     "policies": [{"skill_id": "*", "required_permissions": [], "policy_id": "everyone"},
@@ -657,6 +667,8 @@ async fn a_step_held_for_approval_makes_the_run_wait_until_it_is_decided() {
             Code::FailedPrecondition,
             "FLOW_APPROVAL_REQUIRED",
         ),
+        // A sub-flow's sub-flow the caller may not run: refused at the start, not halfway.
+        ("demo/wraps", Code::PermissionDenied, "POLICY_DENIED"),
     ] {
         let refused = flows(&server)
             .await
@@ -1318,5 +1330,164 @@ async fn a_run_stops_at_its_max_cost_counting_what_its_steps_cost() {
     let refused = step(&run, "each[3].pay");
     assert_eq!(refused.status(), v1::FlowStepStatus::Failed);
     assert!(refused.execution_id.is_empty(), "nothing ran for it");
+    server.stop().await.unwrap();
+}
+
+const OUTER: &str = r#"
+id: demo/outer
+steps:
+  - {name: first, skill: a/echo, input: {order: "${{ input.order }}"}}
+  - {name: sub, flow: demo/inner}
+  - {name: last, skill: a/echo, input: {inner: "${{ steps.sub.output }}"}}
+"#;
+
+const INNER: &str = r#"
+id: demo/inner
+input_schema: {type: object, required: [order], properties: {order: {type: number}}}
+steps:
+  - {name: go, wait: go}
+  - {name: echoed, skill: a/echo}
+output: {order: "${{ input.order }}", by: "${{ steps.go.output.payload.by }}"}
+"#;
+
+const BROKEN_OUTER: &str = r#"
+id: demo/broken_outer
+steps:
+  - {name: sub, flow: demo/broken}
+"#;
+
+/// The sub-flow runs of `parent`, as `token` lists them.
+async fn children(server: &TestServer, token: &str, parent: &str) -> Vec<v1::FlowRun> {
+    flows(server)
+        .await
+        .list_flow_runs(common::with_token(
+            v1::ListFlowRunsRequest {
+                parent_run_id: parent.to_owned(),
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .runs
+}
+
+#[tokio::test]
+async fn a_flow_step_runs_a_sub_flow_that_wakes_its_parent_and_is_cancelled_with_it() {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let server = TestServer::start_with(Options {
+        skills: SKILLS.to_vec(),
+        configure: Some(Arc::new(|_: &mut skillos::config::Config, root: &Path| {
+            write(root, "flows/demo/outer.yaml", OUTER);
+            write(root, "flows/demo/inner.yaml", INNER);
+            write(root, "flows/demo/broken.yaml", BROKEN);
+            write(root, "flows/demo/broken_outer.yaml", BROKEN_OUTER);
+        })),
+        ..Default::default()
+    })
+    .await;
+    let _runner = attach(&server, "test", &SKILLS, handler(seen.clone())).await;
+    let alice = server.api_key("default", &["member"]).await;
+
+    let outer = start_as(&server, &alice, "demo/outer", json!({"order": 7})).await;
+    let waiting = step_until(
+        &server,
+        &outer.id,
+        &alice,
+        "sub",
+        v1::FlowStepStatus::Waiting,
+    )
+    .await;
+    assert_eq!(step(&waiting, "sub").kind, "flow");
+    assert_eq!(step(&waiting, "sub").skill_id, "demo/inner");
+    let inner = children(&server, &alice, &outer.id).await;
+    assert_eq!(
+        inner.len(),
+        1,
+        "one child run, however often the parent was looked at"
+    );
+    assert_eq!(inner[0].flow_id, "demo/inner");
+    assert_eq!(
+        (
+            inner[0].parent_run_id.as_str(),
+            inner[0].parent_step_path.as_str()
+        ),
+        (outer.id.as_str(), "sub")
+    );
+    assert_eq!(
+        inner[0].input, outer.input,
+        "the step's input is the child's"
+    );
+    let first_child = inner[0].id.clone();
+    signal(&server, &alice, &first_child, "go", json!({"by": "alice"}))
+        .await
+        .unwrap();
+    // The child's end wakes the parent at once (it would otherwise look again in a minute).
+    let done = until(&server, &outer.id, Some(&alice), |status| {
+        status == v1::FlowRunStatus::Succeeded
+    })
+    .await;
+    assert_eq!(
+        kind_json(done.output.as_ref().unwrap()),
+        json!({"inner": {"order": 7.0, "by": "alice"}})
+    );
+    assert_eq!(children(&server, &alice, &outer.id).await.len(), 1);
+
+    // Cancelling the parent cancels the child that waits.
+    let outer = start_as(&server, &alice, "demo/outer", json!({"order": 8})).await;
+    step_until(
+        &server,
+        &outer.id,
+        &alice,
+        "sub",
+        v1::FlowStepStatus::Waiting,
+    )
+    .await;
+    flows(&server)
+        .await
+        .cancel_flow_run(common::with_token(
+            v1::CancelFlowRunRequest {
+                run_id: outer.id.clone(),
+                reason: "changed our mind".to_owned(),
+            },
+            &alice,
+        ))
+        .await
+        .unwrap();
+    let inner = children(&server, &alice, &outer.id).await;
+    assert_eq!(inner.len(), 1);
+    assert_ne!(inner[0].id, first_child);
+    assert_eq!(
+        inner[0].status(),
+        v1::FlowRunStatus::Cancelled,
+        "{:?}",
+        inner[0]
+    );
+
+    // An input the sub-flow's schema refuses fails the step; no child run is stored.
+    let outer = start_as(&server, &alice, "demo/outer", json!({"order": "seven"})).await;
+    let failed = until(&server, &outer.id, Some(&alice), |status| {
+        status == v1::FlowRunStatus::Failed
+    })
+    .await;
+    assert_eq!(failed.error.unwrap().code, "INVALID_PAYLOAD");
+    assert!(children(&server, &alice, &outer.id).await.is_empty());
+
+    // A sub-flow that fails fails its step, naming the child's error.
+    seen.lock().unwrap().flaky_failures = 100;
+    let outer = start_as(&server, &alice, "demo/broken_outer", json!({})).await;
+    let failed = until(&server, &outer.id, Some(&alice), |status| {
+        status == v1::FlowRunStatus::Failed
+    })
+    .await;
+    let error = failed.error.unwrap();
+    assert!(
+        error
+            .message
+            .starts_with("step sub (demo/broken): sub-flow run "),
+        "{error:?}"
+    );
+    assert!(error.message.contains("step second (a/flaky)"), "{error:?}");
     server.stop().await.unwrap();
 }

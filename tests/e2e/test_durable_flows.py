@@ -23,6 +23,9 @@ TOKEN = "flows-test-runner-token-0123456789"
 RUNS = 6
 # s1, s2, four loop iterations of `inner`, and the two members of `both`.
 STEPS_PER_RUN = 8
+# The one step of the sub-flow each run starts last.
+CHILD_STEPS = 1
+EFFECTS = RUNS * (STEPS_PER_RUN + CHILD_STEPS)
 DSN = os.environ.get("SKILLOS_TEST_POSTGRES_DSN", "postgres://postgres@127.0.0.1:5432/test")
 
 MANIFEST = """\
@@ -77,6 +80,16 @@ steps:
     parallel:
       - {name: p1, skill: ledger/step}
       - {name: p2, skill: ledger/step}
+  - {name: nested, flow: ledger/inner, input: "${{ steps.p1.output }}"}
+output: {p1: "${{ steps.p1.output }}", p2: "${{ steps.p2.output }}", nested: "${{ steps.nested.output }}"}
+"""
+
+SUB_FLOW = """\
+id: ledger/inner
+version: 1.0.0
+description: One ledger step, run as a sub-flow.
+steps:
+  - {name: only, skill: ledger/step}
 """
 
 
@@ -89,6 +102,7 @@ def write_root(root: Path, db: Path) -> None:
     (root / "implementations" / "ledger" / "step.py").write_text(IMPLEMENTATION.format(db=str(db)))
     (root / "flows" / "ledger").mkdir(parents=True)
     (root / "flows" / "ledger" / "chain.yaml").write_text(FLOW)
+    (root / "flows" / "ledger" / "inner.yaml").write_text(SUB_FLOW)
 
 
 def ledger(path: Path) -> Path:
@@ -159,7 +173,7 @@ def test_kill_9_in_the_middle_of_flows_resumes_them_without_running_a_finished_s
     runner = start_runner(server.addr, root, "ledger", tmp_path / "runner.log", TOKEN)
     try:
         listed = json.loads(cli(server.addr, "list", "--json").stdout)
-        assert [flow["id"] for flow in listed["flows"]] == ["ledger/chain"]
+        assert [flow["id"] for flow in listed["flows"]] == ["ledger/chain", "ledger/inner"]
         deadline = time.monotonic() + 30
         while (
             "ledger/step"
@@ -188,7 +202,7 @@ def test_kill_9_in_the_middle_of_flows_resumes_them_without_running_a_finished_s
         skill_ended = {key for (key,) in rows(db, "SELECT step_key FROM done")}
         assert finished_before, "no step had finished before the kill; the test proved nothing"
         assert finished_before <= skill_ended
-        assert len(finished_before) < RUNS * STEPS_PER_RUN, "every step ended before the kill"
+        assert len(finished_before) < EFFECTS, "every step ended before the kill"
 
         server = start_server(root, data, port=int(server.addr.rsplit(":", 1)[1]), extra_env=env)
         deadline = time.monotonic() + 120
@@ -204,26 +218,28 @@ def test_kill_9_in_the_middle_of_flows_resumes_them_without_running_a_finished_s
 
         for run_id, stored in runs.items():
             assert stored["status"] == "succeeded", stored
-            assert stored["output"] == {"p1": {"n": 7}, "p2": {"n": 7}}, stored
+            assert stored["output"] == {"p1": {"n": 7}, "p2": {"n": 7}, "nested": {"n": 8}}, stored
             skill_steps = [s for s in stored["steps"] if s["kind"] == "skill"]
             assert len(skill_steps) == STEPS_PER_RUN
             assert all(s["status"] == "succeeded" for s in stored["steps"]), stored["steps"]
             expected = {f"{run_id}:{s['path']}" for s in skill_steps}
             assert {f"{run_id}:{p}" for p in ("s1", "s2", "both.p1", "both.p2")} <= expected
             assert f"{run_id}:again[3].inner" in expected
+            children = json.loads(cli(server.addr, "runs", "--parent", run_id, "--json").stdout)
+            assert [c["status"] for c in children["runs"]] == ["succeeded"], children
 
         raw = {}
         for (key,) in rows(db, "SELECT step_key FROM runs"):
             raw[key] = raw.get(key, 0) + 1
         seen = {key for (key,) in rows(db, "SELECT step_key FROM seen")}
-        assert len(seen) == RUNS * STEPS_PER_RUN, "a step had no effect"
+        assert len(seen) == EFFECTS, "a step had no effect"
         assert all(n >= 1 for n in raw.values()) and set(raw) == seen
         ran_again = sorted(key for key in finished_before if raw[key] > 1)
         assert not ran_again, f"steps that had finished ran again: {ran_again}"
         redispatched = sum(n - 1 for n in raw.values())
         print(
             f"\nkill -9 during {RUNS} flows on {backend}: {len(finished_before)} of "
-            f"{RUNS * STEPS_PER_RUN} steps had finished; finished steps run again 0, "
+            f"{EFFECTS} steps had finished; finished steps run again 0, "
             f"steps cut off and dispatched again with their step key {redispatched}"
         )
     finally:
