@@ -177,6 +177,8 @@ pub struct Service {
     pub(crate) validators: Arc<Mutex<HashMap<String, Arc<jsonschema::Validator>>>>,
     /// Wakes this replica's flow drivers: a flow run was stored for a run of a flow skill.
     pub(crate) flow_wake: Arc<tokio::sync::Notify>,
+    /// The Runs of flows on this replica that wait for their flow run's end.
+    pub(crate) flow_endings: Arc<crate::flow::endings::Endings>,
 }
 
 impl std::fmt::Debug for Service {
@@ -206,6 +208,7 @@ impl Service {
             default_timeout,
             validators: Arc::default(),
             flow_wake: Arc::default(),
+            flow_endings: Arc::default(),
         }
     }
 

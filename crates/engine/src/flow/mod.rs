@@ -11,6 +11,7 @@ mod compose;
 mod cost;
 mod drive;
 mod durable;
+pub(crate) mod endings;
 mod of_run;
 pub mod runs;
 pub mod segments;

@@ -69,6 +69,14 @@ impl Service {
             run_id: run_id.clone(),
             armed: execution.job_id.is_none(),
         };
+        // Told at once when this replica records the run's end; another replica's end is
+        // found by the looks at the store, at growing pauses.
+        let endings = self.flow_endings.clone();
+        let ending = endings.watch(&run_id);
+        let _forget = Forget {
+            endings: &endings,
+            run_id: &run_id,
+        };
         let mut pause = Duration::from_millis(10);
         loop {
             match self.store.get_flow_run(&principal.tenant, &run_id).await {
@@ -96,7 +104,10 @@ impl Service {
             if now >= deadline {
                 return Err(dispatch::Error::DeadlineExceeded);
             }
-            tokio::time::sleep(pause.min(deadline - now)).await;
+            tokio::select! {
+                () = tokio::time::sleep(pause.min(deadline - now)) => {}
+                () = ending.notified() => {}
+            }
             pause = (pause * 2).min(MAX_PAUSE);
         }
     }
@@ -135,6 +146,18 @@ fn dispatched(outcome: Result<serde_json::Value, SkillError>) -> Dispatched {
         },
         runner_id: String::new(),
         attempts: 1,
+    }
+}
+
+/// Stops watching for a run's end when the Run of its flow stops waiting.
+struct Forget<'a> {
+    endings: &'a super::endings::Endings,
+    run_id: &'a str,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.endings.forget(self.run_id);
     }
 }
 

@@ -316,6 +316,7 @@ impl Service {
         )
         .await
         .map_err(store_error)?;
+        self.inner.orchestrator.flow_endings.ended(&run.id);
         self.wake_parent(run.parent.as_ref()).await;
         tracing::info!(run_id = %run.id, "flow run cancelled");
         self.get(principal, &run.id).await
@@ -593,6 +594,7 @@ impl Service {
             Ok(true) => {
                 tracing::info!(run_id = %id, status = end.status.as_str(), "flow run left");
                 if end.status.is_terminal() {
+                    self.inner.orchestrator.flow_endings.ended(&id);
                     self.wake_parent(parent.as_ref()).await;
                 }
             }
