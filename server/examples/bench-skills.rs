@@ -16,6 +16,10 @@
 //! `OrchestratorService/RunPipeline` of ten steps of the echo skill (`Flow10Echo`): pipelines
 //! and steps per second, and each hand-off from one step's end to the next one's start (the
 //! steps' own times), against RunEcho's runs per second in the same run.
+//! `DurableFlow10Echo` runs a flow file of the same ten steps by its id through
+//! `OrchestratorService/Run`: a durable flow run, each step's row stored before the next
+//! starts; its hand-offs come from the stored steps' times (`FlowService/GetFlowRun`, read after
+//! the cell). The flow is written into a copy of the root.
 //! Each is driven at concurrency 1, 16 and 64 over one HTTP/2 connection for a fixed time.
 //! Client and servers share the machine, so only ratios within one run mean much.
 
@@ -27,10 +31,10 @@ use std::time::{Duration, Instant};
 
 use skillos::config::Config;
 use skillos_proto::v1::{
-    GetSkillRequest, ListRunnersRequest, ListSkillsRequest, PipelineStatus, RouteRequest,
-    RoutingMode, RunPipelineRequest, RunRequest, SkillView,
-    orchestrator_service_client::OrchestratorServiceClient, run_request,
-    skill_service_client::SkillServiceClient,
+    GetFlowRunRequest, GetSkillRequest, ListFlowRunsRequest, ListRunnersRequest, ListSkillsRequest,
+    PipelineStatus, RouteRequest, RoutingMode, RunPipelineRequest, RunRequest, SkillView,
+    flow_service_client::FlowServiceClient, orchestrator_service_client::OrchestratorServiceClient,
+    run_request, skill_service_client::SkillServiceClient,
 };
 use tonic::transport::Channel;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
@@ -86,7 +90,12 @@ enum Call {
     RouteDefaultRepeated,
     /// A pipeline of ten steps of the echo skill.
     Flow10Echo,
+    /// A stored flow run of ten steps of the echo skill, run by the flow's id.
+    DurableFlow10Echo,
 }
+
+/// The flow of DurableFlow10Echo, written into the bench's copy of the root.
+const DURABLE_FLOW: &str = "bench/echo10";
 
 /// Steps of the Flow10Echo pipeline.
 const FLOW_STEPS: usize = 10;
@@ -181,6 +190,8 @@ async fn main() -> anyhow::Result<()> {
     let root = std::env::var("BENCH_ROOT")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../skills"));
+    let copy = tempfile::tempdir()?;
+    let root = with_bench_flow(&root, copy.path())?;
     let raw = start_raw_tonic().await?;
     let data = tempfile::tempdir()?;
     let skillos = start_skillos(root.clone(), data.path().to_owned()).await?;
@@ -199,7 +210,10 @@ async fn main() -> anyhow::Result<()> {
         print_row("raw tonic", Call::Health, concurrency, &baseline, &baseline);
         for &call in &calls {
             let figures = drive(skillos, call, concurrency).await?;
-            if matches!(call, Call::Flow10Echo | Call::RunEcho) {
+            if matches!(
+                call,
+                Call::Flow10Echo | Call::DurableFlow10Echo | Call::RunEcho
+            ) {
                 let mut hand_offs = std::mem::take(&mut *HAND_OFFS.lock().unwrap());
                 hand_offs.sort_by(f64::total_cmp);
                 flows.push((concurrency, call, figures.requests_per_second, hand_offs));
@@ -244,7 +258,7 @@ async fn main() -> anyhow::Result<()> {
     }
     // Steps of a pipeline against runs, measured in the same run.
     for (concurrency, call, rate, hand_offs) in &flows {
-        if !matches!(call, Call::Flow10Echo) || hand_offs.is_empty() {
+        if !matches!(call, Call::Flow10Echo | Call::DurableFlow10Echo) || hand_offs.is_empty() {
             continue;
         }
         let steps = rate * FLOW_STEPS as f64;
@@ -255,7 +269,7 @@ async fn main() -> anyhow::Result<()> {
             .map(|(_, _, run, _)| format!(" ({:.2} of RunEcho's runs/s)", steps / run))
             .unwrap_or_default();
         println!(
-            "\nFlow10Echo at {concurrency} in flight: {rate:.0} pipelines/s, {steps:.0} steps/s{run}; \
+            "\n{call:?} at {concurrency} in flight: {rate:.0} runs/s, {steps:.0} steps/s{run}; \
              hand-off p50 {:.3} ms, p99 {:.3} ms",
             percentile(0.50),
             percentile(0.99)
@@ -278,7 +292,7 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-const CALLS: [Call; 12] = [
+const CALLS: [Call; 13] = [
     Call::Health,
     Call::GetSkill,
     Call::ListSkills,
@@ -291,7 +305,93 @@ const CALLS: [Call; 12] = [
     Call::RouteDefaultRepeated,
     Call::RouteDefault,
     Call::Flow10Echo,
+    Call::DurableFlow10Echo,
 ];
+
+/// A copy of `root` in `into` with the flow of DurableFlow10Echo added.
+fn with_bench_flow(root: &std::path::Path, into: &std::path::Path) -> anyhow::Result<PathBuf> {
+    fn copy(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            let target = to.join(entry.file_name());
+            if entry.file_type()?.is_dir() {
+                copy(&entry.path(), &target)?;
+            } else {
+                std::fs::copy(entry.path(), target)?;
+            }
+        }
+        Ok(())
+    }
+    let copied = into.join("skills");
+    copy(root, &copied)?;
+    let steps: String = (0..FLOW_STEPS)
+        .map(|i| format!("  - {{name: s{i}, skill: {ECHO_SKILL}}}\n"))
+        .collect();
+    let (domain, name) = DURABLE_FLOW.split_once('/').expect("domain/name");
+    let dir = copied.join("flows").join(domain);
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(
+        dir.join(format!("{name}.yaml")),
+        format!("id: {DURABLE_FLOW}\ndescription: Ten steps of the echo skill.\nsteps:\n{steps}"),
+    )?;
+    Ok(copied)
+}
+
+/// The hand-offs of the stored runs of DurableFlow10Echo not seen before (recorded only with
+/// `record`: the warm-up's are just marked seen).
+async fn durable_hand_offs(channel: Channel, record: bool) -> anyhow::Result<()> {
+    static SEEN: std::sync::Mutex<Option<std::collections::HashSet<String>>> =
+        std::sync::Mutex::new(None);
+    let mut flows = FlowServiceClient::new(channel);
+    let mut page_token = String::new();
+    let mut new = Vec::new();
+    loop {
+        let page = flows
+            .list_flow_runs(ListFlowRunsRequest {
+                flow_id: DURABLE_FLOW.to_owned(),
+                page_size: 1000,
+                page_token,
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        {
+            let mut seen = SEEN.lock().unwrap();
+            let seen = seen.get_or_insert_with(Default::default);
+            new.extend(
+                page.runs
+                    .into_iter()
+                    .filter(|run| seen.insert(run.id.clone())),
+            );
+        }
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    if !record {
+        return Ok(());
+    }
+    let time = |t: &Option<prost_types::Timestamp>| {
+        t.as_ref()
+            .map_or(0.0, |t| t.seconds as f64 + f64::from(t.nanos) / 1e9)
+    };
+    let mut gaps = Vec::new();
+    for run in new {
+        let request = GetFlowRunRequest { run_id: run.id };
+        let Some(run) = flows.get_flow_run(request).await?.into_inner().run else {
+            continue;
+        };
+        let mut steps = run.steps;
+        steps.sort_by(|a, b| time(&a.start_time).total_cmp(&time(&b.start_time)));
+        for pair in steps.windows(2) {
+            gaps.push((time(&pair[1].start_time) - time(&pair[0].finish_time)) * 1e3);
+        }
+    }
+    HAND_OFFS.lock().unwrap().extend(gaps);
+    Ok(())
+}
 
 /// The cells to measure: every call at every concurrency, or those named in `BENCH_CALLS`
 /// (`RunEcho,GetSkill`) and `BENCH_CONCURRENCY` (`64`), for profiling one cell.
@@ -552,9 +652,15 @@ async fn drive(addr: SocketAddr, call: Call, concurrency: usize) -> anyhow::Resu
     )
     .await?;
     HAND_OFFS.lock().unwrap().clear();
+    if matches!(call, Call::DurableFlow10Echo) {
+        durable_hand_offs(channel.clone(), false).await?;
+    }
     let started = Instant::now();
-    let mut latencies = run_for(channel, call, concurrency, duration()).await?;
+    let mut latencies = run_for(channel.clone(), call, concurrency, duration()).await?;
     let elapsed = started.elapsed().as_secs_f64();
+    if matches!(call, Call::DurableFlow10Echo) {
+        durable_hand_offs(channel, true).await?;
+    }
     latencies.sort_unstable();
     let percentile = |p: f64| {
         let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
@@ -643,6 +749,22 @@ async fn run_for(
                             if decision.fallback {
                                 q.fell_back.fetch_add(1, Ordering::Relaxed);
                             }
+                        }
+                    }
+                    Call::DurableFlow10Echo => {
+                        let request = RunRequest {
+                            target: Some(run_request::Target::SkillId(DURABLE_FLOW.into())),
+                            payload: Some(prost_types::Struct::default()),
+                            ..Default::default()
+                        };
+                        let execution = orchestrator.run(request).await?.into_inner().execution;
+                        let succeeded = execution.as_ref().is_some_and(|execution| {
+                            execution.status == skillos_proto::v1::ExecutionStatus::Succeeded as i32
+                        });
+                        if !succeeded {
+                            return Err(tonic::Status::internal(format!(
+                                "the flow did not succeed: {execution:?}"
+                            )));
                         }
                     }
                     Call::Flow10Echo => {
