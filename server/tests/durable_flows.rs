@@ -952,22 +952,6 @@ async fn step_until(
     );
 }
 
-/// The run once its step at `path` has `status` and the run itself waits (the step's row is
-/// written before the run's end says it waits).
-async fn waiting_at(
-    server: &TestServer,
-    id: &str,
-    token: &str,
-    path: &str,
-    status: v1::FlowStepStatus,
-) -> v1::FlowRun {
-    step_until(server, id, token, path, status).await;
-    until(server, id, Some(token), |run| {
-        run == v1::FlowRunStatus::Waiting
-    })
-    .await
-}
-
 async fn get_approval(server: &TestServer, token: &str, id: &str) -> v1::Approval {
     use skillos_proto::v1::approval_service_client::ApprovalServiceClient;
     ApprovalServiceClient::new(server.channel().await)
@@ -1007,13 +991,18 @@ async fn approval_steps_wait_for_their_own_approvers_without_polling_the_run() {
     let dave = server.api_key("default", &["legal"]).await;
 
     let started = start_as(&server, &alice, "demo/gates", json!({"amount": 50})).await;
-    let run = waiting_at(
+    let run = step_until(
         &server,
         &started.id,
         &alice,
         "sign",
         v1::FlowStepStatus::PendingApproval,
     )
+    .await;
+    // The step's row is written before the run's end says it waits.
+    let run = until(&server, &run.id, Some(&alice), |status| {
+        status == v1::FlowRunStatus::Waiting
+    })
     .await;
     assert_eq!(
         step(&run, "sign").status(),
@@ -1179,13 +1168,18 @@ async fn wait_steps_take_the_signals_sent_to_their_run_before_or_after_they_wait
     let eve = server.api_key("default", &["member"]).await;
 
     let started = start_as(&server, &alice, "demo/signals", json!({"order": 7})).await;
-    let run = waiting_at(
+    let run = step_until(
         &server,
         &started.id,
         &alice,
         "first",
         v1::FlowStepStatus::Waiting,
     )
+    .await;
+    // The step's row is written before the run's end says it waits.
+    let run = until(&server, &run.id, Some(&alice), |status| {
+        status == v1::FlowRunStatus::Waiting
+    })
     .await;
     assert_eq!(step(&run, "first").status(), v1::FlowStepStatus::Waiting);
     assert_eq!(step(&run, "first").kind, "wait");

@@ -367,15 +367,10 @@ impl Driver {
     /// Runs a skill step's attempts until one succeeds, the step waits, or no attempt is left.
     async fn skill(&self, step: &Step, skill: &SkillId, row: &mut FlowStep) -> Flowed<Json> {
         loop {
-            // A held step keeps the allowance it was held with; without a max_cost there is
-            // nothing to hold.
             let held = row.status == FlowStepStatus::PendingApproval && row.execution_id.is_some();
-            let priced = !held && self.definition.max_cost.is_some();
-            let allowance = match priced
-                .then(|| self.service.skills.skill(skill).ok())
-                .flatten()
-            {
-                Some(found) => match self.ledger.hold(&row.path, &found) {
+            let allowance = match self.service.skills.skill(skill).ok() {
+                // A held step keeps the allowance it was held with.
+                Some(found) if !held => match self.ledger.hold(&row.path, &found) {
                     Ok(allowance) => allowance,
                     Err(error) => {
                         let named = named(&row.path, &row.skill_id, &error);
@@ -383,7 +378,7 @@ impl Driver {
                         return Err(Stop::Failed(named));
                     }
                 },
-                // Unpriced, or an unknown skill (its run answers SKILL_NOT_FOUND).
+                // An unknown skill: its run answers SKILL_NOT_FOUND.
                 _ => None,
             };
             let attempted = self.attempt(skill, step.timeout, allowance, row).await;

@@ -211,8 +211,8 @@ impl Service {
     }
 
     /// The first `most` steps, in order, whose skill does not exist for the caller or may not
-    /// be run by it; then those of the sub-flows (named by the top-level step that runs them),
-    /// which the catalog keeps from calling back into each other.
+    /// be run by it; a sub-flow's steps too (named by the top-level step that runs it), since
+    /// the catalog's sub-flows do not call back into each other.
     pub(crate) async fn step_refusals(
         &self,
         principal: &Principal,
@@ -220,53 +220,50 @@ impl Service {
         most: usize,
     ) -> Vec<Error> {
         let mut refusals = Vec::new();
-        // The sub-flows met so far, each with the top-level step that runs it.
-        let mut nested = Vec::new();
-        for (index, step) in definition.steps.iter().enumerate() {
-            self.refusals_of(principal, index, step, &mut refusals, &mut nested)
-                .await;
-        }
-        while let Some((index, flow)) = nested.pop() {
-            if refusals.len() >= most {
-                break;
-            }
-            for step in &flow.definition.steps {
-                self.refusals_of(principal, index, step, &mut refusals, &mut nested)
-                    .await;
-            }
-        }
-        refusals.truncate(most);
-        refusals
-    }
-
-    /// The refusals of one step's skills and sub-flows; the sub-flows it may run go to
-    /// `nested`.
-    async fn refusals_of(
-        &self,
-        principal: &Principal,
-        index: usize,
-        step: &skillos_core::flow::Step,
-        refusals: &mut Vec<Error>,
-        nested: &mut Vec<(usize, std::sync::Arc<skillos_core::flow::Flow>)>,
-    ) {
-        let flows = step.flows().into_iter().map(|id| (id, true));
-        let skills = step.skills().into_iter().map(|id| (id, false));
-        for (id, is_flow) in skills.chain(flows) {
-            let skill_id = id.to_string();
-            match self.skill_for(principal, &skill_id).await {
-                Ok(view) if is_flow => {
-                    if let Some(flow) = &view.skill.flow {
-                        nested.push((index, flow.clone()));
+        let top = definition
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(index, step)| (index, step.clone()));
+        let mut steps: std::collections::VecDeque<(usize, skillos_core::flow::Step)> =
+            top.collect();
+        while let Some((index, step)) = steps.pop_front() {
+            for flow in step.flows() {
+                let flow_id = flow.to_string();
+                match self.skill_for(principal, &flow_id).await {
+                    Ok(view) => {
+                        if let Some(sub) = &view.skill.flow {
+                            let nested = sub.definition.steps.iter().cloned();
+                            steps.extend(nested.map(|step| (index, step)));
+                        }
+                    }
+                    Err(source) => {
+                        refusals.push(Error::Step {
+                            index,
+                            skill_id: flow_id,
+                            source: Box::new(source),
+                        });
+                        if refusals.len() >= most {
+                            return refusals;
+                        }
                     }
                 }
-                Ok(_) => {}
-                Err(source) => refusals.push(Error::Step {
-                    index,
-                    skill_id,
-                    source: Box::new(source),
-                }),
+            }
+            for skill in step.skills() {
+                let skill_id = skill.to_string();
+                if let Err(source) = self.skill_for(principal, &skill_id).await {
+                    refusals.push(Error::Step {
+                        index,
+                        skill_id,
+                        source: Box::new(source),
+                    });
+                    if refusals.len() >= most {
+                        return refusals;
+                    }
+                }
             }
         }
+        refusals
     }
 }
 
